@@ -1,0 +1,143 @@
+# oneoff - GNU make build.
+#
+#   make                  build ./oneoff
+#   make test             install missing Debian packages, then build and run
+#                         unit tests, integration tests (real sshd on
+#                         loopback) and, with clang, a fuzz smoke run
+#   make demo             a three-host loopback fleet and a real run
+#   make bench            timings against a parallel OpenSSH baseline
+#   make DEVELOPER=1      warnings are errors
+#   make SANITIZE=address,undefined   sanitized build in build-san/
+#   make install PREFIX=/usr/local DESTDIR=
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+
+O := build$(if $(SANITIZE),-san)
+
+WARNINGS = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wwrite-strings -Wvla -Wimplicit-fallthrough
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=c11 $(WARNINGS) $(CFLAGS) -Iinclude -MMD -MP \
+	-D_FORTIFY_SOURCE=2 -fstack-protector-strong \
+	$(shell $(PKG_CONFIG) --cflags libssh yaml-0.1 jansson libcrypto 2>/dev/null)
+ifdef DEVELOPER
+ALL_CFLAGS += -Werror
+endif
+ifdef SANITIZE
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+ALL_LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+LIBS = $(shell $(PKG_CONFIG) --libs libssh yaml-0.1 jansson libcrypto \
+	2>/dev/null) -lpthread
+TEST_LIBS = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+SRCS := $(wildcard src/*.c)
+LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(O)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+
+.PHONY: all test check unit integration fuzz fuzz-smoke deps demo bench \
+	install clean format format-check banned
+
+all: oneoff
+
+oneoff: $(O)/oneoff
+ifndef SANITIZE
+	cp $(O)/oneoff oneoff
+endif
+
+$(O)/oneoff: $(O)/main.o $(O)/liboneoff.a
+	$(CC) $(ALL_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/liboneoff.a: $(LIB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/%.o: src/%.c | $(O)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/tests/%: tests/unit/%.c $(O)/liboneoff.a | $(O)/tests
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LDFLAGS) -o $@ $< \
+		$(O)/liboneoff.a $(LIBS) $(TEST_LIBS)
+
+$(O) $(O)/tests:
+	mkdir -p $@
+
+# The README's test command: set up the machine, then everything.
+test:
+	sh scripts/deps.sh
+	$(MAKE) check
+
+check: banned all unit integration fuzz-smoke
+
+unit: $(UNIT_BINS)
+	@sh tests/run-unit.sh $(UNIT_BINS)
+
+integration: $(O)/oneoff
+	ONEOFF=$(CURDIR)/$(O)/oneoff bash tests/integration/run.sh
+
+# libFuzzer targets (clang); fuzz-smoke replays each corpus and fuzzes for
+# a few seconds. Skipped, with a note, when clang is missing.
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -Iinclude \
+	$(shell $(PKG_CONFIG) --cflags yaml-0.1 2>/dev/null)
+build/fuzz/%: tests/fuzz/%.c src/yaml_doc.c src/inventory.c src/task.c \
+		src/util.c src/buf.c
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $^ \
+		$(shell $(PKG_CONFIG) --libs yaml-0.1 libcrypto 2>/dev/null)
+
+fuzz: $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+
+fuzz-smoke:
+	@if command -v clang >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory fuzz && \
+		sh tests/fuzz/smoke.sh build/fuzz; \
+	else echo "fuzz-smoke: clang not found, skipped"; fi
+
+deps:
+	sh scripts/deps.sh
+
+demo:
+	sh scripts/deps.sh
+	$(MAKE) all
+	bash scripts/demo.sh
+
+bench:
+	sh scripts/deps.sh
+	$(MAKE) all
+	bash scripts/bench.sh
+
+install: $(O)/oneoff
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(O)/oneoff $(DESTDIR)$(PREFIX)/bin/oneoff
+
+format:
+	clang-format -i src/*.c include/oneoff/*.h tests/unit/*.c tests/fuzz/*.c
+
+format-check:
+	clang-format --dry-run --Werror src/*.c include/oneoff/*.h
+
+# Functions we never call: unbounded string writes and libssh's
+# deprecated interfaces.
+BANNED = gets sprintf vsprintf strcpy strcat strncpy strtok atoi atol \
+	ssh_userauth_autopubkey ssh_forward_listen ssh_privatekey_type \
+	ssh_select ssh_channel_select ssh_userauth_pubkey ssh_userauth_offer_pubkey \
+	ssh_is_server_known ssh_write_knownhost ssh_get_pubkey_hash \
+	ssh_channel_read_nonblocking ssh_channel_poll
+banned:
+	@bad=0; for f in $(BANNED); do \
+		if grep -nE "(^|[^_a-zA-Z0-9])$$f[[:space:]]*\(" src/*.c \
+			include/oneoff/*.h; then \
+			echo "banned function: $$f"; bad=1; fi; \
+	done; exit $$bad
+
+clean:
+	rm -rf build build-san oneoff
+
+-include $(LIB_OBJS:.o=.d) $(O)/main.d

@@ -1,0 +1,75 @@
+/*
+ * cli.h - the options every subcommand shares, parsed with getopt_long.
+ *
+ * A subcommand names the options it accepts with a mask of OPT_* bits; any
+ * other option is a usage error. Everything after the first "--" is kept
+ * verbatim as arguments (task arguments, or the command of `exec`).
+ */
+#ifndef ONEOFF_CLI_H
+#define ONEOFF_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "oneoff/plan.h"
+#include "oneoff/util.h"
+
+/* Exit codes (README and --help document them). Where several apply, the
+ * first of 130, 4, 3, 1 wins. */
+enum exit_code {
+    EXIT_OK = 0,
+    EXIT_TASK_FAILED = 1,
+    EXIT_USAGE = 2,
+    EXIT_UNREACHABLE = 3,
+    EXIT_REFUSED = 4,
+    EXIT_INTERRUPTED = 130
+};
+
+enum opt_bit {
+    OPT_STAGE = 1u << 0,     /* -s STAGE */
+    OPT_SELECT = 1u << 1,    /* -l/--limit, -r/--role */
+    OPT_DRY_RUN = 1u << 2,   /* -n/--dry-run */
+    OPT_YES = 1u << 3,       /* -y/--yes */
+    OPT_SSH = 1u << 4,       /* --ssh-config, --known-hosts, -i,
+                                --host-key-policy, --connect-timeout */
+    OPT_RUN = 1u << 5,       /* --parallel, --timeout, --log-dir, --report,
+                                --output, -e, --release */
+    OPT_ARGS = 1u << 6,      /* accepts "-- ARGS..." */
+};
+
+enum host_key_policy { HOST_KEY_STRICT, HOST_KEY_ACCEPT_NEW };
+enum output_mode { OUTPUT_STREAM, OUTPUT_GROUPED };
+
+struct options {
+    const char *dir;          /* -C DIR, "." by default */
+    char *stage;
+    struct plan_opts plan;
+    struct strlist positional;
+    bool dry_run;
+    bool yes;
+    bool help;
+    bool have_dashdash;       /* "--" was given */
+    unsigned parallel;
+    int64_t connect_timeout_ms;
+    int64_t timeout_ms;       /* 0: the task's */
+    char *ssh_config;
+    char *known_hosts;
+    enum host_key_policy host_key_policy;
+    struct strlist identities;
+    char *log_dir;
+    char *report;
+    enum output_mode output;
+};
+
+#define DEFAULT_PARALLEL 64
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000
+
+void options_init(struct options *o);
+void options_release(struct options *o);
+/* Parses argv (argv[0] is the subcommand's name). */
+int cli_parse(struct options *o, int argc, char **argv, unsigned allowed,
+              char *err);
+/* The option lines of --help for the bits in mask. */
+void cli_print_option_help(unsigned mask);
+
+#endif

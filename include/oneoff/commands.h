@@ -1,0 +1,33 @@
+/*
+ * commands.h - the subcommand descriptors. main.c holds the table; each
+ * cmd_<name>.c defines one descriptor and keeps everything else static.
+ */
+#ifndef ONEOFF_COMMANDS_H
+#define ONEOFF_COMMANDS_H
+
+#include "oneoff/cli.h"
+
+struct command {
+    const char *name;
+    const char *usage;   /* after "oneoff NAME " */
+    const char *summary; /* one line for `oneoff --help` */
+    const char *help;    /* paragraph for `oneoff NAME --help` */
+    unsigned opts;       /* OPT_* bits accepted */
+    /* Runs the command; returns the process exit code. */
+    int (*run)(struct options *o);
+};
+
+extern const struct command cmd_hosts;
+extern const struct command cmd_tasks;
+extern const struct command cmd_run;
+extern const struct command cmd_exec;
+
+/* The exit-code table printed by every --help. */
+extern const char exit_codes_help[];
+
+/* Prints "usage: ..." and the options of c to stdout. */
+void command_print_help(const struct command *c);
+/* Prints "oneoff: MESSAGE" and a hint to stderr; returns EXIT_USAGE. */
+int command_usage_error(const struct command *c, const char *msg);
+
+#endif

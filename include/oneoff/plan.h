@@ -1,0 +1,60 @@
+/*
+ * plan.h - inventory + task + options -> the ordered list of hosts to run
+ * on, each with its effective settings and the exact command line it will
+ * be sent.
+ *
+ * A plan borrows the inventory and the task (they must outlive it) and owns
+ * everything else; plan_release() frees it.
+ */
+#ifndef ONEOFF_PLAN_H
+#define ONEOFF_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "oneoff/inventory.h"
+#include "oneoff/task.h"
+#include "oneoff/util.h"
+
+struct plan_opts {
+    struct strlist limits;  /* globs on host names; "!glob" excludes */
+    struct strlist roles;   /* --role: keep hosts with any of these */
+    struct strlist args;    /* what followed "--" */
+    struct kvlist env;      /* -e KEY=VALUE */
+    const char *release;    /* --release ID: app_dir/releases/ID */
+};
+
+struct plan_host {
+    const struct host *host;
+    char *release;          /* as sent: "current" or "releases/ID" */
+    struct kvlist env;      /* stage, host, task, command line; later wins */
+    const char *become;     /* task's, else host's; NULL: the login user */
+    char *script;           /* the script body */
+    char *command_line;     /* what the host's login shell is asked to run */
+};
+
+struct plan {
+    const struct inventory *inv;
+    const struct task *task;
+    struct strlist args;
+    struct plan_host *hosts;
+    size_t nhosts;
+    bool confirm;           /* the stage or the task asks for confirmation */
+};
+
+/* Selects the hosts and composes their scripts. Errors are usage or
+ * configuration errors (exit 2): a --limit that matches no host, no or two
+ * primaries, arguments to a task with `args: none`, an empty selection. */
+int plan_build(struct plan *p, const struct inventory *inv,
+               const struct task *t, const struct plan_opts *o, char *err);
+void plan_release(struct plan *p);
+
+/* Host selection alone (used by `oneoff hosts`): fills sel with pointers
+ * into inv, in inventory order. */
+int plan_select(const struct inventory *inv, const struct task *t,
+                const struct plan_opts *o, const struct host ***sel,
+                size_t *nsel, char *err);
+
+void plan_opts_release(struct plan_opts *o);
+
+#endif

@@ -1,0 +1,289 @@
+/*
+ * cli.c - shared option parsing for every subcommand.
+ *
+ * argv is split at the first "--" before getopt sees it: GNU getopt
+ * permutes arguments and would lose where "--" stood, and what follows it
+ * must reach the task byte for byte.
+ */
+#define _GNU_SOURCE
+#include "oneoff/cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum long_only {
+    LO_SSH_CONFIG = 256,
+    LO_KNOWN_HOSTS,
+    LO_HOST_KEY_POLICY,
+    LO_CONNECT_TIMEOUT,
+    LO_PARALLEL,
+    LO_TIMEOUT,
+    LO_LOG_DIR,
+    LO_REPORT,
+    LO_OUTPUT,
+    LO_RELEASE,
+};
+
+struct optdef {
+    struct option lo;
+    unsigned bit;
+    const char *help;
+};
+
+static const struct optdef defs[] = {
+    {{"stage", required_argument, NULL, 's'}, OPT_STAGE,
+     "-s, --stage STAGE        the stage: hosts/STAGE.yml"},
+    {{"limit", required_argument, NULL, 'l'}, OPT_SELECT,
+     "-l, --limit GLOBS        only hosts matching these comma-separated\n"
+     "                         globs; '!GLOB' excludes (repeatable)"},
+    {{"role", required_argument, NULL, 'r'}, OPT_SELECT,
+     "-r, --role ROLES         only hosts with one of these roles"},
+    {{"dry-run", no_argument, NULL, 'n'}, OPT_DRY_RUN,
+     "-n, --dry-run            print the plan and each host's exact script;\n"
+     "                         connect nowhere"},
+    {{"yes", no_argument, NULL, 'y'}, OPT_YES,
+     "-y, --yes                confirm a protected stage without asking"},
+    {{"identity", required_argument, NULL, 'i'}, OPT_SSH,
+     "-i, --identity FILE      private key to authenticate with"},
+    {{"ssh-config", required_argument, NULL, LO_SSH_CONFIG}, OPT_SSH,
+     "    --ssh-config FILE    read this ssh config instead of ~/.ssh/config"},
+    {{"known-hosts", required_argument, NULL, LO_KNOWN_HOSTS}, OPT_SSH,
+     "    --known-hosts FILE   host keys to trust instead of\n"
+     "                         ~/.ssh/known_hosts"},
+    {{"host-key-policy", required_argument, NULL, LO_HOST_KEY_POLICY},
+     OPT_SSH,
+     "    --host-key-policy P  strict (default) or accept-new: record\n"
+     "                         unknown keys, still refuse changed ones"},
+    {{"connect-timeout", required_argument, NULL, LO_CONNECT_TIMEOUT},
+     OPT_SSH,
+     "    --connect-timeout D  give up connecting after D (default 10s)"},
+    {{"parallel", required_argument, NULL, LO_PARALLEL}, OPT_RUN,
+     "    --parallel N         hosts at once (default 64)"},
+    {{"timeout", required_argument, NULL, LO_TIMEOUT}, OPT_RUN,
+     "    --timeout D          stop the task after D (default: the task's)"},
+    {{"log-dir", required_argument, NULL, LO_LOG_DIR}, OPT_RUN,
+     "    --log-dir DIR        where run logs go (default log/)"},
+    {{"report", required_argument, NULL, LO_REPORT}, OPT_RUN,
+     "    --report FILE        also write the JSON run record to FILE"},
+    {{"output", required_argument, NULL, LO_OUTPUT}, OPT_RUN,
+     "    --output MODE        stream (default) or grouped: one block per\n"
+     "                         host when it finishes"},
+    {{"env", required_argument, NULL, 'e'}, OPT_RUN,
+     "-e, --env KEY=VALUE      export KEY to the task (repeatable)"},
+    {{"release", required_argument, NULL, LO_RELEASE}, OPT_RUN,
+     "    --release ID         run in app_dir/releases/ID"},
+    {{"help", no_argument, NULL, 'h'}, 0,
+     "-h, --help               this help"},
+    {{"directory", required_argument, NULL, 'C'}, 0,
+     "-C DIR                   the project folder (default: .)"},
+};
+
+#define NDEFS (sizeof(defs) / sizeof(defs[0]))
+
+void options_init(struct options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->dir = ".";
+    o->parallel = DEFAULT_PARALLEL;
+    o->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+}
+
+void options_release(struct options *o)
+{
+    free(o->stage);
+    free(o->ssh_config);
+    free(o->known_hosts);
+    free(o->log_dir);
+    free(o->report);
+    plan_opts_release(&o->plan);
+    strlist_clear(&o->positional);
+    strlist_clear(&o->identities);
+    memset(o, 0, sizeof(*o));
+}
+
+static void split_commas(struct strlist *out, const char *s)
+{
+    const char *p = s;
+
+    for (;;) {
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        if (n)
+            strlist_push_owned(out, xstrndup(p, n));
+        if (c == NULL)
+            break;
+        p = c + 1;
+    }
+}
+
+static void set_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = xstrdup(v);
+}
+
+static int parse_env(struct kvlist *env, const char *arg, char *err)
+{
+    const char *eq = strchr(arg, '=');
+    char *name;
+
+    if (eq == NULL)
+        return errf(err, "-e '%s': expected KEY=VALUE", arg);
+    name = xstrndup(arg, (size_t)(eq - arg));
+    if (!env_name_valid(name)) {
+        free(name);
+        return errf(err, "-e '%s': not a valid environment variable name",
+                    arg);
+    }
+    kvlist_set(env, name, eq + 1);
+    free(name);
+    return 0;
+}
+
+static int apply(struct options *o, int c, const char *arg, char *err)
+{
+    char msg[ERR_MAX];
+
+    switch (c) {
+    case 's':
+        set_str(&o->stage, arg);
+        return 0;
+    case 'l':
+        split_commas(&o->plan.limits, arg);
+        return 0;
+    case 'r':
+        split_commas(&o->plan.roles, arg);
+        return 0;
+    case 'n':
+        o->dry_run = true;
+        return 0;
+    case 'y':
+        o->yes = true;
+        return 0;
+    case 'i':
+        strlist_push(&o->identities, arg);
+        return 0;
+    case 'e':
+        return parse_env(&o->plan.env, arg, err);
+    case 'h':
+        o->help = true;
+        return 0;
+    case 'C':
+        o->dir = arg;
+        return 0;
+    case LO_SSH_CONFIG:
+        set_str(&o->ssh_config, arg);
+        return 0;
+    case LO_KNOWN_HOSTS:
+        set_str(&o->known_hosts, arg);
+        return 0;
+    case LO_HOST_KEY_POLICY:
+        if (strcmp(arg, "strict") == 0)
+            o->host_key_policy = HOST_KEY_STRICT;
+        else if (strcmp(arg, "accept-new") == 0)
+            o->host_key_policy = HOST_KEY_ACCEPT_NEW;
+        else
+            return errf(err,
+                        "--host-key-policy: '%s' is not strict or "
+                        "accept-new",
+                        arg);
+        return 0;
+    case LO_CONNECT_TIMEOUT:
+        if (duration_parse(arg, &o->connect_timeout_ms, msg))
+            return errf(err, "--connect-timeout: %s", msg);
+        return 0;
+    case LO_TIMEOUT:
+        if (duration_parse(arg, &o->timeout_ms, msg))
+            return errf(err, "--timeout: %s", msg);
+        return 0;
+    case LO_PARALLEL: {
+        char *end = NULL;
+        long v = strtol(arg, &end, 10);
+        if (end == arg || *end || v < 1 || v > 100000)
+            return errf(err, "--parallel: '%s' is not a number from 1 to "
+                        "100000", arg);
+        o->parallel = (unsigned)v;
+        return 0;
+    }
+    case LO_LOG_DIR:
+        set_str(&o->log_dir, arg);
+        return 0;
+    case LO_REPORT:
+        set_str(&o->report, arg);
+        return 0;
+    case LO_OUTPUT:
+        if (strcmp(arg, "stream") == 0)
+            o->output = OUTPUT_STREAM;
+        else if (strcmp(arg, "grouped") == 0)
+            o->output = OUTPUT_GROUPED;
+        else
+            return errf(err, "--output: '%s' is not stream or grouped", arg);
+        return 0;
+    case LO_RELEASE:
+        o->plan.release = arg;
+        return 0;
+    default:
+        return errf(err, "unexpected option");
+    }
+}
+
+int cli_parse(struct options *o, int argc, char **argv, unsigned allowed,
+              char *err)
+{
+    struct option lo[NDEFS + 1];
+    char shortopts[64];
+    size_t nlo = 0, ns = 1;
+    int nargs = argc, c;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            nargs = i;
+            o->have_dashdash = true;
+            for (int j = i + 1; j < argc; j++)
+                strlist_push(&o->plan.args, argv[j]);
+            break;
+        }
+    }
+    if (o->have_dashdash && !(allowed & OPT_ARGS))
+        return errf(err, "'%s' takes no arguments after '--'", argv[0]);
+    shortopts[0] = ':';
+    for (size_t i = 0; i < NDEFS; i++) {
+        if (defs[i].bit && !(defs[i].bit & allowed))
+            continue;
+        lo[nlo++] = defs[i].lo;
+        if (defs[i].lo.val < 256) {
+            shortopts[ns++] = (char)defs[i].lo.val;
+            if (defs[i].lo.has_arg == required_argument)
+                shortopts[ns++] = ':';
+        }
+    }
+    shortopts[ns] = '\0';
+    memset(&lo[nlo], 0, sizeof(lo[nlo]));
+    optind = 0; /* full reset, as glibc documents */
+    opterr = 0;
+    while ((c = getopt_long(nargs, argv, shortopts, lo, NULL)) != -1) {
+        if (c == '?') {
+            if (optopt)
+                return errf(err, "%s: unknown option '-%c'", argv[0], optopt);
+            return errf(err, "%s: unknown option '%s'", argv[0],
+                        argv[optind - 1]);
+        }
+        if (c == ':')
+            return errf(err, "%s: option '%s' needs a value", argv[0],
+                        argv[optind - 1]);
+        if (apply(o, c, optarg, err))
+            return -1;
+    }
+    for (int i = optind; i < nargs; i++)
+        strlist_push(&o->positional, argv[i]);
+    return 0;
+}
+
+void cli_print_option_help(unsigned mask)
+{
+    for (size_t i = 0; i < NDEFS; i++)
+        if (defs[i].bit == 0 || (defs[i].bit & mask))
+            printf("  %s\n", defs[i].help);
+}

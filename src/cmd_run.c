@@ -1,0 +1,176 @@
+/*
+ * cmd_run.c - `oneoff run TASK` and `oneoff exec -- COMMAND`.
+ *
+ * Both resolve a plan (inventory + task + selection) first; every
+ * configuration error surfaces here, before any host is contacted, so that
+ * nothing is ever half-done. `--dry-run` prints the plan and each host's
+ * exact script, and stops.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oneoff/commands.h"
+#include "oneoff/inventory.h"
+#include "oneoff/plan.h"
+#include "oneoff/remote_script.h"
+#include "oneoff/task.h"
+
+static void print_plan(const struct plan *p)
+{
+    const struct task *t = p->task;
+    char dur[32] = "none";
+
+    if (t->timeout_ms)
+        duration_format(t->timeout_ms, dur, sizeof(dur));
+    printf("plan: %s '%s' on stage '%s', %zu host%s\n",
+           strcmp(t->name, "exec") ? "task" : "command", t->name,
+           p->inv->stage, p->nhosts, p->nhosts == 1 ? "" : "s");
+    if (t->sha256[0])
+        printf("  file     %s (sha256 %s)\n", t->path, t->sha256);
+    printf("  command  %s\n", t->command);
+    printf("  run_on   %s%s%s, lock %s, timeout %s, confirm %s\n",
+           run_on_name(t->run_on), t->role ? ":" : "", t->role ? t->role : "",
+           t->lock ? "yes" : "no", dur, p->confirm ? "yes" : "no");
+    for (size_t i = 0; i < p->nhosts; i++) {
+        const struct plan_host *ph = &p->hosts[i];
+        const struct host *h = ph->host;
+        char port[12] = "22";
+        if (h->set.port)
+            snprintf(port, sizeof(port), "%u", h->set.port);
+        printf("\nhost %s (%s@%s:%s%s%s)\n", h->name,
+               h->set.user ? h->set.user : "(ssh config)",
+               h->address ? h->address : h->name, port,
+               h->primary ? ", primary" : "",
+               h->set.transport == TRANSPORT_LOCAL ? ", local" : "");
+        printf("  app_dir  %s\n  release  %s\n", h->set.app_dir, ph->release);
+        if (ph->become)
+            printf("  become   %s\n", ph->become);
+        printf("--- script ---\n%s--- end of script ---\n", ph->script);
+        printf("sent as: exec %s/bin/sh -c '<script>' oneoff",
+               ph->become ? "sudo -n -u <become> -- " : "");
+        for (size_t k = 0; k < p->args.n; k++) {
+            struct buf b = BUF_INIT(1u << 20);
+            sh_quote(&b, p->args.v[k]);
+            printf(" %s", buf_str(&b));
+            buf_release(&b);
+        }
+        printf("\n");
+    }
+}
+
+/* Joins the words after "--" of `exec`: one word is a shell command line;
+ * several are a command and its arguments, each passed verbatim. */
+static char *exec_command(const struct strlist *words)
+{
+    struct buf b = BUF_INIT(1u << 20);
+
+    if (words->n == 1)
+        return xstrdup(words->v[0]);
+    for (size_t i = 0; i < words->n; i++) {
+        if (i)
+            buf_addc(&b, ' ');
+        sh_quote(&b, words->v[i]);
+    }
+    return buf_detach(&b);
+}
+
+static int execute(const struct command *c, struct options *o,
+                   struct task *t)
+{
+    struct inventory inv;
+    struct plan plan;
+    char err[ERR_MAX];
+    int rc = EXIT_USAGE;
+
+    if (inventory_load(&inv, o->dir, o->stage, err)) {
+        fprintf(stderr, "oneoff: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (plan_build(&plan, &inv, t, &o->plan, err)) {
+        fprintf(stderr, "oneoff: %s\n", err);
+        inventory_release(&inv);
+        return EXIT_USAGE;
+    }
+    if (o->dry_run) {
+        print_plan(&plan);
+        rc = EXIT_OK;
+    } else {
+        (void)c;
+        fprintf(stderr, "oneoff: running over SSH is not available in "
+                        "this build; use --dry-run\n");
+        rc = EXIT_USAGE;
+    }
+    plan_release(&plan);
+    inventory_release(&inv);
+    return rc;
+}
+
+static int run_run(struct options *o)
+{
+    struct task t;
+    char err[ERR_MAX];
+    int rc;
+
+    if (o->positional.n == 0)
+        return command_usage_error(&cmd_run, "no task given");
+    if (o->positional.n > 1)
+        return command_usage_error(&cmd_run,
+                                   "task arguments go after '--'");
+    if (o->stage == NULL)
+        return command_usage_error(&cmd_run, "no stage given (-s STAGE)");
+    if (task_load(&t, o->dir, o->positional.v[0], err)) {
+        fprintf(stderr, "oneoff: %s\n", err);
+        return EXIT_USAGE;
+    }
+    rc = execute(&cmd_run, o, &t);
+    task_release(&t);
+    return rc;
+}
+
+static int run_exec(struct options *o)
+{
+    struct task t;
+    char *command;
+    int rc;
+
+    if (o->positional.n)
+        return command_usage_error(&cmd_exec,
+                                   "the command goes after '--'");
+    if (o->stage == NULL)
+        return command_usage_error(&cmd_exec, "no stage given (-s STAGE)");
+    if (o->plan.args.n == 0 || o->plan.args.v[0][0] == '\0')
+        return command_usage_error(&cmd_exec, "no command given after '--'");
+    command = exec_command(&o->plan.args);
+    task_adhoc(&t, command);
+    free(command);
+    strlist_clear(&o->plan.args);
+    rc = execute(&cmd_exec, o, &t);
+    task_release(&t);
+    return rc;
+}
+
+const struct command cmd_run = {
+    .name = "run",
+    .usage = "TASK -s STAGE [OPTIONS] [-- ARGS...]",
+    .summary = "run a task from tasks/ on the hosts of a stage",
+    .help = "Runs tasks/TASK.yml on the hosts of the stage it selects, in "
+            "the deployed\nrelease, with the app's environment. ARGS after "
+            "'--' reach the task's\ncommand as \"$@\", byte for byte.",
+    .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH |
+            OPT_RUN | OPT_ARGS,
+    .run = run_run,
+};
+
+const struct command cmd_exec = {
+    .name = "exec",
+    .usage = "-s STAGE [OPTIONS] -- COMMAND...",
+    .summary = "run an ad-hoc command like a task, on every selected host",
+    .help = "Runs COMMAND like a task: in the release, with the app's "
+            "environment,\nrecorded like a task run. One word after '--' is "
+            "a shell command line\n('env | sort'); several words are a "
+            "command and its arguments, each\npassed verbatim.",
+    .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH |
+            OPT_RUN | OPT_ARGS,
+    .run = run_exec,
+};

@@ -1,0 +1,450 @@
+/*
+ * inventory.c - hosts/<stage>.yml into struct inventory.
+ *
+ * The file is validated whole before anything uses it: unknown keys (with a
+ * "did you mean"), wrong types, missing app_dir, duplicate hosts, invalid
+ * names and two primaries for one role are all errors located at the
+ * offending line and column.
+ */
+#define _GNU_SOURCE
+#include "oneoff/inventory.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oneoff/yaml_doc.h"
+
+static const char *const top_keys[] = {"stage", "confirm", "promote_from",
+                                       "defaults", "hosts", NULL};
+static const char *const setting_keys[] = {
+    "user",  "port",     "app_dir",  "release",   "revision_file",
+    "env_file", "env",   "become",   "identity",  "transport", NULL};
+static const char *const host_keys[] = {
+    "address", "roles",  "primary",  "user",      "port",
+    "app_dir", "release", "revision_file", "env_file", "env",
+    "become",  "identity", "transport", NULL};
+
+bool name_valid(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 255 || s[0] == '-' || s[0] == '.')
+        return false;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '.' || *s == '_' ||
+              *s == '-'))
+            return false;
+    return true;
+}
+
+static bool address_valid(const char *s)
+{
+    if (*s == '\0' || *s == '-' || strlen(s) > 255)
+        return false;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || strchr(".-_:[]%", *s)))
+            return false;
+    return true;
+}
+
+static void settings_release(struct host_settings *s)
+{
+    free(s->user);
+    free(s->app_dir);
+    free(s->release);
+    free(s->revision_file);
+    free(s->become);
+    free(s->identity);
+    strlist_clear(&s->env_file);
+    kvlist_clear(&s->env);
+    memset(s, 0, sizeof(*s));
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+static void settings_copy(struct host_settings *dst,
+                          const struct host_settings *src)
+{
+    memset(dst, 0, sizeof(*dst));
+    dst->user = dup_or_null(src->user);
+    dst->port = src->port;
+    dst->app_dir = dup_or_null(src->app_dir);
+    dst->release = dup_or_null(src->release);
+    dst->revision_file = dup_or_null(src->revision_file);
+    strlist_copy(&dst->env_file, &src->env_file);
+    kvlist_merge(&dst->env, &src->env);
+    dst->become = dup_or_null(src->become);
+    dst->identity = dup_or_null(src->identity);
+    dst->transport = src->transport;
+    dst->transport_set = src->transport_set;
+}
+
+static int read_user(const struct ydoc *d, const struct ynode *v,
+                     const char *what, char **out, char *err)
+{
+    if (ydoc_str(d, v, what, out, err))
+        return -1;
+    if (!name_valid(*out))
+        return ydoc_err(d, v, err,
+                        "'%s' is not a valid user name for '%s' (letters, "
+                        "digits, '.', '_' and '-')",
+                        *out, what);
+    return 0;
+}
+
+static int read_path(const struct ydoc *d, const struct ynode *v,
+                     const char *what, char **out, char *err)
+{
+    if (ydoc_str(d, v, what, out, err))
+        return -1;
+    if (strchr(*out, '\n'))
+        return ydoc_err(d, v, err, "'%s' must not contain a newline", what);
+    return 0;
+}
+
+/* Applies the setting keys present in map onto s. */
+static int read_settings(const struct ydoc *d, const struct ynode *map,
+                         struct host_settings *s, char *err)
+{
+    const struct ynode *v;
+    unsigned long port;
+
+    if ((v = ymap_get(map, "user")) && read_user(d, v, "user", &s->user, err))
+        return -1;
+    if ((v = ymap_get(map, "port"))) {
+        if (ydoc_uint(d, v, "port", 1, 65535, &port, err))
+            return -1;
+        s->port = (unsigned)port;
+    }
+    if ((v = ymap_get(map, "app_dir")) &&
+        read_path(d, v, "app_dir", &s->app_dir, err))
+        return -1;
+    if ((v = ymap_get(map, "release")) &&
+        read_path(d, v, "release", &s->release, err))
+        return -1;
+    if ((v = ymap_get(map, "revision_file")) &&
+        read_path(d, v, "revision_file", &s->revision_file, err))
+        return -1;
+    if ((v = ymap_get(map, "env_file"))) {
+        strlist_clear(&s->env_file);
+        if (!ynode_is_null(v) &&
+            ydoc_strlist(d, v, "env_file", &s->env_file, err))
+            return -1;
+    }
+    if ((v = ymap_get(map, "env")) && !ynode_is_null(v) &&
+        ydoc_env(d, v, "env", &s->env, err))
+        return -1;
+    if ((v = ymap_get(map, "become"))) {
+        if (ynode_is_null(v)) {
+            free(s->become);
+            s->become = NULL;
+        } else if (read_user(d, v, "become", &s->become, err)) {
+            return -1;
+        }
+    }
+    if ((v = ymap_get(map, "identity")) &&
+        read_path(d, v, "identity", &s->identity, err))
+        return -1;
+    if ((v = ymap_get(map, "transport"))) {
+        char *t = NULL;
+        if (ydoc_str(d, v, "transport", &t, err))
+            return -1;
+        if (strcmp(t, "ssh") == 0) {
+            s->transport = TRANSPORT_SSH;
+        } else if (strcmp(t, "local") == 0) {
+            s->transport = TRANSPORT_LOCAL;
+        } else {
+            free(t);
+            return ydoc_err(d, v, err,
+                            "'transport' must be ssh or local, not '%s'",
+                            v->str);
+        }
+        s->transport_set = true;
+        free(t);
+    }
+    return 0;
+}
+
+static int read_host(const struct ydoc *d, const struct ynode *key,
+                     const struct ynode *val,
+                     const struct host_settings *defaults, struct host *h,
+                     char *err)
+{
+    const struct ynode *v;
+    char where[300];
+
+    memset(h, 0, sizeof(*h));
+    h->name = xstrdup(key->str);
+    h->line = key->line;
+    h->col = key->col;
+    settings_copy(&h->set, defaults);
+    if (!name_valid(h->name))
+        return ydoc_err(d, key, err,
+                        "'%s' is not a valid host name (letters, digits, "
+                        "'.', '_' and '-')",
+                        h->name);
+    if (ynode_is_null(val))
+        return 0;
+    snprintf(where, sizeof(where), "in host '%s'", h->name);
+    if (val->kind != YNODE_MAP)
+        return ydoc_err(d, val, err,
+                        "host '%s' must be a mapping of settings (or empty)",
+                        h->name);
+    if (ydoc_check_keys(d, val, host_keys, where, err))
+        return -1;
+    if ((v = ymap_get(val, "address"))) {
+        if (ydoc_str(d, v, "address", &h->address, err))
+            return -1;
+        if (!address_valid(h->address))
+            return ydoc_err(d, v, err, "'%s' is not a valid address",
+                            h->address);
+    }
+    if ((v = ymap_get(val, "roles"))) {
+        if (ydoc_strlist(d, v, "roles", &h->roles, err))
+            return -1;
+        for (size_t i = 0; i < h->roles.n; i++)
+            if (!name_valid(h->roles.v[i]))
+                return ydoc_err(d, v, err, "'%s' is not a valid role name",
+                                h->roles.v[i]);
+    }
+    if ((v = ymap_get(val, "primary")) &&
+        ydoc_bool(d, v, "primary", &h->primary, err))
+        return -1;
+    return read_settings(d, val, &h->set, err);
+}
+
+/* "One primary per role": a second primary host sharing a role (or, for
+ * hosts without roles, sharing none) with an earlier one is an error. */
+static int check_primaries(const struct ydoc *d, const struct ynode *hosts,
+                           const struct inventory *inv, char *err)
+{
+    for (size_t i = 0; i < inv->nhosts; i++) {
+        const struct host *a = &inv->hosts[i];
+        if (!a->primary)
+            continue;
+        for (size_t j = 0; j < i; j++) {
+            const struct host *b = &inv->hosts[j];
+            const char *shared = NULL;
+            if (!b->primary)
+                continue;
+            if (a->roles.n == 0 && b->roles.n == 0)
+                shared = "";
+            for (size_t r = 0; !shared && r < a->roles.n; r++)
+                if (host_has_role(b, a->roles.v[r]))
+                    shared = a->roles.v[r];
+            if (shared) {
+                const struct ynode *hv = ymap_get(hosts, a->name);
+                const struct ynode *pv = hv ? ymap_get(hv, "primary") : NULL;
+                if (*shared)
+                    return ydoc_err(d, pv, err,
+                                    "role '%s' has two primary hosts: '%s' "
+                                    "and '%s' (line %u)",
+                                    shared, a->name, b->name, b->line);
+                return ydoc_err(d, pv, err,
+                                "two primary hosts without roles: '%s' and "
+                                "'%s' (line %u)",
+                                a->name, b->name, b->line);
+            }
+        }
+    }
+    return 0;
+}
+
+static int read_hosts(const struct ydoc *d, const struct ynode *hosts,
+                      const struct host_settings *defaults,
+                      struct inventory *inv, char *err)
+{
+    size_t n = hosts->kind == YNODE_MAP ? ymap_len(hosts) : hosts->n;
+
+    if (n == 0)
+        return ydoc_err(d, hosts, err, "'hosts' lists no host");
+    inv->hosts = xcalloc(n, sizeof(*inv->hosts));
+    for (size_t i = 0; i < n; i++) {
+        const struct ynode *key, *val = NULL;
+        if (hosts->kind == YNODE_MAP) {
+            key = ymap_key(hosts, i);
+            val = ymap_val(hosts, i);
+        } else {
+            key = hosts->item[i];
+            if (key->kind != YNODE_SCALAR || ynode_is_null(key))
+                return ydoc_err(d, key, err,
+                                "items of 'hosts' must be host names");
+            for (size_t j = 0; j < inv->nhosts; j++)
+                if (strcmp(inv->hosts[j].name, key->str) == 0)
+                    return ydoc_err(d, key, err,
+                                    "duplicate host '%s' (first at line %u)",
+                                    key->str, inv->hosts[j].line);
+        }
+        inv->nhosts++;
+        if (read_host(d, key, val, defaults, &inv->hosts[i], err))
+            return -1;
+        if (inv->hosts[i].set.app_dir == NULL)
+            return ydoc_err(d, key, err,
+                            "host '%s' has no app_dir (set it in 'defaults' "
+                            "or on the host)",
+                            key->str);
+    }
+    return check_primaries(d, hosts, inv, err);
+}
+
+int inventory_parse(struct inventory *inv, const char *name,
+                    const char *stage, const char *data, size_t len,
+                    char *err)
+{
+    struct ydoc d;
+    struct host_settings defaults;
+    const struct ynode *root, *v, *hosts;
+    int rc = -1;
+
+    memset(inv, 0, sizeof(*inv));
+    memset(&defaults, 0, sizeof(defaults));
+    if (ydoc_parse(&d, name, data, len, err))
+        return -1;
+    root = d.root;
+    inv->path = xstrdup(name);
+    if (ydoc_want_map(&d, root, "the inventory", err) ||
+        ydoc_check_keys(&d, root, top_keys, NULL, err))
+        goto out;
+    if ((v = ymap_get(root, "stage"))) {
+        if (ydoc_str(&d, v, "stage", &inv->stage, err))
+            goto out;
+        if (stage && strcmp(stage, inv->stage) != 0) {
+            ydoc_err(&d, v, err,
+                     "stage '%s' does not match the file name (expected "
+                     "'%s')",
+                     inv->stage, stage);
+            goto out;
+        }
+    } else {
+        inv->stage = xstrdup(stage ? stage : "default");
+    }
+    if ((v = ymap_get(root, "confirm")) &&
+        ydoc_bool(&d, v, "confirm", &inv->confirm, err))
+        goto out;
+    if ((v = ymap_get(root, "promote_from"))) {
+        if (ydoc_str(&d, v, "promote_from", &inv->promote_from, err))
+            goto out;
+        if (!name_valid(inv->promote_from)) {
+            ydoc_err(&d, v, err, "'%s' is not a valid stage name",
+                     inv->promote_from);
+            goto out;
+        }
+    }
+    if ((v = ymap_get(root, "defaults")) && !ynode_is_null(v)) {
+        if (ydoc_want_map(&d, v, "'defaults'", err) ||
+            ydoc_check_keys(&d, v, setting_keys, "in 'defaults'", err) ||
+            read_settings(&d, v, &defaults, err))
+            goto out;
+    }
+    if (ydoc_require(&d, root, "hosts", &hosts, err))
+        goto out;
+    if (hosts == NULL || (hosts->kind != YNODE_MAP && hosts->kind != YNODE_SEQ)) {
+        ydoc_err(&d, hosts ? hosts : root, err,
+                 "'hosts' must be a mapping of host names (or a list of "
+                 "names)");
+        goto out;
+    }
+    rc = read_hosts(&d, hosts, &defaults, inv, err);
+out:
+    settings_release(&defaults);
+    ydoc_release(&d);
+    if (rc)
+        inventory_release(inv);
+    return rc;
+}
+
+int inventory_list_stages(const char *dir, struct strlist *out, char *err)
+{
+    char *path = xasprintf("%s/hosts", dir);
+    DIR *dp = opendir(path);
+    struct dirent *de;
+
+    if (dp == NULL) {
+        int rc = errf(err, "cannot open '%s': %s", path, strerror(errno));
+        free(path);
+        return rc;
+    }
+    while ((de = readdir(dp)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (n > 4 && strcmp(de->d_name + n - 4, ".yml") == 0 &&
+            de->d_name[0] != '.')
+            strlist_push_owned(out, xstrndup(de->d_name, n - 4));
+    }
+    closedir(dp);
+    free(path);
+    strlist_sort(out);
+    return 0;
+}
+
+int inventory_load(struct inventory *inv, const char *dir, const char *stage,
+                   char *err)
+{
+    char *path, *display, *data = NULL;
+    size_t len = 0;
+    int rc;
+
+    memset(inv, 0, sizeof(*inv));
+    if (!name_valid(stage))
+        return errf(err, "'%s' is not a valid stage name", stage);
+    path = xasprintf("%s/hosts/%s.yml", dir, stage);
+    display = xasprintf("hosts/%s.yml", stage);
+    rc = file_read(path, YDOC_MAX_BYTES, &data, &len);
+    if (rc == -ENOENT) {
+        struct strlist stages = {0};
+        char *list = NULL;
+        inventory_list_stages(dir, &stages, NULL);
+        list = strlist_join(&stages, ", ");
+        rc = errf(err, "no stage '%s' (no %s); stages: %s", stage, display,
+                  stages.n ? list : "none");
+        free(list);
+        strlist_clear(&stages);
+    } else if (rc == -EFBIG) {
+        rc = errf(err, "%s: file is larger than %u bytes", display,
+                  YDOC_MAX_BYTES);
+    } else if (rc < 0) {
+        rc = errf(err, "cannot read '%s': %s", display, strerror(-rc));
+    } else {
+        rc = inventory_parse(inv, display, stage, data, len, err);
+    }
+    free(data);
+    free(path);
+    free(display);
+    return rc;
+}
+
+void inventory_release(struct inventory *inv)
+{
+    for (size_t i = 0; i < inv->nhosts; i++) {
+        struct host *h = &inv->hosts[i];
+        free(h->name);
+        free(h->address);
+        strlist_clear(&h->roles);
+        settings_release(&h->set);
+    }
+    free(inv->hosts);
+    free(inv->path);
+    free(inv->stage);
+    free(inv->promote_from);
+    memset(inv, 0, sizeof(*inv));
+}
+
+const struct host *inventory_find(const struct inventory *inv,
+                                  const char *name)
+{
+    for (size_t i = 0; i < inv->nhosts; i++)
+        if (strcmp(inv->hosts[i].name, name) == 0)
+            return &inv->hosts[i];
+    return NULL;
+}
+
+bool host_has_role(const struct host *h, const char *role)
+{
+    return strlist_has(&h->roles, role);
+}

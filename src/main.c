@@ -1,0 +1,77 @@
+/*
+ * main.c - finds the subcommand and hands over. Nothing else lives here.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "oneoff/commands.h"
+#include "oneoff/version.h"
+
+static const struct command *const commands[] = {
+    &cmd_run, &cmd_exec, &cmd_hosts, &cmd_tasks,
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void print_main_help(void)
+{
+    printf("usage: oneoff [-C DIR] COMMAND [OPTIONS] [-- ARGS...]\n\n"
+           "Runs an application's admin tasks on its servers over SSH, in "
+           "the deployed\nrelease, with the app's environment.\n\n"
+           "commands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        printf("  %-8s %s\n", commands[i]->name, commands[i]->summary);
+    printf("\n'oneoff COMMAND --help' describes a command.\n\n%s",
+           exit_codes_help);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = ".";
+    struct options o;
+    char err[ERR_MAX];
+    int i = 1, rc;
+
+    while (i < argc && argv[i][0] == '-') {
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("oneoff %s\n", ONEOFF_VERSION);
+            return EXIT_OK;
+        }
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            print_main_help();
+            return EXIT_OK;
+        }
+        if (strcmp(argv[i], "-C") == 0 && i + 1 < argc) {
+            dir = argv[i + 1];
+            i += 2;
+            continue;
+        }
+        fprintf(stderr, "oneoff: unknown option '%s' (see 'oneoff --help')\n",
+                argv[i]);
+        return EXIT_USAGE;
+    }
+    if (i >= argc) {
+        fprintf(stderr, "oneoff: no command given (see 'oneoff --help')\n");
+        return EXIT_USAGE;
+    }
+    for (size_t k = 0; k < NCOMMANDS; k++) {
+        const struct command *c = commands[k];
+        if (strcmp(argv[i], c->name) != 0)
+            continue;
+        options_init(&o);
+        o.dir = dir;
+        if (cli_parse(&o, argc - i, argv + i, c->opts, err)) {
+            rc = command_usage_error(c, err);
+        } else if (o.help) {
+            command_print_help(c);
+            rc = EXIT_OK;
+        } else {
+            rc = c->run(&o);
+        }
+        options_release(&o);
+        return rc;
+    }
+    fprintf(stderr, "oneoff: '%s' is not a command (see 'oneoff --help')\n",
+            argv[i]);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,257 @@
+/*
+ * plan.c - host selection and per-host script composition.
+ *
+ * Selection order: --limit globs (a positive glob that matches no host is
+ * an error, since a typo there must not widen or empty a production run),
+ * then --role, then the task's run_on. `run_on: primary` must find exactly
+ * one primary among the selected hosts (of the task's role when it names
+ * one): zero or several is an error naming the candidates, so that a
+ * migration can never run on two hosts because of a selection mistake.
+ */
+#include "oneoff/plan.h"
+
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oneoff/remote_script.h"
+
+static bool limit_match(const struct strlist *limits, const struct host *h)
+{
+    bool have_pos = false, in = false;
+
+    for (size_t i = 0; i < limits->n; i++) {
+        const char *g = limits->v[i];
+        if (g[0] == '!')
+            continue;
+        have_pos = true;
+        if (fnmatch(g, h->name, 0) == 0)
+            in = true;
+    }
+    if (have_pos && !in)
+        return false;
+    for (size_t i = 0; i < limits->n; i++) {
+        const char *g = limits->v[i];
+        if (g[0] == '!' && fnmatch(g + 1, h->name, 0) == 0)
+            return false;
+    }
+    return true;
+}
+
+static int check_limits(const struct inventory *inv,
+                        const struct strlist *limits, char *err)
+{
+    for (size_t i = 0; i < limits->n; i++) {
+        const char *g = limits->v[i][0] == '!' ? limits->v[i] + 1
+                                               : limits->v[i];
+        bool hit = false;
+        if (*g == '\0')
+            return errf(err, "empty pattern in --limit");
+        for (size_t j = 0; j < inv->nhosts && !hit; j++)
+            hit = fnmatch(g, inv->hosts[j].name, 0) == 0;
+        if (!hit)
+            return errf(err, "--limit '%s' matches no host of stage '%s'",
+                        limits->v[i], inv->stage);
+    }
+    return 0;
+}
+
+static bool roles_match(const struct strlist *roles, const struct host *h)
+{
+    if (roles->n == 0)
+        return true;
+    for (size_t i = 0; i < roles->n; i++)
+        if (host_has_role(h, roles->v[i]))
+            return true;
+    return false;
+}
+
+static void names_of(const struct host **v, size_t n, char *out, size_t sz)
+{
+    size_t off = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < n && off < sz; i++)
+        off += (size_t)snprintf(out + off, sz - off, "%s%s", i ? ", " : "",
+                                v[i]->name);
+}
+
+/* Keeps, in place, the hosts the task's run_on asks for. */
+static int apply_run_on(const struct inventory *inv, const struct task *t,
+                        const struct host **sel, size_t *n, char *err)
+{
+    char names[ERR_MAX / 2];
+    size_t k = 0, cand = 0;
+    const struct host *prim[2] = {NULL, NULL};
+
+    if (t == NULL || t->run_on == RUN_ON_ALL)
+        return 0;
+    if (t->run_on == RUN_ON_ONE) {
+        *n = *n > 0 ? 1 : 0;
+        return 0;
+    }
+    if (t->run_on == RUN_ON_ROLE) {
+        for (size_t i = 0; i < *n; i++)
+            if (host_has_role(sel[i], t->role))
+                sel[k++] = sel[i];
+        if (k == 0) {
+            names_of(sel, *n, names, sizeof(names));
+            return errf(err,
+                        "task '%s' runs on role '%s', but no selected host "
+                        "of stage '%s' has it (selected: %s)",
+                        t->name, t->role, inv->stage, names);
+        }
+        *n = k;
+        return 0;
+    }
+    /* RUN_ON_PRIMARY */
+    for (size_t i = 0; i < *n; i++) {
+        if (t->role && !host_has_role(sel[i], t->role))
+            continue;
+        cand++;
+        if (sel[i]->primary && k < 2)
+            prim[k++] = sel[i];
+        else if (sel[i]->primary)
+            k++;
+    }
+    if (k == 1) {
+        sel[0] = prim[0];
+        *n = 1;
+        return 0;
+    }
+    names_of(sel, *n, names, sizeof(names));
+    if (k == 0)
+        return errf(err,
+                    "task '%s' runs on the primary host%s%s%s, but none of "
+                    "the %zu candidate host(s) is marked 'primary: true' "
+                    "(candidates: %s)",
+                    t->name, t->role ? " of role '" : "",
+                    t->role ? t->role : "", t->role ? "'" : "", cand, names);
+    return errf(err,
+                "task '%s' runs on the primary host, but %zu selected hosts "
+                "are primary (%s, %s%s); narrow it with --role or a 'role' "
+                "in the task",
+                t->name, k, prim[0]->name, prim[1]->name,
+                k > 2 ? ", ..." : "");
+}
+
+int plan_select(const struct inventory *inv, const struct task *t,
+                const struct plan_opts *o, const struct host ***selp,
+                size_t *nsel, char *err)
+{
+    const struct host **sel;
+    size_t n = 0;
+
+    *selp = NULL;
+    *nsel = 0;
+    if (check_limits(inv, &o->limits, err))
+        return -1;
+    for (size_t i = 0; i < o->roles.n; i++) {
+        bool known = false;
+        for (size_t j = 0; j < inv->nhosts && !known; j++)
+            known = host_has_role(&inv->hosts[j], o->roles.v[i]);
+        if (!known)
+            return errf(err, "--role '%s': no host of stage '%s' has it",
+                        o->roles.v[i], inv->stage);
+    }
+    sel = xcalloc(inv->nhosts, sizeof(*sel));
+    for (size_t i = 0; i < inv->nhosts; i++) {
+        const struct host *h = &inv->hosts[i];
+        if (limit_match(&o->limits, h) && roles_match(&o->roles, h))
+            sel[n++] = h;
+    }
+    if (n == 0) {
+        free(sel);
+        return errf(err, "no host of stage '%s' matches the selection",
+                    inv->stage);
+    }
+    if (apply_run_on(inv, t, sel, &n, err)) {
+        free(sel);
+        return -1;
+    }
+    *selp = sel;
+    *nsel = n;
+    return 0;
+}
+
+static void compose_host(struct plan *p, struct plan_host *ph,
+                         const struct host *h, const struct plan_opts *o)
+{
+    const struct task *t = p->task;
+    char *label;
+    struct script_spec spec;
+
+    ph->host = h;
+    ph->release = o->release ? xasprintf("releases/%s", o->release)
+                             : xstrdup(h->set.release ? h->set.release
+                                                      : "current");
+    kvlist_merge(&ph->env, &h->set.env);
+    kvlist_merge(&ph->env, &t->env);
+    kvlist_merge(&ph->env, &o->env);
+    ph->become = t->become ? t->become : h->set.become;
+    label = xasprintf("%s '%s' on host '%s' of stage '%s'",
+                      t->path && strcmp(t->name, "exec") ? "task" : "command",
+                      t->name, h->name, p->inv->stage);
+    memset(&spec, 0, sizeof(spec));
+    spec.label = label;
+    spec.app_dir = h->set.app_dir;
+    spec.release = ph->release;
+    spec.env_files = &h->set.env_file;
+    spec.env = &ph->env;
+    spec.command = t->command;
+    spec.interactive = t->pty;
+    ph->script = script_compose(&spec);
+    ph->command_line = script_command_line(ph->script, ph->become, &p->args);
+    free(label);
+}
+
+int plan_build(struct plan *p, const struct inventory *inv,
+               const struct task *t, const struct plan_opts *o, char *err)
+{
+    const struct host **sel = NULL;
+    size_t n = 0;
+
+    memset(p, 0, sizeof(*p));
+    if (t->args == TASK_ARGS_NONE && o->args.n > 0)
+        return errf(err,
+                    "task '%s' takes no arguments ('args: none'), but %zu "
+                    "were given after '--'",
+                    t->name, o->args.n);
+    if (o->release && !name_valid(o->release))
+        return errf(err, "'%s' is not a valid release id", o->release);
+    if (plan_select(inv, t, o, &sel, &n, err))
+        return -1;
+    p->inv = inv;
+    p->task = t;
+    p->confirm = inv->confirm || t->confirm;
+    strlist_copy(&p->args, &o->args);
+    p->hosts = xcalloc(n, sizeof(*p->hosts));
+    p->nhosts = n;
+    for (size_t i = 0; i < n; i++)
+        compose_host(p, &p->hosts[i], sel[i], o);
+    free(sel);
+    return 0;
+}
+
+void plan_release(struct plan *p)
+{
+    for (size_t i = 0; i < p->nhosts; i++) {
+        struct plan_host *ph = &p->hosts[i];
+        free(ph->release);
+        free(ph->script);
+        free(ph->command_line);
+        kvlist_clear(&ph->env);
+    }
+    free(p->hosts);
+    strlist_clear(&p->args);
+    memset(p, 0, sizeof(*p));
+}
+
+void plan_opts_release(struct plan_opts *o)
+{
+    strlist_clear(&o->limits);
+    strlist_clear(&o->roles);
+    strlist_clear(&o->args);
+    kvlist_clear(&o->env);
+}

@@ -1,0 +1,128 @@
+/*
+ * remote_script.c - composes the POSIX sh script a host runs.
+ *
+ * The script is plain text meant to be read by an operator in --dry-run, so
+ * it is built line by line with every interpolated value single-quoted.
+ * See remote_script.h for what it does and why the watchdog exists.
+ */
+#include "oneoff/remote_script.h"
+
+#include <string.h>
+
+#define SCRIPT_MAX (16u << 20)
+
+void sh_quote(struct buf *b, const char *s)
+{
+    buf_addc(b, '\'');
+    for (; *s; s++) {
+        if (*s == '\'')
+            buf_adds(b, "'\\''");
+        else
+            buf_addc(b, *s);
+    }
+    buf_addc(b, '\'');
+}
+
+static void line_q(struct buf *b, const char *before, const char *value,
+                   const char *after)
+{
+    buf_adds(b, before);
+    sh_quote(b, value);
+    buf_adds(b, after);
+}
+
+static void add_env_files(struct buf *b, const struct strlist *files)
+{
+    if (files == NULL || files->n == 0)
+        return;
+    for (size_t i = 0; i < files->n; i++) {
+        line_q(b, "[ -r ", files->v[i], " ] ||");
+        line_q(b, " oneoff_fail 'env_file is not readable:' ", files->v[i],
+               "\n");
+    }
+    buf_adds(b, "set -a\n");
+    for (size_t i = 0; i < files->n; i++) {
+        /* "." searches PATH for a name without a slash: anchor it. */
+        buf_adds(b, files->v[i][0] == '/' ? ". " : ". ./");
+        sh_quote(b, files->v[i]);
+        buf_addc(b, '\n');
+    }
+    buf_adds(b, "set +a\n");
+}
+
+/* The batch-mode runner: the task in its own session, a watchdog on the
+ * channel's stdin, signals forwarded, and the task's fate re-raised. */
+static const char batch_tail[] =
+    "exec 3<&0 </dev/null\n"
+    "if command -v setsid >/dev/null 2>&1; then\n"
+    "    setsid /bin/sh -c \"$oneoff_cmd\" oneoff \"$@\" &\n"
+    "else\n"
+    "    /bin/sh -c \"$oneoff_cmd\" oneoff \"$@\" &\n"
+    "fi\n"
+    "oneoff_pid=$!\n"
+    "oneoff_kill() { kill -s \"$1\" -- \"-$oneoff_pid\" 2>/dev/null ||"
+    " kill -s \"$1\" \"$oneoff_pid\" 2>/dev/null; }\n"
+    "trap 'oneoff_kill TERM' INT TERM HUP\n"
+    "{ cat <&3 >/dev/null 2>&1; oneoff_kill TERM; sleep 5;"
+    " oneoff_kill KILL; } >/dev/null 2>&1 &\n"
+    "oneoff_dog=$!\n"
+    "exec 3<&-\n"
+    "while :; do\n"
+    "    wait \"$oneoff_pid\"; oneoff_rc=$?\n"
+    "    kill -0 \"$oneoff_pid\" 2>/dev/null || break\n"
+    "done\n"
+    "trap - INT TERM HUP\n"
+    "kill \"$oneoff_dog\" 2>/dev/null\n"
+    "if [ \"$oneoff_rc\" -gt 128 ] && [ \"$oneoff_rc\" -lt 160 ]; then\n"
+    "    oneoff_sig=$(kill -l \"$oneoff_rc\" 2>/dev/null) &&"
+    " kill -s \"$oneoff_sig\" $$\n"
+    "fi\n"
+    "exit \"$oneoff_rc\"\n";
+
+char *script_compose(const struct script_spec *s)
+{
+    struct buf b = BUF_INIT(SCRIPT_MAX);
+
+    if (s->label)
+        buf_addf(&b, "# oneoff: %s\n", s->label);
+    buf_adds(&b, "oneoff_fail() { printf 'oneoff: %s\\n' \"$*\" >&2; exit " );
+    buf_addf(&b, "%d; }\n", SCRIPT_SETUP_FAILED);
+    line_q(&b, "cd -P -- ", s->app_dir, " 2>/dev/null ||");
+    line_q(&b, " oneoff_fail 'cannot enter app_dir' ", s->app_dir, "\n");
+    add_env_files(&b, s->env_files);
+    line_q(&b, "cd -P -- ", s->release, " 2>/dev/null ||");
+    line_q(&b, " oneoff_fail 'cannot enter release' ", s->release, "\n");
+    for (size_t i = 0; s->env && i < s->env->n; i++) {
+        /* names are validated by the parsers: [A-Za-z_][A-Za-z0-9_]* */
+        buf_addf(&b, "export %s=", s->env->key[i]);
+        sh_quote(&b, s->env->val[i]);
+        buf_addc(&b, '\n');
+    }
+    line_q(&b, "oneoff_cmd=", s->command, "\n");
+    if (s->interactive)
+        buf_adds(&b, "exec /bin/sh -c \"$oneoff_cmd\" oneoff \"$@\"\n");
+    else
+        buf_adds(&b, batch_tail);
+    return buf_detach(&b);
+}
+
+char *script_command_line(const char *script, const char *become,
+                          const struct strlist *args)
+{
+    struct buf b = BUF_INIT(SCRIPT_MAX * 2);
+
+    buf_adds(&b, "exec ");
+    if (become) {
+        buf_adds(&b, "sudo -n -u ");
+        sh_quote(&b, become);
+        buf_adds(&b, " -- ");
+    }
+    buf_adds(&b, "/bin/sh -c ");
+    sh_quote(&b, script);
+    buf_adds(&b, " oneoff");
+    for (size_t i = 0; args && i < args->n; i++) {
+        buf_addc(&b, ' ');
+        sh_quote(&b, args->v[i]);
+    }
+    return buf_detach(&b);
+}
