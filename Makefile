@@ -60,7 +60,8 @@ $(O)/liboneoff.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
 $(O)/%.o: src/%.c | $(O)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC $<"
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(O)/tests/%: tests/unit/%.c $(O)/liboneoff.a | $(O)/tests
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LDFLAGS) -o $@ $< \

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "oneoff/commands.h"
 #include "oneoff/inventory.h"
 #include "oneoff/plan.h"
 #include "oneoff/remote_script.h"
+#include "oneoff/runner.h"
 #include "oneoff/task.h"
 
 static void print_plan(const struct plan *p)
@@ -75,6 +77,107 @@ static char *exec_command(const struct strlist *words)
     return buf_detach(&b);
 }
 
+/* Task keys this version parses but cannot honour yet: refusing is safer
+ * than running a `once` fix twice or a rollout all at once. */
+static int unsupported(const struct task *t, char *err)
+{
+    if (t->pty)
+        return errf(err, "task '%s' needs a terminal ('pty: true'); "
+                         "interactive consoles are not supported yet",
+                    t->name);
+    if (t->once)
+        return errf(err, "task '%s': 'once' is not supported yet", t->name);
+    if (t->batch || t->max_fail)
+        return errf(err, "task '%s': 'batch' and 'max_fail' are not "
+                         "supported yet", t->name);
+    if (t->lock)
+        return errf(err, "task '%s': 'lock' is not supported yet", t->name);
+    return 0;
+}
+
+/* A protected stage: --yes, or the operator types the stage name. */
+static int confirm(const struct plan *p, const struct options *o)
+{
+    char line[256];
+    FILE *tty;
+
+    if (!p->confirm || o->yes)
+        return EXIT_OK;
+    if (!isatty(STDIN_FILENO) || (tty = fopen("/dev/tty", "r+")) == NULL) {
+        fprintf(stderr, "oneoff: stage '%s' needs confirmation: pass --yes "
+                        "(no terminal to ask on)\n",
+                p->inv->stage);
+        return EXIT_REFUSED;
+    }
+    fprintf(tty, "oneoff: about to run '%s' on %zu host%s of stage '%s'.\n"
+                 "Type the stage name to go on: ",
+            p->task->name, p->nhosts, p->nhosts == 1 ? "" : "s",
+            p->inv->stage);
+    fflush(tty);
+    if (fgets(line, sizeof(line), tty) == NULL)
+        line[0] = '\0';
+    fclose(tty);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (strcmp(line, p->inv->stage) != 0) {
+        fprintf(stderr, "oneoff: not confirmed; nothing was run\n");
+        return EXIT_REFUSED;
+    }
+    return EXIT_OK;
+}
+
+static int start(const struct command *c, const struct options *o,
+                 const struct plan *p)
+{
+    struct ssh_settings set;
+    struct ssh_transport *ssh = NULL;
+    struct runner_opts ro;
+    char err[ERR_MAX];
+    char *log_root = NULL;
+    bool need_ssh = false;
+    int rc;
+
+    (void)c;
+    for (size_t i = 0; i < p->nhosts; i++)
+        need_ssh |= p->hosts[i].host->set.transport == TRANSPORT_SSH;
+    if (need_ssh) {
+        memset(&set, 0, sizeof(set));
+        set.ssh_config = o->ssh_config;
+        set.known_hosts = o->known_hosts;
+        set.policy = o->host_key_policy == HOST_KEY_ACCEPT_NEW
+                         ? SSH_HK_ACCEPT_NEW
+                         : SSH_HK_STRICT;
+        set.connect_timeout_ms = o->connect_timeout_ms;
+        set.identities = &o->identities;
+        if (ssh_transport_new(&ssh, &set, err)) {
+            fprintf(stderr, "oneoff: %s\n", err);
+            return EXIT_USAGE;
+        }
+        /* Ask for passphrases now, before anything runs anywhere. */
+        for (size_t i = 0; i < p->nhosts && o->identities.n == 0; i++) {
+            const char *id = p->hosts[i].host->set.identity;
+            if (id && ssh_transport_preload(ssh, id, err)) {
+                fprintf(stderr, "oneoff: %s\n", err);
+                ssh_transport_free(ssh);
+                return EXIT_USAGE;
+            }
+        }
+    }
+    log_root = o->log_dir ? xstrdup(o->log_dir) : xasprintf("%s/log", o->dir);
+    memset(&ro, 0, sizeof(ro));
+    ro.parallel = o->parallel;
+    ro.timeout_ms = o->timeout_ms ? o->timeout_ms : p->task->timeout_ms;
+    ro.output = o->output == OUTPUT_GROUPED ? OUT_GROUPED : OUT_STREAM;
+    ro.log_root = log_root;
+    ro.report = o->report;
+    ro.ssh = ssh;
+    rc = runner_run(p, &ro, err);
+    if (rc == EXIT_USAGE)
+        fprintf(stderr, "oneoff: %s\n", err);
+    free(log_root);
+    ssh_transport_free(ssh);
+    return rc;
+}
+
 static int execute(const struct command *c, struct options *o,
                    struct task *t)
 {
@@ -95,11 +198,11 @@ static int execute(const struct command *c, struct options *o,
     if (o->dry_run) {
         print_plan(&plan);
         rc = EXIT_OK;
-    } else {
-        (void)c;
-        fprintf(stderr, "oneoff: running over SSH is not available in "
-                        "this build; use --dry-run\n");
+    } else if (unsupported(t, err)) {
+        fprintf(stderr, "oneoff: %s\n", err);
         rc = EXIT_USAGE;
+    } else if ((rc = confirm(&plan, o)) == EXIT_OK) {
+        rc = start(c, o, &plan);
     }
     plan_release(&plan);
     inventory_release(&inv);

@@ -11,19 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "oneoff/exit_codes.h"
 #include "oneoff/plan.h"
 #include "oneoff/util.h"
-
-/* Exit codes (README and --help document them). Where several apply, the
- * first of 130, 4, 3, 1 wins. */
-enum exit_code {
-    EXIT_OK = 0,
-    EXIT_TASK_FAILED = 1,
-    EXIT_USAGE = 2,
-    EXIT_UNREACHABLE = 3,
-    EXIT_REFUSED = 4,
-    EXIT_INTERRUPTED = 130
-};
 
 enum opt_bit {
     OPT_STAGE = 1u << 0,     /* -s STAGE */

@@ -1,0 +1,101 @@
+/*
+ * transport.h - the contract between the runner and a transport: run one
+ * command line on one target, stream what it prints, report how it ended.
+ *
+ * A transport knows nothing of YAML, plans or output formatting. It calls
+ * the sink from the thread that called transport_*_run(), never from
+ * another. The sink's control() is polled at least every 100 ms while the
+ * command runs and tells the transport to go on, to stop the remote work
+ * gracefully (TERM to the task's process group, EOF on its stdin so the
+ * remote watchdog stops it too), or to close at once.
+ */
+#ifndef ONEOFF_TRANSPORT_H
+#define ONEOFF_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oneoff/util.h"
+
+enum transport_stream { STREAM_OUT = 0, STREAM_ERR = 1 };
+
+enum transport_control {
+    CONTROL_CONTINUE = 0,
+    CONTROL_STOP,  /* stop the remote work, wait for it to end */
+    CONTROL_CLOSE, /* close the channel now */
+};
+
+enum transport_outcome {
+    OUTCOME_EXITED,      /* exit_code is set */
+    OUTCOME_SIGNALED,    /* signal is set */
+    OUTCOME_CLOSED,      /* channel closed without status (stopped by us) */
+    OUTCOME_UNREACHABLE, /* refused, timed out, name unknown */
+    OUTCOME_AUTH,        /* authentication failed */
+    OUTCOME_HOST_KEY,    /* unknown or changed host key */
+    OUTCOME_LOST,        /* connection dropped while the command ran */
+    OUTCOME_ERROR,       /* anything else */
+};
+
+struct transport_sink {
+    void *ctx;
+    /* The command started (connected, authenticated, exec accepted). */
+    void (*started)(void *ctx);
+    /* Bytes received on a stream, in order. */
+    void (*data)(void *ctx, enum transport_stream s, const char *p,
+                 size_t n);
+    enum transport_control (*control)(void *ctx);
+};
+
+struct transport_result {
+    enum transport_outcome outcome;
+    int exit_code;  /* -1 when none */
+    char signal[32];
+    bool core;
+    char error[ERR_MAX];
+};
+
+/* Where and how to reach one host over SSH. */
+struct ssh_target {
+    const char *name;    /* looked up in ssh config (Host/Match) */
+    const char *address; /* NULL: HostName from ssh config, else name */
+    unsigned port;       /* 0: from ssh config, else 22 */
+    const char *user;    /* NULL: from ssh config, else the local user */
+    const char *identity; /* NULL: -i keys, ssh config, agent, defaults */
+};
+
+enum ssh_host_key_policy { SSH_HK_STRICT, SSH_HK_ACCEPT_NEW };
+
+struct ssh_settings {
+    const char *ssh_config;  /* NULL: ~/.ssh/config and /etc/ssh/ssh_config */
+    const char *known_hosts; /* NULL: ~/.ssh/known_hosts (+ global file) */
+    enum ssh_host_key_policy policy;
+    int64_t connect_timeout_ms;
+    const struct strlist *identities; /* -i: used for every host */
+};
+
+struct ssh_transport;
+
+/* Prepares what all sessions of a run share: decrypted keys (asked for once,
+ * on the terminal), the known_hosts lock. Identities named with -i are
+ * loaded here so a bad passphrase fails before any host is contacted. */
+int ssh_transport_new(struct ssh_transport **out,
+                      const struct ssh_settings *set, char *err);
+void ssh_transport_free(struct ssh_transport *t);
+/* Loads an identity file now (e.g. every inventory `identity`), so that
+ * prompting happens before the run starts. */
+int ssh_transport_preload(struct ssh_transport *t, const char *path,
+                          char *err);
+
+/* Runs command on target; blocks until it ended. Thread-safe: call it from
+ * many threads at once, one target each. */
+void ssh_transport_run(struct ssh_transport *t, const struct ssh_target *tg,
+                       const char *command, const struct transport_sink *sink,
+                       struct transport_result *res);
+
+/* The same contract on this machine: /bin/sh -c command (transport: local). */
+void local_transport_run(const char *command,
+                         const struct transport_sink *sink,
+                         struct transport_result *res);
+
+#endif

@@ -1,0 +1,223 @@
+/*
+ * output.c - live prefixed output, grouped blocks and the summary.
+ *
+ * Theory of operation. Worker threads (one per running host) call
+ * output_lines() with whole lines only; the line splitting happens in the
+ * runner so that a line is never shown before its newline arrives (or
+ * before it is known to be a fragment). Each call formats all its lines
+ * into one buffer outside the lock, then takes the lock and issues a
+ * single write(2) for the batch, so another host's line can only come
+ * before or after, never inside. pdsh writes one line per call; batching
+ * the lines of one received chunk keeps the same guarantee with far fewer
+ * system calls when a host prints megabytes.
+ *
+ * Grouped mode keeps a host's formatted lines in a bounded buffer and
+ * prints the block when the host finishes (or when the buffer fills, so a
+ * noisy host cannot exhaust memory).
+ */
+#define _GNU_SOURCE
+#include "oneoff/output.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "oneoff/text.h"
+
+#define BATCH_MAX (64u << 20)
+#define GROUP_MAX (8u << 20)
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return; /* a closed pipe: nothing sensible left to do */
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static bool want_color(int fd)
+{
+    const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+
+    if (nc && *nc)
+        return false;
+    if (term && strcmp(term, "dumb") == 0)
+        return false;
+    return isatty(fd) == 1;
+}
+
+void output_init(struct output *o, enum out_mode mode, int width)
+{
+    memset(o, 0, sizeof(*o));
+    pthread_mutex_init(&o->lock, NULL);
+    o->mode = mode;
+    o->width = width;
+    o->fd[0] = STDOUT_FILENO;
+    o->fd[1] = STDERR_FILENO;
+    o->color[0] = want_color(STDOUT_FILENO);
+    o->color[1] = want_color(STDERR_FILENO);
+}
+
+void output_release(struct output *o)
+{
+    pthread_mutex_destroy(&o->lock);
+}
+
+void output_host_init(struct output_host *h, const char *name, size_t index)
+{
+    memset(h, 0, sizeof(*h));
+    h->name = name;
+    h->color = 31 + (int)(index % 6);
+    buf_init(&h->group[0], GROUP_MAX);
+    buf_init(&h->group[1], GROUP_MAX);
+}
+
+void output_host_release(struct output_host *h)
+{
+    buf_release(&h->group[0]);
+    buf_release(&h->group[1]);
+}
+
+void output_format_line(const struct output *o, const struct output_host *h,
+                        int s, const struct line *l, struct buf *dst)
+{
+    size_t n = l->n;
+
+    /* CRLF (pty output, Windows tools): the CR is not content */
+    if (l->eol && n > 0 && l->p[n - 1] == '\r')
+        n--;
+    if (o->color[s])
+        buf_addf(dst, "\033[%dm%-*s\033[0m | ", h->color, o->width, h->name);
+    else
+        buf_addf(dst, "%-*s | ", o->width, h->name);
+    text_escape(dst, l->p, n);
+    buf_addc(dst, '\n');
+}
+
+static void flush_group(struct output *o, struct output_host *h, int s)
+{
+    if (h->group[s].len == 0)
+        return;
+    pthread_mutex_lock(&o->lock);
+    write_all(o->fd[s], h->group[s].data, h->group[s].len);
+    pthread_mutex_unlock(&o->lock);
+    buf_reset(&h->group[s]);
+}
+
+void output_lines(struct output *o, struct output_host *h, int s,
+                  const struct line *lines, size_t n)
+{
+    struct buf b = BUF_INIT(BATCH_MAX);
+
+    if (n == 0)
+        return;
+    if (o->mode == OUT_GROUPED) {
+        for (size_t i = 0; i < n; i++) {
+            size_t before = h->group[s].len;
+            output_format_line(o, h, s, &lines[i], &h->group[s]);
+            if (h->group[s].len == before) { /* full: print what we have */
+                flush_group(o, h, s);
+                output_format_line(o, h, s, &lines[i], &h->group[s]);
+            }
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        output_format_line(o, h, s, &lines[i], &b);
+    pthread_mutex_lock(&o->lock);
+    write_all(o->fd[s], buf_str(&b), b.len);
+    pthread_mutex_unlock(&o->lock);
+    buf_release(&b);
+}
+
+void output_host_done(struct output *o, struct output_host *h)
+{
+    if (o->mode != OUT_GROUPED)
+        return;
+    /* One block: take the lock once for both streams. */
+    pthread_mutex_lock(&o->lock);
+    write_all(o->fd[0], buf_str(&h->group[0]), h->group[0].len);
+    write_all(o->fd[1], buf_str(&h->group[1]), h->group[1].len);
+    pthread_mutex_unlock(&o->lock);
+    buf_reset(&h->group[0]);
+    buf_reset(&h->group[1]);
+}
+
+void output_note(struct output *o, const char *fmt, ...)
+{
+    char msg[ERR_MAX + 64];
+    va_list ap;
+    int n;
+
+    memcpy(msg, "oneoff: ", 8);
+    va_start(ap, fmt);
+    n = vsnprintf(msg + 8, sizeof(msg) - 9, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    n = (int)strlen(msg);
+    msg[n++] = '\n';
+    pthread_mutex_lock(&o->lock);
+    write_all(o->fd[1], msg, (size_t)n);
+    pthread_mutex_unlock(&o->lock);
+}
+
+void output_summary(struct output *o, const struct summary_row *rows,
+                    size_t n)
+{
+    struct buf b = BUF_INIT(BATCH_MAX);
+    static const char *const order[] = {"ok", "failed", "unreachable",
+                                        "auth", "host-key", "timeout",
+                                        "interrupted", "skipped", NULL};
+    size_t counts[9] = {0};
+    int wn = 4, ws = 6, we = 4;
+    bool any_release = false;
+
+    for (size_t i = 0; i < n; i++) {
+        int l = (int)strlen(rows[i].host);
+        if (l > wn)
+            wn = l;
+        if ((int)strlen(rows[i].status) > ws)
+            ws = (int)strlen(rows[i].status);
+        if ((int)strlen(rows[i].exit) > we)
+            we = (int)strlen(rows[i].exit);
+        any_release |= rows[i].release != NULL;
+        for (size_t k = 0; order[k]; k++)
+            if (strcmp(order[k], rows[i].status) == 0)
+                counts[k]++;
+    }
+    buf_addf(&b, "\n%-*s  %-*s  %-*s  %9s%s  %s\n", wn, "HOST", ws, "STATUS",
+             we, "EXIT", "DURATION", any_release ? "  RELEASE" : "",
+             "ERROR");
+    for (size_t i = 0; i < n; i++) {
+        char dur[32];
+        duration_format(rows[i].duration_ms, dur, sizeof(dur));
+        buf_addf(&b, "%-*s  %-*s  %-*s  %9s", wn, rows[i].host, ws,
+                 rows[i].status, we, rows[i].exit, dur);
+        if (any_release)
+            buf_addf(&b, "  %s", rows[i].release ? rows[i].release : "-");
+        buf_adds(&b, "  ");
+        if (rows[i].error)
+            text_escape(&b, rows[i].error, strlen(rows[i].error));
+        buf_addc(&b, '\n');
+    }
+    buf_addf(&b, "%zu ok, %zu failed, %zu unreachable", counts[0],
+             counts[1], counts[2]);
+    for (size_t k = 3; order[k]; k++)
+        if (counts[k])
+            buf_addf(&b, ", %zu %s", counts[k], order[k]);
+    buf_addc(&b, '\n');
+    pthread_mutex_lock(&o->lock);
+    write_all(o->fd[0], buf_str(&b), b.len);
+    pthread_mutex_unlock(&o->lock);
+    buf_release(&b);
+}

@@ -1,0 +1,627 @@
+/*
+ * transport_ssh.c - one command on one host over libssh.
+ *
+ * Per host, in the calling worker thread: a session of its own (never a
+ * shared ssh_event: in libssh 0.10 one dead socket poisons every session in
+ * a shared event), options in the order that keeps the inventory in charge
+ * (Host, then the ssh config, then inventory and command-line values, then
+ * the policy we always enforce), a strict host-key check that a user's
+ * "StrictHostKeyChecking no" cannot weaken, public-key authentication with
+ * keys decrypted once per run, then exec and a callback-driven pump on a
+ * one-session event with a 100 ms tick until the channel is CLOSED (not at
+ * EOF: exit-status may arrive after it).
+ */
+#define _GNU_SOURCE
+#include "oneoff/transport.h"
+
+#include "oneoff/buf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define TICK_MS 100
+#define STOP_GRACE_MS 7000  /* the remote watchdog KILLs after 5 s */
+#define CLOSE_GRACE_MS 2000
+
+struct loaded_key {
+    char *path;
+    ssh_key key;
+    ssh_key pub;
+};
+
+struct ssh_transport {
+    char *ssh_config;
+    char *known_hosts;
+    enum ssh_host_key_policy policy;
+    int64_t connect_timeout_ms;
+    struct strlist cli_ids;
+    pthread_mutex_t lock; /* keys, prompting, known_hosts updates */
+    struct loaded_key *keys;
+    size_t nkeys, alloc;
+};
+
+/* "~/x" and "%d/x" (the ssh directory) to absolute paths. */
+static char *expand_path(const char *p)
+{
+    const char *home = getenv("HOME");
+
+    if (home == NULL || *home == '\0')
+        home = "/";
+    if (strncmp(p, "~/", 2) == 0)
+        return xasprintf("%s/%s", home, p + 2);
+    if (strncmp(p, "%d/", 3) == 0)
+        return xasprintf("%s/.ssh/%s", home, p + 3);
+    return xstrdup(p);
+}
+
+/* Asks for a passphrase on the terminal, never echoing it. */
+static int ask_passphrase(const char *prompt, char *buf, size_t len, int echo,
+                          int verify, void *userdata)
+{
+    const char *path = userdata;
+    struct termios old, raw;
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    size_t n = 0;
+    int rc = -1;
+
+    (void)prompt;
+    (void)echo;
+    (void)verify;
+    if (fd < 0 || len == 0)
+        goto out;
+    dprintf(fd, "oneoff: passphrase for '%s': ", path);
+    if (tcgetattr(fd, &old) != 0)
+        goto out;
+    raw = old;
+    raw.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+    raw.c_lflag |= ICANON;
+    tcsetattr(fd, TCSAFLUSH, &raw);
+    while (n + 1 < len) {
+        char c;
+        if (read(fd, &c, 1) != 1 || c == '\n' || c == '\r')
+            break;
+        buf[n++] = c;
+    }
+    buf[n] = '\0';
+    tcsetattr(fd, TCSAFLUSH, &old);
+    dprintf(fd, "\n");
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* Returns the key for path, decrypting it on first use. Caller holds lock. */
+static struct loaded_key *key_get_locked(struct ssh_transport *t,
+                                         const char *path, char *err)
+{
+    char *abs = expand_path(path);
+    struct loaded_key *k;
+    ssh_key key = NULL, pub = NULL;
+    int rc;
+
+    for (size_t i = 0; i < t->nkeys; i++) {
+        if (strcmp(t->keys[i].path, abs) == 0) {
+            free(abs);
+            return &t->keys[i];
+        }
+    }
+    if (access(abs, R_OK) != 0) {
+        errf(err, "identity '%s': %s", abs, strerror(errno));
+        free(abs);
+        return NULL;
+    }
+    rc = ssh_pki_import_privkey_file(abs, NULL, ask_passphrase, abs, &key);
+    if (rc != SSH_OK) {
+        errf(err,
+             "identity '%s' cannot be loaded (wrong passphrase, no terminal "
+             "to ask for it, or not a private key)",
+             abs);
+        free(abs);
+        return NULL;
+    }
+    if (ssh_pki_export_privkey_to_pubkey(key, &pub) != SSH_OK) {
+        errf(err, "identity '%s': cannot derive its public key", abs);
+        ssh_key_free(key);
+        free(abs);
+        return NULL;
+    }
+    xgrow((void **)&t->keys, &t->alloc, t->nkeys + 1, sizeof(*t->keys));
+    k = &t->keys[t->nkeys++];
+    k->path = abs; /* transferred */
+    k->key = key;
+    k->pub = pub;
+    return k;
+}
+
+int ssh_transport_preload(struct ssh_transport *t, const char *path,
+                          char *err)
+{
+    struct loaded_key *k;
+
+    pthread_mutex_lock(&t->lock);
+    k = key_get_locked(t, path, err);
+    pthread_mutex_unlock(&t->lock);
+    return k ? 0 : -1;
+}
+
+int ssh_transport_new(struct ssh_transport **out,
+                      const struct ssh_settings *set, char *err)
+{
+    struct ssh_transport *t = xcalloc(1, sizeof(*t));
+
+    *out = NULL;
+    pthread_mutex_init(&t->lock, NULL);
+    t->policy = set->policy;
+    t->connect_timeout_ms = set->connect_timeout_ms;
+    if (set->ssh_config) {
+        if (access(set->ssh_config, R_OK) != 0) {
+            errf(err, "--ssh-config '%s': %s", set->ssh_config,
+                 strerror(errno));
+            ssh_transport_free(t);
+            return -1;
+        }
+        t->ssh_config = xstrdup(set->ssh_config);
+    }
+    if (set->known_hosts)
+        t->known_hosts = xstrdup(set->known_hosts);
+    if (set->identities)
+        strlist_copy(&t->cli_ids, set->identities);
+    for (size_t i = 0; i < t->cli_ids.n; i++) {
+        if (ssh_transport_preload(t, t->cli_ids.v[i], err)) {
+            ssh_transport_free(t);
+            return -1;
+        }
+    }
+    *out = t;
+    return 0;
+}
+
+void ssh_transport_free(struct ssh_transport *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->nkeys; i++) {
+        free(t->keys[i].path);
+        ssh_key_free(t->keys[i].key);
+        ssh_key_free(t->keys[i].pub);
+    }
+    free(t->keys);
+    free(t->ssh_config);
+    free(t->known_hosts);
+    strlist_clear(&t->cli_ids);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+static int set_options(struct ssh_transport *t, ssh_session s,
+                       const struct ssh_target *tg, char *err)
+{
+    int one = 1;
+    long sec = (long)(t->connect_timeout_ms / 1000);
+    long usec = (long)(t->connect_timeout_ms % 1000) * 1000;
+
+    if (ssh_options_set(s, SSH_OPTIONS_HOST, tg->name) != SSH_OK)
+        return errf(err, "invalid host name '%s'", tg->name);
+    /* Parse the config ourselves, before our own values: if we did not,
+     * ssh_connect() would parse it later and override them. */
+    if (ssh_options_parse_config(s, t->ssh_config) != SSH_OK)
+        return errf(err, "cannot read ssh config: %s", ssh_get_error(s));
+    if (tg->address && ssh_options_set(s, SSH_OPTIONS_HOST, tg->address))
+        return errf(err, "invalid address '%s'", tg->address);
+    if (tg->port) {
+        unsigned int port = tg->port;
+        ssh_options_set(s, SSH_OPTIONS_PORT, &port);
+    }
+    if (tg->user && ssh_options_set(s, SSH_OPTIONS_USER, tg->user) != SSH_OK)
+        return errf(err, "invalid user '%s'", tg->user);
+    /* Always strict: a config's "StrictHostKeyChecking no" would otherwise
+     * turn an unknown key into OK inside libssh. */
+    ssh_options_set(s, SSH_OPTIONS_STRICTHOSTKEYCHECK, &one);
+    ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &sec);
+    ssh_options_set(s, SSH_OPTIONS_TIMEOUT_USEC, &usec);
+    ssh_options_set(s, SSH_OPTIONS_NODELAY, &one);
+    if (t->known_hosts) {
+        ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, t->known_hosts);
+        ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
+    }
+    return 0;
+}
+
+/* "host" or "[host]:port", as known_hosts spells it. */
+static void endpoint(ssh_session s, char *out, size_t n)
+{
+    char *host = NULL;
+    unsigned int port = 22;
+
+    ssh_options_get(s, SSH_OPTIONS_HOST, &host);
+    ssh_options_get_port(s, &port);
+    if (port == 22)
+        snprintf(out, n, "%s", host ? host : "?");
+    else
+        snprintf(out, n, "[%s]:%u", host ? host : "?", port);
+    ssh_string_free_char(host);
+}
+
+/* The known_hosts line that holds a changed key, for the message. */
+static void find_known_line(ssh_session s, const char *file, char *out,
+                            size_t n)
+{
+    char *host = NULL, *line = NULL;
+    unsigned int port = 22;
+    size_t cap = 0;
+    ssize_t len;
+    unsigned lineno = 0;
+    FILE *f;
+
+    out[0] = '\0';
+    if (ssh_options_get(s, SSH_OPTIONS_HOST, &host) != SSH_OK)
+        return;
+    ssh_options_get_port(s, &port);
+    f = fopen(file, "r");
+    if (f != NULL) {
+        char *key = port == 22 ? xstrdup(host)
+                               : xasprintf("[%s]:%u", host, port);
+        while ((len = getline(&line, &cap, f)) > 0) {
+            struct ssh_knownhosts_entry *e = NULL;
+            lineno++;
+            if (line[len - 1] == '\n')
+                line[len - 1] = '\0';
+            if (ssh_known_hosts_parse_line(key, line, &e) == SSH_OK) {
+                snprintf(out, n, "%s:%u", file, lineno);
+                ssh_knownhosts_entry_free(e);
+                break;
+            }
+            ssh_knownhosts_entry_free(e);
+        }
+        free(key);
+        free(line);
+        fclose(f);
+    }
+    ssh_string_free_char(host);
+}
+
+static int verify_host_key(struct ssh_transport *t, ssh_session s, char *err)
+{
+    ssh_key srv = NULL;
+    unsigned char *hash = NULL;
+    size_t hlen = 0;
+    char *fp = NULL, *kh = NULL;
+    char where[600], ep[300];
+    const char *type = "unknown";
+    int rc = -1;
+
+    if (ssh_get_server_publickey(s, &srv) != SSH_OK)
+        return errf(err, "no host key received: %s", ssh_get_error(s));
+    type = ssh_key_type_to_char(ssh_key_type(srv));
+    if (ssh_get_publickey_hash(srv, SSH_PUBLICKEY_HASH_SHA256, &hash,
+                               &hlen) == 0)
+        fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
+    ssh_options_get(s, SSH_OPTIONS_KNOWNHOSTS, &kh);
+    endpoint(s, ep, sizeof(ep));
+    switch (ssh_session_is_known_server(s)) {
+    case SSH_KNOWN_HOSTS_OK:
+        rc = 0;
+        break;
+    case SSH_KNOWN_HOSTS_CHANGED:
+    case SSH_KNOWN_HOSTS_OTHER:
+        find_known_line(s, kh ? kh : "~/.ssh/known_hosts", where,
+                        sizeof(where));
+        errf(err,
+             "HOST KEY CHANGED for '%s': it now offers %s %s, which does "
+             "not match the key recorded in %s; someone may be "
+             "intercepting the connection, or the host was reinstalled: "
+             "verify before you edit that line",
+             ep, type ? type : "?", fp ? fp : "?",
+             where[0] ? where : (kh ? kh : "known_hosts"));
+        break;
+    case SSH_KNOWN_HOSTS_UNKNOWN:
+    case SSH_KNOWN_HOSTS_NOT_FOUND:
+        if (t->policy == SSH_HK_ACCEPT_NEW) {
+            pthread_mutex_lock(&t->lock);
+            rc = ssh_session_update_known_hosts(s) == SSH_OK ? 0 : -1;
+            pthread_mutex_unlock(&t->lock);
+            if (rc)
+                errf(err, "cannot record the host key in %s: %s",
+                     kh ? kh : "known_hosts", ssh_get_error(s));
+            break;
+        }
+        errf(err,
+             "host key of '%s' is not known: %s %s; check it with the "
+             "host's owner and add it to %s, or connect once with "
+             "--host-key-policy accept-new",
+             ep, type ? type : "?", fp ? fp : "?",
+             kh ? kh : "~/.ssh/known_hosts");
+        break;
+    default:
+        errf(err, "cannot check the host key: %s", ssh_get_error(s));
+        break;
+    }
+    ssh_string_free_char(fp);
+    ssh_string_free_char(kh);
+    ssh_clean_pubkey_hash(&hash);
+    ssh_key_free(srv);
+    return rc;
+}
+
+static int try_key(struct ssh_transport *t, ssh_session s, const char *path,
+                   struct buf *tried, char *err)
+{
+    struct loaded_key *k;
+    ssh_key mine = NULL;
+    int rc;
+
+    pthread_mutex_lock(&t->lock);
+    k = key_get_locked(t, path, err);
+    if (k)
+        mine = ssh_key_dup(k->key);
+    pthread_mutex_unlock(&t->lock);
+    buf_addf(tried, "%skey %s", tried->len ? ", " : "", path);
+    if (k == NULL || mine == NULL) {
+        ssh_key_free(mine);
+        return SSH_AUTH_ERROR;
+    }
+    rc = ssh_userauth_try_publickey(s, NULL, k->pub);
+    if (rc == SSH_AUTH_SUCCESS)
+        rc = ssh_userauth_publickey(s, NULL, mine);
+    ssh_key_free(mine);
+    return rc;
+}
+
+/* The identity named by the ssh config, if any: libssh keeps its defaults
+ * ("%d/id_*") in the same list, and those do not count as explicit. */
+static char *config_identity(ssh_session s)
+{
+    char *v = NULL, *r = NULL;
+
+    if (ssh_options_get(s, SSH_OPTIONS_IDENTITY, &v) != SSH_OK || v == NULL)
+        return NULL;
+    if (strncmp(v, "%d/id_", 6) != 0)
+        r = xstrdup(v);
+    ssh_string_free_char(v);
+    return r;
+}
+
+static int authenticate(struct ssh_transport *t, ssh_session s,
+                        const struct ssh_target *tg, char *err)
+{
+    static const char *const defaults[] = {"~/.ssh/id_ed25519",
+                                           "~/.ssh/id_ecdsa", "~/.ssh/id_rsa",
+                                           NULL};
+    struct buf tried = BUF_INIT(4096);
+    char kerr[ERR_MAX] = "";
+    char *user = NULL, *cfg = NULL;
+    int rc = SSH_AUTH_DENIED;
+
+    if (t->cli_ids.n) {
+        for (size_t i = 0; i < t->cli_ids.n && rc != SSH_AUTH_SUCCESS; i++)
+            rc = try_key(t, s, t->cli_ids.v[i], &tried, kerr);
+    } else if (tg->identity) {
+        rc = try_key(t, s, tg->identity, &tried, kerr);
+    } else if ((cfg = config_identity(s)) != NULL) {
+        rc = try_key(t, s, cfg, &tried, kerr);
+    } else {
+        if (getenv("SSH_AUTH_SOCK")) {
+            buf_adds(&tried, "ssh-agent");
+            rc = ssh_userauth_agent(s, NULL);
+        }
+        for (size_t i = 0; defaults[i] && rc != SSH_AUTH_SUCCESS &&
+                           ssh_is_connected(s); i++) {
+            char *p = expand_path(defaults[i]);
+            if (access(p, R_OK) == 0)
+                rc = try_key(t, s, defaults[i], &tried, kerr);
+            free(p);
+        }
+    }
+    free(cfg);
+    if (rc == SSH_AUTH_SUCCESS) {
+        buf_release(&tried);
+        return 0;
+    }
+    ssh_options_get(s, SSH_OPTIONS_USER, &user);
+    if (!ssh_is_connected(s))
+        errf(err, "authentication as '%s' failed: %s (tried: %s)",
+             user ? user : "?", ssh_get_error(s),
+             tried.len ? buf_str(&tried) : "nothing");
+    else if (kerr[0] && tried.len && !strchr(buf_str(&tried), ','))
+        errf(err, "authentication as '%s' failed: %s", user ? user : "?",
+             kerr);
+    else
+        errf(err, "authentication as '%s' denied (tried: %s)%s%s",
+             user ? user : "?",
+             tried.len ? buf_str(&tried) : "no key: no -i, identity, "
+                                          "IdentityFile, agent or default "
+                                          "key",
+             kerr[0] ? "; " : "", kerr);
+    ssh_string_free_char(user);
+    buf_release(&tried);
+    return -1;
+}
+
+struct chan_state {
+    const struct transport_sink *sink;
+    bool closed;
+    bool have_status;
+    int status;
+    char signal[32];
+    bool core;
+};
+
+static int on_data(ssh_session s, ssh_channel c, void *data, uint32_t len,
+                   int is_stderr, void *ud)
+{
+    struct chan_state *cs = ud;
+
+    (void)s;
+    (void)c;
+    cs->sink->data(cs->sink->ctx, is_stderr ? STREAM_ERR : STREAM_OUT, data,
+                   len);
+    return (int)len;
+}
+
+static void on_close(ssh_session s, ssh_channel c, void *ud)
+{
+    (void)s;
+    (void)c;
+    ((struct chan_state *)ud)->closed = true;
+}
+
+static void on_exit_status(ssh_session s, ssh_channel c, int status,
+                           void *ud)
+{
+    struct chan_state *cs = ud;
+
+    (void)s;
+    (void)c;
+    cs->have_status = true;
+    cs->status = status;
+}
+
+static void on_exit_signal(ssh_session s, ssh_channel c, const char *sig,
+                           int core, const char *msg, const char *lang,
+                           void *ud)
+{
+    struct chan_state *cs = ud;
+
+    (void)s;
+    (void)c;
+    (void)msg;
+    (void)lang;
+    snprintf(cs->signal, sizeof(cs->signal), "%s", sig ? sig : "?");
+    cs->core = core != 0;
+}
+
+/* Pumps one channel until it is closed, applying the sink's control. */
+static void pump(ssh_session s, ssh_channel ch, struct chan_state *cs,
+                 struct transport_result *res)
+{
+    ssh_event ev = ssh_event_new();
+    int stage = 0;
+    int64_t hard = 0;
+
+    if (ev == NULL || ssh_event_add_session(ev, s) != SSH_OK) {
+        res->outcome = OUTCOME_ERROR;
+        errf(res->error, "cannot poll the session");
+        if (ev)
+            ssh_event_free(ev);
+        return;
+    }
+    while (!cs->closed) {
+        enum transport_control c = cs->sink->control(cs->sink->ctx);
+        int64_t now = clock_mono_ms();
+
+        if (c == CONTROL_STOP && stage == 0) {
+            /* The signal works for non-root logins on OpenSSH >= 7.9; the
+             * EOF makes the remote watchdog stop the task everywhere. */
+            ssh_channel_request_send_signal(ch, "TERM");
+            ssh_channel_send_eof(ch);
+            stage = 1;
+            hard = now + STOP_GRACE_MS;
+        }
+        if (stage < 2 && (c == CONTROL_CLOSE || (stage == 1 && now >= hard))) {
+            ssh_channel_close(ch);
+            stage = 2;
+            hard = now + CLOSE_GRACE_MS;
+        }
+        if (stage == 2 && now >= hard)
+            break;
+        if (ssh_event_dopoll(ev, TICK_MS) == SSH_ERROR && !cs->closed) {
+            if (!ssh_is_connected(s) || ssh_get_status(s) & SSH_CLOSED_ERROR) {
+                res->outcome = OUTCOME_LOST;
+                errf(res->error, "connection lost: %s",
+                     *ssh_get_error(s) ? ssh_get_error(s) : "closed");
+                break;
+            }
+        }
+    }
+    ssh_event_remove_session(ev, s);
+    ssh_event_free(ev);
+}
+
+void ssh_transport_run(struct ssh_transport *t, const struct ssh_target *tg,
+                       const char *command, const struct transport_sink *sink,
+                       struct transport_result *res)
+{
+    ssh_session s = ssh_new();
+    ssh_channel ch = NULL;
+    struct chan_state cs;
+    struct ssh_channel_callbacks_struct cb;
+
+    memset(res, 0, sizeof(*res));
+    memset(&cs, 0, sizeof(cs));
+    res->exit_code = -1;
+    res->outcome = OUTCOME_ERROR;
+    cs.sink = sink;
+    if (s == NULL) {
+        errf(res->error, "cannot create an SSH session");
+        return;
+    }
+    if (set_options(t, s, tg, res->error))
+        goto out;
+    if (ssh_connect(s) != SSH_OK) {
+        char where[300];
+        res->outcome = OUTCOME_UNREACHABLE;
+        endpoint(s, where, sizeof(where));
+        errf(res->error, "cannot connect to %s: %s", where, ssh_get_error(s));
+        goto out;
+    }
+    if (verify_host_key(t, s, res->error)) {
+        res->outcome = OUTCOME_HOST_KEY;
+        goto out;
+    }
+    if (authenticate(t, s, tg, res->error)) {
+        res->outcome = OUTCOME_AUTH;
+        goto out;
+    }
+    ch = ssh_channel_new(s);
+    if (ch == NULL || ssh_channel_open_session(ch) != SSH_OK) {
+        errf(res->error, "cannot open a channel: %s", ssh_get_error(s));
+        goto out;
+    }
+    memset(&cb, 0, sizeof(cb));
+    cb.userdata = &cs;
+    cb.channel_data_function = on_data;
+    cb.channel_close_function = on_close;
+    cb.channel_exit_status_function = on_exit_status;
+    cb.channel_exit_signal_function = on_exit_signal;
+    ssh_callbacks_init(&cb);
+    if (ssh_set_channel_callbacks(ch, &cb) != SSH_OK) {
+        errf(res->error, "cannot set channel callbacks");
+        goto out;
+    }
+    if (ssh_channel_request_exec(ch, command) != SSH_OK) {
+        errf(res->error, "the host refused to run the command: %s",
+             ssh_get_error(s));
+        goto out;
+    }
+    sink->started(sink->ctx);
+    pump(s, ch, &cs, res);
+    if (res->outcome != OUTCOME_LOST) {
+        if (cs.signal[0]) {
+            res->outcome = OUTCOME_SIGNALED;
+            snprintf(res->signal, sizeof(res->signal), "%s", cs.signal);
+            res->core = cs.core;
+        } else if (cs.have_status) {
+            res->outcome = OUTCOME_EXITED;
+            res->exit_code = cs.status;
+        } else {
+            res->outcome = OUTCOME_CLOSED;
+            errf(res->error, "channel closed without an exit status");
+        }
+    }
+    ssh_remove_channel_callbacks(ch, &cb);
+out:
+    if (ch)
+        ssh_channel_free(ch);
+    ssh_disconnect(s);
+    ssh_free(s);
+}
