@@ -31,11 +31,21 @@ void buf_reset(struct buf *b)
         b->data[0] = '\0';
 }
 
+int buf_reserve(struct buf *b, size_t n)
+{
+    if (n > b->max || b->len > b->max - n)
+        return -1;
+    if (b->len + n + 1 > b->alloc)
+        xgrow((void **)&b->data, &b->alloc, b->len + n + 1, 1);
+    return 0;
+}
+
 int buf_add(struct buf *b, const void *data, size_t n)
 {
     if (n > b->max || b->len > b->max - n)
         return -1;
-    xgrow((void **)&b->data, &b->alloc, b->len + n + 1, 1);
+    if (b->len + n + 1 > b->alloc)
+        xgrow((void **)&b->data, &b->alloc, b->len + n + 1, 1);
     if (n)
         memcpy(b->data + b->len, data, n);
     b->len += n;
@@ -50,7 +60,13 @@ int buf_adds(struct buf *b, const char *s)
 
 int buf_addc(struct buf *b, char c)
 {
-    return buf_add(b, &c, 1);
+    if (b->len >= b->max)
+        return -1;
+    if (b->len + 2 > b->alloc)
+        xgrow((void **)&b->data, &b->alloc, b->len + 2, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+    return 0;
 }
 
 int buf_addf(struct buf *b, const char *fmt, ...)

@@ -72,19 +72,32 @@ void output_release(struct output *o)
     pthread_mutex_destroy(&o->lock);
 }
 
-void output_host_init(struct output_host *h, const char *name, size_t index)
+void output_host_init(const struct output *o, struct output_host *h,
+                      const char *name, size_t index)
 {
     memset(h, 0, sizeof(*h));
     h->name = name;
     h->color = 31 + (int)(index % 6);
+    for (int s = 0; s < 2; s++) {
+        if (o->color[s])
+            h->prefix[s] = xasprintf("\033[%dm%-*s\033[0m | ", h->color,
+                                     o->width, name);
+        else
+            h->prefix[s] = xasprintf("%-*s | ", o->width, name);
+        h->prefix_len[s] = strlen(h->prefix[s]);
+    }
     buf_init(&h->group[0], GROUP_MAX);
     buf_init(&h->group[1], GROUP_MAX);
+    buf_init(&h->scratch, BATCH_MAX);
 }
 
 void output_host_release(struct output_host *h)
 {
+    free(h->prefix[0]);
+    free(h->prefix[1]);
     buf_release(&h->group[0]);
     buf_release(&h->group[1]);
+    buf_release(&h->scratch);
 }
 
 void output_format_line(const struct output *o, const struct output_host *h,
@@ -95,10 +108,8 @@ void output_format_line(const struct output *o, const struct output_host *h,
     /* CRLF (pty output, Windows tools): the CR is not content */
     if (l->eol && n > 0 && l->p[n - 1] == '\r')
         n--;
-    if (o->color[s])
-        buf_addf(dst, "\033[%dm%-*s\033[0m | ", h->color, o->width, h->name);
-    else
-        buf_addf(dst, "%-*s | ", o->width, h->name);
+    (void)o;
+    buf_add(dst, h->prefix[s], h->prefix_len[s]);
     text_escape(dst, l->p, n);
     buf_addc(dst, '\n');
 }
@@ -116,7 +127,8 @@ static void flush_group(struct output *o, struct output_host *h, int s)
 void output_lines(struct output *o, struct output_host *h, int s,
                   const struct line *lines, size_t n)
 {
-    struct buf b = BUF_INIT(BATCH_MAX);
+    struct buf *b = &h->scratch;
+    size_t need = 0;
 
     if (n == 0)
         return;
@@ -132,11 +144,17 @@ void output_lines(struct output *o, struct output_host *h, int s,
         return;
     }
     for (size_t i = 0; i < n; i++)
-        output_format_line(o, h, s, &lines[i], &b);
+        need += h->prefix_len[s] + lines[i].n + 1;
+    buf_reset(b);
+    buf_reserve(b, need);
+    for (size_t i = 0; i < n; i++)
+        output_format_line(o, h, s, &lines[i], b);
     pthread_mutex_lock(&o->lock);
-    write_all(o->fd[s], buf_str(&b), b.len);
+    write_all(o->fd[s], buf_str(b), b->len);
     pthread_mutex_unlock(&o->lock);
-    buf_release(&b);
+    /* keep the memory for the next batch, unless a huge one grew it */
+    if (b->alloc > (1u << 20))
+        buf_release(b);
 }
 
 void output_host_done(struct output *o, struct output_host *h)

@@ -112,19 +112,28 @@ static void write_all(int fd, const char *p, size_t n)
 void record_log_lines(int fd, int s, const struct line *lines, size_t n)
 {
     struct buf b = BUF_INIT(LOG_BATCH_MAX);
-    char ts[40];
+    char ts[40], head[64];
+    size_t hl;
 
     if (fd < 0 || n == 0)
         return;
     /* Lines of one batch arrived together: one timestamp for all. */
     time_format_iso(clock_wall_ms(), ts, sizeof(ts));
+    snprintf(head, sizeof(head), "%s %s | ", ts, s ? "err" : "out");
+    hl = strlen(head);
+    {
+        size_t need = 0;
+        for (size_t i = 0; i < n; i++)
+            need += hl + lines[i].n + 1;
+        buf_reserve(&b, need < LOG_BATCH_MAX ? need : LOG_BATCH_MAX);
+    }
     for (size_t i = 0; i < n; i++) {
-        if (b.len + lines[i].n + 64 > LOG_BATCH_MAX) {
+        if (b.len + lines[i].n + hl + 1 > LOG_BATCH_MAX) {
             write_all(fd, b.data, b.len);
             buf_reset(&b);
         }
-        buf_addf(&b, "%s %s %c ", ts, s ? "err" : "out",
-                 lines[i].eol ? '|' : '~');
+        head[hl - 2] = lines[i].eol ? '|' : '~';
+        buf_add(&b, head, hl);
         buf_add(&b, lines[i].p, lines[i].n);
         buf_addc(&b, '\n');
     }

@@ -63,7 +63,7 @@ static const char batch_tail[] =
     "oneoff_kill() { kill -s \"$1\" -- \"-$oneoff_pid\" 2>/dev/null ||"
     " kill -s \"$1\" \"$oneoff_pid\" 2>/dev/null; }\n"
     "trap 'oneoff_kill TERM' INT TERM HUP\n"
-    "{ cat <&3 >/dev/null 2>&1; oneoff_kill TERM; sleep 5;"
+    "{ while read -r oneoff_x; do :; done <&3; oneoff_kill TERM; sleep 5;"
     " oneoff_kill KILL; } >/dev/null 2>&1 &\n"
     "oneoff_dog=$!\n"
     "exec 3<&-\n"

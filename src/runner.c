@@ -581,7 +581,7 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
         h->log_fd = -1;
         buf_init(&h->partial[0], LINE_MAX_BYTES);
         buf_init(&h->partial[1], LINE_MAX_BYTES);
-        output_host_init(&h->oh, h->ph->host->name, i);
+        output_host_init(&r.out, &h->oh, h->ph->host->name, i);
     }
     record_touch(&r, true);
     interrupts = 0;

@@ -45,6 +45,11 @@ int text_escape(struct buf *dst, const char *s, size_t n)
     char esc[8];
     size_t i = 0;
 
+    /* the common case: a whole line of printable ASCII */
+    while (i < n && ((p[i] >= 0x20 && p[i] < 0x7f) || p[i] == '\t'))
+        i++;
+    if (buf_add(dst, p, i))
+        return -1;
     while (i < n) {
         unsigned c = p[i];
         size_t run = i;

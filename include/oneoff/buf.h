@@ -32,6 +32,9 @@ int buf_add(struct buf *b, const void *data, size_t n);
 int buf_adds(struct buf *b, const char *s);
 int buf_addc(struct buf *b, char c);
 int buf_addf(struct buf *b, const char *fmt, ...) ONEOFF_PRINTF(2, 3);
+/* Makes room for n more bytes without a further allocation; -1 when that
+ * would pass max. */
+int buf_reserve(struct buf *b, size_t n);
 /* Removes the first n bytes. */
 void buf_consume(struct buf *b, size_t n);
 /* Returns the contents ("" when empty); valid until the next change. */

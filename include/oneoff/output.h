@@ -40,14 +40,18 @@ struct output {
 struct output_host {
     const char *name;
     int color;          /* ANSI colour number, 31..36 */
+    char *prefix[2];    /* "name  | ", coloured per stream as configured */
+    size_t prefix_len[2];
     struct buf group[2];
+    struct buf scratch;  /* the batch being formatted (stream mode) */
 };
 
 /* width: the longest host name. Colour is used on a terminal unless
  * NO_COLOR is set or TERM is dumb. */
 void output_init(struct output *o, enum out_mode mode, int width);
 void output_release(struct output *o);
-void output_host_init(struct output_host *h, const char *name, size_t index);
+void output_host_init(const struct output *o, struct output_host *h,
+                      const char *name, size_t index);
 void output_host_release(struct output_host *h);
 
 /* Shows lines received from host h on stream s (0 stdout, 1 stderr). */
