@@ -36,7 +36,7 @@ mkdir -p "$DIR/app/tasks"
 cp "$ROOT"/demo/tasks/*.yml "$DIR/app/tasks/"
 sed -i 's/^  port:/  env: { RAILS_ENV: production }\n  port:/' "$DIR/app/hosts/demo.yml"
 cd "$DIR/app"
-o() { "$ONEOFF" "$@" --known-hosts "$DIR/known_hosts"; }
+o() { local c=$1; shift; "$ONEOFF" "$c" --known-hosts "$DIR/known_hosts" "$@"; }
 
 step "the inventory and the tasks"
 show cat hosts/demo.yml
