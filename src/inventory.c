@@ -241,7 +241,10 @@ static int check_primaries(const struct ydoc *d, const struct ynode *hosts,
                     shared = a->roles.v[r];
             if (shared) {
                 const struct ynode *hv = ymap_get(hosts, a->name);
-                const struct ynode *pv = hv ? ymap_get(hv, "primary") : NULL;
+                const struct ynode *pv = NULL;
+                for (size_t k = 0; k < ymap_len(hv); k++)
+                    if (strcmp(ymap_key(hv, k)->str, "primary") == 0)
+                        pv = ymap_key(hv, k);
                 if (*shared)
                     return ydoc_err(d, pv, err,
                                     "role '%s' has two primary hosts: '%s' "
@@ -315,6 +318,11 @@ int inventory_parse(struct inventory *inv, const char *name,
     if ((v = ymap_get(root, "stage"))) {
         if (ydoc_str(&d, v, "stage", &inv->stage, err))
             goto out;
+        if (!name_valid(inv->stage)) {
+            ydoc_err(&d, v, err, "'%s' is not a valid stage name",
+                     inv->stage);
+            goto out;
+        }
         if (stage && strcmp(stage, inv->stage) != 0) {
             ydoc_err(&d, v, err,
                      "stage '%s' does not match the file name (expected "

@@ -120,6 +120,13 @@ static int apply_run_on(const struct inventory *inv, const struct task *t,
         *n = 1;
         return 0;
     }
+    if (k == 0 && t->role) {
+        size_t m = 0;
+        for (size_t i = 0; i < *n; i++)
+            if (host_has_role(sel[i], t->role))
+                sel[m++] = sel[i];
+        *n = m;
+    }
     names_of(sel, *n, names, sizeof(names));
     if (k == 0)
         return errf(err,

@@ -83,8 +83,13 @@ char *script_compose(const struct script_spec *s)
 {
     struct buf b = BUF_INIT(SCRIPT_MAX);
 
-    if (s->label)
-        buf_addf(&b, "# oneoff: %s\n", s->label);
+    if (s->label) {
+        /* a comment: keep it on one line whatever the label holds */
+        buf_adds(&b, "# oneoff: ");
+        for (const char *c = s->label; *c; c++)
+            buf_addc(&b, (*c >= 0x20 && *c < 0x7f) ? *c : '?');
+        buf_addc(&b, '\n');
+    }
     buf_adds(&b, "oneoff_fail() { printf 'oneoff: %s\\n' \"$*\" >&2; exit " );
     buf_addf(&b, "%d; }\n", SCRIPT_SETUP_FAILED);
     line_q(&b, "cd -P -- ", s->app_dir, " 2>/dev/null ||");

@@ -257,6 +257,8 @@ size_t str_distance(const char *a, const char *b, size_t cap)
     size_t la = strlen(a), lb = strlen(b);
     size_t prev[64], cur[64];
 
+    if (strcmp(a, b) == 0)
+        return 0;
     if (la >= 64 || lb >= 64)
         return cap + 1;
     if ((la > lb ? la - lb : lb - la) > cap)

@@ -577,13 +577,28 @@ static void test_primaries(void **state)
                      "(line 3)");
 }
 
-/* Temporary project directories for inventory_load. */
-static char *make_dir(void)
+/* A temporary project folder for inventory_load, removed even when the
+ * test fails. */
+static int make_dir(void **state)
 {
     char *dir = xstrdup("/tmp/oneoff-test-inv-XXXXXX");
 
-    assert_non_null(mkdtemp(dir));
-    return dir;
+    if (mkdtemp(dir) == NULL) {
+        free(dir);
+        return -1;
+    }
+    *state = dir;
+    return 0;
+}
+
+static int remove_dir(void **state)
+{
+    char *dir = *state, *cmd = xasprintf("rm -rf '%s'", dir);
+    int rc = system(cmd);
+
+    free(cmd);
+    free(dir);
+    return rc == 0 ? 0 : -1;
 }
 
 static void write_file(const char *dir, const char *rel, const char *text)
@@ -607,12 +622,12 @@ static void remove_tree(const char *dir)
 
 static void test_load(void **state)
 {
-    char *dir = make_dir(), *hosts = xasprintf("%s/hosts", dir);
+    const char *dir = *state;
+    char *hosts = xasprintf("%s/hosts", dir);
     struct inventory inv;
     struct strlist stages = {0};
     char err[ERR_MAX] = "";
 
-    (void)state;
     assert_int_equal(mkdir(hosts, 0700), 0);
     write_file(dir, "hosts/production.yml", design_example);
     write_file(dir, "hosts/staging.yml",
@@ -677,9 +692,7 @@ static void test_load(void **state)
     assert_int_equal(inventory_list_stages(dir, &stages, err), -1);
     assert_non_null(strstr(err, "/hosts': No such file or directory"));
 
-    remove_tree(dir);
     free(hosts);
-    free(dir);
 }
 
 static void test_name_valid(void **state)
@@ -721,7 +734,7 @@ int main(void)
         cmocka_unit_test(test_structure_errors),
         cmocka_unit_test(test_stage_mismatch),
         cmocka_unit_test(test_primaries),
-        cmocka_unit_test(test_load),
+        cmocka_unit_test_setup_teardown(test_load, make_dir, remove_dir),
         cmocka_unit_test(test_name_valid),
     };
 
