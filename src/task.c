@@ -100,8 +100,10 @@ static int read_rollout(const struct ydoc *d, const struct ynode *root,
     if ((v = ymap_get(root, "batch"))) {
         if (v->kind == YNODE_SEQ) {
             struct strlist l = {0};
-            if (ydoc_strlist(d, v, "batch", &l, err))
+            if (ydoc_strlist(d, v, "batch", &l, err)) {
+                strlist_clear(&l);
                 return -1;
+            }
             t->batch = strlist_join(&l, ",");
             strlist_clear(&l);
         } else if (ydoc_str(d, v, "batch", &t->batch, err)) {

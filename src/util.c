@@ -248,6 +248,21 @@ void kvlist_clear(struct kvlist *l)
 
 void kvlist_merge(struct kvlist *dst, const struct kvlist *src)
 {
+    if (dst->n == 0 && src->n > 0) {
+        /* src's keys are unique: copy without the per-key search, so that
+         * copying defaults into many hosts stays linear */
+        size_t a = dst->alloc;
+        xgrow((void **)&dst->key, &a, src->n, sizeof(*dst->key));
+        a = dst->alloc;
+        xgrow((void **)&dst->val, &a, src->n, sizeof(*dst->val));
+        dst->alloc = a;
+        for (size_t i = 0; i < src->n; i++) {
+            dst->key[i] = xstrdup(src->key[i]);
+            dst->val[i] = xstrdup(src->val[i]);
+        }
+        dst->n = src->n;
+        return;
+    }
     for (size_t i = 0; i < src->n; i++)
         kvlist_set(dst, src->key[i], src->val[i]);
 }

@@ -544,6 +544,9 @@ int ydoc_strlist(const struct ydoc *d, const struct ynode *n,
         return ydoc_err(d, n, err,
                         "'%s' must be a string or a list of strings, not %s",
                         what, kind_name(n));
+    if (n->n > YDOC_MAX_LIST)
+        return ydoc_err(d, n, err, "'%s' has more than %d items", what,
+                        YDOC_MAX_LIST);
     for (size_t i = 0; i < n->n; i++) {
         const struct ynode *it = n->item[i];
         if (it->kind != YNODE_SCALAR || ynode_is_null(it))
@@ -562,6 +565,9 @@ int ydoc_env(const struct ydoc *d, const struct ynode *n, const char *what,
         return ydoc_err(d, n, err,
                         "'%s' must be a mapping of NAME: value, not %s", what,
                         kind_name(n));
+    if (ymap_len(n) > YDOC_MAX_ENV)
+        return ydoc_err(d, n, err, "'%s' has more than %d values", what,
+                        YDOC_MAX_ENV);
     for (size_t i = 0; i < ymap_len(n); i++) {
         const struct ynode *k = ymap_key(n, i), *v = ymap_val(n, i);
         if (!env_name_valid(k->str))

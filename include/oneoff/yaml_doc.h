@@ -23,6 +23,10 @@
 #define YDOC_MAX_BYTES (4u << 20)
 #define YDOC_MAX_DEPTH 32
 #define YDOC_MAX_NODES 1000000u
+/* Per mapping of environment values and per list: values copied into every
+ * host must stay small, or a large inventory costs hosts x values. */
+#define YDOC_MAX_ENV 256
+#define YDOC_MAX_LIST 256
 
 enum ynode_kind { YNODE_SCALAR, YNODE_MAP, YNODE_SEQ };
 

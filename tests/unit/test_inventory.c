@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "oneoff/buf.h"
 #include "oneoff/inventory.h"
 #include "oneoff/util.h"
 
@@ -695,6 +696,23 @@ static void test_load(void **state)
     free(hosts);
 }
 
+/* Regression: every host copies the defaults' env, so an inventory with
+ * thousands of env values and thousands of hosts cost hosts x values (a
+ * 88 KB file took minutes and gigabytes). Values per mapping are capped. */
+static void test_regress_env_times_hosts(void **state)
+{
+    struct buf b = BUF_INIT(1u << 20);
+
+    (void)state;
+    buf_adds(&b, "defaults:\n  app_dir: /a\n  env:\n");
+    for (int i = 0; i < 257; i++)
+        buf_addf(&b, "    K%d: v\n", i);
+    buf_adds(&b, "hosts:\n  h1:\n");
+    parse_fails("production", buf_str(&b),
+                "hosts/production.yml:4:5: 'env' has more than 256 values");
+    buf_release(&b);
+}
+
 static void test_name_valid(void **state)
 {
     char long_name[300];
@@ -736,6 +754,7 @@ int main(void)
         cmocka_unit_test(test_primaries),
         cmocka_unit_test_setup_teardown(test_load, make_dir, remove_dir),
         cmocka_unit_test(test_name_valid),
+        cmocka_unit_test(test_regress_env_times_hosts),
     };
 
     return cmocka_run_group_tests_name("inventory", tests, NULL, NULL);
