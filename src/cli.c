@@ -24,6 +24,11 @@ enum long_only {
     LO_REPORT,
     LO_OUTPUT,
     LO_RELEASE,
+    LO_PREFLIGHT,
+    LO_ALLOW_DRIFT,
+    LO_WAIT_LOCK,
+    LO_BATCH,
+    LO_MAX_FAIL,
 };
 
 struct optdef {
@@ -74,6 +79,20 @@ static const struct optdef defs[] = {
      "-e, --env KEY=VALUE      export KEY to the task (repeatable)"},
     {{"release", required_argument, NULL, LO_RELEASE}, OPT_RUN,
      "    --release ID         run in app_dir/releases/ID"},
+    {{"preflight", no_argument, NULL, LO_PREFLIGHT}, OPT_ROLLOUT,
+     "    --preflight          connect, resolve releases, check env files,\n"
+     "                         become and locks on every host; run nothing"},
+    {{"allow-drift", no_argument, NULL, LO_ALLOW_DRIFT}, OPT_ROLLOUT,
+     "    --allow-drift        run although the release's copy of the task\n"
+     "                         file differs (recorded in run.json)"},
+    {{"wait-lock", required_argument, NULL, LO_WAIT_LOCK}, OPT_ROLLOUT,
+     "    --wait-lock D        wait up to D for a held task lock"},
+    {{"batch", required_argument, NULL, LO_BATCH}, OPT_ROLLOUT,
+     "    --batch SIZES        rolling run: batch sizes, e.g. 1,25%,100%\n"
+     "                         (the last repeats); each waits for the one\n"
+     "                         before"},
+    {{"max-fail", required_argument, NULL, LO_MAX_FAIL}, OPT_ROLLOUT,
+     "    --max-fail N|N%      start no new host once N hosts failed"},
     {{"help", no_argument, NULL, 'h'}, 0,
      "-h, --help               this help"},
     {{"directory", required_argument, NULL, 'C'}, 0,
@@ -97,6 +116,8 @@ void options_release(struct options *o)
     free(o->known_hosts);
     free(o->log_dir);
     free(o->report);
+    free(o->batch);
+    free(o->max_fail);
     plan_opts_release(&o->plan);
     strlist_clear(&o->positional);
     strlist_clear(&o->identities);
@@ -223,6 +244,22 @@ static int apply(struct options *o, int c, const char *arg, char *err)
         return 0;
     case LO_RELEASE:
         o->plan.release = arg;
+        return 0;
+    case LO_PREFLIGHT:
+        o->preflight = true;
+        return 0;
+    case LO_ALLOW_DRIFT:
+        o->allow_drift = true;
+        return 0;
+    case LO_WAIT_LOCK:
+        if (duration_parse(arg, &o->plan.wait_lock_ms, msg))
+            return errf(err, "--wait-lock: %s", msg);
+        return 0;
+    case LO_BATCH:
+        set_str(&o->batch, arg);
+        return 0;
+    case LO_MAX_FAIL:
+        set_str(&o->max_fail, arg);
         return 0;
     default:
         return errf(err, "unexpected option");

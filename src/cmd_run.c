@@ -78,7 +78,7 @@ static char *exec_command(const struct strlist *words)
 }
 
 /* Task keys this version parses but cannot honour yet: refusing is safer
- * than running a `once` fix twice or a rollout all at once. */
+ * than running a `once` fix twice. */
 static int unsupported(const struct task *t, char *err)
 {
     if (t->pty)
@@ -87,11 +87,20 @@ static int unsupported(const struct task *t, char *err)
                     t->name);
     if (t->once)
         return errf(err, "task '%s': 'once' is not supported yet", t->name);
-    if (t->batch || t->max_fail)
-        return errf(err, "task '%s': 'batch' and 'max_fail' are not "
-                         "supported yet", t->name);
-    if (t->lock)
-        return errf(err, "task '%s': 'lock' is not supported yet", t->name);
+    return 0;
+}
+
+/* Rollout settings are checked before anything connects. */
+static int check_rollout(const struct options *o, const struct plan *p,
+                         char *err)
+{
+    struct rollout ro;
+
+    if (rollout_parse(o->batch ? o->batch : p->task->batch,
+                      o->max_fail ? o->max_fail : p->task->max_fail,
+                      p->nhosts, &ro, err))
+        return -1;
+    rollout_release(&ro);
     return 0;
 }
 
@@ -101,7 +110,7 @@ static int confirm(const struct plan *p, const struct options *o)
     char line[256];
     FILE *tty;
 
-    if (!p->confirm || o->yes)
+    if (!p->confirm || o->yes || o->preflight)
         return EXIT_OK;
     if (!isatty(STDIN_FILENO) || (tty = fopen("/dev/tty", "r+")) == NULL) {
         fprintf(stderr, "oneoff: stage '%s' needs confirmation: pass --yes "
@@ -128,42 +137,23 @@ static int confirm(const struct plan *p, const struct options *o)
 static int start(const struct command *c, const struct options *o,
                  const struct plan *p)
 {
-    struct ssh_settings set;
     struct ssh_transport *ssh = NULL;
     struct runner_opts ro;
     char err[ERR_MAX];
     char *log_root = NULL;
-    bool need_ssh = false;
     int rc;
 
     (void)c;
-    for (size_t i = 0; i < p->nhosts; i++)
-        need_ssh |= p->hosts[i].host->set.transport == TRANSPORT_SSH;
-    if (need_ssh) {
-        memset(&set, 0, sizeof(set));
-        set.ssh_config = o->ssh_config;
-        set.known_hosts = o->known_hosts;
-        set.policy = o->host_key_policy == HOST_KEY_ACCEPT_NEW
-                         ? SSH_HK_ACCEPT_NEW
-                         : SSH_HK_STRICT;
-        set.connect_timeout_ms = o->connect_timeout_ms;
-        set.identities = &o->identities;
-        if (ssh_transport_new(&ssh, &set, err)) {
-            fprintf(stderr, "oneoff: %s\n", err);
-            return EXIT_USAGE;
-        }
-        /* Ask for passphrases now, before anything runs anywhere. */
-        for (size_t i = 0; i < p->nhosts && o->identities.n == 0; i++) {
-            const char *id = p->hosts[i].host->set.identity;
-            if (id && ssh_transport_preload(ssh, id, err)) {
-                fprintf(stderr, "oneoff: %s\n", err);
-                ssh_transport_free(ssh);
-                return EXIT_USAGE;
-            }
-        }
+    if (command_ssh_transport(o, p, &ssh, err)) {
+        fprintf(stderr, "oneoff: %s\n", err);
+        return EXIT_USAGE;
     }
     log_root = o->log_dir ? xstrdup(o->log_dir) : xasprintf("%s/log", o->dir);
     memset(&ro, 0, sizeof(ro));
+    ro.mode = o->preflight ? RUN_PREFLIGHT : RUN_TASK;
+    ro.allow_drift = o->allow_drift;
+    ro.batch = o->batch ? o->batch : p->task->batch;
+    ro.max_fail = o->max_fail ? o->max_fail : p->task->max_fail;
     ro.parallel = o->parallel;
     ro.timeout_ms = o->timeout_ms ? o->timeout_ms : p->task->timeout_ms;
     ro.output = o->output == OUTPUT_GROUPED ? OUT_GROUPED : OUT_STREAM;
@@ -198,7 +188,7 @@ static int execute(const struct command *c, struct options *o,
     if (o->dry_run) {
         print_plan(&plan);
         rc = EXIT_OK;
-    } else if (unsupported(t, err)) {
+    } else if (unsupported(t, err) || check_rollout(o, &plan, err)) {
         fprintf(stderr, "oneoff: %s\n", err);
         rc = EXIT_USAGE;
     } else if ((rc = confirm(&plan, o)) == EXIT_OK) {
@@ -261,7 +251,7 @@ const struct command cmd_run = {
             "the deployed\nrelease, with the app's environment. ARGS after "
             "'--' reach the task's\ncommand as \"$@\", byte for byte.",
     .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH |
-            OPT_RUN | OPT_ARGS,
+            OPT_RUN | OPT_ARGS | OPT_ROLLOUT,
     .run = run_run,
 };
 
@@ -274,6 +264,6 @@ const struct command cmd_exec = {
             "a shell command line\n('env | sort'); several words are a "
             "command and its arguments, each\npassed verbatim.",
     .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH |
-            OPT_RUN | OPT_ARGS,
+            OPT_RUN | OPT_ARGS | OPT_ROLLOUT,
     .run = run_exec,
 };

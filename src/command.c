@@ -2,6 +2,7 @@
  * command.c - help and usage messages shared by the subcommands.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "oneoff/commands.h"
 
@@ -30,4 +31,36 @@ int command_usage_error(const struct command *c, const char *msg)
     fprintf(stderr, "usage: oneoff %s %s (see 'oneoff %s --help')\n",
             c->name, c->usage, c->name);
     return EXIT_USAGE;
+}
+
+int command_ssh_transport(const struct options *o, const struct plan *p,
+                          struct ssh_transport **out, char *err)
+{
+    struct ssh_settings set;
+    bool need_ssh = false;
+
+    *out = NULL;
+    for (size_t i = 0; i < p->nhosts; i++)
+        need_ssh |= p->hosts[i].host->set.transport == TRANSPORT_SSH;
+    if (!need_ssh)
+        return 0;
+    memset(&set, 0, sizeof(set));
+    set.ssh_config = o->ssh_config;
+    set.known_hosts = o->known_hosts;
+    set.policy = o->host_key_policy == HOST_KEY_ACCEPT_NEW ? SSH_HK_ACCEPT_NEW
+                                                           : SSH_HK_STRICT;
+    set.connect_timeout_ms = o->connect_timeout_ms;
+    set.identities = &o->identities;
+    if (ssh_transport_new(out, &set, err))
+        return -1;
+    /* Ask for passphrases now, before anything runs anywhere. */
+    for (size_t i = 0; i < p->nhosts && o->identities.n == 0; i++) {
+        const char *id = p->hosts[i].host->set.identity;
+        if (id && ssh_transport_preload(*out, id, err)) {
+            ssh_transport_free(*out);
+            *out = NULL;
+            return -1;
+        }
+    }
+    return 0;
 }

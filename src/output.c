@@ -195,37 +195,53 @@ void output_summary(struct output *o, const struct summary_row *rows,
     struct buf b = BUF_INIT(BATCH_MAX);
     static const char *const order[] = {"ok", "failed", "unreachable",
                                         "auth", "host-key", "timeout",
-                                        "interrupted", "skipped", NULL};
-    size_t counts[9] = {0};
-    int wn = 4, ws = 6, we = 4;
+                                        "interrupted", "refused", "skipped",
+                                        "ready", NULL};
+    size_t counts[16] = {0};
+    int wn = 4, ws = 6, we = 4, wr = 7, wv = 8;
     bool any_release = false;
 
     for (size_t i = 0; i < n; i++) {
-        int l = (int)strlen(rows[i].host);
-        if (l > wn)
-            wn = l;
-        if ((int)strlen(rows[i].status) > ws)
-            ws = (int)strlen(rows[i].status);
-        if ((int)strlen(rows[i].exit) > we)
-            we = (int)strlen(rows[i].exit);
-        any_release |= rows[i].release != NULL;
+        const struct summary_row *w = &rows[i];
+        if ((int)strlen(w->host) > wn)
+            wn = (int)strlen(w->host);
+        if ((int)strlen(w->status) > ws)
+            ws = (int)strlen(w->status);
+        if ((int)strlen(w->exit) > we)
+            we = (int)strlen(w->exit);
+        if (w->release && (int)strlen(w->release) > wr)
+            wr = (int)strlen(w->release);
+        if (w->revision && (int)strlen(w->revision) > wv)
+            wv = (int)strlen(w->revision);
+        any_release |= w->release != NULL;
         for (size_t k = 0; order[k]; k++)
-            if (strcmp(order[k], rows[i].status) == 0)
+            if (strcmp(order[k], w->status) == 0)
                 counts[k]++;
     }
-    buf_addf(&b, "\n%-*s  %-*s  %-*s  %9s%s  %s\n", wn, "HOST", ws, "STATUS",
-             we, "EXIT", "DURATION", any_release ? "  RELEASE" : "",
-             "ERROR");
+    buf_addf(&b, "\n%-*s  %-*s  %-*s  %9s", wn, "HOST", ws, "STATUS", we,
+             "EXIT", "DURATION");
+    if (any_release)
+        buf_addf(&b, "  %-*s  %-*s", wr, "RELEASE", wv, "REVISION");
+    buf_adds(&b, "  ERROR\n");
     for (size_t i = 0; i < n; i++) {
+        const struct summary_row *w = &rows[i];
         char dur[32];
-        duration_format(rows[i].duration_ms, dur, sizeof(dur));
-        buf_addf(&b, "%-*s  %-*s  %-*s  %9s", wn, rows[i].host, ws,
-                 rows[i].status, we, rows[i].exit, dur);
-        if (any_release)
-            buf_addf(&b, "  %s", rows[i].release ? rows[i].release : "-");
+        duration_format(w->duration_ms, dur, sizeof(dur));
+        buf_addf(&b, "%-*s  %-*s  %-*s  %9s", wn, w->host, ws, w->status, we,
+                 w->exit, dur);
+        if (any_release) {
+            buf_addf(&b, "  %-*s  ", wr, w->release ? w->release : "-");
+            text_escape(&b, w->revision && *w->revision ? w->revision : "-",
+                        strlen(w->revision && *w->revision ? w->revision
+                                                          : "-"));
+            for (size_t k = w->revision && *w->revision ? strlen(w->revision)
+                                                       : 1;
+                 k < (size_t)wv; k++)
+                buf_addc(&b, ' ');
+        }
         buf_adds(&b, "  ");
-        if (rows[i].error)
-            text_escape(&b, rows[i].error, strlen(rows[i].error));
+        if (w->error)
+            text_escape(&b, w->error, strlen(w->error));
         buf_addc(&b, '\n');
     }
     buf_addf(&b, "%zu ok, %zu failed, %zu unreachable", counts[0],

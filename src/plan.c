@@ -11,6 +11,7 @@
 #include "oneoff/plan.h"
 
 #include <fnmatch.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,32 +183,80 @@ int plan_select(const struct inventory *inv, const struct task *t,
     return 0;
 }
 
+/* The script spec of ph; release NULL means the plan's (unpinned). */
+static void spec_of(const struct plan *p, const struct plan_host *ph,
+                    const char *release, struct script_spec *spec,
+                    char **label)
+{
+    const struct task *t = p->task;
+    const struct host *h = ph->host;
+    bool adhoc = strcmp(t->name, "exec") == 0 && t->sha256[0] == '\0';
+
+    *label = adhoc ? xasprintf("command on host '%s' of stage '%s'", h->name,
+                               p->inv->stage)
+                   : xasprintf("task '%s' on host '%s' of stage '%s'",
+                               t->name, h->name, p->inv->stage);
+    memset(spec, 0, sizeof(*spec));
+    spec->label = *label;
+    spec->app_dir = h->set.app_dir;
+    spec->release = release ? release : ph->release;
+    spec->env_files = &h->set.env_file;
+    spec->env = &ph->env;
+    spec->command = t->command;
+    spec->interactive = t->pty;
+    spec->lock = t->lock ? t->name : NULL;
+    spec->lock_wait_s = p->wait_lock_s;
+    spec->revision_file = h->set.revision_file;
+    spec->task_file = adhoc ? NULL : ph->task_file;
+    spec->check_locks = p->check_locks;
+}
+
+char *plan_run_command(const struct plan *p, const struct plan_host *ph,
+                       const char *release, const char *lock_holder)
+{
+    struct script_spec spec;
+    char *label, *script, *line;
+
+    spec_of(p, ph, release, &spec, &label);
+    spec.lock_holder = lock_holder;
+    script = script_compose(&spec);
+    line = script_command_line(script, ph->become, &p->args);
+    free(script);
+    free(label);
+    return line;
+}
+
+char *plan_preflight_command(const struct plan *p, const struct plan_host *ph)
+{
+    struct script_spec spec;
+    char *label, *script, *line;
+
+    spec_of(p, ph, NULL, &spec, &label);
+    script = script_preflight(&spec);
+    line = script_command_line(script, ph->become, NULL);
+    free(script);
+    free(label);
+    return line;
+}
+
 static void compose_host(struct plan *p, struct plan_host *ph,
                          const struct host *h, const struct plan_opts *o)
 {
     const struct task *t = p->task;
-    char *label;
     struct script_spec spec;
+    char *label;
 
     ph->host = h;
     ph->release = o->release ? xasprintf("releases/%s", o->release)
                              : xstrdup(h->set.release ? h->set.release
                                                       : "current");
+    ph->task_file = xasprintf("tasks/%s.yml", t->name);
     kvlist_merge(&ph->env, &h->set.env);
     kvlist_merge(&ph->env, &t->env);
     kvlist_merge(&ph->env, &o->env);
     ph->become = t->become ? t->become : h->set.become;
-    label = xasprintf("%s '%s' on host '%s' of stage '%s'",
-                      t->path && strcmp(t->name, "exec") ? "task" : "command",
-                      t->name, h->name, p->inv->stage);
-    memset(&spec, 0, sizeof(spec));
-    spec.label = label;
-    spec.app_dir = h->set.app_dir;
-    spec.release = ph->release;
-    spec.env_files = &h->set.env_file;
-    spec.env = &ph->env;
-    spec.command = t->command;
-    spec.interactive = t->pty;
+    spec_of(p, ph, NULL, &spec, &label);
+    spec.lock_holder = "<run id, operator, start time>";
     ph->script = script_compose(&spec);
     ph->command_line = script_command_line(ph->script, ph->become, &p->args);
     free(label);
@@ -232,6 +281,7 @@ int plan_build(struct plan *p, const struct inventory *inv,
     p->inv = inv;
     p->task = t;
     p->confirm = inv->confirm || t->confirm;
+    p->wait_lock_s = (long)((o->wait_lock_ms + 999) / 1000);
     strlist_copy(&p->args, &o->args);
     p->hosts = xcalloc(n, sizeof(*p->hosts));
     p->nhosts = n;
@@ -246,6 +296,7 @@ void plan_release(struct plan *p)
     for (size_t i = 0; i < p->nhosts; i++) {
         struct plan_host *ph = &p->hosts[i];
         free(ph->release);
+        free(ph->task_file);
         free(ph->script);
         free(ph->command_line);
         kvlist_clear(&ph->env);
@@ -253,6 +304,69 @@ void plan_release(struct plan *p)
     free(p->hosts);
     strlist_clear(&p->args);
     memset(p, 0, sizeof(*p));
+}
+
+static int count_of(const char *s, size_t total, size_t *out)
+{
+    char *end = NULL;
+    unsigned long v;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    v = strtoul(s, &end, 10);
+    if (end == s || v == 0 || v > 1000000)
+        return -1;
+    if (*end == '%' && end[1] == '\0') {
+        if (v > 100)
+            return -1;
+        *out = (total * v + 99) / 100;
+        if (*out == 0)
+            *out = 1;
+        return 0;
+    }
+    if (*end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int rollout_parse(const char *batch, const char *max_fail, size_t nhosts,
+                  struct rollout *out, char *err)
+{
+    struct strlist items = {0};
+    const char *p = batch;
+
+    memset(out, 0, sizeof(*out));
+    out->max_fail = SIZE_MAX;
+    if (max_fail && count_of(max_fail, nhosts, &out->max_fail))
+        return errf(err, "max_fail '%s': expected a number of hosts (N) or "
+                    "a percentage (N%%), at least 1", max_fail);
+    while (batch && *p) {
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        strlist_push_owned(&items, xstrndup(p, n));
+        p = c ? c + 1 : p + n;
+    }
+    out->sizes = xcalloc(items.n ? items.n : 1, sizeof(*out->sizes));
+    for (size_t i = 0; i < items.n; i++) {
+        if (count_of(items.v[i], nhosts, &out->sizes[i])) {
+            int rc = errf(err, "batch '%s': '%s' is not a number of hosts "
+                          "(N) or a percentage (N%%), at least 1", batch,
+                          items.v[i]);
+            strlist_clear(&items);
+            rollout_release(out);
+            return rc;
+        }
+    }
+    out->nsizes = items.n;
+    strlist_clear(&items);
+    return 0;
+}
+
+void rollout_release(struct rollout *r)
+{
+    free(r->sizes);
+    memset(r, 0, sizeof(*r));
 }
 
 void plan_opts_release(struct plan_opts *o)

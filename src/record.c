@@ -197,6 +197,8 @@ static json_t *host_json(const struct record_host *h)
                                             : json_null());
     json_object_set_new(o, "signal", jstr(h->signal));
     json_object_set_new(o, "release", jstr(h->release));
+    json_object_set_new(o, "revision", jstr(h->revision));
+    json_object_set_new(o, "task_in_release", jstr(h->task_in_release));
     json_object_set_new(o, "started_at", jtime(h->started_ms));
     json_object_set_new(o, "connected_at", jtime(h->connected_ms));
     json_object_set_new(o, "finished_at", jtime(h->finished_ms));
@@ -255,6 +257,11 @@ int record_write(const struct record *r, const struct record_run *run,
     json_object_set_new(root, "args", args);
     json_object_set_new(root, "started_at", jtime(run->started_ms));
     json_object_set_new(root, "finished_at", jtime(run->finished_ms));
+    json_object_set_new(root, "allow_drift", json_boolean(run->allow_drift));
+    json_object_set_new(root, "refused", jstr(run->refused));
+    json_object_set_new(root, "timeout_ms", run->timeout_ms
+                                                ? json_integer(run->timeout_ms)
+                                                : json_null());
     json_object_set_new(root, "exit_code", run->exit_code >= 0
                                                ? json_integer(run->exit_code)
                                                : json_null());

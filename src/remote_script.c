@@ -64,7 +64,7 @@ static const char batch_tail[] =
     " kill -s \"$1\" \"$oneoff_pid\" 2>/dev/null; }\n"
     "trap 'oneoff_kill TERM' INT TERM HUP\n"
     "{ while read -r oneoff_x; do :; done <&3; oneoff_kill TERM; sleep 5;"
-    " oneoff_kill KILL; } >/dev/null 2>&1 &\n"
+    " oneoff_kill KILL; } >/dev/null 2>&1 9>&- &\n"
     "oneoff_dog=$!\n"
     "exec 3<&-\n"
     "while :; do\n"
@@ -79,30 +79,107 @@ static const char batch_tail[] =
     "fi\n"
     "exit \"$oneoff_rc\"\n";
 
+/* Takes the task's lock on fd 9, which the task inherits: the lock lives
+ * exactly as long as the task's processes. The watchdog closes fd 9 so it
+ * never holds the lock itself. In the preflight, the lock is only tested
+ * (or waited for) and released again. */
+static void add_lock(struct buf *b, const struct script_spec *s,
+                     bool preflight)
+{
+    buf_adds(b, "oneoff_lockdir=\"$oneoff_app\"/" LOCK_DIR "\n");
+    buf_adds(b, "mkdir -p -- \"$oneoff_lockdir\" 2>/dev/null ||"
+                " oneoff_fail 'cannot create' \"$oneoff_lockdir\"\n");
+    line_q(b, "oneoff_lock=\"$oneoff_lockdir\"/", s->lock, ".lock\n");
+    buf_adds(b, "exec 9>>\"$oneoff_lock\" ||"
+                " oneoff_fail 'cannot open lock' \"$oneoff_lock\"\n");
+    buf_adds(b, "command -v flock >/dev/null 2>&1 ||"
+                " oneoff_fail 'flock (util-linux) is not installed'\n");
+    if (s->lock_wait_s > 0)
+        buf_addf(b, "if flock -w %ld 9; then\n", s->lock_wait_s);
+    else
+        buf_adds(b, "if flock -n 9; then\n");
+    if (preflight) {
+        buf_adds(b, "    echo lock=free\n    exec 9>&-\n"
+                    "else\n"
+                    "    printf 'lock=held %s\\n' \"$(head -n 1 \"$oneoff_lock\")\"\n"
+                    "fi\n");
+        return;
+    }
+    line_q(b, "    printf '%s\\n' ", s->lock_holder ? s->lock_holder : "oneoff",
+           " >\"$oneoff_lock\"\n");
+    buf_adds(b, "else\n"
+                "    printf 'oneoff: lock %s is held by %s\\n' \"$oneoff_lock\""
+                " \"$(head -n 1 \"$oneoff_lock\")\" >&2\n");
+    buf_addf(b, "    exit %d\nfi\n", SCRIPT_LOCK_HELD);
+}
+
+/* app_dir, env files, release: the set-up the run and the preflight share.
+ * Leaves $oneoff_app holding the resolved app_dir. */
+static void add_setup(struct buf *b, const struct script_spec *s)
+{
+    if (s->label) {
+        /* a comment: keep it on one line whatever the label holds */
+        buf_adds(b, "# oneoff: ");
+        for (const char *c = s->label; *c; c++)
+            buf_addc(b, (*c >= 0x20 && *c < 0x7f) ? *c : '?');
+        buf_addc(b, '\n');
+    }
+    buf_adds(b, "oneoff_fail() { printf 'oneoff: %s\\n' \"$*\" >&2; exit ");
+    buf_addf(b, "%d; }\n", SCRIPT_SETUP_FAILED);
+    line_q(b, "cd -P -- ", s->app_dir, " 2>/dev/null ||");
+    line_q(b, " oneoff_fail 'cannot enter app_dir' ", s->app_dir, "\n");
+    buf_adds(b, "oneoff_app=$(pwd -P)\n");
+    add_env_files(b, s->env_files);
+    line_q(b, "cd -P -- ", s->release, " 2>/dev/null ||");
+    line_q(b, " oneoff_fail 'cannot enter release' ", s->release, "\n");
+}
+
+char *script_preflight(const struct script_spec *s)
+{
+    struct buf b = BUF_INIT(SCRIPT_MAX);
+
+    add_setup(&b, s);
+    buf_adds(&b, "printf 'release=%s\\n' \"$(pwd -P)\"\n");
+    line_q(&b, "oneoff_rev=", s->revision_file ? s->revision_file
+                                                 : "REVISION", "\n");
+    buf_adds(&b, "if [ -r \"$oneoff_rev\" ]; then"
+                 " printf 'revision=%s\\n' \"$(head -n 1 \"$oneoff_rev\")\";"
+                 " else echo revision=; fi\n");
+    if (s->task_file) {
+        line_q(&b, "oneoff_tf=", s->task_file, "\n");
+        buf_adds(&b, "if [ ! -f \"$oneoff_tf\" ]; then echo task_sha256=none\n"
+                     "elif command -v sha256sum >/dev/null 2>&1; then\n"
+                     "    oneoff_sum=$(sha256sum <\"$oneoff_tf\") &&"
+                     " printf 'task_sha256=%s\\n' \"${oneoff_sum%% *}\"\n"
+                     "else echo task_sha256=unknown; fi\n");
+    }
+    if (s->lock)
+        add_lock(&b, s, true);
+    if (s->check_locks)
+        buf_adds(&b, "for oneoff_f in \"$oneoff_app\"/" LOCK_DIR "/*.lock; do\n"
+                     "    [ -f \"$oneoff_f\" ] || continue\n"
+                     "    flock -n \"$oneoff_f\" true 2>/dev/null && continue\n"
+                     "    oneoff_n=${oneoff_f##*/}\n"
+                     "    printf 'lock=held %s: %s\\n' \"${oneoff_n%.lock}\""
+                     " \"$(head -n 1 \"$oneoff_f\")\"\n"
+                     "done\n");
+    buf_adds(&b, "exit 0\n");
+    return buf_detach(&b);
+}
+
 char *script_compose(const struct script_spec *s)
 {
     struct buf b = BUF_INIT(SCRIPT_MAX);
 
-    if (s->label) {
-        /* a comment: keep it on one line whatever the label holds */
-        buf_adds(&b, "# oneoff: ");
-        for (const char *c = s->label; *c; c++)
-            buf_addc(&b, (*c >= 0x20 && *c < 0x7f) ? *c : '?');
-        buf_addc(&b, '\n');
-    }
-    buf_adds(&b, "oneoff_fail() { printf 'oneoff: %s\\n' \"$*\" >&2; exit " );
-    buf_addf(&b, "%d; }\n", SCRIPT_SETUP_FAILED);
-    line_q(&b, "cd -P -- ", s->app_dir, " 2>/dev/null ||");
-    line_q(&b, " oneoff_fail 'cannot enter app_dir' ", s->app_dir, "\n");
-    add_env_files(&b, s->env_files);
-    line_q(&b, "cd -P -- ", s->release, " 2>/dev/null ||");
-    line_q(&b, " oneoff_fail 'cannot enter release' ", s->release, "\n");
+    add_setup(&b, s);
     for (size_t i = 0; s->env && i < s->env->n; i++) {
         /* names are validated by the parsers: [A-Za-z_][A-Za-z0-9_]* */
         buf_addf(&b, "export %s=", s->env->key[i]);
         sh_quote(&b, s->env->val[i]);
         buf_addc(&b, '\n');
     }
+    if (s->lock)
+        add_lock(&b, s, false);
     line_q(&b, "oneoff_cmd=", s->command, "\n");
     if (s->interactive)
         buf_adds(&b, "exec /bin/sh -c \"$oneoff_cmd\" oneoff \"$@\"\n");

@@ -3,30 +3,46 @@
  *
  * Theory of operation
  *
- * Threads. min(--parallel, hosts) worker threads pull the next host from a
- * shared index. A worker owns its host from start to end: it opens the
- * host's log, asks the transport to connect, authenticate and run, and is
- * called back, on its own thread, with every chunk received. One host per
- * thread keeps every libssh session on one thread (libssh sessions are not
- * to be shared) and lets the blocking set-up calls (DNS, key exchange,
- * agent) block only their own host. The main thread only waits, watches
- * for Ctrl-C and prints the summary.
+ * Phases. A run has two phases over the same SSH sessions. The preflight
+ * connects to every selected host, checks its host key, authenticates, and
+ * runs the preflight script: the task's own set-up (app_dir, env files,
+ * release, as the same user) that reports the resolved release, its
+ * revision, the digest of the release's copy of the task file and whether
+ * the task's lock is free, and runs nothing. The sessions stay open. Then
+ * the main thread decides: if the hosts disagree on the release or
+ * revision, if the release's task file differs from ours, if a lock is
+ * held, or if the set-up failed anywhere, nothing runs anywhere. Otherwise
+ * the run phase executes the task on each host in the release directory
+ * the preflight resolved (an absolute path), so a deploy that switches
+ * `current` mid-run cannot split the run across two releases. Hosts that
+ * could not be reached do not stop the others.
+ *
+ * Threads. Each phase (and each batch of a rolling run) is a pool of
+ * min(--parallel, hosts) worker threads pulling the next host from a
+ * shared index. A worker owns its host while it works on it; a session is
+ * handed from one phase's worker to the next phase's under the runner lock,
+ * so no libssh session is ever used by two threads at once. The main
+ * thread waits, watches for Ctrl-C and prints the summary.
  *
  * Lines. Chunks are split into lines here, once, and each batch of whole
  * lines goes to the output (escaped, prefixed, one write) and to the host's
  * log (raw, timestamped, one write). A partial line waits for its newline;
- * one longer than LINE_MAX is split into fragments rather than dropped;
- * the last output without a newline is flushed when the host ends.
+ * one longer than LINE_MAX is split into fragments rather than dropped; the
+ * last output without a newline is flushed when the host ends.
  *
  * Deadlines and Ctrl-C. The transport polls control() at least every
  * 100 ms. The command deadline (task timeout or --timeout) starts when the
  * command starts. The first SIGINT/SIGTERM asks every running host to stop
  * its remote work (TERM to the task's process group plus EOF for the
- * remote watchdog) and wait for it to end; hosts not started yet are not
+ * remote watchdog) and wait for it to end; hosts not started are not
  * started. The second asks every host to close at once; if workers are
  * still stuck in a blocking connect 3 s later, the record is written and
  * the process exits: the remote watchdogs stop the tasks when the
  * connections drop.
+ *
+ * Rolling runs. With --batch the ready hosts run in batches, each started
+ * when the previous one has finished; once --max-fail hosts have failed no
+ * new host starts, and the hosts never started are reported as skipped.
  *
  * Records. State changes are made under the runner lock; run.json is
  * rewritten from the hosts' state at most every 250 ms while running, and
@@ -46,13 +62,16 @@
 #include <unistd.h>
 
 #include "oneoff/exit_codes.h"
+#include "oneoff/preflight.h"
 #include "oneoff/record.h"
+#include "oneoff/remote_script.h"
 
 #define LINE_MAX_BYTES (64u << 10)
 #define BATCH_LINES 512
 #define RECORD_EVERY_MS 250
 #define STACK_SIZE (512u << 10)
 #define ABANDON_AFTER_MS 3000
+#define CAPTURE_MAX (64u << 10)
 
 static volatile sig_atomic_t interrupts;
 
@@ -66,6 +85,7 @@ static void on_signal(int sig)
 enum host_state {
     HS_PENDING,
     HS_CONNECTING,
+    HS_READY,
     HS_RUNNING,
     HS_OK,
     HS_FAILED,
@@ -74,11 +94,14 @@ enum host_state {
     HS_HOST_KEY,
     HS_TIMEOUT,
     HS_INTERRUPTED,
+    HS_REFUSED,
+    HS_SKIPPED,
 };
 
 static const char *const state_names[] = {
-    "pending", "connecting", "running",  "ok",          "failed",
-    "unreachable", "auth",   "host-key", "timeout", "interrupted"};
+    "pending",  "connecting", "ready",   "running",     "ok",
+    "failed",   "unreachable", "auth",   "host-key",    "timeout",
+    "interrupted", "refused", "skipped"};
 
 struct runner;
 
@@ -96,6 +119,13 @@ struct host_run {
     int log_fd;
     struct buf partial[2];
     struct output_host oh;
+    /* preflight */
+    struct ssh_conn *conn;
+    bool capturing;
+    struct buf capture[2];
+    struct preflight pf;
+    bool pf_ok;
+    const char *task_state;
 };
 
 struct runner {
@@ -105,12 +135,22 @@ struct runner {
     size_t n;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    size_t next, done;
+    /* the current pool */
+    size_t *todo;
+    size_t ntodo, next, done;
+    void (*work)(struct runner *, struct host_run *);
+    bool stop_starting;  /* max_fail reached */
+    size_t failures;
+    size_t max_fail;
     struct output out;
     struct record rec;
     struct record_run run;
     char run_id[64];
     char operator_name[64];
+    char started_iso[40];
+    char refused[ERR_MAX];
+    int refused_code;
+    int seen_interrupts;
     int64_t last_write;
 };
 
@@ -177,6 +217,11 @@ static void sink_data(void *ctx, enum transport_stream st, const char *p,
     struct batch b;
     size_t off = 0;
 
+    if (h->capturing) {
+        /* preflight: our own report, kept (bounded) and logged raw */
+        buf_add(&h->capture[s], p, n);
+        return;
+    }
     b.n = 0;
     while (off < n) {
         const char *nl = memchr(p + off, '\n', n - off);
@@ -204,7 +249,7 @@ static void set_state(struct host_run *h, enum host_state st)
 {
     pthread_mutex_lock(&h->r->lock);
     h->state = st;
-    if (st == HS_RUNNING)
+    if (st == HS_RUNNING && h->connected_ms == 0)
         h->connected_ms = clock_wall_ms();
     pthread_mutex_unlock(&h->r->lock);
     record_touch(h->r, false);
@@ -215,6 +260,8 @@ static void sink_started(void *ctx)
     struct host_run *h = ctx;
     int64_t t = h->r->opts->timeout_ms;
 
+    if (h->capturing)
+        return;
     if (t > 0)
         h->deadline_mono = clock_mono_ms() + t;
     set_state(h, HS_RUNNING);
@@ -257,6 +304,9 @@ static void fill_record_host(const struct host_run *h, struct record_host *rh)
     rh->finished_ms = h->finished_ms;
     rh->log_path = h->log_path;
     rh->error = h->error[0] ? h->error : NULL;
+    rh->release = h->pf.release;
+    rh->revision = h->pf.release ? h->pf.revision : NULL;
+    rh->task_in_release = h->task_state;
 }
 
 static void record_touch(struct runner *r, bool force)
@@ -280,8 +330,30 @@ static void record_touch(struct runner *r, bool force)
     free(rows);
 }
 
+static void finish_host(struct host_run *h, enum host_state st,
+                        const char *fmt, ...) ONEOFF_PRINTF(3, 4);
+
+/* Final state of a host, with an optional reason. */
+static void finish_host(struct host_run *h, enum host_state st,
+                        const char *fmt, ...)
+{
+    va_list ap;
+
+    pthread_mutex_lock(&h->r->lock);
+    h->state = st;
+    if (fmt) {
+        va_start(ap, fmt);
+        vsnprintf(h->error, sizeof(h->error), fmt, ap);
+        va_end(ap);
+    }
+    if (h->finished_ms == 0)
+        h->finished_ms = clock_wall_ms();
+    pthread_mutex_unlock(&h->r->lock);
+}
+
 /* Maps how the transport ended to the host's final state. */
-static void conclude(struct host_run *h, const struct transport_result *res)
+static enum host_state conclude(struct host_run *h,
+                                const struct transport_result *res)
 {
     enum host_state st;
 
@@ -290,9 +362,6 @@ static void conclude(struct host_run *h, const struct transport_result *res)
     switch (res->outcome) {
     case OUTCOME_EXITED:
         st = res->exit_code == 0 ? HS_OK : HS_FAILED;
-        break;
-    case OUTCOME_SIGNALED:
-        st = HS_FAILED;
         break;
     case OUTCOME_UNREACHABLE:
         st = HS_UNREACHABLE;
@@ -312,9 +381,9 @@ static void conclude(struct host_run *h, const struct transport_result *res)
     /* A task we stopped is reported for why we stopped it, whatever status
      * it died with. */
     if (h->timed_out && (st == HS_OK || st == HS_FAILED)) {
-        st = HS_TIMEOUT;
         char d[32];
         duration_format(h->r->opts->timeout_ms, d, sizeof(d));
+        st = HS_TIMEOUT;
         snprintf(h->error, sizeof(h->error), "stopped after the %s timeout",
                  d);
     } else if (h->interrupted && st != HS_OK) {
@@ -322,74 +391,192 @@ static void conclude(struct host_run *h, const struct transport_result *res)
         if (!h->error[0] || res->outcome == OUTCOME_CLOSED ||
             res->outcome == OUTCOME_SIGNALED)
             snprintf(h->error, sizeof(h->error), "interrupted");
+    } else if (res->outcome == OUTCOME_EXITED &&
+               res->exit_code == SCRIPT_LOCK_HELD && h->ph->host &&
+               h->r->plan->task->lock && h->error[0] == '\0') {
+        snprintf(h->error, sizeof(h->error),
+                 "exit %d: the task's lock was taken by another run after "
+                 "the preflight (see the log); the task did not start",
+                 SCRIPT_LOCK_HELD);
     }
-    pthread_mutex_lock(&h->r->lock);
-    h->state = st;
-    h->finished_ms = clock_wall_ms();
-    pthread_mutex_unlock(&h->r->lock);
+    return st;
 }
 
-static void run_host(struct runner *r, struct host_run *h)
+static void flush_partials(struct host_run *h)
 {
-    const struct host *host = h->ph->host;
-    struct transport_result res;
-    struct transport_sink sink = {h, sink_started, sink_data, sink_control};
-    char err[ERR_MAX];
-
-    pthread_mutex_lock(&r->lock);
-    h->started_ms = clock_wall_ms();
-    h->state = HS_CONNECTING;
-    pthread_mutex_unlock(&r->lock);
-    h->log_fd = record_host_log_open(&r->rec, host->name, &h->log_path, err);
-    memset(&res, 0, sizeof(res));
-    res.exit_code = -1;
-    if (h->log_fd < 0) {
-        /* Without a log, output could be lost: do not start. */
-        res.outcome = OUTCOME_ERROR;
-        snprintf(res.error, sizeof(res.error), "%s", err);
-    } else if (interrupts) {
-        res.outcome = OUTCOME_CLOSED;
-        h->interrupted = true;
-        snprintf(res.error, sizeof(res.error), "not started: interrupted");
-    } else {
-        record_log_note(h->log_fd, "run %s: %s '%s' on host '%s'",
-                        r->run_id, strcmp(r->plan->task->name, "exec")
-                                       ? "task" : "command",
-                        r->plan->task->name, host->name);
-        if (host->set.transport == TRANSPORT_LOCAL) {
-            local_transport_run(h->ph->command_line, &sink, &res);
-        } else {
-            struct ssh_target tg = {host->name, host->address, host->set.port,
-                                    host->set.user, host->set.identity};
-            ssh_transport_run(r->opts->ssh, &tg, h->ph->command_line, &sink,
-                              &res);
-        }
-    }
     for (int s = 0; s < 2; s++) {
         struct batch b;
         b.n = 0;
         if (h->partial[s].len)
             partial_emit(h, s, &b, false);
     }
-    conclude(h, &res);
-    {
-        char how[64] = "";
-        if (h->signal[0])
-            snprintf(how, sizeof(how), ", signal %s", h->signal);
-        else if (h->exit_code >= 0)
-            snprintf(how, sizeof(how), ", exit %d", h->exit_code);
-        record_log_note(h->log_fd, "%s%s%s%s", state_names[h->state], how,
-                        h->error[0] ? ": " : "", h->error);
-    }
-    output_host_done(&r->out, &h->oh);
-    if (h->log_fd >= 0)
-        close(h->log_fd);
-    h->log_fd = -1;
-    record_touch(r, false);
+}
+
+static void host_log_end(struct host_run *h)
+{
+    char how[64] = "";
+
+    if (h->signal[0])
+        snprintf(how, sizeof(how), ", signal %s", h->signal);
+    else if (h->exit_code >= 0)
+        snprintf(how, sizeof(how), ", exit %d", h->exit_code);
+    record_log_note(h->log_fd, "%s%s%s%s", state_names[h->state], how,
+                    h->error[0] ? ": " : "", h->error);
+}
+
+static void exec_on(struct host_run *h, const char *command,
+                    struct transport_result *res)
+{
+    struct transport_sink sink = {h, sink_started, sink_data, sink_control};
+
+    if (h->ph->host->set.transport == TRANSPORT_LOCAL)
+        local_transport_run(command, &sink, res);
+    else
+        ssh_conn_exec(h->conn, command, &sink, res);
+}
+
+/* The first line of what the preflight wrote on stderr, for the message. */
+static const char *first_line(struct buf *b, char *out, size_t n)
+{
+    const char *s = buf_str(b);
+    size_t len = strcspn(s, "\n");
+
+    if (len >= n)
+        len = n - 1;
+    memcpy(out, s, len);
+    out[len] = '\0';
+    return out;
+}
+
+/* Phase 1 for one host: connect, authenticate, run the preflight. */
+static void preflight_host(struct runner *r, struct host_run *h)
+{
+    const struct host *host = h->ph->host;
+    struct transport_result res;
+    char err[ERR_MAX], line[ERR_MAX / 2];
+    char *cmd;
+
     pthread_mutex_lock(&r->lock);
-    r->done++;
-    pthread_cond_broadcast(&r->cond);
+    h->started_ms = clock_wall_ms();
+    h->state = HS_CONNECTING;
     pthread_mutex_unlock(&r->lock);
+    h->log_fd = record_host_log_open(&r->rec, host->name, &h->log_path, err);
+    if (h->log_fd < 0) {
+        /* Without a log, output could be lost: do not start. */
+        finish_host(h, HS_FAILED, "%s", err);
+        return;
+    }
+    if (interrupts) {
+        h->interrupted = true;
+        finish_host(h, HS_INTERRUPTED, "not started: interrupted");
+        return;
+    }
+    record_log_note(h->log_fd, "run %s: %s '%s' on host '%s'", r->run_id,
+                    r->plan->task->sha256[0] ? "task" : "command",
+                    r->plan->task->name, host->name);
+    if (host->set.transport == TRANSPORT_SSH) {
+        struct ssh_target tg = {host->name, host->address, host->set.port,
+                                host->set.user, host->set.identity};
+        ssh_transport_connect(r->opts->ssh, &tg, &h->conn, &res);
+        if (h->conn == NULL) {
+            finish_host(h, conclude(h, &res), NULL);
+            return;
+        }
+    }
+    h->connected_ms = clock_wall_ms();
+    cmd = plan_preflight_command(r->plan, h->ph);
+    h->capturing = true;
+    exec_on(h, cmd, &res);
+    h->capturing = false;
+    free(cmd);
+    if (res.outcome != OUTCOME_EXITED || res.exit_code != 0) {
+        enum host_state st = conclude(h, &res);
+        if (st == HS_INTERRUPTED || st == HS_TIMEOUT) {
+            finish_host(h, st, NULL);
+            return;
+        }
+        if (res.outcome == OUTCOME_LOST) {
+            finish_host(h, HS_UNREACHABLE, "during the preflight: %s",
+                        res.error);
+            return;
+        }
+        if (h->capture[1].len)
+            snprintf(h->error, sizeof(h->error), "preflight: %s",
+                     first_line(&h->capture[1], line, sizeof(line)));
+        else if (!h->error[0])
+            snprintf(h->error, sizeof(h->error), "preflight failed");
+        finish_host(h, HS_FAILED, NULL);
+        return;
+    }
+    if (preflight_parse(&h->pf, buf_str(&h->capture[0]), h->capture[0].len,
+                        err)) {
+        finish_host(h, HS_FAILED, "%s", err);
+        return;
+    }
+    h->task_state = r->plan->task->sha256[0]
+                        ? preflight_task_state(&h->pf, r->plan->task->sha256)
+                        : NULL;
+    record_log_note(h->log_fd, "preflight: release %s, revision %s%s%s",
+                    h->pf.release, h->pf.revision[0] ? h->pf.revision : "-",
+                    h->task_state ? ", task file in release: " : "",
+                    h->task_state ? h->task_state : "");
+    h->exit_code = -1;
+    h->pf_ok = true;
+    set_state(h, HS_READY);
+}
+
+/* Phase 2 for one host: the task, in the release the preflight resolved. */
+static void run_host(struct runner *r, struct host_run *h)
+{
+    const struct host *host = h->ph->host;
+    struct transport_result res;
+    char holder[512], since[40];
+    char *cmd;
+    enum host_state st;
+    bool stop;
+
+    pthread_mutex_lock(&r->lock);
+    stop = r->stop_starting;
+    pthread_mutex_unlock(&r->lock);
+    if (interrupts) {
+        h->interrupted = true;
+        finish_host(h, HS_INTERRUPTED, "not started: interrupted");
+        goto out;
+    }
+    if (stop) {
+        finish_host(h, HS_SKIPPED, "not started: %zu host(s) failed "
+                    "(max_fail %s)", r->failures, r->opts->max_fail);
+        goto out;
+    }
+    time_format_iso(clock_wall_ms(), since, sizeof(since));
+    snprintf(holder, sizeof(holder), "run %s by %s since %s on %s",
+             r->run_id, r->operator_name, since, host->name);
+    cmd = plan_run_command(r->plan, h->ph, h->pf.release, holder);
+    exec_on(h, cmd, &res);
+    if (res.outcome == OUTCOME_LOST && host->set.transport == TRANSPORT_SSH &&
+        h->state == HS_READY && !interrupts) {
+        /* the parked session died before the task started: once more on a
+         * fresh one */
+        struct ssh_target tg = {host->name, host->address, host->set.port,
+                                host->set.user, host->set.identity};
+        ssh_conn_free(h->conn);
+        h->conn = NULL;
+        ssh_transport_connect(r->opts->ssh, &tg, &h->conn, &res);
+        if (h->conn)
+            exec_on(h, cmd, &res);
+    }
+    free(cmd);
+    flush_partials(h);
+    st = conclude(h, &res);
+    finish_host(h, st, NULL);
+    if (st != HS_OK) {
+        pthread_mutex_lock(&r->lock);
+        if (++r->failures >= r->max_fail)
+            r->stop_starting = true;
+        pthread_mutex_unlock(&r->lock);
+    }
+out:
+    output_host_done(&r->out, &h->oh);
 }
 
 static void *worker(void *arg)
@@ -399,21 +586,27 @@ static void *worker(void *arg)
     for (;;) {
         size_t i;
         pthread_mutex_lock(&r->lock);
-        if (r->next >= r->n) {
+        if (r->next >= r->ntodo) {
             pthread_mutex_unlock(&r->lock);
             return NULL;
         }
-        i = r->next++;
+        i = r->todo[r->next++];
         pthread_mutex_unlock(&r->lock);
-        run_host(r, &r->hosts[i]);
+        r->work(r, &r->hosts[i]);
+        record_touch(r, false);
+        pthread_mutex_lock(&r->lock);
+        r->done++;
+        pthread_cond_broadcast(&r->cond);
+        pthread_mutex_unlock(&r->lock);
     }
 }
 
-/* Room for a socket, an agent socket and a log per running host. */
-static void raise_fd_limit(unsigned parallel)
+/* Room for a socket, an agent socket and a log per host, as sessions stay
+ * open between the phases. */
+static void raise_fd_limit(size_t hosts)
 {
     struct rlimit rl;
-    rlim_t want = (rlim_t)parallel * 4 + 64;
+    rlim_t want = (rlim_t)hosts * 3 + 64;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
         return;
@@ -421,6 +614,227 @@ static void raise_fd_limit(unsigned parallel)
                       ? want
                       : rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* Waits for the pool, reporting the first and second Ctrl-C. Returns false
+ * when workers had to be abandoned after a second Ctrl-C. */
+static bool wait_pool(struct runner *r)
+{
+    int64_t abandon_at = 0;
+
+    pthread_mutex_lock(&r->lock);
+    while (r->done < r->ntodo) {
+        struct timespec ts;
+        int n = interrupts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+        if (n > r->seen_interrupts) {
+            int seen = r->seen_interrupts;
+            pthread_mutex_unlock(&r->lock);
+            if (seen == 0)
+                output_note(&r->out, "interrupted: stopping the remote tasks "
+                                     "(Ctrl-C again to close at once)");
+            if (n >= 2 && seen < 2)
+                output_note(&r->out, "closing every connection now");
+            r->seen_interrupts = n;
+            pthread_mutex_lock(&r->lock);
+        }
+        if (n >= 2 && abandon_at == 0)
+            abandon_at = clock_mono_ms() + ABANDON_AFTER_MS;
+        if (abandon_at && clock_mono_ms() >= abandon_at) {
+            pthread_mutex_unlock(&r->lock);
+            return false;
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    return true;
+}
+
+/* Runs work on the hosts todo[0..n) with min(parallel, n) threads. */
+static bool run_pool(struct runner *r, size_t *todo, size_t n,
+                     void (*work)(struct runner *, struct host_run *))
+{
+    pthread_t *threads;
+    pthread_attr_t attr;
+    size_t nthreads, started = 0;
+    bool joined;
+
+    if (n == 0)
+        return true;
+    r->todo = todo;
+    r->ntodo = n;
+    r->next = 0;
+    r->done = 0;
+    r->work = work;
+    nthreads = r->opts->parallel < n ? r->opts->parallel : n;
+    threads = xcalloc(nthreads, sizeof(*threads));
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, STACK_SIZE);
+    for (size_t i = 0; i < nthreads; i++) {
+        if (pthread_create(&threads[i], &attr, worker, r) != 0)
+            break;
+        started++;
+    }
+    pthread_attr_destroy(&attr);
+    if (started == 0)
+        worker(r);
+    joined = wait_pool(r);
+    if (joined)
+        for (size_t i = 0; i < started; i++)
+            pthread_join(threads[i], NULL);
+    free(threads);
+    return joined;
+}
+
+/* After the preflight: may every ready host go on? Sets r->refused. */
+static void decide(struct runner *r)
+{
+    const struct host_run *first = NULL;
+    struct buf why = BUF_INIT(1u << 20);
+    bool drift = false, task_drift = false, locked = false, broken = false;
+
+    for (size_t i = 0; i < r->n; i++) {
+        const struct host_run *h = &r->hosts[i];
+        if (h->state == HS_FAILED)
+            broken = true;
+        if (!h->pf_ok)
+            continue;
+        if (first == NULL)
+            first = h;
+        else if (strcmp(preflight_release_id(&h->pf),
+                        preflight_release_id(&first->pf)) ||
+                 strcmp(h->pf.revision, first->pf.revision))
+            drift = true;
+        if (h->task_state && strcmp(h->task_state, "differs") == 0)
+            task_drift = true;
+        if (h->pf.lock_held)
+            locked = true;
+    }
+    if (r->opts->mode == RUN_CHECK) {
+        /* check: every host reports for itself; a held lock is a finding */
+        for (size_t i = 0; i < r->n; i++) {
+            struct host_run *h = &r->hosts[i];
+            if (h->state == HS_READY && h->pf.lock_held) {
+                finish_host(h, HS_REFUSED, "lock held: %s",
+                            h->pf.lock_holder ? h->pf.lock_holder : "?");
+                r->refused_code = EXIT_REFUSED;
+            }
+        }
+        if (drift)
+            output_note(&r->out, "the hosts disagree on the release");
+        if (drift || broken)
+            r->refused_code = drift ? EXIT_REFUSED : EXIT_USAGE;
+        buf_release(&why);
+        return;
+    }
+    if (broken) {
+        r->refused_code = EXIT_USAGE;
+        snprintf(r->refused, sizeof(r->refused),
+                 "the preflight failed on some host; nothing was run");
+    } else if (drift) {
+        r->refused_code = EXIT_REFUSED;
+        snprintf(r->refused, sizeof(r->refused),
+                 "the hosts disagree on the release; nothing was run");
+        buf_adds(&why, "hosts disagree on the release (a deploy in progress, "
+                       "or a host left behind); nothing was run:\n");
+        for (size_t i = 0; i < r->n; i++) {
+            const struct host_run *h = &r->hosts[i];
+            if (h->pf_ok)
+                buf_addf(&why, "  %-*s  %s  %s\n", r->out.width,
+                         h->ph->host->name, preflight_release_id(&h->pf),
+                         h->pf.revision[0] ? h->pf.revision : "-");
+        }
+    } else if (task_drift && !r->opts->allow_drift) {
+        r->refused_code = EXIT_REFUSED;
+        snprintf(r->refused, sizeof(r->refused),
+                 "the release's copy of %s differs from this one; nothing "
+                 "was run (--allow-drift to run it anyway)",
+                 r->plan->task->path);
+        buf_addf(&why, "%s differs from the deployed release's copy; nothing "
+                       "was run (--allow-drift runs it anyway):\n  here      "
+                       "%s\n", r->plan->task->path, r->plan->task->sha256);
+        for (size_t i = 0; i < r->n; i++) {
+            const struct host_run *h = &r->hosts[i];
+            if (h->task_state && strcmp(h->task_state, "differs") == 0)
+                buf_addf(&why, "  %-8s  %s\n", h->ph->host->name,
+                         h->pf.task_sha256);
+        }
+    } else if (locked) {
+        r->refused_code = EXIT_REFUSED;
+        for (size_t i = 0; i < r->n; i++) {
+            const struct host_run *h = &r->hosts[i];
+            if (h->pf_ok && h->pf.lock_held) {
+                snprintf(r->refused, sizeof(r->refused),
+                         "task '%s' is locked on %s by %s; nothing was run "
+                         "(--wait-lock D to wait)",
+                         r->plan->task->name, h->ph->host->name,
+                         h->pf.lock_holder && *h->pf.lock_holder
+                             ? h->pf.lock_holder
+                             : "another run");
+                break;
+            }
+        }
+    }
+    if (why.len) {
+        output_note(&r->out, "%.*s", (int)why.len - 1, buf_str(&why));
+    } else if (r->refused[0]) {
+        output_note(&r->out, "%s", r->refused);
+    }
+    buf_release(&why);
+    if (r->refused[0]) {
+        r->run.refused = r->refused;
+        for (size_t i = 0; i < r->n; i++) {
+            struct host_run *h = &r->hosts[i];
+            if (h->state != HS_READY)
+                continue;
+            if (h->pf.lock_held)
+                finish_host(h, HS_REFUSED, "locked by %s",
+                            h->pf.lock_holder && *h->pf.lock_holder
+                                ? h->pf.lock_holder
+                                : "another run");
+            else
+                finish_host(h, HS_REFUSED, "nothing was run");
+        }
+    }
+}
+
+/* Phase 2: the ready hosts, in batches. */
+static bool run_batches(struct runner *r)
+{
+    struct rollout ro;
+    char err[ERR_MAX];
+    size_t *ready = xcalloc(r->n, sizeof(*ready));
+    size_t nready = 0, off = 0, b = 0;
+    bool joined = true;
+
+    for (size_t i = 0; i < r->n; i++)
+        if (r->hosts[i].state == HS_READY)
+            ready[nready++] = i;
+    if (rollout_parse(r->opts->batch, r->opts->max_fail, nready, &ro, err)) {
+        output_note(&r->out, "%s", err); /* checked before: not reached */
+        ro.nsizes = 0;
+        ro.max_fail = SIZE_MAX;
+    }
+    r->max_fail = ro.max_fail;
+    while (off < nready && joined) {
+        size_t size = ro.nsizes ? ro.sizes[b < ro.nsizes ? b : ro.nsizes - 1]
+                                : nready;
+        if (size > nready - off)
+            size = nready - off;
+        if (ro.nsizes > 1 || (ro.nsizes == 1 && size < nready))
+            output_note(&r->out, "batch %zu: %zu host(s)", b + 1, size);
+        joined = run_pool(r, ready + off, size, run_host);
+        off += size;
+        b++;
+    }
+    rollout_release(&ro);
+    free(ready);
+    return joined;
 }
 
 static int exit_code_of(const struct runner *r)
@@ -438,6 +852,9 @@ static int exit_code_of(const struct runner *r)
             unreach = true;
             break;
         case HS_OK:
+        case HS_READY:
+        case HS_REFUSED:
+        case HS_SKIPPED:
             break;
         default:
             failed = true;
@@ -446,6 +863,8 @@ static int exit_code_of(const struct runner *r)
     }
     if (intr || interrupts)
         return EXIT_INTERRUPTED;
+    if (r->refused_code)
+        return r->refused_code;
     if (unreach)
         return EXIT_UNREACHABLE;
     return failed ? EXIT_TASK_FAILED : 0;
@@ -454,6 +873,7 @@ static int exit_code_of(const struct runner *r)
 static void summarize(struct runner *r)
 {
     struct summary_row *rows = xcalloc(r->n, sizeof(*rows));
+    size_t absent = 0;
 
     for (size_t i = 0; i < r->n; i++) {
         const struct host_run *h = &r->hosts[i];
@@ -468,9 +888,17 @@ static void summarize(struct runner *r)
         rows[i].duration_ms = h->finished_ms && h->started_ms
                                   ? h->finished_ms - h->started_ms
                                   : 0;
+        rows[i].release = preflight_release_id(&h->pf);
+        rows[i].revision = h->pf.release ? h->pf.revision : NULL;
+        if (h->task_state && strcmp(h->task_state, "absent") == 0)
+            absent++;
         rows[i].error = h->error[0] ? h->error : NULL;
     }
     output_summary(&r->out, rows, r->n);
+    if (absent)
+        output_note(&r->out, "the deployed release has no %s on %zu host%s: "
+                             "the task ran from this checkout",
+                    r->plan->task->path, absent, absent == 1 ? "" : "s");
     free(rows);
 }
 
@@ -499,121 +927,129 @@ static void install_signals(struct sigaction *old_int,
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* Waits for the workers, reporting the first and second Ctrl-C. Returns
- * false when workers had to be abandoned after a second Ctrl-C. */
-static bool wait_hosts(struct runner *r)
+static void runner_init(struct runner *r, const struct plan *p,
+                        const struct runner_opts *o)
 {
-    int seen = 0;
-    int64_t abandon_at = 0;
+    int width = 1;
 
-    pthread_mutex_lock(&r->lock);
-    while (r->done < r->n) {
-        struct timespec ts;
-        int n = interrupts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&r->cond, &r->lock, &ts);
-        if (n > seen) {
-            pthread_mutex_unlock(&r->lock);
-            if (seen == 0)
-                output_note(&r->out, "interrupted: stopping the remote tasks "
-                                     "(Ctrl-C again to close at once)");
-            if (n >= 2 && seen < 2) {
-                output_note(&r->out, "closing every connection now");
-                abandon_at = clock_mono_ms() + ABANDON_AFTER_MS;
-            }
-            seen = n;
-            pthread_mutex_lock(&r->lock);
-        }
-        if (abandon_at && clock_mono_ms() >= abandon_at) {
-            pthread_mutex_unlock(&r->lock);
-            return false;
-        }
+    memset(r, 0, sizeof(*r));
+    r->plan = p;
+    r->opts = o;
+    r->n = p->nhosts;
+    r->max_fail = SIZE_MAX;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    record_new_id(r->run_id, sizeof(r->run_id));
+    r->run.run_id = r->run_id;
+    r->run.operator_name = operator_of(r->operator_name,
+                                       sizeof(r->operator_name));
+    r->run.stage = p->inv->stage;
+    r->run.task = p->task->name;
+    r->run.task_file = p->task->sha256[0] ? p->task->path : NULL;
+    r->run.task_sha256 = p->task->sha256;
+    r->run.command = p->task->command;
+    r->run.args = &p->args;
+    r->run.allow_drift = o->allow_drift;
+    r->run.timeout_ms = o->timeout_ms;
+    r->run.started_ms = clock_wall_ms();
+    r->run.exit_code = -1;
+    for (size_t i = 0; i < p->nhosts; i++)
+        if ((int)strlen(p->hosts[i].host->name) > width)
+            width = (int)strlen(p->hosts[i].host->name);
+    output_init(&r->out, o->output, width);
+    r->hosts = xcalloc(r->n, sizeof(*r->hosts));
+    for (size_t i = 0; i < r->n; i++) {
+        struct host_run *h = &r->hosts[i];
+        h->r = r;
+        h->ph = &p->hosts[i];
+        h->exit_code = -1;
+        h->log_fd = -1;
+        buf_init(&h->partial[0], LINE_MAX_BYTES);
+        buf_init(&h->partial[1], LINE_MAX_BYTES);
+        buf_init(&h->capture[0], CAPTURE_MAX);
+        buf_init(&h->capture[1], CAPTURE_MAX);
+        output_host_init(&r->out, &h->oh, h->ph->host->name, i);
     }
-    pthread_mutex_unlock(&r->lock);
-    return true;
+}
+
+static void runner_release(struct runner *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        struct host_run *h = &r->hosts[i];
+        ssh_conn_free(h->conn);
+        if (h->log_fd >= 0)
+            close(h->log_fd);
+        buf_release(&h->partial[0]);
+        buf_release(&h->partial[1]);
+        buf_release(&h->capture[0]);
+        buf_release(&h->capture[1]);
+        preflight_release(&h->pf);
+        output_host_release(&h->oh);
+        free(h->log_path);
+    }
+    free(r->hosts);
+    output_release(&r->out);
+    record_release(&r->rec);
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->cond);
+}
+
+/* Every host gets a final state, its log its closing note, and its session
+ * is closed. */
+static void conclude_all(struct runner *r, bool joined)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        struct host_run *h = &r->hosts[i];
+        if (h->state == HS_READY && r->opts->mode != RUN_TASK)
+            finish_host(h, HS_READY, NULL);
+        else if (h->state == HS_READY && !interrupts)
+            finish_host(h, HS_SKIPPED, "not started");
+        else if (h->state <= HS_RUNNING)
+            finish_host(h, HS_INTERRUPTED, "%s",
+                        !joined ? "abandoned after a second interrupt"
+                        : h->state == HS_RUNNING ? "interrupted"
+                                                 : "not started: "
+                                                   "interrupted");
+        if (!joined)
+            continue; /* workers may still use logs and sessions */
+        if (h->log_fd >= 0) {
+            host_log_end(h);
+            close(h->log_fd);
+            h->log_fd = -1;
+        }
+        ssh_conn_free(h->conn);
+        h->conn = NULL;
+    }
 }
 
 int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
 {
     struct runner r;
     struct sigaction old_int, old_term;
-    pthread_t *threads;
-    pthread_attr_t attr;
-    size_t nthreads, started = 0;
-    int width = 1, code;
+    size_t *all;
     bool joined;
+    int code;
 
-    memset(&r, 0, sizeof(r));
-    r.plan = p;
-    r.opts = o;
-    r.n = p->nhosts;
-    pthread_mutex_init(&r.lock, NULL);
-    pthread_cond_init(&r.cond, NULL);
-    record_new_id(r.run_id, sizeof(r.run_id));
-    if (record_open(&r.rec, o->log_root, r.run_id, o->report, err))
+    runner_init(&r, p, o);
+    if (record_open(&r.rec, o->log_root, r.run_id, o->report, err)) {
+        runner_release(&r);
         return EXIT_USAGE;
-    r.run.run_id = r.run_id;
-    r.run.operator_name = operator_of(r.operator_name,
-                                      sizeof(r.operator_name));
-    r.run.stage = p->inv->stage;
-    r.run.task = p->task->name;
-    r.run.task_file = p->task->sha256[0] ? p->task->path : NULL;
-    r.run.task_sha256 = p->task->sha256;
-    r.run.command = o->command_text ? o->command_text : p->task->command;
-    r.run.args = &p->args;
-    r.run.started_ms = clock_wall_ms();
-    r.run.exit_code = -1;
-    for (size_t i = 0; i < p->nhosts; i++)
-        if ((int)strlen(p->hosts[i].host->name) > width)
-            width = (int)strlen(p->hosts[i].host->name);
-    output_init(&r.out, o->output, width);
-    r.hosts = xcalloc(r.n, sizeof(*r.hosts));
-    for (size_t i = 0; i < r.n; i++) {
-        struct host_run *h = &r.hosts[i];
-        h->r = &r;
-        h->ph = &p->hosts[i];
-        h->exit_code = -1;
-        h->log_fd = -1;
-        buf_init(&h->partial[0], LINE_MAX_BYTES);
-        buf_init(&h->partial[1], LINE_MAX_BYTES);
-        output_host_init(&r.out, &h->oh, h->ph->host->name, i);
     }
     record_touch(&r, true);
     interrupts = 0;
     install_signals(&old_int, &old_term);
-    nthreads = o->parallel < r.n ? o->parallel : r.n;
-    raise_fd_limit((unsigned)nthreads);
-    threads = xcalloc(nthreads, sizeof(*threads));
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, STACK_SIZE);
-    for (size_t i = 0; i < nthreads; i++) {
-        if (pthread_create(&threads[i], &attr, worker, &r) != 0)
-            break;
-        started++;
+    raise_fd_limit(r.n);
+    all = xcalloc(r.n, sizeof(*all));
+    for (size_t i = 0; i < r.n; i++)
+        all[i] = i;
+    joined = run_pool(&r, all, r.n, preflight_host);
+    free(all);
+    if (joined && !interrupts) {
+        decide(&r);
+        if (!r.refused[0] && o->mode == RUN_TASK)
+            joined = run_batches(&r);
     }
-    pthread_attr_destroy(&attr);
-    if (started == 0)
-        worker(&r);
-    joined = wait_hosts(&r);
-    if (joined)
-        for (size_t i = 0; i < started; i++)
-            pthread_join(threads[i], NULL);
-    pthread_mutex_lock(&r.lock);
-    for (size_t i = 0; i < r.n; i++) {
-        struct host_run *h = &r.hosts[i];
-        if (h->state <= HS_RUNNING) {
-            h->state = HS_INTERRUPTED;
-            h->finished_ms = clock_wall_ms();
-            snprintf(h->error, sizeof(h->error), "abandoned after a second "
-                                                 "interrupt");
-        }
-    }
-    pthread_mutex_unlock(&r.lock);
+    conclude_all(&r, joined);
     code = exit_code_of(&r);
     r.run.finished_ms = clock_wall_ms();
     r.run.exit_code = code;
@@ -623,22 +1059,10 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
     if (!joined) {
         /* Workers may still be inside a blocking connect: leave now. The
          * record is written; remote watchdogs stop the tasks. */
-        fflush(stdout);
         _exit(code);
     }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    for (size_t i = 0; i < r.n; i++) {
-        buf_release(&r.hosts[i].partial[0]);
-        buf_release(&r.hosts[i].partial[1]);
-        output_host_release(&r.hosts[i].oh);
-        free(r.hosts[i].log_path);
-    }
-    free(r.hosts);
-    free(threads);
-    output_release(&r.out);
-    record_release(&r.rec);
-    pthread_mutex_destroy(&r.lock);
-    pthread_cond_destroy(&r.cond);
+    runner_release(&r);
     return code;
 }

@@ -547,11 +547,64 @@ static void pump(ssh_session s, ssh_channel ch, struct chan_state *cs,
     ssh_event_free(ev);
 }
 
-void ssh_transport_run(struct ssh_transport *t, const struct ssh_target *tg,
-                       const char *command, const struct transport_sink *sink,
-                       struct transport_result *res)
+struct ssh_conn {
+    ssh_session s;
+};
+
+void ssh_transport_connect(struct ssh_transport *t,
+                           const struct ssh_target *tg, struct ssh_conn **out,
+                           struct transport_result *res)
 {
     ssh_session s = ssh_new();
+
+    *out = NULL;
+    memset(res, 0, sizeof(*res));
+    res->exit_code = -1;
+    res->outcome = OUTCOME_ERROR;
+    if (s == NULL) {
+        errf(res->error, "cannot create an SSH session");
+        return;
+    }
+    if (set_options(t, s, tg, res->error))
+        goto fail;
+    if (ssh_connect(s) != SSH_OK) {
+        char where[300];
+        res->outcome = OUTCOME_UNREACHABLE;
+        endpoint(s, where, sizeof(where));
+        errf(res->error, "cannot connect to %s: %s", where, ssh_get_error(s));
+        goto fail;
+    }
+    if (verify_host_key(t, s, res->error)) {
+        res->outcome = OUTCOME_HOST_KEY;
+        goto fail;
+    }
+    if (authenticate(t, s, tg, res->error)) {
+        res->outcome = OUTCOME_AUTH;
+        goto fail;
+    }
+    *out = xcalloc(1, sizeof(**out));
+    (*out)->s = s; /* transferred */
+    res->outcome = OUTCOME_EXITED;
+    return;
+fail:
+    ssh_disconnect(s);
+    ssh_free(s);
+}
+
+void ssh_conn_free(struct ssh_conn *c)
+{
+    if (c == NULL)
+        return;
+    ssh_disconnect(c->s);
+    ssh_free(c->s);
+    free(c);
+}
+
+void ssh_conn_exec(struct ssh_conn *c, const char *command,
+                   const struct transport_sink *sink,
+                   struct transport_result *res)
+{
+    ssh_session s = c->s;
     ssh_channel ch = NULL;
     struct chan_state cs;
     struct ssh_channel_callbacks_struct cb;
@@ -561,29 +614,9 @@ void ssh_transport_run(struct ssh_transport *t, const struct ssh_target *tg,
     res->exit_code = -1;
     res->outcome = OUTCOME_ERROR;
     cs.sink = sink;
-    if (s == NULL) {
-        errf(res->error, "cannot create an SSH session");
-        return;
-    }
-    if (set_options(t, s, tg, res->error))
-        goto out;
-    if (ssh_connect(s) != SSH_OK) {
-        char where[300];
-        res->outcome = OUTCOME_UNREACHABLE;
-        endpoint(s, where, sizeof(where));
-        errf(res->error, "cannot connect to %s: %s", where, ssh_get_error(s));
-        goto out;
-    }
-    if (verify_host_key(t, s, res->error)) {
-        res->outcome = OUTCOME_HOST_KEY;
-        goto out;
-    }
-    if (authenticate(t, s, tg, res->error)) {
-        res->outcome = OUTCOME_AUTH;
-        goto out;
-    }
     ch = ssh_channel_new(s);
     if (ch == NULL || ssh_channel_open_session(ch) != SSH_OK) {
+        res->outcome = ssh_is_connected(s) ? OUTCOME_ERROR : OUTCOME_LOST;
         errf(res->error, "cannot open a channel: %s", ssh_get_error(s));
         goto out;
     }
@@ -601,11 +634,11 @@ void ssh_transport_run(struct ssh_transport *t, const struct ssh_target *tg,
     if (ssh_channel_request_exec(ch, command) != SSH_OK) {
         errf(res->error, "the host refused to run the command: %s",
              ssh_get_error(s));
-        goto out;
+        goto remove;
     }
     sink->started(sink->ctx);
     pump(s, ch, &cs, res);
-    if (res->outcome != OUTCOME_LOST) {
+    if (res->outcome != OUTCOME_LOST || cs.have_status || cs.signal[0]) {
         if (cs.signal[0]) {
             res->outcome = OUTCOME_SIGNALED;
             snprintf(res->signal, sizeof(res->signal), "%s", cs.signal);
@@ -618,10 +651,22 @@ void ssh_transport_run(struct ssh_transport *t, const struct ssh_target *tg,
             errf(res->error, "channel closed without an exit status");
         }
     }
+remove:
     ssh_remove_channel_callbacks(ch, &cb);
 out:
     if (ch)
         ssh_channel_free(ch);
-    ssh_disconnect(s);
-    ssh_free(s);
+}
+
+void ssh_transport_run(struct ssh_transport *t, const struct ssh_target *tg,
+                       const char *command, const struct transport_sink *sink,
+                       struct transport_result *res)
+{
+    struct ssh_conn *c = NULL;
+
+    ssh_transport_connect(t, tg, &c, res);
+    if (c == NULL)
+        return;
+    ssh_conn_exec(c, command, sink, res);
+    ssh_conn_free(c);
 }

@@ -25,6 +25,8 @@ enum opt_bit {
     OPT_RUN = 1u << 5,       /* --parallel, --timeout, --log-dir, --report,
                                 --output, -e, --release */
     OPT_ARGS = 1u << 6,      /* accepts "-- ARGS..." */
+    OPT_ROLLOUT = 1u << 7,   /* --preflight, --allow-drift, --wait-lock,
+                                --batch, --max-fail */
 };
 
 enum host_key_policy { HOST_KEY_STRICT, HOST_KEY_ACCEPT_NEW };
@@ -49,6 +51,10 @@ struct options {
     char *log_dir;
     char *report;
     enum output_mode output;
+    bool preflight;
+    bool allow_drift;
+    char *batch;
+    char *max_fail;
 };
 
 #define DEFAULT_PARALLEL 64

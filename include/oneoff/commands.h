@@ -6,6 +6,8 @@
 #define ONEOFF_COMMANDS_H
 
 #include "oneoff/cli.h"
+#include "oneoff/plan.h"
+#include "oneoff/transport.h"
 
 struct command {
     const char *name;
@@ -21,6 +23,7 @@ extern const struct command cmd_hosts;
 extern const struct command cmd_tasks;
 extern const struct command cmd_run;
 extern const struct command cmd_exec;
+extern const struct command cmd_check;
 
 /* The exit-code table printed by every --help. */
 extern const char exit_codes_help[];
@@ -29,5 +32,10 @@ extern const char exit_codes_help[];
 void command_print_help(const struct command *c);
 /* Prints "oneoff: MESSAGE" and a hint to stderr; returns EXIT_USAGE. */
 int command_usage_error(const struct command *c, const char *msg);
+
+/* The SSH transport for the plan's hosts (NULL when all are local), with
+ * every identity loaded (passphrases asked) before anything connects. */
+int command_ssh_transport(const struct options *o, const struct plan *p,
+                          struct ssh_transport **out, char *err);
 
 #endif

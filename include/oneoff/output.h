@@ -72,6 +72,7 @@ struct summary_row {
     char exit[40];
     int64_t duration_ms;
     const char *release;
+    const char *revision;
     const char *error;
 };
 

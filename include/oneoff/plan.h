@@ -22,6 +22,7 @@ struct plan_opts {
     struct strlist args;    /* what followed "--" */
     struct kvlist env;      /* -e KEY=VALUE */
     const char *release;    /* --release ID: app_dir/releases/ID */
+    int64_t wait_lock_ms;   /* --wait-lock D: wait for a held lock */
 };
 
 struct plan_host {
@@ -29,7 +30,8 @@ struct plan_host {
     char *release;          /* as sent: "current" or "releases/ID" */
     struct kvlist env;      /* stage, host, task, command line; later wins */
     const char *become;     /* task's, else host's; NULL: the login user */
-    char *script;           /* the script body */
+    char *task_file;        /* "tasks/NAME.yml", looked for in the release */
+    char *script;           /* the script body (release unpinned) */
     char *command_line;     /* what the host's login shell is asked to run */
 };
 
@@ -40,6 +42,8 @@ struct plan {
     struct plan_host *hosts;
     size_t nhosts;
     bool confirm;           /* the stage or the task asks for confirmation */
+    long wait_lock_s;       /* 0: a held lock refuses the run */
+    bool check_locks;       /* preflight reports every held lock (check) */
 };
 
 /* Selects the hosts and composes their scripts. Errors are usage or
@@ -56,5 +60,28 @@ int plan_select(const struct inventory *inv, const struct task *t,
                 size_t *nsel, char *err);
 
 void plan_opts_release(struct plan_opts *o);
+
+/* A rolling run: batch sizes in order (the last repeats) and the number of
+ * failures after which no new host is started. */
+struct rollout {
+    size_t *sizes;
+    size_t nsizes;
+    size_t max_fail;   /* SIZE_MAX: no limit */
+};
+
+/* Parses "1,25%,100%" and "N" or "N%" for nhosts hosts; either may be NULL.
+ * Percentages round up and are at least 1. */
+int rollout_parse(const char *batch, const char *max_fail, size_t nhosts,
+                  struct rollout *out, char *err);
+void rollout_release(struct rollout *r);
+
+/* The command line that runs the task on ph in release (an absolute path
+ * resolved by the preflight, so one run is one release), taking the task's
+ * lock with lock_holder written into it. Caller frees. */
+char *plan_run_command(const struct plan *p, const struct plan_host *ph,
+                       const char *release, const char *lock_holder);
+/* The command line of ph's preflight (see script_preflight()). */
+char *plan_preflight_command(const struct plan *p,
+                             const struct plan_host *ph);
 
 #endif

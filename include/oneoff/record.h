@@ -35,6 +35,9 @@ struct record_run {
     int64_t started_ms;  /* wall clock */
     int64_t finished_ms; /* 0 while running */
     int exit_code;       /* -1 while running */
+    bool allow_drift;    /* --allow-drift was given */
+    const char *refused; /* why nothing ran, or NULL */
+    int64_t timeout_ms;  /* 0: none */
 };
 
 struct record_host {
@@ -48,7 +51,9 @@ struct record_host {
     int64_t started_ms, connected_ms, finished_ms; /* wall; 0: not yet */
     const char *log_path;
     const char *error;
-    const char *release;
+    const char *release;       /* resolved release directory */
+    const char *revision;      /* first line of its revision file */
+    const char *task_in_release; /* same | differs | absent | unknown */
 };
 
 struct record {

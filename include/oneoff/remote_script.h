@@ -26,6 +26,12 @@
 /* Exit status of the script when it cannot set up (app_dir, env file,
  * release): the task never started. */
 #define SCRIPT_SETUP_FAILED 125
+/* Exit status of the run script when the task's lock was taken between the
+ * preflight and the run: the task never started. */
+#define SCRIPT_LOCK_HELD 75
+
+/* Where a task's lock lives, relative to app_dir. */
+#define LOCK_DIR "shared/.oneoff/locks"
 
 struct script_spec {
     const char *label;        /* comment line: "task 'x' on host 'y'" */
@@ -35,6 +41,14 @@ struct script_spec {
     const struct kvlist *env; /* literal values, exported in order */
     const char *command;
     bool interactive;         /* console on a pty: no watchdog */
+    /* lock: NULL, or the task's name: flock on
+     * app_dir/LOCK_DIR/<lock>.lock, held by the task's processes */
+    const char *lock;
+    const char *lock_holder;  /* written into the lock file */
+    long lock_wait_s;         /* 0: do not wait */
+    const char *task_file;    /* preflight: tasks/<name>.yml to digest */
+    const char *revision_file; /* preflight: default REVISION */
+    bool check_locks;         /* preflight: report every held task lock */
 };
 
 /* Appends s to b in single quotes: the shell reads back exactly s. */
@@ -42,6 +56,15 @@ void sh_quote(struct buf *b, const char *s);
 
 /* The script body (caller frees). */
 char *script_compose(const struct script_spec *spec);
+/* The preflight script: the same set-up as the task's (app_dir, env files,
+ * release, as the same user), then it prints, one per line:
+ *   release=<resolved release path>
+ *   revision=<first line of the revision file, or nothing>
+ *   task_sha256=<digest of the release's task file>|none|unknown
+ *   lock=free | lock=held <holder>   (only with spec->lock)
+ *   lock=held <task>: <holder>       (with spec->check_locks, per held lock)
+ * and runs nothing. Caller frees. */
+char *script_preflight(const struct script_spec *spec);
 /* The command line sent to the host's login shell:
  *   exec [sudo -n -u USER --] /bin/sh -c 'SCRIPT' oneoff 'ARG'...
  * become may be NULL. Caller frees. */

@@ -1,28 +1,39 @@
 /*
- * runner.h - runs a plan on its hosts: bounded parallelism, deadlines,
- * Ctrl-C, live output, logs and the run record.
+ * runner.h - runs a plan on its hosts: preflight, one release per run,
+ * locks, rolling batches, bounded parallelism, deadlines, Ctrl-C, live
+ * output, logs and the run record.
  */
 #ifndef ONEOFF_RUNNER_H
 #define ONEOFF_RUNNER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "oneoff/output.h"
 #include "oneoff/plan.h"
 #include "oneoff/transport.h"
 
+enum runner_mode {
+    RUN_TASK,      /* preflight every host, then run */
+    RUN_PREFLIGHT, /* --preflight: stop after the preflight */
+    RUN_CHECK,     /* `oneoff check`: preflight, one line per host */
+};
+
 struct runner_opts {
+    enum runner_mode mode;
     unsigned parallel;
     int64_t timeout_ms;        /* 0: none */
     enum out_mode output;
     const char *log_root;      /* "log" under the project folder */
     const char *report;        /* NULL or --report FILE */
     struct ssh_transport *ssh; /* NULL when every host is local */
-    const char *command_text;  /* the task's command, for the record */
+    bool allow_drift;          /* run although the release's task differs */
+    const char *batch;         /* NULL: one batch */
+    const char *max_fail;      /* NULL: no limit */
 };
 
-/* Runs p; returns the process exit code (0, 1, 3, 130; 2 when the run could
- * not start, with err set). */
+/* Runs p; returns the process exit code (0, 1, 2, 3, 4, 130). err is set
+ * when the run could not start at all (exit 2). */
 int runner_run(const struct plan *p, const struct runner_opts *o, char *err);
 
 #endif

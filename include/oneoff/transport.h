@@ -87,8 +87,24 @@ void ssh_transport_free(struct ssh_transport *t);
 int ssh_transport_preload(struct ssh_transport *t, const char *path,
                           char *err);
 
-/* Runs command on target; blocks until it ended. Thread-safe: call it from
- * many threads at once, one target each. */
+/* An authenticated session to one host, able to run several commands one
+ * after the other. It may be handed from one thread to another, but used
+ * by one thread at a time. */
+struct ssh_conn;
+
+/* Connects, checks the host key and authenticates. On failure *out is
+ * NULL and res says why (UNREACHABLE, HOST_KEY, AUTH or ERROR). */
+void ssh_transport_connect(struct ssh_transport *t,
+                           const struct ssh_target *tg, struct ssh_conn **out,
+                           struct transport_result *res);
+/* Runs command in a new channel; blocks until the channel closed. */
+void ssh_conn_exec(struct ssh_conn *c, const char *command,
+                   const struct transport_sink *sink,
+                   struct transport_result *res);
+void ssh_conn_free(struct ssh_conn *c);
+
+/* connect + exec + free. Thread-safe: call it from many threads at once,
+ * one target each. */
 void ssh_transport_run(struct ssh_transport *t, const struct ssh_target *tg,
                        const char *command, const struct transport_sink *sink,
                        struct transport_result *res);
