@@ -56,8 +56,9 @@ static int check_run(struct options *o)
     ro.log_root = log_root;
     ro.report = o->report;
     ro.ssh = ssh;
+    err[0] = '\0';
     rc = runner_run(&plan, &ro, err);
-    if (rc == EXIT_USAGE && err[0])
+    if (err[0])
         fprintf(stderr, "oneoff: %s\n", err);
     free(log_root);
 out:

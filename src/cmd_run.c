@@ -160,8 +160,9 @@ static int start(const struct command *c, const struct options *o,
     ro.log_root = log_root;
     ro.report = o->report;
     ro.ssh = ssh;
+    err[0] = '\0';
     rc = runner_run(p, &ro, err);
-    if (rc == EXIT_USAGE)
+    if (err[0])
         fprintf(stderr, "oneoff: %s\n", err);
     free(log_root);
     ssh_transport_free(ssh);

@@ -895,7 +895,7 @@ static void summarize(struct runner *r)
         rows[i].error = h->error[0] ? h->error : NULL;
     }
     output_summary(&r->out, rows, r->n);
-    if (absent)
+    if (absent && !r->refused[0] && r->opts->mode == RUN_TASK)
         output_note(&r->out, "the deployed release has no %s on %zu host%s: "
                              "the task ran from this checkout",
                     r->plan->task->path, absent, absent == 1 ? "" : "s");

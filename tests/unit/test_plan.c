@@ -534,7 +534,7 @@ static void test_plan_contents(void **state)
     strlist_push(&o.limits, "worker1");
     assert_int_equal(plan_build(&p, &f->inv, &f->task, &o, err), 0);
     {
-        static const char want[] = "# oneoff: command 'exec' on host "
+        static const char want[] = "# oneoff: command on host "
                                    "'worker1' of stage 'production'\n";
         assert_int_equal(strncmp(p.hosts[0].script, want, strlen(want)), 0);
     }
