@@ -134,11 +134,15 @@ void output_lines(struct output *o, struct output_host *h, int s,
         return;
     if (o->mode == OUT_GROUPED) {
         for (size_t i = 0; i < n; i++) {
-            size_t before = h->group[s].len;
-            output_format_line(o, h, s, &lines[i], &h->group[s]);
-            if (h->group[s].len == before) { /* full: print what we have */
-                flush_group(o, h, s);
-                output_format_line(o, h, s, &lines[i], &h->group[s]);
+            /* format apart, so a line is never cut at the group's limit */
+            buf_reset(b);
+            output_format_line(o, h, s, &lines[i], b);
+            if (h->group[s].len + b->len > h->group[s].max)
+                flush_group(o, h, s); /* full: print what we have */
+            if (buf_add(&h->group[s], buf_str(b), b->len)) {
+                pthread_mutex_lock(&o->lock);
+                write_all(o->fd[s], buf_str(b), b->len);
+                pthread_mutex_unlock(&o->lock);
             }
         }
         return;

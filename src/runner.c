@@ -330,6 +330,18 @@ static void record_touch(struct runner *r, bool force)
     free(rows);
 }
 
+static int record_write_now(struct runner *r, char *err)
+{
+    struct record_host *rows = xcalloc(r->n, sizeof(*rows));
+    int rc;
+
+    for (size_t i = 0; i < r->n; i++)
+        fill_record_host(&r->hosts[i], &rows[i]);
+    rc = record_write(&r->rec, &r->run, rows, r->n, err);
+    free(rows);
+    return rc;
+}
+
 static void finish_host(struct host_run *h, enum host_state st,
                         const char *fmt, ...) ONEOFF_PRINTF(3, 4);
 
@@ -482,6 +494,11 @@ static void preflight_host(struct runner *r, struct host_run *h)
             finish_host(h, conclude(h, &res), NULL);
             return;
         }
+    }
+    if (interrupts) {
+        h->interrupted = true;
+        finish_host(h, HS_INTERRUPTED, "not started: interrupted");
+        return;
     }
     h->connected_ms = clock_wall_ms();
     cmd = plan_preflight_command(r->plan, h->ph);
@@ -1035,7 +1052,12 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
         runner_release(&r);
         return EXIT_USAGE;
     }
-    record_touch(&r, true);
+    /* An unwritable record (or --report) is a configuration error: found
+     * before anything connects. */
+    if (record_write_now(&r, err)) {
+        runner_release(&r);
+        return EXIT_USAGE;
+    }
     interrupts = 0;
     install_signals(&old_int, &old_term);
     raise_fd_limit(r.n);
