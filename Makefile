@@ -70,10 +70,12 @@ $(O)/tests/%: tests/unit/%.c $(O)/liboneoff.a | $(O)/tests
 $(O) $(O)/tests:
 	mkdir -p $@
 
-# The README's test command: set up the machine, then everything.
+# The README's test command: set up the machine, then everything, then the
+# unit and integration tests once more under AddressSanitizer and UBSan.
 test:
 	sh scripts/deps.sh
 	$(MAKE) check
+	$(MAKE) SANITIZE=address,undefined unit integration
 
 check: banned all unit integration fuzz-smoke
 
