@@ -10,7 +10,6 @@
 #include "oneoff/inventory.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -370,59 +369,24 @@ out:
 
 int inventory_list_stages(const char *dir, struct strlist *out, char *err)
 {
-    char *path = xasprintf("%s/hosts", dir);
-    DIR *dp = opendir(path);
-    struct dirent *de;
-
-    if (dp == NULL) {
-        int rc = errf(err, "cannot open '%s': %s", path, strerror(errno));
-        free(path);
-        return rc;
-    }
-    while ((de = readdir(dp)) != NULL) {
-        size_t n = strlen(de->d_name);
-        if (n > 4 && strcmp(de->d_name + n - 4, ".yml") == 0 &&
-            de->d_name[0] != '.')
-            strlist_push_owned(out, xstrndup(de->d_name, n - 4));
-    }
-    closedir(dp);
-    free(path);
-    strlist_sort(out);
-    return 0;
+    return yml_names(dir, "hosts", out, err);
 }
 
 int inventory_load(struct inventory *inv, const char *dir, const char *stage,
                    char *err)
 {
-    char *path, *display, *data = NULL;
+    char *display = NULL, *data = NULL;
     size_t len = 0;
     int rc;
 
     memset(inv, 0, sizeof(*inv));
     if (!name_valid(stage))
         return errf(err, "'%s' is not a valid stage name", stage);
-    path = xasprintf("%s/hosts/%s.yml", dir, stage);
-    display = xasprintf("hosts/%s.yml", stage);
-    rc = file_read(path, YDOC_MAX_BYTES, &data, &len);
-    if (rc == -ENOENT) {
-        struct strlist stages = {0};
-        char *list = NULL;
-        inventory_list_stages(dir, &stages, NULL);
-        list = strlist_join(&stages, ", ");
-        rc = errf(err, "no stage '%s' (no %s); stages: %s", stage, display,
-                  stages.n ? list : "none");
-        free(list);
-        strlist_clear(&stages);
-    } else if (rc == -EFBIG) {
-        rc = errf(err, "%s: file is larger than %u bytes", display,
-                  YDOC_MAX_BYTES);
-    } else if (rc < 0) {
-        rc = errf(err, "cannot read '%s': %s", display, strerror(-rc));
-    } else {
+    rc = yml_read(dir, "hosts", stage, "stage", YDOC_MAX_BYTES, &data, &len,
+                  &display, err);
+    if (rc == 0)
         rc = inventory_parse(inv, display, stage, data, len, err);
-    }
     free(data);
-    free(path);
     free(display);
     return rc;
 }

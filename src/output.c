@@ -30,20 +30,6 @@
 #define BATCH_MAX (64u << 20)
 #define GROUP_MAX (8u << 20)
 
-static void write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return; /* a closed pipe: nothing sensible left to do */
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
 static bool want_color(int fd)
 {
     const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");

@@ -95,20 +95,6 @@ int record_host_log_open(const struct record *r, const char *host,
     return fd;
 }
 
-static void write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
 void record_log_lines(int fd, int s, const struct line *lines, size_t n)
 {
     struct buf b = BUF_INIT(LOG_BATCH_MAX);

@@ -7,7 +7,6 @@
 #define _GNU_SOURCE
 #include "oneoff/task.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -208,35 +207,18 @@ int task_parse(struct task *t, const char *name, const char *display,
 
 int task_load(struct task *t, const char *dir, const char *name, char *err)
 {
-    char *path, *display, *data = NULL;
+    char *display = NULL, *data = NULL;
     size_t len = 0;
     int rc;
 
     memset(t, 0, sizeof(*t));
     if (!name_valid(name))
         return errf(err, "'%s' is not a valid task name", name);
-    path = xasprintf("%s/tasks/%s.yml", dir, name);
-    display = xasprintf("tasks/%s.yml", name);
-    rc = file_read(path, YDOC_MAX_BYTES, &data, &len);
-    if (rc == -ENOENT) {
-        struct strlist names = {0};
-        char *list;
-        task_list(dir, &names, NULL);
-        list = strlist_join(&names, ", ");
-        rc = errf(err, "no task '%s' (no %s); tasks: %s", name, display,
-                  names.n ? list : "none");
-        free(list);
-        strlist_clear(&names);
-    } else if (rc == -EFBIG) {
-        rc = errf(err, "%s: file is larger than %u bytes", display,
-                  YDOC_MAX_BYTES);
-    } else if (rc < 0) {
-        rc = errf(err, "cannot read '%s': %s", display, strerror(-rc));
-    } else {
+    rc = yml_read(dir, "tasks", name, "task", YDOC_MAX_BYTES, &data, &len,
+                  &display, err);
+    if (rc == 0)
         rc = task_parse(t, name, display, data, len, err);
-    }
     free(data);
-    free(path);
     free(display);
     return rc;
 }
@@ -268,23 +250,5 @@ void task_release(struct task *t)
 
 int task_list(const char *dir, struct strlist *out, char *err)
 {
-    char *path = xasprintf("%s/tasks", dir);
-    DIR *dp = opendir(path);
-    struct dirent *de;
-
-    if (dp == NULL) {
-        int rc = errf(err, "cannot open '%s': %s", path, strerror(errno));
-        free(path);
-        return rc;
-    }
-    while ((de = readdir(dp)) != NULL) {
-        size_t n = strlen(de->d_name);
-        if (n > 4 && strcmp(de->d_name + n - 4, ".yml") == 0 &&
-            de->d_name[0] != '.')
-            strlist_push_owned(out, xstrndup(de->d_name, n - 4));
-    }
-    closedir(dp);
-    free(path);
-    strlist_sort(out);
-    return 0;
+    return yml_names(dir, "tasks", out, err);
 }

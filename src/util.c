@@ -8,11 +8,13 @@
 #include "oneoff/util.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static ONEOFF_NORETURN void oom(size_t n)
 {
@@ -206,6 +208,70 @@ int file_read(const char *path, size_t max, char **data, size_t *len)
     *data = p;
     *len = n;
     return 0;
+}
+
+int yml_names(const char *dir, const char *sub, struct strlist *out,
+              char *err)
+{
+    char *path = xasprintf("%s/%s", dir, sub);
+    DIR *dp = opendir(path);
+    struct dirent *de;
+
+    if (dp == NULL) {
+        int rc = errf(err, "cannot open '%s': %s", path, strerror(errno));
+        free(path);
+        return rc;
+    }
+    while ((de = readdir(dp)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (n > 4 && strcmp(de->d_name + n - 4, ".yml") == 0 &&
+            de->d_name[0] != '.')
+            strlist_push_owned(out, xstrndup(de->d_name, n - 4));
+    }
+    closedir(dp);
+    free(path);
+    strlist_sort(out);
+    return 0;
+}
+
+int yml_read(const char *dir, const char *sub, const char *name,
+             const char *what, size_t max, char **data, size_t *len,
+             char **display, char *err)
+{
+    char *path = xasprintf("%s/%s/%s.yml", dir, sub, name);
+    int rc = file_read(path, max, data, len);
+
+    *display = xasprintf("%s/%s.yml", sub, name);
+    free(path);
+    if (rc == -ENOENT) {
+        struct strlist names = {0};
+        char *list;
+        yml_names(dir, sub, &names, NULL);
+        list = strlist_join(&names, ", ");
+        rc = errf(err, "no %s '%s' (no %s); %ss: %s", what, name, *display,
+                  what, names.n ? list : "none");
+        free(list);
+        strlist_clear(&names);
+    } else if (rc == -EFBIG) {
+        rc = errf(err, "%s: file is larger than %zu bytes", *display, max);
+    } else if (rc < 0) {
+        rc = errf(err, "cannot read '%s': %s", *display, strerror(-rc));
+    }
+    return rc;
+}
+
+void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
 }
 
 void kvlist_set(struct kvlist *l, const char *key, const char *val)

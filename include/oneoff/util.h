@@ -84,6 +84,21 @@ void duration_format(int64_t ms, char *buf, size_t n);
  * caller frees). Returns 0, -EFBIG when larger, or -errno. */
 int file_read(const char *path, size_t max, char **data, size_t *len);
 
+/* The names of the .yml files of DIR/SUB without ".yml", sorted, appended
+ * to out. */
+int yml_names(const char *dir, const char *sub, struct strlist *out,
+              char *err);
+/* Reads DIR/SUB/NAME.yml (at most max bytes) for a loader: on failure err
+ * says why, and a missing file lists the NAMEs that exist ("no stage
+ * 'prod' (no hosts/prod.yml); stages: production, staging"). what is
+ * "stage" or "task". display receives "SUB/NAME.yml" (caller frees). */
+int yml_read(const char *dir, const char *sub, const char *name,
+             const char *what, size_t max, char **data, size_t *len,
+             char **display, char *err);
+/* write(2) all of p, retrying on EINTR; gives up silently on other errors
+ * (a closed pipe: nothing sensible is left to do). */
+void write_all(int fd, const char *p, size_t n);
+
 /* Monotonic and wall clocks in milliseconds. */
 int64_t clock_mono_ms(void);
 int64_t clock_wall_ms(void);
