@@ -4,7 +4,7 @@
 # root; otherwise the exact apt-get line is printed and the script fails.
 set -eu
 
-PACKAGES="gcc libc6-dev make pkg-config libssh-dev libyaml-dev libcmocka-dev
+PACKAGES="gcc libc6-dev make pkg-config coreutils libssh-dev libyaml-dev libcmocka-dev
 libjansson-dev libssl-dev openssh-server openssh-client procps iproute2
 util-linux sqlite3 time sudo"
 
