@@ -150,9 +150,18 @@ static int check_duplicates(struct ydoc *d, const struct ynode *map,
     for (size_t i = 1; i < nk; i++) {
         if (keys[i]->len == keys[i - 1]->len &&
             memcmp(keys[i]->str, keys[i - 1]->str, keys[i]->len) == 0) {
-            rc = ydoc_err(d, keys[i], err,
-                          "duplicate key '%s' (first at line %u)",
-                          keys[i]->str, keys[i - 1]->line);
+            if (map->key && strcmp(map->key, "hosts") == 0)
+                rc = ydoc_err(d, keys[i], err,
+                              "duplicate host '%s' (first at line %u)",
+                              keys[i]->str, keys[i - 1]->line);
+            else if (map->key)
+                rc = ydoc_err(d, keys[i], err,
+                              "duplicate key '%s' in '%s' (first at line %u)",
+                              keys[i]->str, map->key, keys[i - 1]->line);
+            else
+                rc = ydoc_err(d, keys[i], err,
+                              "duplicate key '%s' (first at line %u)",
+                              keys[i]->str, keys[i - 1]->line);
             break;
         }
     }
@@ -195,6 +204,8 @@ static int attach(struct ydoc *d, struct builder *b, struct ynode *n,
         return 0;
     }
     top = b->stack[b->depth - 1];
+    if (top->kind == YNODE_MAP && top->n % 2 == 1 && n->kind != YNODE_SCALAR)
+        n->key = top->item[top->n - 1]->str;
     if (top->kind == YNODE_MAP && top->n % 2 == 0) {
         if (n->kind != YNODE_SCALAR) {
             int rc = ydoc_err(d, n, err, "a key must be a plain string");

@@ -38,6 +38,8 @@ struct ynode {
     char *str;
     size_t len;
     bool plain; /* unquoted: "", "~" and "null" read as null */
+    /* map or seq that is the value of a key: that key's text (borrowed) */
+    const char *key;
     /* map: item[2i] is a key (a scalar), item[2i+1] its value; seq: items */
     struct ynode **item;
     size_t n;

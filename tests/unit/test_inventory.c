@@ -474,7 +474,7 @@ static void test_structure_errors(void **state)
     parse_fails("production",
                 "defaults: { app_dir: /a }\nhosts:\n  web1: {}\n  web2: {}\n"
                 "  web1: {}\n",
-                PROD ":5:3: duplicate key 'web1' (first at line 3)");
+                PROD ":5:3: duplicate host 'web1' (first at line 3)");
     parse_fails("production",
                 "defaults: { app_dir: /a }\nhosts:\n  - web1\n  - web2\n"
                 "  - web1\n",
