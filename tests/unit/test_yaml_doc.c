@@ -200,7 +200,7 @@ static void test_duplicate_key(void **state)
 {
     (void)state;
     parse_fails_s("a: 1\nb: 2\na: 3\n",
-                  "t.yml:3:1: duplicate key 'a' in 'h' (first at line 1)");
+                  "t.yml:3:1: duplicate key 'a' (first at line 1)");
     parse_fails_s("x:\n  k: 1\n  j: 2\n  k: 3\n",
                   "t.yml:4:3: duplicate key 'k' in 'x' (first at line 2)");
     /* Quoting does not make a key different. */
