@@ -72,6 +72,7 @@
 #define STACK_SIZE (512u << 10)
 #define ABANDON_AFTER_MS 3000
 #define CAPTURE_MAX (64u << 10)
+#define PREFLIGHT_TIMEOUT_MS 30000
 
 static volatile sig_atomic_t interrupts;
 
@@ -503,9 +504,18 @@ static void preflight_host(struct runner *r, struct host_run *h)
     h->connected_ms = clock_wall_ms();
     cmd = plan_preflight_command(r->plan, h->ph);
     h->capturing = true;
+    h->deadline_mono = clock_mono_ms() + PREFLIGHT_TIMEOUT_MS +
+                       (int64_t)r->plan->wait_lock_s * 1000;
     exec_on(h, cmd, &res);
+    h->deadline_mono = 0;
     h->capturing = false;
     free(cmd);
+    if (h->timed_out) {
+        h->timed_out = false;
+        finish_host(h, HS_TIMEOUT, "the preflight did not finish within "
+                    "%ds", PREFLIGHT_TIMEOUT_MS / 1000);
+        return;
+    }
     if (res.outcome != OUTCOME_EXITED || res.exit_code != 0) {
         enum host_state st = conclude(h, &res);
         if (st == HS_INTERRUPTED || st == HS_TIMEOUT) {
