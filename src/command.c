@@ -53,10 +53,13 @@ int command_ssh_transport(const struct options *o, const struct plan *p,
     set.identities = &o->identities;
     if (ssh_transport_new(out, &set, err))
         return -1;
-    /* Ask for passphrases now, before anything runs anywhere. */
+    /* Ask for passphrases now, before anything connects anywhere. */
     for (size_t i = 0; i < p->nhosts && o->identities.n == 0; i++) {
-        const char *id = p->hosts[i].host->set.identity;
-        if (id && ssh_transport_preload(*out, id, err)) {
+        const struct host *h = p->hosts[i].host;
+        struct ssh_target tg = {h->name, h->address, h->set.port,
+                                h->set.user, h->set.identity};
+        if (h->set.transport == TRANSPORT_SSH &&
+            ssh_transport_preload_target(*out, &tg, err)) {
             ssh_transport_free(*out);
             *out = NULL;
             return -1;

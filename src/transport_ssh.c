@@ -33,8 +33,9 @@
 
 struct loaded_key {
     char *path;
-    ssh_key key;
+    ssh_key key;  /* NULL: failed to load, error says why */
     ssh_key pub;
+    char error[ERR_MAX];
 };
 
 struct ssh_transport {
@@ -62,28 +63,37 @@ static char *expand_path(const char *p)
     return xstrdup(p);
 }
 
-/* Asks for a passphrase on the terminal, never echoing it. */
+struct ask {
+    const char *path;
+    bool asked;   /* the operator was asked */
+    bool no_tty;  /* there was no terminal to ask on */
+};
+
+/* Asks for a passphrase on the terminal, never echoing it: echo goes off
+ * before the prompt, so nothing typed early is shown. */
 static int ask_passphrase(const char *prompt, char *buf, size_t len, int echo,
                           int verify, void *userdata)
 {
-    const char *path = userdata;
+    struct ask *a = userdata;
     struct termios old, raw;
     int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
     size_t n = 0;
-    int rc = -1;
 
     (void)prompt;
     (void)echo;
     (void)verify;
-    if (fd < 0 || len == 0)
-        goto out;
-    dprintf(fd, "oneoff: passphrase for '%s': ", path);
-    if (tcgetattr(fd, &old) != 0)
-        goto out;
+    if (fd < 0 || len == 0 || tcgetattr(fd, &old) != 0) {
+        a->no_tty = true;
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
     raw = old;
     raw.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
     raw.c_lflag |= ICANON;
-    tcsetattr(fd, TCSAFLUSH, &raw);
+    tcsetattr(fd, TCSANOW, &raw);
+    dprintf(fd, "oneoff: passphrase for '%s': ", a->path);
+    a->asked = true;
     while (n + 1 < len) {
         char c;
         if (read(fd, &c, 1) != 1 || c == '\n' || c == '\r')
@@ -91,55 +101,60 @@ static int ask_passphrase(const char *prompt, char *buf, size_t len, int echo,
         buf[n++] = c;
     }
     buf[n] = '\0';
-    tcsetattr(fd, TCSAFLUSH, &old);
+    tcsetattr(fd, TCSANOW, &old);
     dprintf(fd, "\n");
-    rc = 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    return rc;
+    close(fd);
+    return 0;
 }
 
-/* Returns the key for path, decrypting it on first use. Caller holds lock. */
+/* Returns the key for path, decrypting it on first use; a key that failed
+ * to load is remembered, so nobody is asked twice. Caller holds lock. */
 static struct loaded_key *key_get_locked(struct ssh_transport *t,
                                          const char *path, char *err)
 {
     char *abs = expand_path(path);
     struct loaded_key *k;
+    struct ask ask = {abs, false, false};
     ssh_key key = NULL, pub = NULL;
-    int rc;
 
     for (size_t i = 0; i < t->nkeys; i++) {
         if (strcmp(t->keys[i].path, abs) == 0) {
             free(abs);
-            return &t->keys[i];
+            k = &t->keys[i];
+            if (k->key == NULL)
+                errf(err, "%s", k->error);
+            return k->key ? k : NULL;
         }
-    }
-    if (access(abs, R_OK) != 0) {
-        errf(err, "identity '%s': %s", abs, strerror(errno));
-        free(abs);
-        return NULL;
-    }
-    rc = ssh_pki_import_privkey_file(abs, NULL, ask_passphrase, abs, &key);
-    if (rc != SSH_OK) {
-        errf(err,
-             "identity '%s' cannot be loaded (wrong passphrase, no terminal "
-             "to ask for it, or not a private key)",
-             abs);
-        free(abs);
-        return NULL;
-    }
-    if (ssh_pki_export_privkey_to_pubkey(key, &pub) != SSH_OK) {
-        errf(err, "identity '%s': cannot derive its public key", abs);
-        ssh_key_free(key);
-        free(abs);
-        return NULL;
     }
     xgrow((void **)&t->keys, &t->alloc, t->nkeys + 1, sizeof(*t->keys));
     k = &t->keys[t->nkeys++];
+    memset(k, 0, sizeof(*k));
     k->path = abs; /* transferred */
+    if (access(abs, R_OK) != 0) {
+        errf(k->error, "identity '%s': %s", abs, strerror(errno));
+    } else if (ssh_pki_import_privkey_file(abs, NULL, ask_passphrase, &ask,
+                                           &key) != SSH_OK) {
+        if (ask.no_tty)
+            errf(k->error,
+                 "identity '%s' is encrypted and there is no terminal to ask "
+                 "for its passphrase; add it to ssh-agent (ssh-add) instead",
+                 abs);
+        else if (ask.asked)
+            errf(k->error, "wrong passphrase for identity '%s'", abs);
+        else
+            errf(k->error, "identity '%s' cannot be loaded (not a private "
+                           "key?)", abs);
+    } else if (ssh_pki_export_privkey_to_pubkey(key, &pub) != SSH_OK) {
+        errf(k->error, "identity '%s': cannot derive its public key", abs);
+        ssh_key_free(key);
+        key = NULL;
+    }
     k->key = key;
     k->pub = pub;
+    if (key == NULL) {
+        errf(err, "%s", k->error);
+        return NULL;
+    }
     return k;
 }
 
@@ -210,8 +225,17 @@ static int set_options(struct ssh_transport *t, ssh_session s,
     long sec = (long)(t->connect_timeout_ms / 1000);
     long usec = (long)(t->connect_timeout_ms % 1000) * 1000;
 
+    const char *home = getenv("HOME");
+
     if (ssh_options_set(s, SSH_OPTIONS_HOST, tg->name) != SSH_OK)
         return errf(err, "invalid host name '%s'", tg->name);
+    /* ~/.ssh is $HOME/.ssh, as for "~/" in the inventory (libssh would
+     * take the home directory from the password database) */
+    if (home && *home) {
+        char *dir = xasprintf("%s/.ssh", home);
+        ssh_options_set(s, SSH_OPTIONS_SSH_DIR, dir);
+        free(dir);
+    }
     /* Parse the config ourselves, before our own values: if we did not,
      * ssh_connect() would parse it later and override them. */
     if (ssh_options_parse_config(s, t->ssh_config) != SSH_OK)
@@ -392,14 +416,15 @@ static char *config_identity(ssh_session s)
 }
 
 static int authenticate(struct ssh_transport *t, ssh_session s,
-                        const struct ssh_target *tg, char *err)
+                        const struct ssh_target *tg, const char *cfg,
+                        char *err)
 {
     static const char *const defaults[] = {"~/.ssh/id_ed25519",
                                            "~/.ssh/id_ecdsa", "~/.ssh/id_rsa",
                                            NULL};
     struct buf tried = BUF_INIT(4096);
     char kerr[ERR_MAX] = "";
-    char *user = NULL, *cfg = NULL;
+    char *user = NULL;
     int rc = SSH_AUTH_DENIED;
 
     if (t->cli_ids.n) {
@@ -407,7 +432,7 @@ static int authenticate(struct ssh_transport *t, ssh_session s,
             rc = try_key(t, s, t->cli_ids.v[i], &tried, kerr);
     } else if (tg->identity) {
         rc = try_key(t, s, tg->identity, &tried, kerr);
-    } else if ((cfg = config_identity(s)) != NULL) {
+    } else if (cfg != NULL) {
         rc = try_key(t, s, cfg, &tried, kerr);
     } else {
         if (getenv("SSH_AUTH_SOCK")) {
@@ -422,7 +447,6 @@ static int authenticate(struct ssh_transport *t, ssh_session s,
             free(p);
         }
     }
-    free(cfg);
     if (rc == SSH_AUTH_SUCCESS) {
         buf_release(&tried);
         return 0;
@@ -547,6 +571,32 @@ static void pump(ssh_session s, ssh_channel ch, struct chan_state *cs,
     ssh_event_free(ev);
 }
 
+int ssh_transport_preload_target(struct ssh_transport *t,
+                                 const struct ssh_target *tg, char *err)
+{
+    ssh_session s;
+    char *cfg = NULL;
+    int rc = 0;
+
+    if (t->cli_ids.n)
+        return 0; /* -i keys were loaded already and are the only ones */
+    if (tg->identity)
+        return ssh_transport_preload(t, tg->identity, err);
+    s = ssh_new();
+    if (s == NULL)
+        return errf(err, "cannot create an SSH session");
+    if (set_options(t, s, tg, err) == 0) {
+        cfg = config_identity(s);
+        if (cfg)
+            rc = ssh_transport_preload(t, cfg, err);
+    } else {
+        rc = -1;
+    }
+    free(cfg);
+    ssh_free(s);
+    return rc;
+}
+
 struct ssh_conn {
     ssh_session s;
 };
@@ -556,6 +606,7 @@ void ssh_transport_connect(struct ssh_transport *t,
                            struct transport_result *res)
 {
     ssh_session s = ssh_new();
+    char *cfg = NULL;
 
     *out = NULL;
     memset(res, 0, sizeof(*res));
@@ -567,6 +618,9 @@ void ssh_transport_connect(struct ssh_transport *t,
     }
     if (set_options(t, s, tg, res->error))
         goto fail;
+    /* before connecting: ssh_connect() expands libssh's default identities
+     * and they would read as configured ones */
+    cfg = config_identity(s);
     if (ssh_connect(s) != SSH_OK) {
         char where[300];
         res->outcome = OUTCOME_UNREACHABLE;
@@ -578,15 +632,17 @@ void ssh_transport_connect(struct ssh_transport *t,
         res->outcome = OUTCOME_HOST_KEY;
         goto fail;
     }
-    if (authenticate(t, s, tg, res->error)) {
+    if (authenticate(t, s, tg, cfg, res->error)) {
         res->outcome = OUTCOME_AUTH;
         goto fail;
     }
+    free(cfg);
     *out = xcalloc(1, sizeof(**out));
     (*out)->s = s; /* transferred */
     res->outcome = OUTCOME_EXITED;
     return;
 fail:
+    free(cfg);
     ssh_disconnect(s);
     ssh_free(s);
 }

@@ -87,6 +87,13 @@ void ssh_transport_free(struct ssh_transport *t);
 int ssh_transport_preload(struct ssh_transport *t, const char *path,
                           char *err);
 
+/* Loads the identity this target will use (its own, else the ssh config's
+ * IdentityFile), so that a passphrase is asked once, before anything
+ * connects. Nothing to do with -i keys (loaded by ssh_transport_new()) or
+ * when the agent and default keys are used. */
+int ssh_transport_preload_target(struct ssh_transport *t,
+                                 const struct ssh_target *tg, char *err);
+
 /* An authenticated session to one host, able to run several commands one
  * after the other. It may be handed from one thread to another, but used
  * by one thread at a time. */

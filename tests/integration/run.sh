@@ -918,6 +918,9 @@ test_report_unwritable() {
     grep -qF "$rep" "$ERR" || fail_run "the message does not name the report file $rep"
 }
 
+. "$HERE/twelve_factor.sh" # more test_* functions: one release per run, env, locks, check, ...
+. "$HERE/auth.sh" # more test_* functions: passphrases, denied keys, ssh-agent
+
 # =============================================================================================
 # tasks shared by the tests
 
@@ -1042,7 +1045,7 @@ case $ONEOFF in /*) ;; *) ONEOFF=$PWD/$ONEOFF ;; esac
 [ -x "$ONEOFF" ] || { echo "integration: ONEOFF=$ONEOFF is not an executable (run make)" >&2; exit 2; }
 IT_TIMEOUT=${IT_TIMEOUT:-60}
 
-mapfile -t ALL < <(sed -n 's/^\(test_[A-Za-z0-9_]*\)() *{.*/\1/p' "$HERE/run.sh")
+mapfile -t ALL < <(sed -n 's/^\(test_[A-Za-z0-9_]*\)() *{.*/\1/p' "$HERE/run.sh" "$HERE/twelve_factor.sh" "$HERE/auth.sh")
 if [ $# -gt 0 ]; then
     SELECTED=()
     for a in "$@"; do
