@@ -95,6 +95,14 @@ void output_format_line(const struct output *o, const struct output_host *h,
     if (l->eol && n > 0 && l->p[n - 1] == '\r')
         n--;
     (void)o;
+    if (text_plain_len(l->p, n) == n &&
+        buf_reserve(dst, h->prefix_len[s] + n + 1) == 0) {
+        /* the common case, without a check per byte appended */
+        buf_add_reserved(dst, h->prefix[s], h->prefix_len[s]);
+        buf_add_reserved(dst, l->p, n);
+        buf_add_reserved(dst, "\n", 1);
+        return;
+    }
     buf_add(dst, h->prefix[s], h->prefix_len[s]);
     text_escape(dst, l->p, n);
     buf_addc(dst, '\n');

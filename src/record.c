@@ -95,9 +95,10 @@ int record_host_log_open(const struct record *r, const char *host,
     return fd;
 }
 
-void record_log_lines(int fd, int s, const struct line *lines, size_t n)
+void record_log_lines(int fd, int s, const struct line *lines, size_t n,
+                      struct buf *scratch)
 {
-    struct buf b = BUF_INIT(LOG_BATCH_MAX);
+    struct buf *b = scratch;
     char ts[40], head[64];
     size_t hl;
 
@@ -111,20 +112,24 @@ void record_log_lines(int fd, int s, const struct line *lines, size_t n)
         size_t need = 0;
         for (size_t i = 0; i < n; i++)
             need += hl + lines[i].n + 1;
-        buf_reserve(&b, need < LOG_BATCH_MAX ? need : LOG_BATCH_MAX);
+        buf_reserve(b, need < LOG_BATCH_MAX ? need : LOG_BATCH_MAX);
     }
     for (size_t i = 0; i < n; i++) {
-        if (b.len + lines[i].n + hl + 1 > LOG_BATCH_MAX) {
-            write_all(fd, b.data, b.len);
-            buf_reset(&b);
+        if (b->len + lines[i].n + hl + 1 > LOG_BATCH_MAX) {
+            write_all(fd, b->data, b->len);
+            buf_reset(b);
         }
         head[hl - 2] = lines[i].eol ? '|' : '~';
-        buf_add(&b, head, hl);
-        buf_add(&b, lines[i].p, lines[i].n);
-        buf_addc(&b, '\n');
+        if (buf_reserve(b, hl + lines[i].n + 1))
+            continue; /* cannot happen: flushed above */
+        buf_add_reserved(b, head, hl);
+        buf_add_reserved(b, lines[i].p, lines[i].n);
+        buf_add_reserved(b, "\n", 1);
     }
-    write_all(fd, buf_str(&b), b.len);
-    buf_release(&b);
+    write_all(fd, buf_str(b), b->len);
+    buf_reset(b);
+    if (b->alloc > (1u << 20))
+        buf_release(b); /* keep memory only for ordinary batches */
 }
 
 void record_log_note(int fd, const char *fmt, ...)

@@ -128,7 +128,8 @@ static void add_setup(struct buf *b, const struct script_spec *s)
     buf_addf(b, "%d; }\n", SCRIPT_SETUP_FAILED);
     line_q(b, "cd -P -- ", s->app_dir, " 2>/dev/null ||");
     line_q(b, " oneoff_fail 'cannot enter app_dir' ", s->app_dir, "\n");
-    buf_adds(b, "oneoff_app=$(pwd -P)\n");
+    /* after cd -P, $PWD is the physical path: no subshell needed */
+    buf_adds(b, "oneoff_app=$PWD\n");
     add_env_files(b, s->env_files);
     line_q(b, "cd -P -- ", s->release, " 2>/dev/null ||");
     line_q(b, " oneoff_fail 'cannot enter release' ", s->release, "\n");
@@ -139,12 +140,12 @@ char *script_preflight(const struct script_spec *s)
     struct buf b = BUF_INIT(SCRIPT_MAX);
 
     add_setup(&b, s);
-    buf_adds(&b, "printf 'release=%s\\n' \"$(pwd -P)\"\n");
+    buf_adds(&b, "printf 'release=%s\\n' \"$PWD\"\n");
     line_q(&b, "oneoff_rev=", s->revision_file ? s->revision_file
                                                  : "REVISION", "\n");
-    buf_adds(&b, "if [ -r \"$oneoff_rev\" ]; then"
-                 " printf 'revision=%s\\n' \"$(head -n 1 \"$oneoff_rev\")\";"
-                 " else echo revision=; fi\n");
+    buf_adds(&b, "oneoff_r=\n[ -r \"$oneoff_rev\" ] &&"
+                 " IFS= read -r oneoff_r <\"$oneoff_rev\"\n"
+                 "printf 'revision=%s\\n' \"$oneoff_r\"\n");
     if (s->task_file) {
         line_q(&b, "oneoff_tf=", s->task_file, "\n");
         buf_adds(&b, "if [ ! -f \"$oneoff_tf\" ]; then echo task_sha256=none\n"

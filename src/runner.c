@@ -67,7 +67,7 @@
 #include "oneoff/remote_script.h"
 
 #define LINE_MAX_BYTES (64u << 10)
-#define BATCH_LINES 512
+#define BATCH_LINES 2048
 #define RECORD_EVERY_MS 250
 #define STACK_SIZE (512u << 10)
 #define ABANDON_AFTER_MS 3000
@@ -124,6 +124,7 @@ struct host_run {
     struct ssh_conn *conn;
     bool capturing;
     struct buf capture[2];
+    struct buf log_scratch;
     struct preflight pf;
     bool pf_ok;
     const char *task_state;
@@ -165,7 +166,7 @@ static void batch_flush(struct host_run *h, int s, struct batch *b)
     if (b->n == 0)
         return;
     output_lines(&h->r->out, &h->oh, s, b->v, b->n);
-    record_log_lines(h->log_fd, s, b->v, b->n);
+    record_log_lines(h->log_fd, s, b->v, b->n, &h->log_scratch);
     b->n = 0;
 }
 
@@ -995,6 +996,7 @@ static void runner_init(struct runner *r, const struct plan *p,
         buf_init(&h->partial[1], LINE_MAX_BYTES);
         buf_init(&h->capture[0], CAPTURE_MAX);
         buf_init(&h->capture[1], CAPTURE_MAX);
+        buf_init(&h->log_scratch, 64u << 20);
         output_host_init(&r->out, &h->oh, h->ph->host->name, i);
     }
 }
@@ -1010,6 +1012,7 @@ static void runner_release(struct runner *r)
         buf_release(&h->partial[1]);
         buf_release(&h->capture[0]);
         buf_release(&h->capture[1]);
+        buf_release(&h->log_scratch);
         preflight_release(&h->pf);
         output_host_release(&h->oh);
         free(h->log_path);

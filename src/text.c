@@ -39,15 +39,23 @@ size_t text_utf8_len(const unsigned char *p, size_t n)
     return len;
 }
 
+size_t text_plain_len(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < n && ((p[i] >= 0x20 && p[i] < 0x7f) || p[i] == '\t'))
+        i++;
+    return i;
+}
+
 int text_escape(struct buf *dst, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     char esc[8];
-    size_t i = 0;
+    size_t i = text_plain_len(s, n);
 
     /* the common case: a whole line of printable ASCII */
-    while (i < n && ((p[i] >= 0x20 && p[i] < 0x7f) || p[i] == '\t'))
-        i++;
     if (buf_add(dst, p, i))
         return -1;
     while (i < n) {

@@ -12,6 +12,7 @@
 #define ONEOFF_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "oneoff/util.h"
 
@@ -35,6 +36,13 @@ int buf_addf(struct buf *b, const char *fmt, ...) ONEOFF_PRINTF(2, 3);
 /* Makes room for n more bytes without a further allocation; -1 when that
  * would pass max. */
 int buf_reserve(struct buf *b, size_t n);
+/* Appends n bytes for which buf_reserve() made room: no checks. */
+static inline void buf_add_reserved(struct buf *b, const void *p, size_t n)
+{
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
 /* Removes the first n bytes. */
 void buf_consume(struct buf *b, size_t n);
 /* Returns the contents ("" when empty); valid until the next change. */

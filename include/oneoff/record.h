@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "oneoff/buf.h"
 #include "oneoff/output.h"
 #include "oneoff/util.h"
 
@@ -73,8 +74,10 @@ void record_release(struct record *r);
  * path is returned in *path (caller frees). */
 int record_host_log_open(const struct record *r, const char *host,
                          char **path, char *err);
-/* Appends lines of stream s (0 out, 1 err) to a host log, one write. */
-void record_log_lines(int fd, int s, const struct line *lines, size_t n);
+/* Appends lines of stream s (0 out, 1 err) to a host log, one write;
+ * scratch (max >= 64 MiB) is the caller's reusable formatting buffer. */
+void record_log_lines(int fd, int s, const struct line *lines, size_t n,
+                      struct buf *scratch);
 /* Appends a "# note" line. */
 void record_log_note(int fd, const char *fmt, ...) ONEOFF_PRINTF(2, 3);
 

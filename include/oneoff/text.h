@@ -15,6 +15,10 @@
  * controls, invalid UTF-8. Returns what buf_add returns. */
 int text_escape(struct buf *dst, const char *p, size_t n);
 
+/* How many leading bytes of p[0..n) are printable ASCII or TAB: shown as
+ * they are. */
+size_t text_plain_len(const char *p, size_t n);
+
 /* Appends p[0..n) to dst as valid UTF-8: invalid bytes become U+FFFD.
  * For JSON, which must hold valid UTF-8 whatever a host sends. */
 int text_utf8(struct buf *dst, const char *p, size_t n);
