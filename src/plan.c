@@ -212,13 +212,15 @@ static void spec_of(const struct plan *p, const struct plan_host *ph,
 }
 
 char *plan_run_command(const struct plan *p, const struct plan_host *ph,
-                       const char *release, const char *lock_holder)
+                       const char *release, const char *lock_holder,
+                       bool handshake)
 {
     struct script_spec spec;
     char *label, *script, *line;
 
     spec_of(p, ph, release, &spec, &label);
     spec.lock_holder = lock_holder;
+    spec.handshake = handshake;
     script = script_compose(&spec);
     line = script_command_line(script, ph->become, &p->args);
     free(script);

@@ -83,8 +83,17 @@ static const char batch_tail[] =
  * exactly as long as the task's processes. The watchdog closes fd 9 so it
  * never holds the lock itself. In the preflight, the lock is only tested
  * (or waited for) and released again. */
+enum lock_mode {
+    LOCK_TEST,  /* preflight: test (or wait), report, release */
+    LOCK_KEEP,  /* handshake: take (or wait), report, keep until the end */
+    LOCK_TAKE,  /* plain run: take or exit SCRIPT_LOCK_HELD */
+};
+
+/* Takes the task's lock on fd 9, which the task inherits: the lock lives
+ * exactly as long as the task's processes. The watchdog closes fd 9 so it
+ * never holds the lock itself. */
 static void add_lock(struct buf *b, const struct script_spec *s,
-                     bool preflight)
+                     enum lock_mode mode)
 {
     buf_adds(b, "oneoff_lockdir=\"$oneoff_app\"/" LOCK_DIR "\n");
     buf_adds(b, "mkdir -p -- \"$oneoff_lockdir\" 2>/dev/null ||"
@@ -98,18 +107,29 @@ static void add_lock(struct buf *b, const struct script_spec *s,
         buf_addf(b, "if flock -w %ld 9; then\n", s->lock_wait_s);
     else
         buf_adds(b, "if flock -n 9; then\n");
-    if (preflight) {
+    if (mode == LOCK_TEST) {
         buf_adds(b, "    echo lock=free\n    exec 9>&-\n"
                     "else\n"
-                    "    printf 'lock=held %s\\n' \"$(head -n 1 \"$oneoff_lock\")\"\n"
+                    "    oneoff_h=\n    IFS= read -r oneoff_h <\"$oneoff_lock\"\n"
+                    "    printf 'lock=held %s\\n' \"$oneoff_h\"\n"
                     "fi\n");
         return;
     }
     line_q(b, "    printf '%s\\n' ", s->lock_holder ? s->lock_holder : "oneoff",
            " >\"$oneoff_lock\"\n");
+    if (mode == LOCK_KEEP) {
+        buf_adds(b, "    echo lock=free\n"
+                    "else\n"
+                    "    oneoff_locked=1\n"
+                    "    oneoff_h=\n    IFS= read -r oneoff_h <\"$oneoff_lock\"\n"
+                    "    printf 'lock=held %s\\n' \"$oneoff_h\"\n"
+                    "fi\n");
+        return;
+    }
     buf_adds(b, "else\n"
+                "    oneoff_h=\n    IFS= read -r oneoff_h <\"$oneoff_lock\"\n"
                 "    printf 'oneoff: lock %s is held by %s\\n' \"$oneoff_lock\""
-                " \"$(head -n 1 \"$oneoff_lock\")\" >&2\n");
+                " \"$oneoff_h\" >&2\n");
     buf_addf(b, "    exit %d\nfi\n", SCRIPT_LOCK_HELD);
 }
 
@@ -135,35 +155,43 @@ static void add_setup(struct buf *b, const struct script_spec *s)
     line_q(b, " oneoff_fail 'cannot enter release' ", s->release, "\n");
 }
 
+/* What the preflight reports (see script_preflight()). */
+static void add_report(struct buf *b, const struct script_spec *s,
+                       enum lock_mode lock)
+{
+    buf_adds(b, "printf 'release=%s\\n' \"$PWD\"\n");
+    line_q(b, "oneoff_rev=", s->revision_file ? s->revision_file
+                                                : "REVISION", "\n");
+    buf_adds(b, "oneoff_r=\n[ -r \"$oneoff_rev\" ] &&"
+                " IFS= read -r oneoff_r <\"$oneoff_rev\"\n"
+                "printf 'revision=%s\\n' \"$oneoff_r\"\n");
+    if (s->task_file) {
+        line_q(b, "oneoff_tf=", s->task_file, "\n");
+        buf_adds(b, "if [ ! -f \"$oneoff_tf\" ]; then echo task_sha256=none\n"
+                    "elif command -v sha256sum >/dev/null 2>&1; then\n"
+                    "    oneoff_sum=$(sha256sum <\"$oneoff_tf\") &&"
+                    " printf 'task_sha256=%s\\n' \"${oneoff_sum%% *}\"\n"
+                    "else echo task_sha256=unknown; fi\n");
+    }
+    if (s->lock)
+        add_lock(b, s, lock);
+    if (s->check_locks)
+        buf_adds(b, "for oneoff_f in \"$oneoff_app\"/" LOCK_DIR "/*.lock; do\n"
+                    "    [ -f \"$oneoff_f\" ] || continue\n"
+                    "    flock -n \"$oneoff_f\" true 2>/dev/null && continue\n"
+                    "    oneoff_n=${oneoff_f##*/}\n"
+                    "    oneoff_h=\n    IFS= read -r oneoff_h <\"$oneoff_f\"\n"
+                    "    printf 'lock=held %s: %s\\n' \"${oneoff_n%.lock}\""
+                    " \"$oneoff_h\"\n"
+                    "done\n");
+}
+
 char *script_preflight(const struct script_spec *s)
 {
     struct buf b = BUF_INIT(SCRIPT_MAX);
 
     add_setup(&b, s);
-    buf_adds(&b, "printf 'release=%s\\n' \"$PWD\"\n");
-    line_q(&b, "oneoff_rev=", s->revision_file ? s->revision_file
-                                                 : "REVISION", "\n");
-    buf_adds(&b, "oneoff_r=\n[ -r \"$oneoff_rev\" ] &&"
-                 " IFS= read -r oneoff_r <\"$oneoff_rev\"\n"
-                 "printf 'revision=%s\\n' \"$oneoff_r\"\n");
-    if (s->task_file) {
-        line_q(&b, "oneoff_tf=", s->task_file, "\n");
-        buf_adds(&b, "if [ ! -f \"$oneoff_tf\" ]; then echo task_sha256=none\n"
-                     "elif command -v sha256sum >/dev/null 2>&1; then\n"
-                     "    oneoff_sum=$(sha256sum <\"$oneoff_tf\") &&"
-                     " printf 'task_sha256=%s\\n' \"${oneoff_sum%% *}\"\n"
-                     "else echo task_sha256=unknown; fi\n");
-    }
-    if (s->lock)
-        add_lock(&b, s, true);
-    if (s->check_locks)
-        buf_adds(&b, "for oneoff_f in \"$oneoff_app\"/" LOCK_DIR "/*.lock; do\n"
-                     "    [ -f \"$oneoff_f\" ] || continue\n"
-                     "    flock -n \"$oneoff_f\" true 2>/dev/null && continue\n"
-                     "    oneoff_n=${oneoff_f##*/}\n"
-                     "    printf 'lock=held %s: %s\\n' \"${oneoff_n%.lock}\""
-                     " \"$(head -n 1 \"$oneoff_f\")\"\n"
-                     "done\n");
+    add_report(&b, s, LOCK_TEST);
     buf_adds(&b, "exit 0\n");
     return buf_detach(&b);
 }
@@ -173,14 +201,25 @@ char *script_compose(const struct script_spec *s)
     struct buf b = BUF_INIT(SCRIPT_MAX);
 
     add_setup(&b, s);
+    if (s->handshake) {
+        /* report, then wait for the client's word: "go" runs the task in
+         * this very shell, so in the release resolved above */
+        add_report(&b, s, LOCK_KEEP);
+        buf_adds(&b, "echo " SCRIPT_READY "\n"
+                     "IFS= read -r oneoff_go || exit 0\n"
+                     "[ \"$oneoff_go\" = go ] || exit 0\n");
+        if (s->lock)
+            buf_addf(&b, "[ -z \"$oneoff_locked\" ] || exit %d\n",
+                     SCRIPT_LOCK_HELD);
+    }
     for (size_t i = 0; s->env && i < s->env->n; i++) {
         /* names are validated by the parsers: [A-Za-z_][A-Za-z0-9_]* */
         buf_addf(&b, "export %s=", s->env->key[i]);
         sh_quote(&b, s->env->val[i]);
         buf_addc(&b, '\n');
     }
-    if (s->lock)
-        add_lock(&b, s, false);
+    if (s->lock && !s->handshake)
+        add_lock(&b, s, LOCK_TAKE);
     line_q(&b, "oneoff_cmd=", s->command, "\n");
     if (s->interactive)
         buf_adds(&b, "exec /bin/sh -c \"$oneoff_cmd\" oneoff \"$@\"\n");

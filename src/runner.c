@@ -122,9 +122,12 @@ struct host_run {
     struct output_host oh;
     /* preflight */
     struct ssh_conn *conn;
+    struct ssh_chan *chan; /* the task's channel, paused after its report */
+    bool ready_seen;       /* the handshake script reported */
     bool capturing;
     struct buf capture[2];
     struct buf log_scratch;
+    struct transport_sink sink; /* outlives a paused channel */
     struct preflight pf;
     bool pf_ok;
     const char *task_state;
@@ -220,8 +223,14 @@ static void sink_data(void *ctx, enum transport_stream st, const char *p,
     size_t off = 0;
 
     if (h->capturing) {
-        /* preflight: our own report, kept (bounded) and logged raw */
+        /* preflight: our own report, kept (bounded) */
         buf_add(&h->capture[s], p, n);
+        if (s == 0 && !h->ready_seen) {
+            const char *c = buf_str(&h->capture[0]);
+            h->ready_seen = strncmp(c, SCRIPT_READY "\n",
+                                    sizeof(SCRIPT_READY)) == 0 ||
+                            strstr(c, "\n" SCRIPT_READY "\n") != NULL;
+        }
         return;
     }
     b.n = 0;
@@ -274,6 +283,8 @@ static enum transport_control sink_control(void *ctx)
     struct host_run *h = ctx;
     int n = interrupts;
 
+    if (h->capturing && h->ready_seen)
+        return CONTROL_PAUSE;
     if (n >= 2) {
         h->interrupted = true;
         return CONTROL_CLOSE;
@@ -441,12 +452,10 @@ static void host_log_end(struct host_run *h)
 static void exec_on(struct host_run *h, const char *command,
                     struct transport_result *res)
 {
-    struct transport_sink sink = {h, sink_started, sink_data, sink_control};
-
     if (h->ph->host->set.transport == TRANSPORT_LOCAL)
-        local_transport_run(command, &sink, res);
+        local_transport_run(command, &h->sink, res);
     else
-        ssh_conn_exec(h->conn, command, &sink, res);
+        ssh_conn_exec(h->conn, command, &h->sink, res);
 }
 
 /* The first line of what the preflight wrote on stderr, for the message. */
@@ -460,6 +469,16 @@ static const char *first_line(struct buf *b, char *out, size_t n)
     memcpy(out, s, len);
     out[len] = '\0';
     return out;
+}
+
+static void lock_holder(const struct runner *r, const struct host_run *h,
+                        char *out, size_t n)
+{
+    char since[40];
+
+    time_format_iso(clock_wall_ms(), since, sizeof(since));
+    snprintf(out, n, "run %s by %s since %s on %s", r->run_id,
+             r->operator_name, since, h->ph->host->name);
 }
 
 /* Phase 1 for one host: connect, authenticate, run the preflight. */
@@ -503,14 +522,31 @@ static void preflight_host(struct runner *r, struct host_run *h)
         return;
     }
     h->connected_ms = clock_wall_ms();
-    cmd = plan_preflight_command(r->plan, h->ph);
     h->capturing = true;
     h->deadline_mono = clock_mono_ms() + PREFLIGHT_TIMEOUT_MS +
                        (int64_t)r->plan->wait_lock_s * 1000;
-    exec_on(h, cmd, &res);
+    if (h->conn && r->opts->mode == RUN_TASK) {
+        /* one channel: the task's script reports, then waits for "go" */
+        char holder[512];
+        lock_holder(r, h, holder, sizeof(holder));
+        cmd = plan_run_command(r->plan, h->ph, NULL, holder, true);
+        if (ssh_chan_open(h->conn, cmd, &h->sink, &h->chan, &res) == 0 &&
+            ssh_chan_pump(h->chan, &res) == 1) {
+            ssh_chan_free(h->chan); /* ended before its report */
+            h->chan = NULL;
+        }
+    } else {
+        cmd = plan_preflight_command(r->plan, h->ph);
+        exec_on(h, cmd, &res);
+    }
     h->deadline_mono = 0;
     h->capturing = false;
     free(cmd);
+    if (h->chan) {
+        /* paused after the report: as if the preflight exited 0 */
+        res.outcome = OUTCOME_EXITED;
+        res.exit_code = 0;
+    }
     if (h->timed_out) {
         h->timed_out = false;
         finish_host(h, HS_TIMEOUT, "the preflight did not finish within "
@@ -558,7 +594,7 @@ static void run_host(struct runner *r, struct host_run *h)
 {
     const struct host *host = h->ph->host;
     struct transport_result res;
-    char holder[512], since[40];
+    char holder[512];
     char *cmd;
     enum host_state st;
     bool stop;
@@ -576,10 +612,27 @@ static void run_host(struct runner *r, struct host_run *h)
                     "(max_fail %s)", r->failures, r->opts->max_fail);
         goto out;
     }
-    time_format_iso(clock_wall_ms(), since, sizeof(since));
-    snprintf(holder, sizeof(holder), "run %s by %s since %s on %s",
-             r->run_id, r->operator_name, since, host->name);
-    cmd = plan_run_command(r->plan, h->ph, h->pf.release, holder);
+    if (h->chan) {
+        /* the paused task: tell it to go on, in the release it reported */
+        sink_started(h);
+        if (ssh_chan_write(h->chan, "go\n", 3) == 0) {
+            while (!ssh_chan_pump(h->chan, &res))
+                ;
+        } else {
+            memset(&res, 0, sizeof(res));
+            res.outcome = OUTCOME_LOST;
+            res.exit_code = -1;
+            snprintf(res.error, sizeof(res.error),
+                     "connection lost before the task started");
+        }
+        ssh_chan_free(h->chan);
+        h->chan = NULL;
+        flush_partials(h);
+        st = conclude(h, &res);
+        goto done;
+    }
+    lock_holder(r, h, holder, sizeof(holder));
+    cmd = plan_run_command(r->plan, h->ph, h->pf.release, holder, false);
     exec_on(h, cmd, &res);
     if (res.outcome == OUTCOME_LOST && host->set.transport == TRANSPORT_SSH &&
         h->state == HS_READY && !interrupts) {
@@ -596,6 +649,7 @@ static void run_host(struct runner *r, struct host_run *h)
     free(cmd);
     flush_partials(h);
     st = conclude(h, &res);
+done:
     finish_host(h, st, NULL);
     if (st != HS_OK) {
         pthread_mutex_lock(&r->lock);
@@ -992,6 +1046,10 @@ static void runner_init(struct runner *r, const struct plan *p,
         h->ph = &p->hosts[i];
         h->exit_code = -1;
         h->log_fd = -1;
+        h->sink.ctx = h;
+        h->sink.started = sink_started;
+        h->sink.data = sink_data;
+        h->sink.control = sink_control;
         buf_init(&h->partial[0], LINE_MAX_BYTES);
         buf_init(&h->partial[1], LINE_MAX_BYTES);
         buf_init(&h->capture[0], CAPTURE_MAX);
@@ -1005,6 +1063,7 @@ static void runner_release(struct runner *r)
 {
     for (size_t i = 0; i < r->n; i++) {
         struct host_run *h = &r->hosts[i];
+        ssh_chan_free(h->chan);
         ssh_conn_free(h->conn);
         if (h->log_fd >= 0)
             close(h->log_fd);
@@ -1047,6 +1106,8 @@ static void conclude_all(struct runner *r, bool joined)
             close(h->log_fd);
             h->log_fd = -1;
         }
+        ssh_chan_free(h->chan); /* a paused task that never went on */
+        h->chan = NULL;
         ssh_conn_free(h->conn);
         h->conn = NULL;
     }

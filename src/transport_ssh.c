@@ -524,51 +524,58 @@ static void on_exit_signal(ssh_session s, ssh_channel c, const char *sig,
     cs->core = core != 0;
 }
 
-/* Pumps one channel until it is closed, applying the sink's control. */
-static void pump(ssh_session s, ssh_channel ch, struct chan_state *cs,
-                 struct transport_result *res)
-{
-    ssh_event ev = ssh_event_new();
-    int stage = 0;
-    int64_t hard = 0;
+/* One running command: its channel, callbacks and the one-session event
+ * that pumps it. Lives on the heap: libssh keeps a pointer to cb. */
+struct ssh_chan {
+    ssh_session s;
+    ssh_channel ch;
+    ssh_event ev;
+    struct chan_state cs;
+    struct ssh_channel_callbacks_struct cb;
+    bool callbacks_set;
+    int stage;
+    int64_t hard;
+    bool lost;
+    char lost_error[ERR_MAX];
+};
 
-    if (ev == NULL || ssh_event_add_session(ev, s) != SSH_OK) {
-        res->outcome = OUTCOME_ERROR;
-        errf(res->error, "cannot poll the session");
-        if (ev)
-            ssh_event_free(ev);
-        return;
-    }
-    while (!cs->closed) {
-        enum transport_control c = cs->sink->control(cs->sink->ctx);
+/* Pumps ch, applying the sink's control, until the channel is closed
+ * (returns 1) or control() asks to pause (returns 0). */
+static int pump(struct ssh_chan *c)
+{
+    while (!c->cs.closed) {
+        enum transport_control ctl = c->cs.sink->control(c->cs.sink->ctx);
         int64_t now = clock_mono_ms();
 
-        if (c == CONTROL_STOP && stage == 0) {
+        if (ctl == CONTROL_PAUSE)
+            return 0;
+        if (ctl == CONTROL_STOP && c->stage == 0) {
             /* The signal works for non-root logins on OpenSSH >= 7.9; the
              * EOF makes the remote watchdog stop the task everywhere. */
-            ssh_channel_request_send_signal(ch, "TERM");
-            ssh_channel_send_eof(ch);
-            stage = 1;
-            hard = now + STOP_GRACE_MS;
+            ssh_channel_request_send_signal(c->ch, "TERM");
+            ssh_channel_send_eof(c->ch);
+            c->stage = 1;
+            c->hard = now + STOP_GRACE_MS;
         }
-        if (stage < 2 && (c == CONTROL_CLOSE || (stage == 1 && now >= hard))) {
-            ssh_channel_close(ch);
-            stage = 2;
-            hard = now + CLOSE_GRACE_MS;
+        if (c->stage < 2 &&
+            (ctl == CONTROL_CLOSE || (c->stage == 1 && now >= c->hard))) {
+            ssh_channel_close(c->ch);
+            c->stage = 2;
+            c->hard = now + CLOSE_GRACE_MS;
         }
-        if (stage == 2 && now >= hard)
+        if (c->stage == 2 && now >= c->hard)
             break;
-        if (ssh_event_dopoll(ev, TICK_MS) == SSH_ERROR && !cs->closed) {
-            if (!ssh_is_connected(s) || ssh_get_status(s) & SSH_CLOSED_ERROR) {
-                res->outcome = OUTCOME_LOST;
-                errf(res->error, "connection lost: %s",
-                     *ssh_get_error(s) ? ssh_get_error(s) : "closed");
+        if (ssh_event_dopoll(c->ev, TICK_MS) == SSH_ERROR && !c->cs.closed) {
+            if (!ssh_is_connected(c->s) ||
+                ssh_get_status(c->s) & SSH_CLOSED_ERROR) {
+                c->lost = true;
+                errf(c->lost_error, "connection lost: %s",
+                     *ssh_get_error(c->s) ? ssh_get_error(c->s) : "closed");
                 break;
             }
         }
     }
-    ssh_event_remove_session(ev, s);
-    ssh_event_free(ev);
+    return 1;
 }
 
 int ssh_transport_preload_target(struct ssh_transport *t,
@@ -656,62 +663,111 @@ void ssh_conn_free(struct ssh_conn *c)
     free(c);
 }
 
-void ssh_conn_exec(struct ssh_conn *c, const char *command,
+void ssh_chan_free(struct ssh_chan *c)
+{
+    if (c == NULL)
+        return;
+    if (c->ev) {
+        ssh_event_remove_session(c->ev, c->s);
+        ssh_event_free(c->ev);
+    }
+    if (c->callbacks_set)
+        ssh_remove_channel_callbacks(c->ch, &c->cb);
+    if (c->ch)
+        ssh_channel_free(c->ch);
+    free(c);
+}
+
+int ssh_chan_open(struct ssh_conn *conn, const char *command,
+                  const struct transport_sink *sink, struct ssh_chan **out,
+                  struct transport_result *res)
+{
+    struct ssh_chan *c = xcalloc(1, sizeof(*c));
+    ssh_session s = conn->s;
+
+    *out = NULL;
+    memset(res, 0, sizeof(*res));
+    res->exit_code = -1;
+    res->outcome = OUTCOME_ERROR;
+    c->s = s;
+    c->cs.sink = sink;
+    c->ch = ssh_channel_new(s);
+    if (c->ch == NULL || ssh_channel_open_session(c->ch) != SSH_OK) {
+        res->outcome = ssh_is_connected(s) ? OUTCOME_ERROR : OUTCOME_LOST;
+        errf(res->error, "cannot open a channel: %s", ssh_get_error(s));
+        goto fail;
+    }
+    c->cb.userdata = &c->cs;
+    c->cb.channel_data_function = on_data;
+    c->cb.channel_close_function = on_close;
+    c->cb.channel_exit_status_function = on_exit_status;
+    c->cb.channel_exit_signal_function = on_exit_signal;
+    ssh_callbacks_init(&c->cb);
+    if (ssh_set_channel_callbacks(c->ch, &c->cb) != SSH_OK) {
+        errf(res->error, "cannot set channel callbacks");
+        goto fail;
+    }
+    c->callbacks_set = true;
+    c->ev = ssh_event_new();
+    if (c->ev == NULL || ssh_event_add_session(c->ev, s) != SSH_OK) {
+        if (c->ev)
+            ssh_event_free(c->ev);
+        c->ev = NULL;
+        errf(res->error, "cannot poll the session");
+        goto fail;
+    }
+    if (ssh_channel_request_exec(c->ch, command) != SSH_OK) {
+        errf(res->error, "the host refused to run the command: %s",
+             ssh_get_error(s));
+        goto fail;
+    }
+    sink->started(sink->ctx);
+    *out = c;
+    return 0;
+fail:
+    ssh_chan_free(c);
+    return -1;
+}
+
+int ssh_chan_write(struct ssh_chan *c, const char *data, size_t n)
+{
+    return ssh_channel_write(c->ch, data, (uint32_t)n) == (int)n ? 0 : -1;
+}
+
+int ssh_chan_pump(struct ssh_chan *c, struct transport_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->exit_code = -1;
+    if (!pump(c))
+        return 0;
+    if (c->lost && !c->cs.have_status && !c->cs.signal[0]) {
+        res->outcome = OUTCOME_LOST;
+        snprintf(res->error, sizeof(res->error), "%s", c->lost_error);
+    } else if (c->cs.signal[0]) {
+        res->outcome = OUTCOME_SIGNALED;
+        snprintf(res->signal, sizeof(res->signal), "%s", c->cs.signal);
+        res->core = c->cs.core;
+    } else if (c->cs.have_status) {
+        res->outcome = OUTCOME_EXITED;
+        res->exit_code = c->cs.status;
+    } else {
+        res->outcome = OUTCOME_CLOSED;
+        errf(res->error, "channel closed without an exit status");
+    }
+    return 1;
+}
+
+void ssh_conn_exec(struct ssh_conn *conn, const char *command,
                    const struct transport_sink *sink,
                    struct transport_result *res)
 {
-    ssh_session s = c->s;
-    ssh_channel ch = NULL;
-    struct chan_state cs;
-    struct ssh_channel_callbacks_struct cb;
+    struct ssh_chan *c = NULL;
 
-    memset(res, 0, sizeof(*res));
-    memset(&cs, 0, sizeof(cs));
-    res->exit_code = -1;
-    res->outcome = OUTCOME_ERROR;
-    cs.sink = sink;
-    ch = ssh_channel_new(s);
-    if (ch == NULL || ssh_channel_open_session(ch) != SSH_OK) {
-        res->outcome = ssh_is_connected(s) ? OUTCOME_ERROR : OUTCOME_LOST;
-        errf(res->error, "cannot open a channel: %s", ssh_get_error(s));
-        goto out;
-    }
-    memset(&cb, 0, sizeof(cb));
-    cb.userdata = &cs;
-    cb.channel_data_function = on_data;
-    cb.channel_close_function = on_close;
-    cb.channel_exit_status_function = on_exit_status;
-    cb.channel_exit_signal_function = on_exit_signal;
-    ssh_callbacks_init(&cb);
-    if (ssh_set_channel_callbacks(ch, &cb) != SSH_OK) {
-        errf(res->error, "cannot set channel callbacks");
-        goto out;
-    }
-    if (ssh_channel_request_exec(ch, command) != SSH_OK) {
-        errf(res->error, "the host refused to run the command: %s",
-             ssh_get_error(s));
-        goto remove;
-    }
-    sink->started(sink->ctx);
-    pump(s, ch, &cs, res);
-    if (res->outcome != OUTCOME_LOST || cs.have_status || cs.signal[0]) {
-        if (cs.signal[0]) {
-            res->outcome = OUTCOME_SIGNALED;
-            snprintf(res->signal, sizeof(res->signal), "%s", cs.signal);
-            res->core = cs.core;
-        } else if (cs.have_status) {
-            res->outcome = OUTCOME_EXITED;
-            res->exit_code = cs.status;
-        } else {
-            res->outcome = OUTCOME_CLOSED;
-            errf(res->error, "channel closed without an exit status");
-        }
-    }
-remove:
-    ssh_remove_channel_callbacks(ch, &cb);
-out:
-    if (ch)
-        ssh_channel_free(ch);
+    if (ssh_chan_open(conn, command, sink, &c, res))
+        return;
+    while (!ssh_chan_pump(c, res))
+        ; /* this caller never pauses */
+    ssh_chan_free(c);
 }
 
 void ssh_transport_run(struct ssh_transport *t, const struct ssh_target *tg,

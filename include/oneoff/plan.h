@@ -75,11 +75,14 @@ int rollout_parse(const char *batch, const char *max_fail, size_t nhosts,
                   struct rollout *out, char *err);
 void rollout_release(struct rollout *r);
 
-/* The command line that runs the task on ph in release (an absolute path
- * resolved by the preflight, so one run is one release), taking the task's
- * lock with lock_holder written into it. Caller frees. */
+/* The command line that runs the task on ph in release (NULL: the plan's;
+ * else an absolute path resolved by the preflight, so one run is one
+ * release), taking the task's lock with lock_holder written into it. With
+ * handshake, the script first reports as the preflight does and waits for
+ * "go" (see struct script_spec). Caller frees. */
 char *plan_run_command(const struct plan *p, const struct plan_host *ph,
-                       const char *release, const char *lock_holder);
+                       const char *release, const char *lock_holder,
+                       bool handshake);
 /* The command line of ph's preflight (see script_preflight()). */
 char *plan_preflight_command(const struct plan *p,
                              const struct plan_host *ph);

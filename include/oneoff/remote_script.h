@@ -49,7 +49,13 @@ struct script_spec {
     const char *task_file;    /* preflight: tasks/<name>.yml to digest */
     const char *revision_file; /* preflight: default REVISION */
     bool check_locks;         /* preflight: report every held task lock */
+    /* run script: first report as the preflight does (taking the lock and
+     * keeping it), print SCRIPT_READY, and run the task only when the
+     * client then writes "go\n" on standard input */
+    bool handshake;
 };
+
+#define SCRIPT_READY "oneoff-ready"
 
 /* Appends s to b in single quotes: the shell reads back exactly s. */
 void sh_quote(struct buf *b, const char *s);

@@ -24,6 +24,7 @@ enum transport_control {
     CONTROL_CONTINUE = 0,
     CONTROL_STOP,  /* stop the remote work, wait for it to end */
     CONTROL_CLOSE, /* close the channel now */
+    CONTROL_PAUSE, /* return to the caller, the command left running */
 };
 
 enum transport_outcome {
@@ -109,6 +110,21 @@ void ssh_conn_exec(struct ssh_conn *c, const char *command,
                    const struct transport_sink *sink,
                    struct transport_result *res);
 void ssh_conn_free(struct ssh_conn *c);
+
+/* A command running in a channel of a connection, which can be paused
+ * (the sink's control() returns CONTROL_PAUSE), talked to, and resumed,
+ * possibly from another thread. */
+struct ssh_chan;
+/* Opens a channel and starts command; the sink receives what it prints. */
+int ssh_chan_open(struct ssh_conn *c, const char *command,
+                  const struct transport_sink *sink, struct ssh_chan **out,
+                  struct transport_result *res);
+/* Pumps until the channel closed (returns 1, res says how the command
+ * ended) or control() asked to pause (returns 0). */
+int ssh_chan_pump(struct ssh_chan *c, struct transport_result *res);
+/* Writes to the command's standard input. */
+int ssh_chan_write(struct ssh_chan *c, const char *data, size_t n);
+void ssh_chan_free(struct ssh_chan *c);
 
 /* connect + exec + free. Thread-safe: call it from many threads at once,
  * one target each. */
