@@ -258,7 +258,10 @@ static void compose_host(struct plan *p, struct plan_host *ph,
     kvlist_merge(&ph->env, &o->env);
     ph->become = t->become ? t->become : h->set.become;
     spec_of(p, ph, NULL, &spec, &label);
-    spec.lock_holder = "<run id, operator, start time>";
+    spec.lock_holder = "<run id, operator, start time, host>";
+    /* what an SSH host is sent (see runner.c); local hosts get the
+     * preflight and this script without the handshake */
+    spec.handshake = h->set.transport == TRANSPORT_SSH && !t->pty;
     ph->script = script_compose(&spec);
     ph->command_line = script_command_line(ph->script, ph->become, &p->args);
     free(label);

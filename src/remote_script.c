@@ -103,6 +103,8 @@ static void add_lock(struct buf *b, const struct script_spec *s,
                 " oneoff_fail 'cannot open lock' \"$oneoff_lock\"\n");
     buf_adds(b, "command -v flock >/dev/null 2>&1 ||"
                 " oneoff_fail 'flock (util-linux) is not installed'\n");
+    if (mode == LOCK_KEEP)
+        buf_adds(b, "oneoff_locked=\n");
     if (s->lock_wait_s > 0)
         buf_addf(b, "if flock -w %ld 9; then\n", s->lock_wait_s);
     else
