@@ -203,7 +203,7 @@ static json_t *host_json(const struct record_host *h)
 }
 
 static int write_atomic(const char *path, const char *data, size_t len,
-                        char *err)
+                        bool durable, char *err)
 {
     char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -215,7 +215,7 @@ static int write_atomic(const char *path, const char *data, size_t len,
         return rc;
     }
     write_all(fd, data, len);
-    if (fsync(fd) != 0 || close(fd) != 0) {
+    if ((durable && fsync(fd) != 0) || close(fd) != 0) {
         rc = errf(err, "cannot write '%s': %s", tmp, strerror(errno));
         unlink(tmp);
     } else if (rename(tmp, path) != 0) {
@@ -231,6 +231,7 @@ int record_write(const struct record *r, const struct record_run *run,
 {
     json_t *root = json_object(), *args = json_array(), *arr = json_array();
     char *text;
+    bool durable;
     int rc;
 
     json_object_set_new(root, "run_id", jstr(run->run_id));
@@ -263,9 +264,12 @@ int record_write(const struct record *r, const struct record_run *run,
     json_decref(root);
     if (text == NULL)
         return errf(err, "cannot encode the run record");
-    rc = write_atomic(r->json_path, text, strlen(text), err);
+    /* The rename makes every version whole for readers and after a crash
+     * of the process; only the final one is also flushed to disk. */
+    durable = run->finished_ms != 0;
+    rc = write_atomic(r->json_path, text, strlen(text), durable, err);
     if (rc == 0 && r->report)
-        rc = write_atomic(r->report, text, strlen(text), err);
+        rc = write_atomic(r->report, text, strlen(text), durable, err);
     free(text);
     return rc;
 }

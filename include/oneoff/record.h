@@ -9,7 +9,8 @@
  * a line too long to keep whole, or the last output without a newline.
  * Lines starting with "#" are the tool's own notes (start and end).
  *
- * run.json is rewritten atomically (temporary file, fsync, rename) and is
+ * run.json is rewritten atomically (temporary file, rename; the final
+ * version also fsync'ed) and is
  * valid JSON (UTF-8) whatever bytes the hosts sent.
  */
 #ifndef ONEOFF_RECORD_H
