@@ -38,23 +38,31 @@ struct optdef {
 };
 
 static const struct optdef defs[] = {
-    {{"stage", required_argument, NULL, 's'}, OPT_STAGE,
+    {{"stage", required_argument, NULL, 's'},
+     OPT_STAGE,
      "-s, --stage STAGE        the stage: hosts/STAGE.yml"},
-    {{"limit", required_argument, NULL, 'l'}, OPT_SELECT,
+    {{"limit", required_argument, NULL, 'l'},
+     OPT_SELECT,
      "-l, --limit GLOBS        only hosts matching these comma-separated\n"
      "                         globs; '!GLOB' excludes (repeatable)"},
-    {{"role", required_argument, NULL, 'r'}, OPT_SELECT,
+    {{"role", required_argument, NULL, 'r'},
+     OPT_SELECT,
      "-r, --role ROLES         only hosts with one of these roles"},
-    {{"dry-run", no_argument, NULL, 'n'}, OPT_DRY_RUN,
+    {{"dry-run", no_argument, NULL, 'n'},
+     OPT_DRY_RUN,
      "-n, --dry-run            print the plan and each host's exact script;\n"
      "                         connect nowhere"},
-    {{"yes", no_argument, NULL, 'y'}, OPT_YES,
+    {{"yes", no_argument, NULL, 'y'},
+     OPT_YES,
      "-y, --yes                confirm a protected stage without asking"},
-    {{"identity", required_argument, NULL, 'i'}, OPT_SSH,
+    {{"identity", required_argument, NULL, 'i'},
+     OPT_SSH,
      "-i, --identity FILE      private key to authenticate with"},
-    {{"ssh-config", required_argument, NULL, LO_SSH_CONFIG}, OPT_SSH,
+    {{"ssh-config", required_argument, NULL, LO_SSH_CONFIG},
+     OPT_SSH,
      "    --ssh-config FILE    read this ssh config instead of ~/.ssh/config"},
-    {{"known-hosts", required_argument, NULL, LO_KNOWN_HOSTS}, OPT_SSH,
+    {{"known-hosts", required_argument, NULL, LO_KNOWN_HOSTS},
+     OPT_SSH,
      "    --known-hosts FILE   host keys to trust instead of\n"
      "                         ~/.ssh/known_hosts"},
     {{"host-key-policy", required_argument, NULL, LO_HOST_KEY_POLICY},
@@ -64,38 +72,50 @@ static const struct optdef defs[] = {
     {{"connect-timeout", required_argument, NULL, LO_CONNECT_TIMEOUT},
      OPT_SSH,
      "    --connect-timeout D  give up connecting after D (default 10s)"},
-    {{"parallel", required_argument, NULL, LO_PARALLEL}, OPT_RUN,
+    {{"parallel", required_argument, NULL, LO_PARALLEL},
+     OPT_RUN,
      "    --parallel N         hosts at once (default 64)"},
-    {{"timeout", required_argument, NULL, LO_TIMEOUT}, OPT_RUN,
+    {{"timeout", required_argument, NULL, LO_TIMEOUT},
+     OPT_RUN,
      "    --timeout D          stop the task after D (default: the task's)"},
-    {{"log-dir", required_argument, NULL, LO_LOG_DIR}, OPT_RUN,
+    {{"log-dir", required_argument, NULL, LO_LOG_DIR},
+     OPT_RUN,
      "    --log-dir DIR        where run logs go (default log/)"},
-    {{"report", required_argument, NULL, LO_REPORT}, OPT_RUN,
+    {{"report", required_argument, NULL, LO_REPORT},
+     OPT_RUN,
      "    --report FILE        also write the JSON run record to FILE"},
-    {{"output", required_argument, NULL, LO_OUTPUT}, OPT_RUN,
+    {{"output", required_argument, NULL, LO_OUTPUT},
+     OPT_RUN,
      "    --output MODE        stream (default) or grouped: one block per\n"
      "                         host when it finishes"},
-    {{"env", required_argument, NULL, 'e'}, OPT_RUN,
+    {{"env", required_argument, NULL, 'e'},
+     OPT_RUN,
      "-e, --env KEY=VALUE      export KEY to the task (repeatable)"},
-    {{"release", required_argument, NULL, LO_RELEASE}, OPT_RUN,
+    {{"release", required_argument, NULL, LO_RELEASE},
+     OPT_RUN,
      "    --release ID         run in app_dir/releases/ID"},
-    {{"preflight", no_argument, NULL, LO_PREFLIGHT}, OPT_ROLLOUT,
+    {{"preflight", no_argument, NULL, LO_PREFLIGHT},
+     OPT_ROLLOUT,
      "    --preflight          connect, resolve releases, check env files,\n"
      "                         become and locks on every host; run nothing"},
-    {{"allow-drift", no_argument, NULL, LO_ALLOW_DRIFT}, OPT_ROLLOUT,
+    {{"allow-drift", no_argument, NULL, LO_ALLOW_DRIFT},
+     OPT_ROLLOUT,
      "    --allow-drift        run although the release's copy of the task\n"
      "                         file differs (recorded in run.json)"},
-    {{"wait-lock", required_argument, NULL, LO_WAIT_LOCK}, OPT_ROLLOUT,
+    {{"wait-lock", required_argument, NULL, LO_WAIT_LOCK},
+     OPT_ROLLOUT,
      "    --wait-lock D        wait up to D for a held task lock"},
-    {{"batch", required_argument, NULL, LO_BATCH}, OPT_ROLLOUT,
+    {{"batch", required_argument, NULL, LO_BATCH},
+     OPT_ROLLOUT,
      "    --batch SIZES        rolling run: batch sizes, e.g. 1,25%,100%\n"
      "                         (the last repeats); each waits for the one\n"
      "                         before"},
-    {{"max-fail", required_argument, NULL, LO_MAX_FAIL}, OPT_ROLLOUT,
+    {{"max-fail", required_argument, NULL, LO_MAX_FAIL},
+     OPT_ROLLOUT,
      "    --max-fail N|N%      start no new host once N hosts failed"},
-    {{"help", no_argument, NULL, 'h'}, 0,
-     "-h, --help               this help"},
-    {{"directory", required_argument, NULL, 'C'}, 0,
+    {{"help", no_argument, NULL, 'h'}, 0, "-h, --help               this help"},
+    {{"directory", required_argument, NULL, 'C'},
+     0,
      "-C DIR                   the project folder (default: .)"},
 };
 
@@ -155,8 +175,7 @@ static int parse_env(struct kvlist *env, const char *arg, char *err)
     name = xstrndup(arg, (size_t)(eq - arg));
     if (!env_name_valid(name)) {
         free(name);
-        return errf(err, "-e '%s': not a valid environment variable name",
-                    arg);
+        return errf(err, "-e '%s': not a valid environment variable name", arg);
     }
     kvlist_set(env, name, eq + 1);
     free(name);
@@ -223,8 +242,10 @@ static int apply(struct options *o, int c, const char *arg, char *err)
         char *end = NULL;
         long v = strtol(arg, &end, 10);
         if (end == arg || *end || v < 1 || v > 100000)
-            return errf(err, "--parallel: '%s' is not a number from 1 to "
-                        "100000", arg);
+            return errf(err,
+                        "--parallel: '%s' is not a number from 1 to "
+                        "100000",
+                        arg);
         o->parallel = (unsigned)v;
         return 0;
     }

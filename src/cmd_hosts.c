@@ -45,8 +45,8 @@ static int hosts_run(struct options *o)
         char *roles = strlist_join(&h->roles, ",");
         if (h->set.port)
             snprintf(port, sizeof(port), "%u", h->set.port);
-        printf("%-*s  %-*s  %-5s  %-10s  %-7s  %s\n", (int)wn, h->name,
-               (int)wa, h->address ? h->address : h->name, port,
+        printf("%-*s  %-*s  %-5s  %-10s  %-7s  %s\n", (int)wn, h->name, (int)wa,
+               h->address ? h->address : h->name, port,
                h->set.user ? h->set.user : "-", h->primary ? "yes" : "no",
                *roles ? roles : "-");
         free(roles);

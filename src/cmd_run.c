@@ -26,8 +26,8 @@ static void print_plan(const struct plan *p)
     if (t->timeout_ms)
         duration_format(t->timeout_ms, dur, sizeof(dur));
     printf("plan: %s '%s' on stage '%s', %zu host%s\n",
-           strcmp(t->name, "exec") ? "task" : "command", t->name,
-           p->inv->stage, p->nhosts, p->nhosts == 1 ? "" : "s");
+           strcmp(t->name, "exec") ? "task" : "command", t->name, p->inv->stage,
+           p->nhosts, p->nhosts == 1 ? "" : "s");
     if (t->sha256[0])
         printf("  file     %s (sha256 %s)\n", t->path, t->sha256);
     printf("  command  %s\n", t->command);
@@ -82,8 +82,9 @@ static char *exec_command(const struct strlist *words)
 static int unsupported(const struct task *t, char *err)
 {
     if (t->pty)
-        return errf(err, "task '%s' needs a terminal ('pty: true'); "
-                         "interactive consoles are not supported yet",
+        return errf(err,
+                    "task '%s' needs a terminal ('pty: true'); "
+                    "interactive consoles are not supported yet",
                     t->name);
     if (t->once)
         return errf(err, "task '%s': 'once' is not supported yet", t->name);
@@ -97,8 +98,8 @@ static int check_rollout(const struct options *o, const struct plan *p,
     struct rollout ro;
 
     if (rollout_parse(o->batch ? o->batch : p->task->batch,
-                      o->max_fail ? o->max_fail : p->task->max_fail,
-                      p->nhosts, &ro, err))
+                      o->max_fail ? o->max_fail : p->task->max_fail, p->nhosts,
+                      &ro, err))
         return -1;
     rollout_release(&ro);
     return 0;
@@ -113,15 +114,16 @@ static int confirm(const struct plan *p, const struct options *o)
     if (!p->confirm || o->yes || o->preflight)
         return EXIT_OK;
     if (!isatty(STDIN_FILENO) || (tty = fopen("/dev/tty", "r+")) == NULL) {
-        fprintf(stderr, "oneoff: stage '%s' needs confirmation: pass --yes "
-                        "(no terminal to ask on)\n",
+        fprintf(stderr,
+                "oneoff: stage '%s' needs confirmation: pass --yes "
+                "(no terminal to ask on)\n",
                 p->inv->stage);
         return EXIT_REFUSED;
     }
-    fprintf(tty, "oneoff: about to run '%s' on %zu host%s of stage '%s'.\n"
-                 "Type the stage name to go on: ",
-            p->task->name, p->nhosts, p->nhosts == 1 ? "" : "s",
-            p->inv->stage);
+    fprintf(tty,
+            "oneoff: about to run '%s' on %zu host%s of stage '%s'.\n"
+            "Type the stage name to go on: ",
+            p->task->name, p->nhosts, p->nhosts == 1 ? "" : "s", p->inv->stage);
     fflush(tty);
     if (fgets(line, sizeof(line), tty) == NULL)
         line[0] = '\0';
@@ -169,8 +171,7 @@ static int start(const struct command *c, const struct options *o,
     return rc;
 }
 
-static int execute(const struct command *c, struct options *o,
-                   struct task *t)
+static int execute(const struct command *c, struct options *o, struct task *t)
 {
     struct inventory inv;
     struct plan plan;
@@ -209,8 +210,7 @@ static int run_run(struct options *o)
     if (o->positional.n == 0)
         return command_usage_error(&cmd_run, "no task given");
     if (o->positional.n > 1)
-        return command_usage_error(&cmd_run,
-                                   "task arguments go after '--'");
+        return command_usage_error(&cmd_run, "task arguments go after '--'");
     if (o->stage == NULL)
         return command_usage_error(&cmd_run, "no stage given (-s STAGE)");
     if (task_load(&t, o->dir, o->positional.v[0], err)) {
@@ -229,8 +229,7 @@ static int run_exec(struct options *o)
     int rc;
 
     if (o->positional.n)
-        return command_usage_error(&cmd_exec,
-                                   "the command goes after '--'");
+        return command_usage_error(&cmd_exec, "the command goes after '--'");
     if (o->stage == NULL)
         return command_usage_error(&cmd_exec, "no stage given (-s STAGE)");
     if (o->plan.args.n == 0 || o->plan.args.v[0][0] == '\0')
@@ -251,8 +250,8 @@ const struct command cmd_run = {
     .help = "Runs tasks/TASK.yml on the hosts of the stage it selects, in "
             "the deployed\nrelease, with the app's environment. ARGS after "
             "'--' reach the task's\ncommand as \"$@\", byte for byte.",
-    .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH |
-            OPT_RUN | OPT_ARGS | OPT_ROLLOUT,
+    .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN |
+            OPT_ARGS | OPT_ROLLOUT,
     .run = run_run,
 };
 
@@ -264,7 +263,7 @@ const struct command cmd_exec = {
             "environment,\nrecorded like a task run. One word after '--' is "
             "a shell command line\n('env | sort'); several words are a "
             "command and its arguments, each\npassed verbatim.",
-    .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH |
-            OPT_RUN | OPT_ARGS | OPT_ROLLOUT,
+    .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN |
+            OPT_ARGS | OPT_ROLLOUT,
     .run = run_exec,
 };

@@ -28,8 +28,8 @@ void command_print_help(const struct command *c)
 int command_usage_error(const struct command *c, const char *msg)
 {
     fprintf(stderr, "oneoff: %s\n", msg);
-    fprintf(stderr, "usage: oneoff %s %s (see 'oneoff %s --help')\n",
-            c->name, c->usage, c->name);
+    fprintf(stderr, "usage: oneoff %s %s (see 'oneoff %s --help')\n", c->name,
+            c->usage, c->name);
     return EXIT_USAGE;
 }
 
@@ -56,8 +56,8 @@ int command_ssh_transport(const struct options *o, const struct plan *p,
     /* Ask for passphrases now, before anything connects anywhere. */
     for (size_t i = 0; i < p->nhosts && o->identities.n == 0; i++) {
         const struct host *h = p->hosts[i].host;
-        struct ssh_target tg = {h->name, h->address, h->set.port,
-                                h->set.user, h->set.identity};
+        struct ssh_target tg = {h->name, h->address, h->set.port, h->set.user,
+                                h->set.identity};
         if (h->set.transport == TRANSPORT_SSH &&
             ssh_transport_preload_target(*out, &tg, err)) {
             ssh_transport_free(*out);

@@ -17,15 +17,16 @@
 
 #include "oneoff/yaml_doc.h"
 
-static const char *const top_keys[] = {"stage", "confirm", "promote_from",
-                                       "defaults", "hosts", NULL};
+static const char *const top_keys[] = {"stage",    "confirm", "promote_from",
+                                       "defaults", "hosts",   NULL};
 static const char *const setting_keys[] = {
-    "user",  "port",     "app_dir",  "release",   "revision_file",
-    "env_file", "env",   "become",   "identity",  "transport", NULL};
+    "user",          "port",      "app_dir", "release",
+    "revision_file", "env_file",  "env",     "become",
+    "identity",      "transport", NULL};
 static const char *const host_keys[] = {
-    "address", "roles",  "primary",  "user",      "port",
-    "app_dir", "release", "revision_file", "env_file", "env",
-    "become",  "identity", "transport", NULL};
+    "address", "roles",    "primary",       "user",     "port",
+    "app_dir", "release",  "revision_file", "env_file", "env",
+    "become",  "identity", "transport",     NULL};
 
 bool name_valid(const char *s)
 {
@@ -296,9 +297,8 @@ static int read_hosts(const struct ydoc *d, const struct ynode *hosts,
     return check_primaries(d, hosts, inv, err);
 }
 
-int inventory_parse(struct inventory *inv, const char *name,
-                    const char *stage, const char *data, size_t len,
-                    char *err)
+int inventory_parse(struct inventory *inv, const char *name, const char *stage,
+                    const char *data, size_t len, char *err)
 {
     struct ydoc d;
     struct host_settings defaults;
@@ -318,8 +318,7 @@ int inventory_parse(struct inventory *inv, const char *name,
         if (ydoc_str(&d, v, "stage", &inv->stage, err))
             goto out;
         if (!name_valid(inv->stage)) {
-            ydoc_err(&d, v, err, "'%s' is not a valid stage name",
-                     inv->stage);
+            ydoc_err(&d, v, err, "'%s' is not a valid stage name", inv->stage);
             goto out;
         }
         if (stage && strcmp(stage, inv->stage) != 0) {
@@ -352,7 +351,8 @@ int inventory_parse(struct inventory *inv, const char *name,
     }
     if (ydoc_require(&d, root, "hosts", &hosts, err))
         goto out;
-    if (hosts == NULL || (hosts->kind != YNODE_MAP && hosts->kind != YNODE_SEQ)) {
+    if (hosts == NULL ||
+        (hosts->kind != YNODE_MAP && hosts->kind != YNODE_SEQ)) {
         ydoc_err(&d, hosts ? hosts : root, err,
                  "'hosts' must be a mapping of host names (or a list of "
                  "names)");
@@ -407,8 +407,7 @@ void inventory_release(struct inventory *inv)
     memset(inv, 0, sizeof(*inv));
 }
 
-const struct host *inventory_find(const struct inventory *inv,
-                                  const char *name)
+const struct host *inventory_find(const struct inventory *inv, const char *name)
 {
     for (size_t i = 0; i < inv->nhosts; i++)
         if (strcmp(inv->hosts[i].name, name) == 0)

@@ -66,8 +66,8 @@ void output_host_init(const struct output *o, struct output_host *h,
     h->color = 31 + (int)(index % 6);
     for (int s = 0; s < 2; s++) {
         if (o->color[s])
-            h->prefix[s] = xasprintf("\033[%dm%-*s\033[0m | ", h->color,
-                                     o->width, name);
+            h->prefix[s] =
+                xasprintf("\033[%dm%-*s\033[0m | ", h->color, o->width, name);
         else
             h->prefix[s] = xasprintf("%-*s | ", o->width, name);
         h->prefix_len[s] = strlen(h->prefix[s]);
@@ -187,14 +187,12 @@ void output_note(struct output *o, const char *fmt, ...)
     pthread_mutex_unlock(&o->lock);
 }
 
-void output_summary(struct output *o, const struct summary_row *rows,
-                    size_t n)
+void output_summary(struct output *o, const struct summary_row *rows, size_t n)
 {
     struct buf b = BUF_INIT(BATCH_MAX);
-    static const char *const order[] = {"ok", "failed", "unreachable",
-                                        "auth", "host-key", "timeout",
-                                        "interrupted", "refused", "skipped",
-                                        "ready", NULL};
+    static const char *const order[] = {
+        "ok",          "failed",  "unreachable", "auth",  "host-key", "timeout",
+        "interrupted", "refused", "skipped",     "ready", NULL};
     size_t counts[16] = {0};
     int wn = 4, ws = 6, we = 4, wr = 7, wv = 8;
     bool any_release = false;
@@ -229,11 +227,11 @@ void output_summary(struct output *o, const struct summary_row *rows,
                  w->exit, dur);
         if (any_release) {
             buf_addf(&b, "  %-*s  ", wr, w->release ? w->release : "-");
-            text_escape(&b, w->revision && *w->revision ? w->revision : "-",
-                        strlen(w->revision && *w->revision ? w->revision
-                                                          : "-"));
+            text_escape(
+                &b, w->revision && *w->revision ? w->revision : "-",
+                strlen(w->revision && *w->revision ? w->revision : "-"));
             for (size_t k = w->revision && *w->revision ? strlen(w->revision)
-                                                       : 1;
+                                                        : 1;
                  k < (size_t)wv; k++)
                 buf_addc(&b, ' ');
         }
@@ -242,8 +240,8 @@ void output_summary(struct output *o, const struct summary_row *rows,
             text_escape(&b, w->error, strlen(w->error));
         buf_addc(&b, '\n');
     }
-    buf_addf(&b, "%zu ok, %zu failed, %zu unreachable", counts[0],
-             counts[1], counts[2]);
+    buf_addf(&b, "%zu ok, %zu failed, %zu unreachable", counts[0], counts[1],
+             counts[2]);
     for (size_t k = 3; order[k]; k++)
         if (counts[k])
             buf_addf(&b, ", %zu %s", counts[k], order[k]);

@@ -44,8 +44,8 @@ static int check_limits(const struct inventory *inv,
                         const struct strlist *limits, char *err)
 {
     for (size_t i = 0; i < limits->n; i++) {
-        const char *g = limits->v[i][0] == '!' ? limits->v[i] + 1
-                                               : limits->v[i];
+        const char *g =
+            limits->v[i][0] == '!' ? limits->v[i] + 1 : limits->v[i];
         bool hit = false;
         if (*g == '\0')
             return errf(err, "empty pattern in --limit");
@@ -140,8 +140,7 @@ static int apply_run_on(const struct inventory *inv, const struct task *t,
                 "task '%s' runs on the primary host, but %zu selected hosts "
                 "are primary (%s, %s%s); narrow it with --role or a 'role' "
                 "in the task",
-                t->name, k, prim[0]->name, prim[1]->name,
-                k > 2 ? ", ..." : "");
+                t->name, k, prim[0]->name, prim[1]->name, k > 2 ? ", ..." : "");
 }
 
 int plan_select(const struct inventory *inv, const struct task *t,
@@ -185,8 +184,7 @@ int plan_select(const struct inventory *inv, const struct task *t,
 
 /* The script spec of ph; release NULL means the plan's (unpinned). */
 static void spec_of(const struct plan *p, const struct plan_host *ph,
-                    const char *release, struct script_spec *spec,
-                    char **label)
+                    const char *release, struct script_spec *spec, char **label)
 {
     const struct task *t = p->task;
     const struct host *h = ph->host;
@@ -194,8 +192,8 @@ static void spec_of(const struct plan *p, const struct plan_host *ph,
 
     *label = adhoc ? xasprintf("command on host '%s' of stage '%s'", h->name,
                                p->inv->stage)
-                   : xasprintf("task '%s' on host '%s' of stage '%s'",
-                               t->name, h->name, p->inv->stage);
+                   : xasprintf("task '%s' on host '%s' of stage '%s'", t->name,
+                               h->name, p->inv->stage);
     memset(spec, 0, sizeof(*spec));
     spec->label = *label;
     spec->app_dir = h->set.app_dir;
@@ -249,9 +247,9 @@ static void compose_host(struct plan *p, struct plan_host *ph,
     char *label;
 
     ph->host = h;
-    ph->release = o->release ? xasprintf("releases/%s", o->release)
-                             : xstrdup(h->set.release ? h->set.release
-                                                      : "current");
+    ph->release = o->release
+                      ? xasprintf("releases/%s", o->release)
+                      : xstrdup(h->set.release ? h->set.release : "current");
     ph->task_file = xasprintf("tasks/%s.yml", t->name);
     kvlist_merge(&ph->env, &h->set.env);
     kvlist_merge(&ph->env, &t->env);
@@ -344,8 +342,10 @@ int rollout_parse(const char *batch, const char *max_fail, size_t nhosts,
     memset(out, 0, sizeof(*out));
     out->max_fail = SIZE_MAX;
     if (max_fail && count_of(max_fail, nhosts, &out->max_fail))
-        return errf(err, "max_fail '%s': expected a number of hosts (N) or "
-                    "a percentage (N%%), at least 1", max_fail);
+        return errf(err,
+                    "max_fail '%s': expected a number of hosts (N) or "
+                    "a percentage (N%%), at least 1",
+                    max_fail);
     while (batch && *p) {
         const char *c = strchr(p, ',');
         size_t n = c ? (size_t)(c - p) : strlen(p);
@@ -355,9 +355,10 @@ int rollout_parse(const char *batch, const char *max_fail, size_t nhosts,
     out->sizes = xcalloc(items.n ? items.n : 1, sizeof(*out->sizes));
     for (size_t i = 0; i < items.n; i++) {
         if (count_of(items.v[i], nhosts, &out->sizes[i])) {
-            int rc = errf(err, "batch '%s': '%s' is not a number of hosts "
-                          "(N) or a percentage (N%%), at least 1", batch,
-                          items.v[i]);
+            int rc = errf(err,
+                          "batch '%s': '%s' is not a number of hosts "
+                          "(N) or a percentage (N%%), at least 1",
+                          batch, items.v[i]);
             strlist_clear(&items);
             rollout_release(out);
             return rc;

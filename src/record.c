@@ -83,8 +83,8 @@ void record_release(struct record *r)
     memset(r, 0, sizeof(*r));
 }
 
-int record_host_log_open(const struct record *r, const char *host,
-                         char **path, char *err)
+int record_host_log_open(const struct record *r, const char *host, char **path,
+                         char *err)
 {
     int fd;
 
@@ -179,13 +179,13 @@ static json_t *host_json(const struct record_host *h)
 
     json_object_set_new(o, "name", jstr(h->name));
     json_object_set_new(o, "address", jstr(h->address));
-    json_object_set_new(o, "port", h->port ? json_integer(h->port)
-                                           : json_null());
+    json_object_set_new(o, "port",
+                        h->port ? json_integer(h->port) : json_null());
     json_object_set_new(o, "user", jstr(h->user));
     json_object_set_new(o, "status", jstr(h->status));
-    json_object_set_new(o, "exit_code", h->exit_code >= 0
-                                            ? json_integer(h->exit_code)
-                                            : json_null());
+    json_object_set_new(o, "exit_code",
+                        h->exit_code >= 0 ? json_integer(h->exit_code)
+                                          : json_null());
     json_object_set_new(o, "signal", jstr(h->signal));
     json_object_set_new(o, "release", jstr(h->release));
     json_object_set_new(o, "revision", jstr(h->revision));
@@ -251,12 +251,12 @@ int record_write(const struct record *r, const struct record_run *run,
     json_object_set_new(root, "finished_at", jtime(run->finished_ms));
     json_object_set_new(root, "allow_drift", json_boolean(run->allow_drift));
     json_object_set_new(root, "refused", jstr(run->refused));
-    json_object_set_new(root, "timeout_ms", run->timeout_ms
-                                                ? json_integer(run->timeout_ms)
-                                                : json_null());
-    json_object_set_new(root, "exit_code", run->exit_code >= 0
-                                               ? json_integer(run->exit_code)
-                                               : json_null());
+    json_object_set_new(root, "timeout_ms",
+                        run->timeout_ms ? json_integer(run->timeout_ms)
+                                        : json_null());
+    json_object_set_new(root, "exit_code",
+                        run->exit_code >= 0 ? json_integer(run->exit_code)
+                                            : json_null());
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, host_json(&hosts[i]));
     json_object_set_new(root, "hosts", arr);

@@ -84,9 +84,9 @@ static const char batch_tail[] =
  * never holds the lock itself. In the preflight, the lock is only tested
  * (or waited for) and released again. */
 enum lock_mode {
-    LOCK_TEST,  /* preflight: test (or wait), report, release */
-    LOCK_KEEP,  /* handshake: take (or wait), report, keep until the end */
-    LOCK_TAKE,  /* plain run: take or exit SCRIPT_LOCK_HELD */
+    LOCK_TEST, /* preflight: test (or wait), report, release */
+    LOCK_KEEP, /* handshake: take (or wait), report, keep until the end */
+    LOCK_TAKE, /* plain run: take or exit SCRIPT_LOCK_HELD */
 };
 
 /* Takes the task's lock on fd 9, which the task inherits: the lock lives
@@ -110,22 +110,24 @@ static void add_lock(struct buf *b, const struct script_spec *s,
     else
         buf_adds(b, "if flock -n 9; then\n");
     if (mode == LOCK_TEST) {
-        buf_adds(b, "    echo lock=free\n    exec 9>&-\n"
-                    "else\n"
-                    "    oneoff_h=\n    IFS= read -r oneoff_h <\"$oneoff_lock\"\n"
-                    "    printf 'lock=held %s\\n' \"$oneoff_h\"\n"
-                    "fi\n");
+        buf_adds(b,
+                 "    echo lock=free\n    exec 9>&-\n"
+                 "else\n"
+                 "    oneoff_h=\n    IFS= read -r oneoff_h <\"$oneoff_lock\"\n"
+                 "    printf 'lock=held %s\\n' \"$oneoff_h\"\n"
+                 "fi\n");
         return;
     }
     line_q(b, "    printf '%s\\n' ", s->lock_holder ? s->lock_holder : "oneoff",
            " >\"$oneoff_lock\"\n");
     if (mode == LOCK_KEEP) {
-        buf_adds(b, "    echo lock=free\n"
-                    "else\n"
-                    "    oneoff_locked=1\n"
-                    "    oneoff_h=\n    IFS= read -r oneoff_h <\"$oneoff_lock\"\n"
-                    "    printf 'lock=held %s\\n' \"$oneoff_h\"\n"
-                    "fi\n");
+        buf_adds(b,
+                 "    echo lock=free\n"
+                 "else\n"
+                 "    oneoff_locked=1\n"
+                 "    oneoff_h=\n    IFS= read -r oneoff_h <\"$oneoff_lock\"\n"
+                 "    printf 'lock=held %s\\n' \"$oneoff_h\"\n"
+                 "fi\n");
         return;
     }
     buf_adds(b, "else\n"
@@ -162,8 +164,8 @@ static void add_report(struct buf *b, const struct script_spec *s,
                        enum lock_mode lock)
 {
     buf_adds(b, "printf 'release=%s\\n' \"$PWD\"\n");
-    line_q(b, "oneoff_rev=", s->revision_file ? s->revision_file
-                                                : "REVISION", "\n");
+    line_q(b, "oneoff_rev=", s->revision_file ? s->revision_file : "REVISION",
+           "\n");
     buf_adds(b, "oneoff_r=\n[ -r \"$oneoff_rev\" ] &&"
                 " IFS= read -r oneoff_r <\"$oneoff_rev\"\n"
                 "printf 'revision=%s\\n' \"$oneoff_r\"\n");

@@ -100,9 +100,9 @@ enum host_state {
 };
 
 static const char *const state_names[] = {
-    "pending",  "connecting", "ready",   "running",     "ok",
-    "failed",   "unreachable", "auth",   "host-key",    "timeout",
-    "interrupted", "refused", "skipped"};
+    "pending",     "connecting",  "ready",  "running",  "ok",
+    "failed",      "unreachable", "auth",   "host-key", "timeout",
+    "interrupted", "refused",     "skipped"};
 
 struct runner;
 
@@ -144,7 +144,7 @@ struct runner {
     size_t *todo;
     size_t ntodo, next, done;
     void (*work)(struct runner *, struct host_run *);
-    bool stop_starting;  /* max_fail reached */
+    bool stop_starting; /* max_fail reached */
     size_t failures;
     size_t max_fail;
     struct output out;
@@ -173,8 +173,8 @@ static void batch_flush(struct host_run *h, int s, struct batch *b)
     b->n = 0;
 }
 
-static void batch_add(struct host_run *h, int s, struct batch *b,
-                      const char *p, size_t n, bool eol)
+static void batch_add(struct host_run *h, int s, struct batch *b, const char *p,
+                      size_t n, bool eol)
 {
     if (b->n == BATCH_LINES)
         batch_flush(h, s, b);
@@ -227,9 +227,9 @@ static void sink_data(void *ctx, enum transport_stream st, const char *p,
         buf_add(&h->capture[s], p, n);
         if (s == 0 && !h->ready_seen) {
             const char *c = buf_str(&h->capture[0]);
-            h->ready_seen = strncmp(c, SCRIPT_READY "\n",
-                                    sizeof(SCRIPT_READY)) == 0 ||
-                            strstr(c, "\n" SCRIPT_READY "\n") != NULL;
+            h->ready_seen =
+                strncmp(c, SCRIPT_READY "\n", sizeof(SCRIPT_READY)) == 0 ||
+                strstr(c, "\n" SCRIPT_READY "\n") != NULL;
         }
         return;
     }
@@ -355,12 +355,12 @@ static int record_write_now(struct runner *r, char *err)
     return rc;
 }
 
-static void finish_host(struct host_run *h, enum host_state st,
-                        const char *fmt, ...) ONEOFF_PRINTF(3, 4);
+static void finish_host(struct host_run *h, enum host_state st, const char *fmt,
+                        ...) ONEOFF_PRINTF(3, 4);
 
 /* Final state of a host, with an optional reason. */
-static void finish_host(struct host_run *h, enum host_state st,
-                        const char *fmt, ...)
+static void finish_host(struct host_run *h, enum host_state st, const char *fmt,
+                        ...)
 {
     va_list ap;
 
@@ -409,8 +409,7 @@ static enum host_state conclude(struct host_run *h,
         char d[32];
         duration_format(h->r->opts->timeout_ms, d, sizeof(d));
         st = HS_TIMEOUT;
-        snprintf(h->error, sizeof(h->error), "stopped after the %s timeout",
-                 d);
+        snprintf(h->error, sizeof(h->error), "stopped after the %s timeout", d);
     } else if (h->interrupted && st != HS_OK) {
         st = HS_INTERRUPTED;
         if (!h->error[0] || res->outcome == OUTCOME_CLOSED ||
@@ -477,8 +476,8 @@ static void lock_holder(const struct runner *r, const struct host_run *h,
     char since[40];
 
     time_format_iso(clock_wall_ms(), since, sizeof(since));
-    snprintf(out, n, "run %s by %s since %s on %s", r->run_id,
-             r->operator_name, since, h->ph->host->name);
+    snprintf(out, n, "run %s by %s since %s on %s", r->run_id, r->operator_name,
+             since, h->ph->host->name);
 }
 
 /* Phase 1 for one host: connect, authenticate, run the preflight. */
@@ -549,8 +548,10 @@ static void preflight_host(struct runner *r, struct host_run *h)
     }
     if (h->timed_out) {
         h->timed_out = false;
-        finish_host(h, HS_TIMEOUT, "the preflight did not finish within "
-                    "%ds", PREFLIGHT_TIMEOUT_MS / 1000);
+        finish_host(h, HS_TIMEOUT,
+                    "the preflight did not finish within "
+                    "%ds",
+                    PREFLIGHT_TIMEOUT_MS / 1000);
         return;
     }
     if (res.outcome != OUTCOME_EXITED || res.exit_code != 0) {
@@ -608,8 +609,10 @@ static void run_host(struct runner *r, struct host_run *h)
         goto out;
     }
     if (stop) {
-        finish_host(h, HS_SKIPPED, "not started: %zu host(s) failed "
-                    "(max_fail %s)", r->failures, r->opts->max_fail);
+        finish_host(h, HS_SKIPPED,
+                    "not started: %zu host(s) failed "
+                    "(max_fail %s)",
+                    r->failures, r->opts->max_fail);
         goto out;
     }
     if (h->chan) {
@@ -692,9 +695,8 @@ static void raise_fd_limit(size_t hosts)
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
         return;
-    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
-                      ? want
-                      : rl.rlim_max;
+    rl.rlim_cur =
+        rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
 }
 
@@ -837,9 +839,11 @@ static void decide(struct runner *r)
                  "the release's copy of %s differs from this one; nothing "
                  "was run (--allow-drift to run it anyway)",
                  r->plan->task->path);
-        buf_addf(&why, "%s differs from the deployed release's copy; nothing "
-                       "was run (--allow-drift runs it anyway):\n  here      "
-                       "%s\n", r->plan->task->path, r->plan->task->sha256);
+        buf_addf(&why,
+                 "%s differs from the deployed release's copy; nothing "
+                 "was run (--allow-drift runs it anyway):\n  here      "
+                 "%s\n",
+                 r->plan->task->path, r->plan->task->sha256);
         for (size_t i = 0; i < r->n; i++) {
             const struct host_run *h = &r->hosts[i];
             if (h->task_state && strcmp(h->task_state, "differs") == 0)
@@ -904,8 +908,8 @@ static bool run_batches(struct runner *r)
     }
     r->max_fail = ro.max_fail;
     while (off < nready && joined) {
-        size_t size = ro.nsizes ? ro.sizes[b < ro.nsizes ? b : ro.nsizes - 1]
-                                : nready;
+        size_t size =
+            ro.nsizes ? ro.sizes[b < ro.nsizes ? b : ro.nsizes - 1] : nready;
         if (size > nready - off)
             size = nready - off;
         if (ro.nsizes > 1 || (ro.nsizes == 1 && size < nready))
@@ -978,8 +982,9 @@ static void summarize(struct runner *r)
     }
     output_summary(&r->out, rows, r->n);
     if (absent && !r->refused[0] && r->opts->mode == RUN_TASK)
-        output_note(&r->out, "the deployed release has no %s on %zu host%s: "
-                             "the task ran from this checkout",
+        output_note(&r->out,
+                    "the deployed release has no %s on %zu host%s: "
+                    "the task ran from this checkout",
                     r->plan->task->path, absent, absent == 1 ? "" : "s");
     free(rows);
 }
@@ -1023,8 +1028,8 @@ static void runner_init(struct runner *r, const struct plan *p,
     pthread_cond_init(&r->cond, NULL);
     record_new_id(r->run_id, sizeof(r->run_id));
     r->run.run_id = r->run_id;
-    r->run.operator_name = operator_of(r->operator_name,
-                                       sizeof(r->operator_name));
+    r->run.operator_name =
+        operator_of(r->operator_name, sizeof(r->operator_name));
     r->run.stage = p->inv->stage;
     r->run.task = p->task->name;
     r->run.task_file = p->task->sha256[0] ? p->task->path : NULL;

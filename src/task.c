@@ -17,9 +17,9 @@
 #include "oneoff/yaml_doc.h"
 
 static const char *const task_keys[] = {
-    "description", "command", "run_on",  "role",    "lock",
-    "timeout",     "args",    "env",     "confirm", "pty",
-    "once",        "become",  "batch",   "max_fail", NULL};
+    "description", "command", "run_on", "role",     "lock",
+    "timeout",     "args",    "env",    "confirm",  "pty",
+    "once",        "become",  "batch",  "max_fail", NULL};
 
 const char *run_on_name(enum run_on r)
 {

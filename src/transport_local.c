@@ -27,8 +27,7 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
-void local_transport_run(const char *command,
-                         const struct transport_sink *sink,
+void local_transport_run(const char *command, const struct transport_sink *sink,
                          struct transport_result *res)
 {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};

@@ -28,12 +28,12 @@
 #include <unistd.h>
 
 #define TICK_MS 100
-#define STOP_GRACE_MS 7000  /* the remote watchdog KILLs after 5 s */
+#define STOP_GRACE_MS 7000 /* the remote watchdog KILLs after 5 s */
 #define CLOSE_GRACE_MS 2000
 
 struct loaded_key {
     char *path;
-    ssh_key key;  /* NULL: failed to load, error says why */
+    ssh_key key; /* NULL: failed to load, error says why */
     ssh_key pub;
     char error[ERR_MAX];
 };
@@ -65,8 +65,8 @@ static char *expand_path(const char *p)
 
 struct ask {
     const char *path;
-    bool asked;   /* the operator was asked */
-    bool no_tty;  /* there was no terminal to ask on */
+    bool asked;  /* the operator was asked */
+    bool no_tty; /* there was no terminal to ask on */
 };
 
 /* Asks for a passphrase on the terminal, never echoing it: echo goes off
@@ -142,8 +142,10 @@ static struct loaded_key *key_get_locked(struct ssh_transport *t,
         else if (ask.asked)
             errf(k->error, "wrong passphrase for identity '%s'", abs);
         else
-            errf(k->error, "identity '%s' cannot be loaded (not a private "
-                           "key?)", abs);
+            errf(k->error,
+                 "identity '%s' cannot be loaded (not a private "
+                 "key?)",
+                 abs);
     } else if (ssh_pki_export_privkey_to_pubkey(key, &pub) != SSH_OK) {
         errf(k->error, "identity '%s': cannot derive its public key", abs);
         ssh_key_free(key);
@@ -158,8 +160,7 @@ static struct loaded_key *key_get_locked(struct ssh_transport *t,
     return k;
 }
 
-int ssh_transport_preload(struct ssh_transport *t, const char *path,
-                          char *err)
+int ssh_transport_preload(struct ssh_transport *t, const char *path, char *err)
 {
     struct loaded_key *k;
 
@@ -293,8 +294,8 @@ static void find_known_line(ssh_session s, const char *file, char *out,
     ssh_options_get_port(s, &port);
     f = fopen(file, "r");
     if (f != NULL) {
-        char *key = port == 22 ? xstrdup(host)
-                               : xasprintf("[%s]:%u", host, port);
+        char *key =
+            port == 22 ? xstrdup(host) : xasprintf("[%s]:%u", host, port);
         while ((len = getline(&line, &cap, f)) > 0) {
             struct ssh_knownhosts_entry *e = NULL;
             lineno++;
@@ -327,8 +328,8 @@ static int verify_host_key(struct ssh_transport *t, ssh_session s, char *err)
     if (ssh_get_server_publickey(s, &srv) != SSH_OK)
         return errf(err, "no host key received: %s", ssh_get_error(s));
     type = ssh_key_type_to_char(ssh_key_type(srv));
-    if (ssh_get_publickey_hash(srv, SSH_PUBLICKEY_HASH_SHA256, &hash,
-                               &hlen) == 0)
+    if (ssh_get_publickey_hash(srv, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) ==
+        0)
         fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
     ssh_options_get(s, SSH_OPTIONS_KNOWNHOSTS, &kh);
     endpoint(s, ep, sizeof(ep));
@@ -416,12 +417,10 @@ static char *config_identity(ssh_session s)
 }
 
 static int authenticate(struct ssh_transport *t, ssh_session s,
-                        const struct ssh_target *tg, const char *cfg,
-                        char *err)
+                        const struct ssh_target *tg, const char *cfg, char *err)
 {
-    static const char *const defaults[] = {"~/.ssh/id_ed25519",
-                                           "~/.ssh/id_ecdsa", "~/.ssh/id_rsa",
-                                           NULL};
+    static const char *const defaults[] = {
+        "~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa", NULL};
     struct buf tried = BUF_INIT(4096);
     char kerr[ERR_MAX] = "";
     char *user = NULL;
@@ -439,8 +438,9 @@ static int authenticate(struct ssh_transport *t, ssh_session s,
             buf_adds(&tried, "ssh-agent");
             rc = ssh_userauth_agent(s, NULL);
         }
-        for (size_t i = 0; defaults[i] && rc != SSH_AUTH_SUCCESS &&
-                           ssh_is_connected(s); i++) {
+        for (size_t i = 0;
+             defaults[i] && rc != SSH_AUTH_SUCCESS && ssh_is_connected(s);
+             i++) {
             char *p = expand_path(defaults[i]);
             if (access(p, R_OK) == 0)
                 rc = try_key(t, s, defaults[i], &tried, kerr);
@@ -457,14 +457,14 @@ static int authenticate(struct ssh_transport *t, ssh_session s,
              user ? user : "?", ssh_get_error(s),
              tried.len ? buf_str(&tried) : "nothing");
     else if (kerr[0] && tried.len && !strchr(buf_str(&tried), ','))
-        errf(err, "authentication as '%s' failed: %s", user ? user : "?",
-             kerr);
+        errf(err, "authentication as '%s' failed: %s", user ? user : "?", kerr);
     else
         errf(err, "authentication as '%s' denied (tried: %s)%s%s",
              user ? user : "?",
-             tried.len ? buf_str(&tried) : "no key: no -i, identity, "
-                                          "IdentityFile, agent or default "
-                                          "key",
+             tried.len ? buf_str(&tried)
+                       : "no key: no -i, identity, "
+                         "IdentityFile, agent or default "
+                         "key",
              kerr[0] ? "; " : "", kerr);
     ssh_string_free_char(user);
     buf_release(&tried);
@@ -499,8 +499,7 @@ static void on_close(ssh_session s, ssh_channel c, void *ud)
     ((struct chan_state *)ud)->closed = true;
 }
 
-static void on_exit_status(ssh_session s, ssh_channel c, int status,
-                           void *ud)
+static void on_exit_status(ssh_session s, ssh_channel c, int status, void *ud)
 {
     struct chan_state *cs = ud;
 
@@ -608,9 +607,8 @@ struct ssh_conn {
     ssh_session s;
 };
 
-void ssh_transport_connect(struct ssh_transport *t,
-                           const struct ssh_target *tg, struct ssh_conn **out,
-                           struct transport_result *res)
+void ssh_transport_connect(struct ssh_transport *t, const struct ssh_target *tg,
+                           struct ssh_conn **out, struct transport_result *res)
 {
     ssh_session s = ssh_new();
     char *cfg = NULL;

@@ -210,8 +210,7 @@ int file_read(const char *path, size_t max, char **data, size_t *len)
     return 0;
 }
 
-int yml_names(const char *dir, const char *sub, struct strlist *out,
-              char *err)
+int yml_names(const char *dir, const char *sub, struct strlist *out, char *err)
 {
     char *path = xasprintf("%s/%s", dir, sub);
     DIR *dp = opendir(path);
@@ -374,8 +373,8 @@ int duration_parse(const char *s, int64_t *ms_out, char *err)
     static const struct {
         const char *unit;
         int64_t ms;
-    } units[] = {{"ms", 1},          {"s", 1000},        {"m", 60000},
-                 {"h", 3600000},     {"d", 86400000}};
+    } units[] = {
+        {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
     const int64_t max_ms = (int64_t)366 * 86400000;
     int64_t total = 0;
     const char *p = s;
@@ -388,9 +387,8 @@ int duration_parse(const char *s, int64_t *ms_out, char *err)
         size_t i, ulen = 0;
 
         if (!isdigit((unsigned char)*p))
-            return errf(err,
-                        "invalid duration '%s'; expected e.g. 90s, 15m, 1h30m",
-                        s);
+            return errf(
+                err, "invalid duration '%s'; expected e.g. 90s, 15m, 1h30m", s);
         while (isdigit((unsigned char)*p)) {
             v = v * 10 + (*p++ - '0');
             if (v > max_ms)

@@ -63,8 +63,8 @@ int ydoc_err(const struct ydoc *d, const struct ynode *n, char *err,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return errf(err, "%s:%u:%u: %s", d->name, n ? n->line : 1,
-                n ? n->col : 1, msg);
+    return errf(err, "%s:%u:%u: %s", d->name, n ? n->line : 1, n ? n->col : 1,
+                msg);
 }
 
 /* When libyaml fails on a line indented with a tab, say so plainly: its own
@@ -101,8 +101,8 @@ static int parser_error(struct ydoc *d, yaml_parser_t *p, const char *data,
                     d->name, p->problem_offset,
                     p->problem ? p->problem : "invalid input");
     if (tab_in_indent(data, len, line, &tcol) ||
-        (line > 0 && tab_in_indent(data, len, line - 1, &tcol) &&
-         col == 0 && (line--, 1)))
+        (line > 0 && tab_in_indent(data, len, line - 1, &tcol) && col == 0 &&
+         (line--, 1)))
         return errf(err,
                     "%s:%zu:%zu: tab character in indentation; YAML "
                     "indents with spaces only",
@@ -134,8 +134,7 @@ static int cmp_key(const void *a, const void *b)
 
 /* Duplicate keys, found by sorting at the end of a mapping so that a huge
  * mapping costs n log n; the later occurrence is the one reported. */
-static int check_duplicates(struct ydoc *d, const struct ynode *map,
-                            char *err)
+static int check_duplicates(struct ydoc *d, const struct ynode *map, char *err)
 {
     size_t nk = map->n / 2;
     struct ynode **keys;
@@ -194,8 +193,7 @@ struct builder {
     int docs;
 };
 
-static int attach(struct ydoc *d, struct builder *b, struct ynode *n,
-                  char *err)
+static int attach(struct ydoc *d, struct builder *b, struct ynode *n, char *err)
 {
     struct ynode *top;
 
@@ -247,8 +245,7 @@ static int handle_event(struct ydoc *d, struct builder *b,
                         (const char *)ev->data.alias.anchor);
     }
     case YAML_SCALAR_EVENT:
-        if (refuse_features(d, ev, ev->data.scalar.anchor,
-                            ev->data.scalar.tag,
+        if (refuse_features(d, ev, ev->data.scalar.anchor, ev->data.scalar.tag,
                             ev->data.scalar.plain_implicit ||
                                 ev->data.scalar.quoted_implicit,
                             err))
@@ -266,14 +263,14 @@ static int handle_event(struct ydoc *d, struct builder *b,
     case YAML_MAPPING_START_EVENT:
     case YAML_SEQUENCE_START_EVENT: {
         bool map = ev->type == YAML_MAPPING_START_EVENT;
-        if (refuse_features(
-                d, ev,
-                map ? ev->data.mapping_start.anchor
-                    : ev->data.sequence_start.anchor,
-                map ? ev->data.mapping_start.tag : ev->data.sequence_start.tag,
-                map ? ev->data.mapping_start.implicit
-                    : ev->data.sequence_start.implicit,
-                err))
+        if (refuse_features(d, ev,
+                            map ? ev->data.mapping_start.anchor
+                                : ev->data.sequence_start.anchor,
+                            map ? ev->data.mapping_start.tag
+                                : ev->data.sequence_start.tag,
+                            map ? ev->data.mapping_start.implicit
+                                : ev->data.sequence_start.implicit,
+                            err))
             return -1;
         if (b->depth >= YDOC_MAX_DEPTH) {
             struct ynode at = {.line = (unsigned)ev->start_mark.line + 1,
@@ -298,8 +295,8 @@ static int handle_event(struct ydoc *d, struct builder *b,
     }
 }
 
-int ydoc_parse(struct ydoc *doc, const char *name, const char *data,
-               size_t len, char *err)
+int ydoc_parse(struct ydoc *doc, const char *name, const char *data, size_t len,
+               char *err)
 {
     yaml_parser_t parser;
     struct builder b;
@@ -309,8 +306,8 @@ int ydoc_parse(struct ydoc *doc, const char *name, const char *data,
     memset(&b, 0, sizeof(b));
     doc->name = xstrdup(name);
     if (len > YDOC_MAX_BYTES) {
-        rc = errf(err, "%s: file is larger than %u bytes", name,
-                  YDOC_MAX_BYTES);
+        rc =
+            errf(err, "%s: file is larger than %u bytes", name, YDOC_MAX_BYTES);
         goto out;
     }
     if (!yaml_parser_initialize(&parser)) {
@@ -395,10 +392,9 @@ const struct ynode *ymap_get(const struct ynode *map, const char *key)
 
 bool ynode_is_null(const struct ynode *n)
 {
-    return n == NULL ||
-           (n->kind == YNODE_SCALAR && n->plain &&
-            (n->len == 0 || strcmp(n->str, "~") == 0 ||
-             strcmp(n->str, "null") == 0));
+    return n == NULL || (n->kind == YNODE_SCALAR && n->plain &&
+                         (n->len == 0 || strcmp(n->str, "~") == 0 ||
+                          strcmp(n->str, "null") == 0));
 }
 
 static const char *kind_name(const struct ynode *n)
@@ -415,12 +411,11 @@ static const char *kind_name(const struct ynode *n)
     }
 }
 
-int ydoc_want_map(const struct ydoc *d, const struct ynode *n,
-                  const char *what, char *err)
+int ydoc_want_map(const struct ydoc *d, const struct ynode *n, const char *what,
+                  char *err)
 {
     if (n == NULL)
-        return ydoc_err(d, NULL, err, "%s is empty; expected a mapping",
-                        what);
+        return ydoc_err(d, NULL, err, "%s is empty; expected a mapping", what);
     if (n->kind != YNODE_MAP)
         return ydoc_err(d, n, err, "%s must be a mapping, not %s", what,
                         kind_name(n));
@@ -448,17 +443,16 @@ int ydoc_check_keys(const struct ydoc *d, const struct ynode *map,
             continue;
         if (best)
             return ydoc_err(d, k, err,
-                            "unknown key '%s'%s%s; did you mean '%s'?",
-                            k->str, where ? " " : "", where ? where : "",
-                            best);
+                            "unknown key '%s'%s%s; did you mean '%s'?", k->str,
+                            where ? " " : "", where ? where : "", best);
         return ydoc_err(d, k, err, "unknown key '%s'%s%s", k->str,
                         where ? " " : "", where ? where : "");
     }
     return 0;
 }
 
-int ydoc_require(const struct ydoc *d, const struct ynode *map,
-                 const char *key, const struct ynode **out, char *err)
+int ydoc_require(const struct ydoc *d, const struct ynode *map, const char *key,
+                 const struct ynode **out, char *err)
 {
     const struct ynode *v = ymap_get(map, key);
 
@@ -483,9 +477,8 @@ int ydoc_str(const struct ydoc *d, const struct ynode *n, const char *what,
 int ydoc_bool(const struct ydoc *d, const struct ynode *n, const char *what,
               bool *out, char *err)
 {
-    static const char *const yaml11[] = {"yes", "no", "on", "off", "y",
-                                         "n",   "Yes", "No", "True", "False",
-                                         NULL};
+    static const char *const yaml11[] = {"yes", "no", "on",   "off",   "y", "n",
+                                         "Yes", "No", "True", "False", NULL};
 
     if (n && n->kind == YNODE_SCALAR && n->plain) {
         if (strcmp(n->str, "true") == 0)
@@ -499,8 +492,8 @@ int ydoc_bool(const struct ydoc *d, const struct ynode *n, const char *what,
                                 n->str);
     }
     if (n && n->kind == YNODE_SCALAR)
-        return ydoc_err(d, n, err, "'%s' must be true or false, not '%s'",
-                        what, n->str);
+        return ydoc_err(d, n, err, "'%s' must be true or false, not '%s'", what,
+                        n->str);
     return ydoc_err(d, n, err, "'%s' must be true or false, not %s", what,
                     kind_name(n));
 }
@@ -531,21 +524,23 @@ bad:
                     kind_name(n));
 }
 
-int ydoc_duration(const struct ydoc *d, const struct ynode *n,
-                  const char *what, int64_t *ms, char *err)
+int ydoc_duration(const struct ydoc *d, const struct ynode *n, const char *what,
+                  int64_t *ms, char *err)
 {
     char msg[ERR_MAX];
 
     if (n == NULL || n->kind != YNODE_SCALAR)
-        return ydoc_err(d, n, err, "'%s' must be a duration such as 15m, not "
-                        "%s", what, kind_name(n));
+        return ydoc_err(d, n, err,
+                        "'%s' must be a duration such as 15m, not "
+                        "%s",
+                        what, kind_name(n));
     if (duration_parse(n->str, ms, msg))
         return ydoc_err(d, n, err, "'%s': %s", what, msg);
     return 0;
 }
 
-int ydoc_strlist(const struct ydoc *d, const struct ynode *n,
-                 const char *what, struct strlist *out, char *err)
+int ydoc_strlist(const struct ydoc *d, const struct ynode *n, const char *what,
+                 struct strlist *out, char *err)
 {
     if (n && n->kind == YNODE_SCALAR && !ynode_is_null(n)) {
         strlist_push(out, n->str);
@@ -561,9 +556,8 @@ int ydoc_strlist(const struct ydoc *d, const struct ynode *n,
     for (size_t i = 0; i < n->n; i++) {
         const struct ynode *it = n->item[i];
         if (it->kind != YNODE_SCALAR || ynode_is_null(it))
-            return ydoc_err(d, it, err,
-                            "items of '%s' must be strings, not %s", what,
-                            kind_name(it));
+            return ydoc_err(d, it, err, "items of '%s' must be strings, not %s",
+                            what, kind_name(it));
         strlist_push(out, it->str);
     }
     return 0;

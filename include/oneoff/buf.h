@@ -23,7 +23,10 @@ struct buf {
     size_t max;
 };
 
-#define BUF_INIT(maxbytes) {NULL, 0, 0, (maxbytes)}
+#define BUF_INIT(maxbytes)                                                     \
+    {                                                                          \
+        NULL, 0, 0, (maxbytes)                                                 \
+    }
 
 void buf_init(struct buf *b, size_t max);
 void buf_release(struct buf *b);

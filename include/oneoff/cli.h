@@ -16,34 +16,34 @@
 #include "oneoff/util.h"
 
 enum opt_bit {
-    OPT_STAGE = 1u << 0,     /* -s STAGE */
-    OPT_SELECT = 1u << 1,    /* -l/--limit, -r/--role */
-    OPT_DRY_RUN = 1u << 2,   /* -n/--dry-run */
-    OPT_YES = 1u << 3,       /* -y/--yes */
-    OPT_SSH = 1u << 4,       /* --ssh-config, --known-hosts, -i,
-                                --host-key-policy, --connect-timeout */
-    OPT_RUN = 1u << 5,       /* --parallel, --timeout, --log-dir, --report,
-                                --output, -e, --release */
-    OPT_ARGS = 1u << 6,      /* accepts "-- ARGS..." */
-    OPT_ROLLOUT = 1u << 7,   /* --preflight, --allow-drift, --wait-lock,
-                                --batch, --max-fail */
+    OPT_STAGE = 1u << 0,   /* -s STAGE */
+    OPT_SELECT = 1u << 1,  /* -l/--limit, -r/--role */
+    OPT_DRY_RUN = 1u << 2, /* -n/--dry-run */
+    OPT_YES = 1u << 3,     /* -y/--yes */
+    OPT_SSH = 1u << 4,     /* --ssh-config, --known-hosts, -i,
+                              --host-key-policy, --connect-timeout */
+    OPT_RUN = 1u << 5,     /* --parallel, --timeout, --log-dir, --report,
+                              --output, -e, --release */
+    OPT_ARGS = 1u << 6,    /* accepts "-- ARGS..." */
+    OPT_ROLLOUT = 1u << 7, /* --preflight, --allow-drift, --wait-lock,
+                              --batch, --max-fail */
 };
 
 enum host_key_policy { HOST_KEY_STRICT, HOST_KEY_ACCEPT_NEW };
 enum output_mode { OUTPUT_STREAM, OUTPUT_GROUPED };
 
 struct options {
-    const char *dir;          /* -C DIR, "." by default */
+    const char *dir; /* -C DIR, "." by default */
     char *stage;
     struct plan_opts plan;
     struct strlist positional;
     bool dry_run;
     bool yes;
     bool help;
-    bool have_dashdash;       /* "--" was given */
+    bool have_dashdash; /* "--" was given */
     unsigned parallel;
     int64_t connect_timeout_ms;
-    int64_t timeout_ms;       /* 0: the task's */
+    int64_t timeout_ms; /* 0: the task's */
     char *ssh_config;
     char *known_hosts;
     enum host_key_policy host_key_policy;

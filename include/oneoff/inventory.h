@@ -41,7 +41,7 @@ struct host {
 };
 
 struct inventory {
-    char *path;  /* display path, "hosts/production.yml" */
+    char *path; /* display path, "hosts/production.yml" */
     char *stage;
     bool confirm;
     char *promote_from;
@@ -51,9 +51,8 @@ struct inventory {
 
 /* Parses an inventory from memory; name is the display path and stage the
  * stage expected from the file name (NULL: take it from the file). */
-int inventory_parse(struct inventory *inv, const char *name,
-                    const char *stage, const char *data, size_t len,
-                    char *err);
+int inventory_parse(struct inventory *inv, const char *name, const char *stage,
+                    const char *data, size_t len, char *err);
 /* Loads DIR/hosts/STAGE.yml. An unknown stage lists the stages that exist. */
 int inventory_load(struct inventory *inv, const char *dir, const char *stage,
                    char *err);

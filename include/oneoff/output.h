@@ -32,18 +32,18 @@ struct line {
 struct output {
     pthread_mutex_t lock;
     enum out_mode mode;
-    int width;          /* of the host-name column */
-    bool color[2];      /* per stream: colour the prefix */
-    int fd[2];          /* stdout, stderr */
+    int width;     /* of the host-name column */
+    bool color[2]; /* per stream: colour the prefix */
+    int fd[2];     /* stdout, stderr */
 };
 
 struct output_host {
     const char *name;
-    int color;          /* ANSI colour number, 31..36 */
-    char *prefix[2];    /* "name  | ", coloured per stream as configured */
+    int color;       /* ANSI colour number, 31..36 */
+    char *prefix[2]; /* "name  | ", coloured per stream as configured */
     size_t prefix_len[2];
     struct buf group[2];
-    struct buf scratch;  /* the batch being formatted (stream mode) */
+    struct buf scratch; /* the batch being formatted (stream mode) */
 };
 
 /* width: the longest host name. Colour is used on a terminal unless
@@ -77,7 +77,6 @@ struct summary_row {
 };
 
 /* The closing table and the counts line, to stdout. */
-void output_summary(struct output *o, const struct summary_row *rows,
-                    size_t n);
+void output_summary(struct output *o, const struct summary_row *rows, size_t n);
 
 #endif

@@ -17,22 +17,22 @@
 #include "oneoff/util.h"
 
 struct plan_opts {
-    struct strlist limits;  /* globs on host names; "!glob" excludes */
-    struct strlist roles;   /* --role: keep hosts with any of these */
-    struct strlist args;    /* what followed "--" */
-    struct kvlist env;      /* -e KEY=VALUE */
-    const char *release;    /* --release ID: app_dir/releases/ID */
-    int64_t wait_lock_ms;   /* --wait-lock D: wait for a held lock */
+    struct strlist limits; /* globs on host names; "!glob" excludes */
+    struct strlist roles;  /* --role: keep hosts with any of these */
+    struct strlist args;   /* what followed "--" */
+    struct kvlist env;     /* -e KEY=VALUE */
+    const char *release;   /* --release ID: app_dir/releases/ID */
+    int64_t wait_lock_ms;  /* --wait-lock D: wait for a held lock */
 };
 
 struct plan_host {
     const struct host *host;
-    char *release;          /* as sent: "current" or "releases/ID" */
-    struct kvlist env;      /* stage, host, task, command line; later wins */
-    const char *become;     /* task's, else host's; NULL: the login user */
-    char *task_file;        /* "tasks/NAME.yml", looked for in the release */
-    char *script;           /* the script body (release unpinned) */
-    char *command_line;     /* what the host's login shell is asked to run */
+    char *release;      /* as sent: "current" or "releases/ID" */
+    struct kvlist env;  /* stage, host, task, command line; later wins */
+    const char *become; /* task's, else host's; NULL: the login user */
+    char *task_file;    /* "tasks/NAME.yml", looked for in the release */
+    char *script;       /* the script body (release unpinned) */
+    char *command_line; /* what the host's login shell is asked to run */
 };
 
 struct plan {
@@ -41,9 +41,9 @@ struct plan {
     struct strlist args;
     struct plan_host *hosts;
     size_t nhosts;
-    bool confirm;           /* the stage or the task asks for confirmation */
-    long wait_lock_s;       /* 0: a held lock refuses the run */
-    bool check_locks;       /* preflight reports every held lock (check) */
+    bool confirm;     /* the stage or the task asks for confirmation */
+    long wait_lock_s; /* 0: a held lock refuses the run */
+    bool check_locks; /* preflight reports every held lock (check) */
 };
 
 /* Selects the hosts and composes their scripts. Errors are usage or
@@ -66,7 +66,7 @@ void plan_opts_release(struct plan_opts *o);
 struct rollout {
     size_t *sizes;
     size_t nsizes;
-    size_t max_fail;   /* SIZE_MAX: no limit */
+    size_t max_fail; /* SIZE_MAX: no limit */
 };
 
 /* Parses "1,25%,100%" and "N" or "N%" for nhosts hosts; either may be NULL.
@@ -84,7 +84,6 @@ char *plan_run_command(const struct plan *p, const struct plan_host *ph,
                        const char *release, const char *lock_holder,
                        bool handshake);
 /* The command line of ph's preflight (see script_preflight()). */
-char *plan_preflight_command(const struct plan *p,
-                             const struct plan_host *ph);
+char *plan_preflight_command(const struct plan *p, const struct plan_host *ph);
 
 #endif

@@ -48,13 +48,13 @@ struct record_host {
     unsigned port;
     const char *user;
     const char *status;
-    int exit_code;       /* -1: none */
-    const char *signal;  /* NULL: none */
+    int exit_code;                                 /* -1: none */
+    const char *signal;                            /* NULL: none */
     int64_t started_ms, connected_ms, finished_ms; /* wall; 0: not yet */
     const char *log_path;
     const char *error;
-    const char *release;       /* resolved release directory */
-    const char *revision;      /* first line of its revision file */
+    const char *release;         /* resolved release directory */
+    const char *revision;        /* first line of its revision file */
     const char *task_in_release; /* same | differs | absent | unknown */
 };
 
@@ -73,8 +73,8 @@ void record_release(struct record *r);
 
 /* Opens (creates) the log of one host; returns an fd or -1 (err set). The
  * path is returned in *path (caller frees). */
-int record_host_log_open(const struct record *r, const char *host,
-                         char **path, char *err);
+int record_host_log_open(const struct record *r, const char *host, char **path,
+                         char *err);
 /* Appends lines of stream s (0 out, 1 err) to a host log, one write;
  * scratch (max >= 64 MiB) is the caller's reusable formatting buffer. */
 void record_log_lines(int fd, int s, const struct line *lines, size_t n,

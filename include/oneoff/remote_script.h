@@ -34,21 +34,21 @@
 #define LOCK_DIR "shared/.oneoff/locks"
 
 struct script_spec {
-    const char *label;        /* comment line: "task 'x' on host 'y'" */
+    const char *label; /* comment line: "task 'x' on host 'y'" */
     const char *app_dir;
-    const char *release;      /* relative to app_dir, or absolute */
+    const char *release;             /* relative to app_dir, or absolute */
     const struct strlist *env_files; /* relative to app_dir, or absolute */
-    const struct kvlist *env; /* literal values, exported in order */
+    const struct kvlist *env;        /* literal values, exported in order */
     const char *command;
-    bool interactive;         /* console on a pty: no watchdog */
+    bool interactive; /* console on a pty: no watchdog */
     /* lock: NULL, or the task's name: flock on
      * app_dir/LOCK_DIR/<lock>.lock, held by the task's processes */
     const char *lock;
-    const char *lock_holder;  /* written into the lock file */
-    long lock_wait_s;         /* 0: do not wait */
-    const char *task_file;    /* preflight: tasks/<name>.yml to digest */
+    const char *lock_holder;   /* written into the lock file */
+    long lock_wait_s;          /* 0: do not wait */
+    const char *task_file;     /* preflight: tasks/<name>.yml to digest */
     const char *revision_file; /* preflight: default REVISION */
-    bool check_locks;         /* preflight: report every held task lock */
+    bool check_locks;          /* preflight: report every held task lock */
     /* run script: first report as the preflight does (taking the lock and
      * keeping it), print SCRIPT_READY, and run the task only when the
      * client then writes "go\n" on standard input */

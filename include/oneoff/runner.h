@@ -22,7 +22,7 @@ enum runner_mode {
 struct runner_opts {
     enum runner_mode mode;
     unsigned parallel;
-    int64_t timeout_ms;        /* 0: none */
+    int64_t timeout_ms; /* 0: none */
     enum out_mode output;
     const char *log_root;      /* "log" under the project folder */
     const char *report;        /* NULL or --report FILE */

@@ -17,12 +17,12 @@ enum task_args { TASK_ARGS_NONE, TASK_ARGS_ANY };
 
 struct task {
     char *name;
-    char *path;        /* display path, "tasks/db-migrate.yml" */
-    char sha256[65];   /* hex digest of the file's bytes ("" ad hoc) */
+    char *path;      /* display path, "tasks/db-migrate.yml" */
+    char sha256[65]; /* hex digest of the file's bytes ("" ad hoc) */
     char *description;
-    char *command;     /* run by /bin/sh -c in the release directory */
+    char *command; /* run by /bin/sh -c in the release directory */
     enum run_on run_on;
-    char *role;        /* RUN_ON_ROLE, or the role whose primary is meant */
+    char *role; /* RUN_ON_ROLE, or the role whose primary is meant */
     bool lock;
     int64_t timeout_ms; /* 0: none */
     enum task_args args;
@@ -31,8 +31,8 @@ struct task {
     bool pty;
     bool once;
     char *become;
-    char *batch;       /* rolling runs: "1,25%,100%" */
-    char *max_fail;    /* "N" or "N%" */
+    char *batch;    /* rolling runs: "1,25%,100%" */
+    char *max_fail; /* "N" or "N%" */
 };
 
 /* Parses a task from memory; name is the task's name, display the path

@@ -43,14 +43,13 @@ struct transport_sink {
     /* The command started (connected, authenticated, exec accepted). */
     void (*started)(void *ctx);
     /* Bytes received on a stream, in order. */
-    void (*data)(void *ctx, enum transport_stream s, const char *p,
-                 size_t n);
+    void (*data)(void *ctx, enum transport_stream s, const char *p, size_t n);
     enum transport_control (*control)(void *ctx);
 };
 
 struct transport_result {
     enum transport_outcome outcome;
-    int exit_code;  /* -1 when none */
+    int exit_code; /* -1 when none */
     char signal[32];
     bool core;
     char error[ERR_MAX];
@@ -58,10 +57,10 @@ struct transport_result {
 
 /* Where and how to reach one host over SSH. */
 struct ssh_target {
-    const char *name;    /* looked up in ssh config (Host/Match) */
-    const char *address; /* NULL: HostName from ssh config, else name */
-    unsigned port;       /* 0: from ssh config, else 22 */
-    const char *user;    /* NULL: from ssh config, else the local user */
+    const char *name;     /* looked up in ssh config (Host/Match) */
+    const char *address;  /* NULL: HostName from ssh config, else name */
+    unsigned port;        /* 0: from ssh config, else 22 */
+    const char *user;     /* NULL: from ssh config, else the local user */
     const char *identity; /* NULL: -i keys, ssh config, agent, defaults */
 };
 
@@ -85,8 +84,7 @@ int ssh_transport_new(struct ssh_transport **out,
 void ssh_transport_free(struct ssh_transport *t);
 /* Loads an identity file now (e.g. every inventory `identity`), so that
  * prompting happens before the run starts. */
-int ssh_transport_preload(struct ssh_transport *t, const char *path,
-                          char *err);
+int ssh_transport_preload(struct ssh_transport *t, const char *path, char *err);
 
 /* Loads the identity this target will use (its own, else the ssh config's
  * IdentityFile), so that a passphrase is asked once, before anything
@@ -102,9 +100,8 @@ struct ssh_conn;
 
 /* Connects, checks the host key and authenticates. On failure *out is
  * NULL and res says why (UNREACHABLE, HOST_KEY, AUTH or ERROR). */
-void ssh_transport_connect(struct ssh_transport *t,
-                           const struct ssh_target *tg, struct ssh_conn **out,
-                           struct transport_result *res);
+void ssh_transport_connect(struct ssh_transport *t, const struct ssh_target *tg,
+                           struct ssh_conn **out, struct transport_result *res);
 /* Runs command in a new channel; blocks until the channel closed. */
 void ssh_conn_exec(struct ssh_conn *c, const char *command,
                    const struct transport_sink *sink,
@@ -133,8 +130,7 @@ void ssh_transport_run(struct ssh_transport *t, const struct ssh_target *tg,
                        struct transport_result *res);
 
 /* The same contract on this machine: /bin/sh -c command (transport: local). */
-void local_transport_run(const char *command,
-                         const struct transport_sink *sink,
+void local_transport_run(const char *command, const struct transport_sink *sink,
                          struct transport_result *res);
 
 #endif

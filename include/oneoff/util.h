@@ -86,8 +86,7 @@ int file_read(const char *path, size_t max, char **data, size_t *len);
 
 /* The names of the .yml files of DIR/SUB without ".yml", sorted, appended
  * to out. */
-int yml_names(const char *dir, const char *sub, struct strlist *out,
-              char *err);
+int yml_names(const char *dir, const char *sub, struct strlist *out, char *err);
 /* Reads DIR/SUB/NAME.yml (at most max bytes) for a loader: on failure err
  * says why, and a missing file lists the NAMEs that exist ("no stage
  * 'prod' (no hosts/prod.yml); stages: production, staging"). what is

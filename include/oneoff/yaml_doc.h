@@ -54,8 +54,8 @@ struct ydoc {
 
 /* Parses len bytes of data. On success doc owns a tree to be freed with
  * ydoc_release(); on failure doc is left empty. */
-int ydoc_parse(struct ydoc *doc, const char *name, const char *data,
-               size_t len, char *err);
+int ydoc_parse(struct ydoc *doc, const char *name, const char *data, size_t len,
+               char *err);
 /* Reads path (at most YDOC_MAX_BYTES) and parses it as ydoc_parse().
  * display is the name used in messages. */
 int ydoc_load(struct ydoc *doc, const char *path, const char *display,
@@ -74,16 +74,16 @@ const struct ynode *ymap_get(const struct ynode *map, const char *key);
 bool ynode_is_null(const struct ynode *n);
 
 /* Checks n is a mapping; what names it in the message ("the task file"). */
-int ydoc_want_map(const struct ydoc *d, const struct ynode *n,
-                  const char *what, char *err);
+int ydoc_want_map(const struct ydoc *d, const struct ynode *n, const char *what,
+                  char *err);
 /* Fails on the first key of map not in allowed (NULL-terminated), with a
  * "did you mean" for near misses. where is added to the message, e.g.
  * "in host 'web1'" (may be NULL). */
 int ydoc_check_keys(const struct ydoc *d, const struct ynode *map,
                     const char *const *allowed, const char *where, char *err);
 /* Fails when key is absent from map. */
-int ydoc_require(const struct ydoc *d, const struct ynode *map,
-                 const char *key, const struct ynode **out, char *err);
+int ydoc_require(const struct ydoc *d, const struct ynode *map, const char *key,
+                 const struct ynode **out, char *err);
 
 /* Typed readers: what names the value in messages (usually the key).
  * *out is replaced; strings are newly allocated (previous value freed). */
@@ -94,11 +94,11 @@ int ydoc_bool(const struct ydoc *d, const struct ynode *n, const char *what,
 int ydoc_uint(const struct ydoc *d, const struct ynode *n, const char *what,
               unsigned long min, unsigned long max, unsigned long *out,
               char *err);
-int ydoc_duration(const struct ydoc *d, const struct ynode *n,
-                  const char *what, int64_t *ms, char *err);
+int ydoc_duration(const struct ydoc *d, const struct ynode *n, const char *what,
+                  int64_t *ms, char *err);
 /* A scalar or a sequence of scalars, appended to out. */
-int ydoc_strlist(const struct ydoc *d, const struct ynode *n,
-                 const char *what, struct strlist *out, char *err);
+int ydoc_strlist(const struct ydoc *d, const struct ynode *n, const char *what,
+                 struct strlist *out, char *err);
 /* A mapping of environment names to scalar values, merged into out. */
 int ydoc_env(const struct ydoc *d, const struct ynode *n, const char *what,
              struct kvlist *out, char *err);
