@@ -136,8 +136,7 @@ static int confirm(const struct plan *p, const struct options *o)
     return EXIT_OK;
 }
 
-static int start(const struct command *c, const struct options *o,
-                 const struct plan *p)
+static int start(const struct options *o, const struct plan *p)
 {
     struct ssh_transport *ssh = NULL;
     struct runner_opts ro;
@@ -145,7 +144,6 @@ static int start(const struct command *c, const struct options *o,
     char *log_root = NULL;
     int rc;
 
-    (void)c;
     if (command_ssh_transport(o, p, &ssh, err)) {
         fprintf(stderr, "oneoff: %s\n", err);
         return EXIT_USAGE;
@@ -171,7 +169,7 @@ static int start(const struct command *c, const struct options *o,
     return rc;
 }
 
-static int execute(const struct command *c, struct options *o, struct task *t)
+static int execute(struct options *o, struct task *t)
 {
     struct inventory inv;
     struct plan plan;
@@ -194,7 +192,7 @@ static int execute(const struct command *c, struct options *o, struct task *t)
         fprintf(stderr, "oneoff: %s\n", err);
         rc = EXIT_USAGE;
     } else if ((rc = confirm(&plan, o)) == EXIT_OK) {
-        rc = start(c, o, &plan);
+        rc = start(o, &plan);
     }
     plan_release(&plan);
     inventory_release(&inv);
@@ -217,7 +215,7 @@ static int run_run(struct options *o)
         fprintf(stderr, "oneoff: %s\n", err);
         return EXIT_USAGE;
     }
-    rc = execute(&cmd_run, o, &t);
+    rc = execute(o, &t);
     task_release(&t);
     return rc;
 }
@@ -238,7 +236,7 @@ static int run_exec(struct options *o)
     task_adhoc(&t, command);
     free(command);
     strlist_clear(&o->plan.args);
-    rc = execute(&cmd_exec, o, &t);
+    rc = execute(o, &t);
     task_release(&t);
     return rc;
 }

@@ -593,7 +593,6 @@ static void preflight_host(struct runner *r, struct host_run *h)
 /* Phase 2 for one host: the task, in the release the preflight resolved. */
 static void run_host(struct runner *r, struct host_run *h)
 {
-    const struct host *host = h->ph->host;
     struct transport_result res;
     char holder[512];
     char *cmd;
@@ -634,21 +633,11 @@ static void run_host(struct runner *r, struct host_run *h)
         st = conclude(h, &res);
         goto done;
     }
+    /* a local host: the preflight was a script of its own, so the run
+     * enters the release the preflight resolved, by its absolute path */
     lock_holder(r, h, holder, sizeof(holder));
     cmd = plan_run_command(r->plan, h->ph, h->pf.release, holder, false);
     exec_on(h, cmd, &res);
-    if (res.outcome == OUTCOME_LOST && host->set.transport == TRANSPORT_SSH &&
-        h->state == HS_READY && !interrupts) {
-        /* the parked session died before the task started: once more on a
-         * fresh one */
-        struct ssh_target tg = {host->name, host->address, host->set.port,
-                                host->set.user, host->set.identity};
-        ssh_conn_free(h->conn);
-        h->conn = NULL;
-        ssh_transport_connect(r->opts->ssh, &tg, &h->conn, &res);
-        if (h->conn)
-            exec_on(h, cmd, &res);
-    }
     free(cmd);
     flush_partials(h);
     st = conclude(h, &res);
