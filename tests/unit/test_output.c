@@ -1,0 +1,164 @@
+/*
+ * test_output.c - what reaches the operator's terminal and the host logs:
+ * escaping of remote bytes, prefixed lines, log line format, UTF-8 for
+ * JSON.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "oneoff/output.h"
+#include "oneoff/record.h"
+#include "oneoff/text.h"
+
+static void escaped(const char *in, size_t n, const char *want)
+{
+    struct buf b = BUF_INIT(1u << 20);
+
+    assert_int_equal(text_escape(&b, in, n), 0);
+    assert_string_equal(buf_str(&b), want);
+    buf_release(&b);
+}
+
+static void test_escape_controls(void **state)
+{
+    (void)state;
+    escaped("plain text\twith tab", 19, "plain text\twith tab");
+    escaped("\033[31mred\033[0m", 12, "\\e[31mred\\e[0m");
+    escaped("a\rb", 3, "a\\rb");
+    escaped("bell\a", 5, "bell\\x07");
+    escaped("nul\0x", 5, "nul\\x00x");
+    escaped("del\x7f", 4, "del\\x7f");
+    /* OSC title-setting sequence, a classic terminal injection */
+    escaped("\033]0;pwned\a", 10, "\\e]0;pwned\\x07");
+}
+
+static void test_escape_utf8(void **state)
+{
+    (void)state;
+    /* valid UTF-8 passes through */
+    escaped("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\x80", 14,
+            "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\x80");
+    /* C1 controls (U+009B is CSI) are escaped byte by byte */
+    escaped("\xc2\x9b" "31m", 5, "\\xc2\\x9b31m");
+    /* a raw 8-bit CSI, invalid UTF-8, overlong forms, surrogates */
+    escaped("\x9b" "2J", 3, "\\x9b2J");
+    escaped("\xc0\xaf", 2, "\\xc0\\xaf");
+    escaped("\xed\xa0\x80", 3, "\\xed\\xa0\\x80");
+    /* a sequence cut by the end of the line */
+    escaped("\xe2\x82", 2, "\\xe2\\x82");
+}
+
+static void test_utf8_for_json(void **state)
+{
+    struct buf b = BUF_INIT(1024);
+
+    (void)state;
+    assert_int_equal(text_utf8(&b, "ok \xff\xfe \xc3\xa9", 8), 0);
+    assert_string_equal(buf_str(&b), "ok \xef\xbf\xbd\xef\xbf\xbd \xc3\xa9");
+    buf_release(&b);
+    assert_int_equal(text_plain_len("abc\tdef\x01", 8), 7);
+}
+
+static void test_prefixed_lines(void **state)
+{
+    struct output o;
+    struct output_host h;
+    struct buf b = BUF_INIT(1u << 20);
+    struct line l1 = {"hello", 5, true};
+    struct line l2 = {"crlf\r", 5, true};
+    struct line l3 = {"\033[2J", 4, false};
+
+    (void)state;
+    output_init(&o, OUT_STREAM, 5);
+    o.color[0] = o.color[1] = false;
+    output_host_init(&o, &h, "db1", 0);
+    output_format_line(&o, &h, 0, &l1, &b);
+    output_format_line(&o, &h, 0, &l2, &b);
+    output_format_line(&o, &h, 1, &l3, &b);
+    /* aligned name, the CR of a CRLF dropped, escapes visible */
+    assert_string_equal(buf_str(&b), "db1   | hello\n"
+                                     "db1   | crlf\n"
+                                     "db1   | \\e[2J\n");
+    buf_release(&b);
+    output_host_release(&h);
+    output_release(&o);
+}
+
+static void test_color_prefix(void **state)
+{
+    struct output o;
+    struct output_host h;
+    struct buf b = BUF_INIT(1024);
+    struct line l = {"x", 1, true};
+
+    (void)state;
+    output_init(&o, OUT_STREAM, 3);
+    o.color[0] = true;
+    o.color[1] = false;
+    output_host_init(&o, &h, "web", 2);
+    output_format_line(&o, &h, 0, &l, &b);
+    assert_string_equal(buf_str(&b), "\033[33mweb\033[0m | x\n");
+    buf_reset(&b);
+    output_format_line(&o, &h, 1, &l, &b);
+    assert_string_equal(buf_str(&b), "web | x\n");
+    buf_release(&b);
+    output_host_release(&h);
+    output_release(&o);
+}
+
+static void test_log_lines(void **state)
+{
+    char path[] = "/tmp/oneoff-test-log.XXXXXX";
+    int fd = mkstemp(path);
+    struct buf scratch = BUF_INIT(64u << 20);
+    struct line lines[] = {{"first", 5, true},
+                           {"raw \033 bytes", 11, true},
+                           {"no newline", 10, false}};
+    char *data = NULL, *p;
+    size_t len = 0;
+
+    (void)state;
+    assert_true(fd >= 0);
+    record_log_lines(fd, 0, lines, 3, &scratch);
+    record_log_lines(fd, 1, lines, 1, &scratch);
+    close(fd);
+    assert_int_equal(file_read(path, 1u << 20, &data, &len), 0);
+    unlink(path);
+    /* "<ISO time> out | <raw bytes>", "~" for a fragment */
+    p = data;
+    assert_int_equal(strlen("2026-11-21T09:12:34.123Z"), 24);
+    assert_memory_equal(p + 24, " out | first\n", 13);
+    p = strchr(p, '\n') + 1;
+    assert_memory_equal(p + 24, " out | raw \033 bytes\n", 19);
+    p = strchr(p, '\n') + 1;
+    assert_memory_equal(p + 24, " out ~ no newline\n", 18);
+    p = strchr(p, '\n') + 1;
+    assert_memory_equal(p + 24, " err | first\n", 13);
+    assert_int_equal(p[4], '-');
+    assert_int_equal(p[23], 'Z');
+    free(data);
+    buf_release(&scratch);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_escape_controls),
+        cmocka_unit_test(test_escape_utf8),
+        cmocka_unit_test(test_utf8_for_json),
+        cmocka_unit_test(test_prefixed_lines),
+        cmocka_unit_test(test_color_prefix),
+        cmocka_unit_test(test_log_lines),
+    };
+
+    return cmocka_run_group_tests_name("output", tests, NULL, NULL);
+}
