@@ -247,7 +247,9 @@ const struct command cmd_run = {
     .summary = "run a task from tasks/ on the hosts of a stage",
     .help = "Runs tasks/TASK.yml on the hosts of the stage it selects, in "
             "the deployed\nrelease, with the app's environment. ARGS after "
-            "'--' reach the task's\ncommand as \"$@\", byte for byte.",
+            "'--' reach the task's\ncommand as \"$@\", byte for byte. "
+            "Every host first reports its release,\nrevision, task file and "
+            "lock; nothing runs anywhere unless they agree.",
     .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN |
             OPT_ARGS | OPT_ROLLOUT,
     .run = run_run,

@@ -10,9 +10,10 @@ const char exit_codes_help[] =
     "exit codes:\n"
     "  0    every selected host succeeded\n"
     "  1    the task failed on some host\n"
-    "  2    usage or configuration error\n"
-    "  3    a host could not be reached or authenticated\n"
-    "  4    refused for safety (host key, lock held, release drift,\n"
+    "  2    usage or configuration error (nothing was run anywhere)\n"
+    "  3    a host could not be reached or authenticated, or its host\n"
+    "       key is unknown or changed\n"
+    "  4    refused for safety (lock held, release or task file drift,\n"
     "       declined confirmation)\n"
     "  130  interrupted\n"
     "  where several apply, the first of 130, 4, 3, 1 wins\n";
