@@ -170,21 +170,47 @@ void output_host_done(struct output *o, struct output_host *h)
 
 void output_note(struct output *o, const char *fmt, ...)
 {
-    char msg[ERR_MAX + 64];
+    struct buf b = BUF_INIT(BATCH_MAX);
+    char *msg = NULL;
+    const char *p;
     va_list ap;
-    int n;
 
-    memcpy(msg, "oneoff: ", 8);
     va_start(ap, fmt);
-    n = vsnprintf(msg + 8, sizeof(msg) - 9, fmt, ap);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
     va_end(ap);
-    if (n < 0)
+    if (msg == NULL)
         return;
-    n = (int)strlen(msg);
-    msg[n++] = '\n';
+    /* Notes may quote what hosts reported (a release, a lock holder):
+     * each line is escaped like remote output. */
+    for (p = msg;;) {
+        size_t len = strcspn(p, "\n");
+        buf_adds(&b, "oneoff: ");
+        text_escape(&b, p, len);
+        buf_addc(&b, '\n');
+        if (p[len] == '\0')
+            break;
+        p += len + 1;
+    }
+    free(msg);
     pthread_mutex_lock(&o->lock);
-    write_all(o->fd[1], msg, (size_t)n);
+    write_all(o->fd[1], buf_str(&b), b.len);
     pthread_mutex_unlock(&o->lock);
+    buf_release(&b);
+}
+
+/* "  " and text (escaped; "-" when empty) padded to width. */
+static void add_cell(struct buf *b, const char *text, int width)
+{
+    size_t before;
+
+    if (text == NULL || *text == '\0')
+        text = "-";
+    buf_adds(b, "  ");
+    before = b->len;
+    text_escape(b, text, strlen(text));
+    for (size_t k = b->len - before; k < (size_t)width; k++)
+        buf_addc(b, ' ');
 }
 
 void output_summary(struct output *o, const struct summary_row *rows, size_t n)
@@ -226,14 +252,9 @@ void output_summary(struct output *o, const struct summary_row *rows, size_t n)
         buf_addf(&b, "%-*s  %-*s  %-*s  %9s", wn, w->host, ws, w->status, we,
                  w->exit, dur);
         if (any_release) {
-            buf_addf(&b, "  %-*s  ", wr, w->release ? w->release : "-");
-            text_escape(
-                &b, w->revision && *w->revision ? w->revision : "-",
-                strlen(w->revision && *w->revision ? w->revision : "-"));
-            for (size_t k = w->revision && *w->revision ? strlen(w->revision)
-                                                        : 1;
-                 k < (size_t)wv; k++)
-                buf_addc(&b, ' ');
+            /* both come from the host: escaped like its output */
+            add_cell(&b, w->release, wr);
+            add_cell(&b, w->revision, wv);
         }
         buf_adds(&b, "  ");
         if (w->error)

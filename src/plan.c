@@ -261,7 +261,6 @@ static void compose_host(struct plan *p, struct plan_host *ph,
      * preflight and this script without the handshake */
     spec.handshake = h->set.transport == TRANSPORT_SSH && !t->pty;
     ph->script = script_compose(&spec);
-    ph->command_line = script_command_line(ph->script, ph->become, &p->args);
     free(label);
 }
 
@@ -301,7 +300,6 @@ void plan_release(struct plan *p)
         free(ph->release);
         free(ph->task_file);
         free(ph->script);
-        free(ph->command_line);
         kvlist_clear(&ph->env);
     }
     free(p->hosts);

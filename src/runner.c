@@ -416,8 +416,8 @@ static enum host_state conclude(struct host_run *h,
             res->outcome == OUTCOME_SIGNALED)
             snprintf(h->error, sizeof(h->error), "interrupted");
     } else if (res->outcome == OUTCOME_EXITED &&
-               res->exit_code == SCRIPT_LOCK_HELD && h->ph->host &&
-               h->r->plan->task->lock && h->error[0] == '\0') {
+               res->exit_code == SCRIPT_LOCK_HELD && h->r->plan->task->lock &&
+               h->error[0] == '\0') {
         snprintf(h->error, sizeof(h->error),
                  "exit %d: the task's lock was taken by another run after "
                  "the preflight (see the log); the task did not start",

@@ -160,7 +160,7 @@ static struct loaded_key *key_get_locked(struct ssh_transport *t,
     return k;
 }
 
-int ssh_transport_preload(struct ssh_transport *t, const char *path, char *err)
+static int preload(struct ssh_transport *t, const char *path, char *err)
 {
     struct loaded_key *k;
 
@@ -193,7 +193,7 @@ int ssh_transport_new(struct ssh_transport **out,
     if (set->identities)
         strlist_copy(&t->cli_ids, set->identities);
     for (size_t i = 0; i < t->cli_ids.n; i++) {
-        if (ssh_transport_preload(t, t->cli_ids.v[i], err)) {
+        if (preload(t, t->cli_ids.v[i], err)) {
             ssh_transport_free(t);
             return -1;
         }
@@ -587,14 +587,14 @@ int ssh_transport_preload_target(struct ssh_transport *t,
     if (t->cli_ids.n)
         return 0; /* -i keys were loaded already and are the only ones */
     if (tg->identity)
-        return ssh_transport_preload(t, tg->identity, err);
+        return preload(t, tg->identity, err);
     s = ssh_new();
     if (s == NULL)
         return errf(err, "cannot create an SSH session");
     if (set_options(t, s, tg, err) == 0) {
         cfg = config_identity(s);
         if (cfg)
-            rc = ssh_transport_preload(t, cfg, err);
+            rc = preload(t, cfg, err);
     } else {
         rc = -1;
     }
@@ -766,17 +766,4 @@ void ssh_conn_exec(struct ssh_conn *conn, const char *command,
     while (!ssh_chan_pump(c, res))
         ; /* this caller never pauses */
     ssh_chan_free(c);
-}
-
-void ssh_transport_run(struct ssh_transport *t, const struct ssh_target *tg,
-                       const char *command, const struct transport_sink *sink,
-                       struct transport_result *res)
-{
-    struct ssh_conn *c = NULL;
-
-    ssh_transport_connect(t, tg, &c, res);
-    if (c == NULL)
-        return;
-    ssh_conn_exec(c, command, sink, res);
-    ssh_conn_free(c);
 }

@@ -92,7 +92,7 @@ static int parser_error(struct ydoc *d, yaml_parser_t *p, const char *data,
                         size_t len, char *err)
 {
     size_t line = p->problem_mark.line, col = p->problem_mark.column;
-    size_t tcol = 0;
+    size_t tcol = 0, tline = SIZE_MAX;
 
     if (p->error == YAML_MEMORY_ERROR)
         return errf(err, "%s: out of memory while parsing", d->name);
@@ -100,13 +100,16 @@ static int parser_error(struct ydoc *d, yaml_parser_t *p, const char *data,
         return errf(err, "%s: byte %zu: %s (the file must be UTF-8 text)",
                     d->name, p->problem_offset,
                     p->problem ? p->problem : "invalid input");
-    if (tab_in_indent(data, len, line, &tcol) ||
-        (line > 0 && tab_in_indent(data, len, line - 1, &tcol) && col == 0 &&
-         (line--, 1)))
+    /* libyaml may report a tab-indented line at the start of the next */
+    if (tab_in_indent(data, len, line, &tcol))
+        tline = line;
+    else if (line > 0 && col == 0 && tab_in_indent(data, len, line - 1, &tcol))
+        tline = line - 1;
+    if (tline != SIZE_MAX)
         return errf(err,
                     "%s:%zu:%zu: tab character in indentation; YAML "
                     "indents with spaces only",
-                    d->name, line + 1, tcol + 1);
+                    d->name, tline + 1, tcol + 1);
     if (p->context)
         return errf(err, "%s:%zu:%zu: %s (%s at %zu:%zu)", d->name, line + 1,
                     col + 1, p->problem ? p->problem : "syntax error",

@@ -46,8 +46,6 @@ static inline void buf_add_reserved(struct buf *b, const void *p, size_t n)
     b->len += n;
     b->data[b->len] = '\0';
 }
-/* Removes the first n bytes. */
-void buf_consume(struct buf *b, size_t n);
 /* Returns the contents ("" when empty); valid until the next change. */
 const char *buf_str(const struct buf *b);
 /* Hands the contents to the caller (never NULL) and empties b. */

@@ -31,8 +31,7 @@ struct plan_host {
     struct kvlist env;  /* stage, host, task, command line; later wins */
     const char *become; /* task's, else host's; NULL: the login user */
     char *task_file;    /* "tasks/NAME.yml", looked for in the release */
-    char *script;       /* the script body (release unpinned) */
-    char *command_line; /* what the host's login shell is asked to run */
+    char *script;       /* the script body, shown by --dry-run */
 };
 
 struct plan {

@@ -82,10 +82,6 @@ struct ssh_transport;
 int ssh_transport_new(struct ssh_transport **out,
                       const struct ssh_settings *set, char *err);
 void ssh_transport_free(struct ssh_transport *t);
-/* Loads an identity file now (e.g. every inventory `identity`), so that
- * prompting happens before the run starts. */
-int ssh_transport_preload(struct ssh_transport *t, const char *path, char *err);
-
 /* Loads the identity this target will use (its own, else the ssh config's
  * IdentityFile), so that a passphrase is asked once, before anything
  * connects. Nothing to do with -i keys (loaded by ssh_transport_new()) or
@@ -122,12 +118,6 @@ int ssh_chan_pump(struct ssh_chan *c, struct transport_result *res);
 /* Writes to the command's standard input. */
 int ssh_chan_write(struct ssh_chan *c, const char *data, size_t n);
 void ssh_chan_free(struct ssh_chan *c);
-
-/* connect + exec + free. Thread-safe: call it from many threads at once,
- * one target each. */
-void ssh_transport_run(struct ssh_transport *t, const struct ssh_target *tg,
-                       const char *command, const struct transport_sink *sink,
-                       struct transport_result *res);
 
 /* The same contract on this machine: /bin/sh -c command (transport: local). */
 void local_transport_run(const char *command, const struct transport_sink *sink,

@@ -190,9 +190,9 @@ EOF
     tf_nothing_ran
     for i in $(seq 1 "$NHOSTS"); do
         if [ "$i" = 3 ]; then
-            expect_grep "$ERR" "^ +h3 +$new +zzz *\$" "stderr (release table: h3)"
+            expect_grep "$ERR" "^oneoff: +h3 +$new +zzz *\$" "stderr (release table: h3)"
         else
-            expect_grep "$ERR" "^ +h$i +$(tf_rel_id) +$(tf_rev) *\$" "stderr (release table: h$i)"
+            expect_grep "$ERR" "^oneoff: +h$i +$(tf_rel_id) +$(tf_rev) *\$" "stderr (release table: h$i)"
         fi
         expect_row "h$i" refused
     done

@@ -438,6 +438,16 @@ static void assert_prefix(const char *s, const char *prefix)
         fail_msg("\"%.80s\" does not start with \"%s\"", s, prefix);
 }
 
+/* The command line a run sends to host name starts with want. */
+static void assert_run_prefix(const struct plan *p, const char *name,
+                              const char *want)
+{
+    char *line = plan_run_command(p, find_ph(p, name), NULL, "h", true);
+
+    assert_prefix(line, want);
+    free(line);
+}
+
 static void test_become(void **state)
 {
     struct fixture *f = *state;
@@ -451,9 +461,8 @@ static void test_become(void **state)
     assert_int_equal(plan_build(&p, &f->inv, t, &o, err), 0);
     assert_string_equal(find_ph(&p, "web1")->become, "deploy");
     assert_null(find_ph(&p, "web2")->become);
-    assert_prefix(find_ph(&p, "web1")->command_line,
-                  "exec sudo -n -u 'deploy' -- /bin/sh -c '");
-    assert_prefix(find_ph(&p, "web2")->command_line, "exec /bin/sh -c '");
+    assert_run_prefix(&p, "web1", "exec sudo -n -u 'deploy' -- /bin/sh -c '");
+    assert_run_prefix(&p, "web2", "exec /bin/sh -c '");
     plan_release(&p);
 
     /* The task's become overrides the host's, set or unset. */
@@ -461,8 +470,7 @@ static void test_become(void **state)
     assert_int_equal(plan_build(&p, &f->inv, t, &o, err), 0);
     assert_string_equal(find_ph(&p, "web1")->become, "app");
     assert_string_equal(find_ph(&p, "web2")->become, "app");
-    assert_prefix(find_ph(&p, "web2")->command_line,
-                  "exec sudo -n -u 'app' -- /bin/sh -c '");
+    assert_run_prefix(&p, "web2", "exec sudo -n -u 'app' -- /bin/sh -c '");
     plan_release(&p);
     plan_opts_release(&o);
 }
@@ -478,6 +486,7 @@ static void test_plan_contents(void **state)
     struct plan p;
     char err[ERR_MAX] = "";
     const char *tail;
+    char *line;
 
     memset(&o, 0, sizeof(o));
     strlist_push(&o.args, "--order");
@@ -506,10 +515,10 @@ static void test_plan_contents(void **state)
         assert_non_null(strstr(ph->script, "oneoff_dog"));
         /* The arguments follow the script, single-quoted. */
         tail = " oneoff '--order' 'it'\\''s 1234'";
-        assert_true(strlen(ph->command_line) > strlen(tail));
-        assert_string_equal(ph->command_line + strlen(ph->command_line) -
-                                strlen(tail),
-                            tail);
+        line = plan_run_command(&p, ph, NULL, "holder", true);
+        assert_true(strlen(line) > strlen(tail));
+        assert_string_equal(line + strlen(line) - strlen(tail), tail);
+        free(line);
     }
     plan_release(&p);
     assert_null(p.hosts);

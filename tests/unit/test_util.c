@@ -328,12 +328,6 @@ static void test_buf_bounded(void **state)
     assert_int_equal(buf_addc(&b, 'z'), -1);
     assert_int_equal(buf_add(&b, "", 0), 0);
 
-    buf_consume(&b, 2);
-    assert_string_equal(buf_str(&b), "cd42xy");
-    buf_consume(&b, 100);
-    assert_string_equal(buf_str(&b), "");
-    assert_int_equal(b.len, 0);
-
     buf_reset(&b);
     assert_int_equal(buf_add(&b, "a\0b", 3), 0);
     assert_int_equal(b.len, 3);
