@@ -7,7 +7,8 @@
 #   make demo             a three-host loopback fleet and a real run
 #   make bench            timings against a parallel OpenSSH baseline
 #   make DEVELOPER=1      warnings are errors
-#   make SANITIZE=address,undefined   sanitized build in build-san/
+#   make SANITIZE=address,undefined   sanitized build in build-san-address-undefined/
+#   make SANITIZE=thread  ThreadSanitizer build in build-san-thread/
 #   make install PREFIX=/usr/local DESTDIR=
 
 PREFIX ?= /usr/local
@@ -15,7 +16,10 @@ DESTDIR ?=
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 
-O := build$(if $(SANITIZE),-san)
+comma := ,
+# Each sanitizer set builds in a folder of its own: build-san-address-undefined,
+# build-san-thread.
+O ?= build$(if $(SANITIZE),-san-$(subst $(comma),-,$(SANITIZE)))
 
 WARNINGS = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wwrite-strings -Wvla -Wimplicit-fallthrough
@@ -144,6 +148,6 @@ banned:
 	done; exit $$bad
 
 clean:
-	rm -rf build build-san oneoff
+	rm -rf build build-san-* oneoff
 
 -include $(LIB_OBJS:.o=.d) $(O)/main.d

@@ -16,18 +16,10 @@
 #include <stdint.h>
 
 #include "oneoff/buf.h"
+#include "oneoff/lines.h"
 #include "oneoff/util.h"
 
 enum out_mode { OUT_STREAM, OUT_GROUPED };
-
-/* One line handed over by the line splitter: eol is false for a fragment
- * (a line split because it was too long, or the last one without a
- * newline). */
-struct line {
-    const char *p;
-    size_t n;
-    bool eol;
-};
 
 struct output {
     pthread_mutex_t lock;

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "oneoff/buf.h"
-#include "oneoff/output.h"
+#include "oneoff/lines.h"
 #include "oneoff/util.h"
 
 struct record_run {
