@@ -21,7 +21,7 @@ static int check_run(struct options *o)
     struct inventory inv;
     struct task t;
     struct plan plan;
-    struct ssh_transport *ssh = NULL;
+    struct command_transports tps;
     struct runner_opts ro;
     char err[ERR_MAX];
     char *log_root;
@@ -43,7 +43,7 @@ static int check_run(struct options *o)
         return EXIT_USAGE;
     }
     plan.check_locks = true;
-    if (command_ssh_transport(o, &plan, &ssh, err)) {
+    if (command_transports(o, &plan, &tps, err)) {
         fprintf(stderr, "oneoff: %s\n", err);
         rc = EXIT_USAGE;
         goto out;
@@ -55,14 +55,14 @@ static int check_run(struct options *o)
     ro.output = OUT_STREAM;
     ro.log_root = log_root;
     ro.report = o->report;
-    ro.ssh = ssh;
+    ro.transports = tps.per_host;
     err[0] = '\0';
     rc = runner_run(&plan, &ro, err);
     if (err[0])
         fprintf(stderr, "oneoff: %s\n", err);
     free(log_root);
 out:
-    ssh_transport_free(ssh);
+    command_transports_release(&tps);
     plan_release(&plan);
     task_release(&t);
     inventory_release(&inv);

@@ -138,13 +138,13 @@ static int confirm(const struct plan *p, const struct options *o)
 
 static int start(const struct options *o, const struct plan *p)
 {
-    struct ssh_transport *ssh = NULL;
+    struct command_transports tps;
     struct runner_opts ro;
     char err[ERR_MAX];
     char *log_root = NULL;
     int rc;
 
-    if (command_ssh_transport(o, p, &ssh, err)) {
+    if (command_transports(o, p, &tps, err)) {
         fprintf(stderr, "oneoff: %s\n", err);
         return EXIT_USAGE;
     }
@@ -159,13 +159,13 @@ static int start(const struct options *o, const struct plan *p)
     ro.output = o->output == OUTPUT_GROUPED ? OUT_GROUPED : OUT_STREAM;
     ro.log_root = log_root;
     ro.report = o->report;
-    ro.ssh = ssh;
+    ro.transports = tps.per_host;
     err[0] = '\0';
     rc = runner_run(p, &ro, err);
     if (err[0])
         fprintf(stderr, "oneoff: %s\n", err);
     free(log_root);
-    ssh_transport_free(ssh);
+    command_transports_release(&tps);
     return rc;
 }
 

@@ -2,6 +2,7 @@
  * command.c - help and usage messages shared by the subcommands.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "oneoff/commands.h"
@@ -34,37 +35,54 @@ int command_usage_error(const struct command *c, const char *msg)
     return EXIT_USAGE;
 }
 
-int command_ssh_transport(const struct options *o, const struct plan *p,
-                          struct ssh_transport **out, char *err)
+int command_transports(const struct options *o, const struct plan *p,
+                       struct command_transports *out, char *err)
 {
     struct ssh_settings set;
-    bool need_ssh = false;
+    bool need_ssh = false, need_local = false;
 
-    *out = NULL;
-    for (size_t i = 0; i < p->nhosts; i++)
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < p->nhosts; i++) {
         need_ssh |= p->hosts[i].host->set.transport == TRANSPORT_SSH;
-    if (!need_ssh)
-        return 0;
-    memset(&set, 0, sizeof(set));
-    set.ssh_config = o->ssh_config;
-    set.known_hosts = o->known_hosts;
-    set.policy = o->host_key_policy == HOST_KEY_ACCEPT_NEW ? SSH_HK_ACCEPT_NEW
-                                                           : SSH_HK_STRICT;
-    set.connect_timeout_ms = o->connect_timeout_ms;
-    set.identities = &o->identities;
-    if (ssh_transport_new(out, &set, err))
-        return -1;
-    /* Ask for passphrases now, before anything connects anywhere. */
-    for (size_t i = 0; i < p->nhosts && o->identities.n == 0; i++) {
+        need_local |= p->hosts[i].host->set.transport == TRANSPORT_LOCAL;
+    }
+    if (need_ssh) {
+        memset(&set, 0, sizeof(set));
+        set.ssh_config = o->ssh_config;
+        set.known_hosts = o->known_hosts;
+        set.policy = o->host_key_policy == HOST_KEY_ACCEPT_NEW
+                         ? SSH_HK_ACCEPT_NEW
+                         : SSH_HK_STRICT;
+        set.connect_timeout_ms = o->connect_timeout_ms;
+        set.identities = &o->identities;
+        if (transport_ssh_new(&out->ssh, &set, err))
+            return -1;
+    }
+    if (need_local)
+        out->local = transport_local_new();
+    out->per_host = xcalloc(p->nhosts ? p->nhosts : 1, sizeof(*out->per_host));
+    for (size_t i = 0; i < p->nhosts; i++) {
         const struct host *h = p->hosts[i].host;
-        struct ssh_target tg = {h->name, h->address, h->set.port, h->set.user,
-                                h->set.identity};
-        if (h->set.transport == TRANSPORT_SSH &&
-            ssh_transport_preload_target(*out, &tg, err)) {
-            ssh_transport_free(*out);
-            *out = NULL;
+        struct transport_target tg = {h->name, h->address, h->set.port,
+                                      h->set.user, h->set.identity};
+        if (h->set.transport == TRANSPORT_LOCAL) {
+            out->per_host[i] = out->local;
+            continue;
+        }
+        out->per_host[i] = out->ssh;
+        /* Ask for passphrases now, before anything connects anywhere. */
+        if (transport_ssh_preload(out->ssh, &tg, err)) {
+            command_transports_release(out);
             return -1;
         }
     }
     return 0;
+}
+
+void command_transports_release(struct command_transports *t)
+{
+    transport_free(t->ssh);
+    transport_free(t->local);
+    free(t->per_host);
+    memset(t, 0, sizeof(*t));
 }

@@ -38,7 +38,8 @@ struct loaded_key {
     char error[ERR_MAX];
 };
 
-struct ssh_transport {
+struct ssh_tp {
+    struct transport base; /* first: ops */
     char *ssh_config;
     char *known_hosts;
     enum ssh_host_key_policy policy;
@@ -109,7 +110,7 @@ static int ask_passphrase(const char *prompt, char *buf, size_t len, int echo,
 
 /* Returns the key for path, decrypting it on first use; a key that failed
  * to load is remembered, so nobody is asked twice. Caller holds lock. */
-static struct loaded_key *key_get_locked(struct ssh_transport *t,
+static struct loaded_key *key_get_locked(struct ssh_tp *t,
                                          const char *path, char *err)
 {
     char *abs = expand_path(path);
@@ -160,7 +161,7 @@ static struct loaded_key *key_get_locked(struct ssh_transport *t,
     return k;
 }
 
-static int preload(struct ssh_transport *t, const char *path, char *err)
+static int preload(struct ssh_tp *t, const char *path, char *err)
 {
     struct loaded_key *k;
 
@@ -170,12 +171,16 @@ static int preload(struct ssh_transport *t, const char *path, char *err)
     return k ? 0 : -1;
 }
 
-int ssh_transport_new(struct ssh_transport **out,
-                      const struct ssh_settings *set, char *err)
+static const struct transport_ops ssh_ops;
+static void ssh_tp_free(struct transport *base);
+
+int transport_ssh_new(struct transport **out, const struct ssh_settings *set,
+                      char *err)
 {
-    struct ssh_transport *t = xcalloc(1, sizeof(*t));
+    struct ssh_tp *t = xcalloc(1, sizeof(*t));
 
     *out = NULL;
+    t->base.ops = &ssh_ops;
     pthread_mutex_init(&t->lock, NULL);
     t->policy = set->policy;
     t->connect_timeout_ms = set->connect_timeout_ms;
@@ -183,7 +188,7 @@ int ssh_transport_new(struct ssh_transport **out,
         if (access(set->ssh_config, R_OK) != 0) {
             errf(err, "--ssh-config '%s': %s", set->ssh_config,
                  strerror(errno));
-            ssh_transport_free(t);
+            ssh_tp_free(&t->base);
             return -1;
         }
         t->ssh_config = xstrdup(set->ssh_config);
@@ -194,18 +199,18 @@ int ssh_transport_new(struct ssh_transport **out,
         strlist_copy(&t->cli_ids, set->identities);
     for (size_t i = 0; i < t->cli_ids.n; i++) {
         if (preload(t, t->cli_ids.v[i], err)) {
-            ssh_transport_free(t);
+            ssh_tp_free(&t->base);
             return -1;
         }
     }
-    *out = t;
+    *out = &t->base;
     return 0;
 }
 
-void ssh_transport_free(struct ssh_transport *t)
+static void ssh_tp_free(struct transport *base)
 {
-    if (t == NULL)
-        return;
+    struct ssh_tp *t = (struct ssh_tp *)base;
+
     for (size_t i = 0; i < t->nkeys; i++) {
         free(t->keys[i].path);
         ssh_key_free(t->keys[i].key);
@@ -219,8 +224,8 @@ void ssh_transport_free(struct ssh_transport *t)
     free(t);
 }
 
-static int set_options(struct ssh_transport *t, ssh_session s,
-                       const struct ssh_target *tg, char *err)
+static int set_options(struct ssh_tp *t, ssh_session s,
+                       const struct transport_target *tg, char *err)
 {
     int one = 1;
     long sec = (long)(t->connect_timeout_ms / 1000);
@@ -315,7 +320,14 @@ static void find_known_line(ssh_session s, const char *file, char *out,
     ssh_string_free_char(host);
 }
 
-static int verify_host_key(struct ssh_transport *t, ssh_session s, char *err)
+/* Running out of descriptors (or memory) is said as such, never as a host
+ * key or a network problem. */
+static bool out_of_resources(int e)
+{
+    return e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS;
+}
+
+static int verify_host_key(struct ssh_tp *t, ssh_session s, char *err)
 {
     ssh_key srv = NULL;
     unsigned char *hash = NULL;
@@ -327,6 +339,21 @@ static int verify_host_key(struct ssh_transport *t, ssh_session s, char *err)
 
     if (ssh_get_server_publickey(s, &srv) != SSH_OK)
         return errf(err, "no host key received: %s", ssh_get_error(s));
+    {
+        /* libssh reads known_hosts here and says "unknown" when it cannot
+         * open it: a process out of descriptors must not pass for a host
+         * whose key is not known */
+        int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (probe < 0 && out_of_resources(errno)) {
+            errf(err, "cannot check the host key: %s (raise 'ulimit -n' or "
+                      "use fewer hosts at once)",
+                 strerror(errno));
+            ssh_key_free(srv);
+            return -2;
+        }
+        if (probe >= 0)
+            close(probe);
+    }
     type = ssh_key_type_to_char(ssh_key_type(srv));
     if (ssh_get_publickey_hash(srv, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) ==
         0)
@@ -378,27 +405,36 @@ static int verify_host_key(struct ssh_transport *t, ssh_session s, char *err)
     return rc;
 }
 
-static int try_key(struct ssh_transport *t, ssh_session s, const char *path,
+/* Offers the key at path, decrypted once per run. The shared key is only
+ * touched under the lock: what the session signs with is a copy, since
+ * another thread may grow the key table meanwhile. */
+static int try_key(struct ssh_tp *t, ssh_session s, const char *path,
                    struct buf *tried, char *err)
 {
     struct loaded_key *k;
-    ssh_key mine = NULL;
+    ssh_key mine = NULL, pub = NULL;
     int rc;
 
     pthread_mutex_lock(&t->lock);
     k = key_get_locked(t, path, err);
-    if (k)
+    if (k) {
         mine = ssh_key_dup(k->key);
+        pub = ssh_key_dup(k->pub);
+    }
     pthread_mutex_unlock(&t->lock);
-    buf_addf(tried, "%skey %s", tried->len ? ", " : "", path);
-    if (k == NULL || mine == NULL) {
+    (void)buf_addf(tried, "%skey %s", tried->len ? ", " : "", path);
+    if (mine == NULL || pub == NULL) {
         ssh_key_free(mine);
+        ssh_key_free(pub);
+        if (k && !err[0])
+            errf(err, "identity '%s': out of memory", path);
         return SSH_AUTH_ERROR;
     }
-    rc = ssh_userauth_try_publickey(s, NULL, k->pub);
+    rc = ssh_userauth_try_publickey(s, NULL, pub);
     if (rc == SSH_AUTH_SUCCESS)
         rc = ssh_userauth_publickey(s, NULL, mine);
     ssh_key_free(mine);
+    ssh_key_free(pub);
     return rc;
 }
 
@@ -416,8 +452,8 @@ static char *config_identity(ssh_session s)
     return r;
 }
 
-static int authenticate(struct ssh_transport *t, ssh_session s,
-                        const struct ssh_target *tg, const char *cfg, char *err)
+static int authenticate(struct ssh_tp *t, ssh_session s,
+                        const struct transport_target *tg, const char *cfg, char *err)
 {
     static const char *const defaults[] = {
         "~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa", NULL};
@@ -523,22 +559,167 @@ static void on_exit_signal(ssh_session s, ssh_channel c, const char *sig,
     cs->core = core != 0;
 }
 
-/* One running command: its channel, callbacks and the one-session event
- * that pumps it. Lives on the heap: libssh keeps a pointer to cb. */
+/* One command on one host: the session (ours alone), its one channel, the
+ * callbacks and the one-session event that pumps it. Lives on the heap:
+ * libssh keeps a pointer to cb. */
 struct ssh_chan {
+    struct tchan base; /* first: ops */
     ssh_session s;
     ssh_channel ch;
     ssh_event ev;
     struct chan_state cs;
     struct ssh_channel_callbacks_struct cb;
     bool callbacks_set;
-    int stage;
+    int stage; /* 0 running, 1 stop asked, 2 closed by us */
     int64_t hard;
     bool lost;
     char lost_error[ERR_MAX];
 };
 
-/* Pumps ch, applying the sink's control, until the channel is closed
+static int fail_resources(struct transport_result *res, int e)
+{
+    res->outcome = OUTCOME_ERROR;
+    errf(res->error, "%s (raise 'ulimit -n' or use fewer hosts at once)",
+         strerror(e));
+    return -1;
+}
+
+static int chan_connect(struct ssh_tp *t, struct ssh_chan *c,
+                        const struct transport_target *tg,
+                        const struct transport_sink *sink,
+                        struct transport_result *res)
+{
+    char *cfg = NULL;
+    int rc = -1;
+
+    res->outcome = OUTCOME_ERROR;
+    if (set_options(t, c->s, tg, res->error))
+        return -1;
+    /* before connecting: ssh_connect() expands libssh's default identities
+     * and they would read as configured ones */
+    cfg = config_identity(c->s);
+    errno = 0;
+    if (ssh_connect(c->s) != SSH_OK) {
+        char where[300];
+        if (out_of_resources(errno)) {
+            rc = fail_resources(res, errno);
+            goto out;
+        }
+        res->outcome = OUTCOME_UNREACHABLE;
+        endpoint(c->s, where, sizeof(where));
+        errf(res->error, "cannot connect to %s: %s", where,
+             ssh_get_error(c->s));
+        goto out;
+    }
+    switch (verify_host_key(t, c->s, res->error)) {
+    case 0:
+        break;
+    case -2:
+        res->outcome = OUTCOME_ERROR;
+        goto out;
+    default:
+        res->outcome = OUTCOME_HOST_KEY;
+        goto out;
+    }
+    if (authenticate(t, c->s, tg, cfg, res->error)) {
+        res->outcome = OUTCOME_AUTH;
+        goto out;
+    }
+    if (sink->connected)
+        sink->connected(sink->ctx);
+    rc = 0;
+out:
+    free(cfg);
+    return rc;
+}
+
+static int chan_start(struct ssh_chan *c, const struct transport_cmd *cmd,
+                      struct transport_result *res)
+{
+    ssh_session s = c->s;
+
+    c->ch = ssh_channel_new(s);
+    if (c->ch == NULL || ssh_channel_open_session(c->ch) != SSH_OK) {
+        res->outcome = ssh_is_connected(s) ? OUTCOME_ERROR : OUTCOME_LOST;
+        return errf(res->error, "cannot open a channel: %s",
+                    ssh_get_error(s));
+    }
+    c->cb.userdata = &c->cs;
+    c->cb.channel_data_function = on_data;
+    c->cb.channel_close_function = on_close;
+    c->cb.channel_exit_status_function = on_exit_status;
+    c->cb.channel_exit_signal_function = on_exit_signal;
+    ssh_callbacks_init(&c->cb);
+    if (ssh_set_channel_callbacks(c->ch, &c->cb) != SSH_OK)
+        return errf(res->error, "cannot set channel callbacks");
+    c->callbacks_set = true;
+    c->ev = ssh_event_new();
+    if (c->ev == NULL || ssh_event_add_session(c->ev, s) != SSH_OK) {
+        if (c->ev)
+            ssh_event_free(c->ev);
+        c->ev = NULL;
+        return errf(res->error, "cannot poll the session");
+    }
+    if (cmd->pty &&
+        ssh_channel_request_pty_size(c->ch, cmd->term ? cmd->term : "xterm",
+                                     (int)cmd->cols, (int)cmd->rows) != SSH_OK)
+        return errf(res->error, "the host refused a terminal: %s",
+                    ssh_get_error(s));
+    if (ssh_channel_request_exec(c->ch, cmd->command) != SSH_OK)
+        return errf(res->error, "the host refused to run the command: %s",
+                    ssh_get_error(s));
+    return 0;
+}
+
+static void ssh_chan_free(struct tchan *base)
+{
+    struct ssh_chan *c = (struct ssh_chan *)base;
+
+    if (c->ev) {
+        ssh_event_remove_session(c->ev, c->s);
+        ssh_event_free(c->ev);
+    }
+    if (c->callbacks_set)
+        ssh_remove_channel_callbacks(c->ch, &c->cb);
+    if (c->ch)
+        ssh_channel_free(c->ch);
+    if (c->s) {
+        ssh_disconnect(c->s);
+        ssh_free(c->s);
+    }
+    free(c);
+}
+
+static int ssh_open(struct transport *base, const struct transport_target *tg,
+                    const struct transport_cmd *cmd,
+                    const struct transport_sink *sink, struct tchan **out,
+                    struct transport_result *res)
+{
+    struct ssh_tp *t = (struct ssh_tp *)base;
+    struct ssh_chan *c = xcalloc(1, sizeof(*c));
+
+    *out = NULL;
+    transport_result_init(res);
+    c->base.ops = &ssh_ops;
+    c->cs.sink = sink;
+    errno = 0;
+    c->s = ssh_new();
+    if (c->s == NULL) {
+        fail_resources(res, errno ? errno : ENOMEM);
+        goto fail;
+    }
+    if (chan_connect(t, c, tg, sink, res))
+        goto fail;
+    if (chan_start(c, cmd, res))
+        goto fail;
+    *out = &c->base;
+    return 0;
+fail:
+    ssh_chan_free(&c->base);
+    return -1;
+}
+
+/* Pumps the channel, applying the sink's control, until it is closed
  * (returns 1) or control() asks to pause (returns 0). */
 static int pump(struct ssh_chan *c)
 {
@@ -549,8 +730,9 @@ static int pump(struct ssh_chan *c)
         if (ctl == CONTROL_PAUSE)
             return 0;
         if (ctl == CONTROL_STOP && c->stage == 0) {
-            /* The signal works for non-root logins on OpenSSH >= 7.9; the
-             * EOF makes the remote watchdog stop the task everywhere. */
+            /* The signal reaches the session's process group for non-root
+             * logins on OpenSSH >= 7.9; the EOF makes the host script's
+             * watchdog stop the task everywhere, root logins included. */
             ssh_channel_request_send_signal(c->ch, "TERM");
             ssh_channel_send_eof(c->ch);
             c->stage = 1;
@@ -560,11 +742,11 @@ static int pump(struct ssh_chan *c)
             (ctl == CONTROL_CLOSE || (c->stage == 1 && now >= c->hard))) {
             ssh_channel_close(c->ch);
             c->stage = 2;
-            c->hard = now + CLOSE_GRACE_MS;
+            c->hard = now + 2000;
         }
         if (c->stage == 2 && now >= c->hard)
             break;
-        if (ssh_event_dopoll(c->ev, TICK_MS) == SSH_ERROR && !c->cs.closed) {
+        if (ssh_event_dopoll(c->ev, 100) == SSH_ERROR && !c->cs.closed) {
             if (!ssh_is_connected(c->s) ||
                 ssh_get_status(c->s) & SSH_CLOSED_ERROR) {
                 c->lost = true;
@@ -577,9 +759,77 @@ static int pump(struct ssh_chan *c)
     return 1;
 }
 
-int ssh_transport_preload_target(struct ssh_transport *t,
-                                 const struct ssh_target *tg, char *err)
+static int ssh_pump(struct tchan *base, struct transport_result *res)
 {
+    struct ssh_chan *c = (struct ssh_chan *)base;
+
+    transport_result_init(res);
+    if (!pump(c))
+        return 0;
+    if (c->lost && !c->cs.have_status && !c->cs.signal[0]) {
+        res->outcome = OUTCOME_LOST;
+        snprintf(res->error, sizeof(res->error), "%s", c->lost_error);
+    } else if (c->cs.signal[0]) {
+        res->outcome = OUTCOME_SIGNALED;
+        snprintf(res->signal, sizeof(res->signal), "%s", c->cs.signal);
+        res->core = c->cs.core;
+    } else if (c->cs.have_status) {
+        res->outcome = OUTCOME_EXITED;
+        res->exit_code = c->cs.status;
+    } else {
+        res->outcome = OUTCOME_CLOSED;
+        errf(res->error, "channel closed without an exit status");
+    }
+    return 1;
+}
+
+static int ssh_write(struct tchan *base, const void *p, size_t n)
+{
+    struct ssh_chan *c = (struct ssh_chan *)base;
+    const char *q = p;
+
+    while (n > 0) {
+        uint32_t chunk = n > 32768 ? 32768 : (uint32_t)n;
+        int w = ssh_channel_write(c->ch, q, chunk);
+        if (w <= 0)
+            return -1;
+        q += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int ssh_close_stdin(struct tchan *base)
+{
+    struct ssh_chan *c = (struct ssh_chan *)base;
+
+    return ssh_channel_send_eof(c->ch) == SSH_OK ? 0 : -1;
+}
+
+static int ssh_resize(struct tchan *base, unsigned cols, unsigned rows)
+{
+    struct ssh_chan *c = (struct ssh_chan *)base;
+
+    return ssh_channel_change_pty_size(c->ch, (int)cols, (int)rows) == SSH_OK
+               ? 0
+               : -1;
+}
+
+static const struct transport_ops ssh_ops = {
+    .name = "ssh",
+    .open = ssh_open,
+    .pump = ssh_pump,
+    .write = ssh_write,
+    .close_stdin = ssh_close_stdin,
+    .resize = ssh_resize,
+    .free_chan = ssh_chan_free,
+    .free = ssh_tp_free,
+};
+
+int transport_ssh_preload(struct transport *base,
+                          const struct transport_target *tg, char *err)
+{
+    struct ssh_tp *t = (struct ssh_tp *)base;
     ssh_session s;
     char *cfg = NULL;
     int rc = 0;
@@ -601,169 +851,4 @@ int ssh_transport_preload_target(struct ssh_transport *t,
     free(cfg);
     ssh_free(s);
     return rc;
-}
-
-struct ssh_conn {
-    ssh_session s;
-};
-
-void ssh_transport_connect(struct ssh_transport *t, const struct ssh_target *tg,
-                           struct ssh_conn **out, struct transport_result *res)
-{
-    ssh_session s = ssh_new();
-    char *cfg = NULL;
-
-    *out = NULL;
-    memset(res, 0, sizeof(*res));
-    res->exit_code = -1;
-    res->outcome = OUTCOME_ERROR;
-    if (s == NULL) {
-        errf(res->error, "cannot create an SSH session");
-        return;
-    }
-    if (set_options(t, s, tg, res->error))
-        goto fail;
-    /* before connecting: ssh_connect() expands libssh's default identities
-     * and they would read as configured ones */
-    cfg = config_identity(s);
-    if (ssh_connect(s) != SSH_OK) {
-        char where[300];
-        res->outcome = OUTCOME_UNREACHABLE;
-        endpoint(s, where, sizeof(where));
-        errf(res->error, "cannot connect to %s: %s", where, ssh_get_error(s));
-        goto fail;
-    }
-    if (verify_host_key(t, s, res->error)) {
-        res->outcome = OUTCOME_HOST_KEY;
-        goto fail;
-    }
-    if (authenticate(t, s, tg, cfg, res->error)) {
-        res->outcome = OUTCOME_AUTH;
-        goto fail;
-    }
-    free(cfg);
-    *out = xcalloc(1, sizeof(**out));
-    (*out)->s = s; /* transferred */
-    res->outcome = OUTCOME_EXITED;
-    return;
-fail:
-    free(cfg);
-    ssh_disconnect(s);
-    ssh_free(s);
-}
-
-void ssh_conn_free(struct ssh_conn *c)
-{
-    if (c == NULL)
-        return;
-    ssh_disconnect(c->s);
-    ssh_free(c->s);
-    free(c);
-}
-
-void ssh_chan_free(struct ssh_chan *c)
-{
-    if (c == NULL)
-        return;
-    if (c->ev) {
-        ssh_event_remove_session(c->ev, c->s);
-        ssh_event_free(c->ev);
-    }
-    if (c->callbacks_set)
-        ssh_remove_channel_callbacks(c->ch, &c->cb);
-    if (c->ch)
-        ssh_channel_free(c->ch);
-    free(c);
-}
-
-int ssh_chan_open(struct ssh_conn *conn, const char *command,
-                  const struct transport_sink *sink, struct ssh_chan **out,
-                  struct transport_result *res)
-{
-    struct ssh_chan *c = xcalloc(1, sizeof(*c));
-    ssh_session s = conn->s;
-
-    *out = NULL;
-    memset(res, 0, sizeof(*res));
-    res->exit_code = -1;
-    res->outcome = OUTCOME_ERROR;
-    c->s = s;
-    c->cs.sink = sink;
-    c->ch = ssh_channel_new(s);
-    if (c->ch == NULL || ssh_channel_open_session(c->ch) != SSH_OK) {
-        res->outcome = ssh_is_connected(s) ? OUTCOME_ERROR : OUTCOME_LOST;
-        errf(res->error, "cannot open a channel: %s", ssh_get_error(s));
-        goto fail;
-    }
-    c->cb.userdata = &c->cs;
-    c->cb.channel_data_function = on_data;
-    c->cb.channel_close_function = on_close;
-    c->cb.channel_exit_status_function = on_exit_status;
-    c->cb.channel_exit_signal_function = on_exit_signal;
-    ssh_callbacks_init(&c->cb);
-    if (ssh_set_channel_callbacks(c->ch, &c->cb) != SSH_OK) {
-        errf(res->error, "cannot set channel callbacks");
-        goto fail;
-    }
-    c->callbacks_set = true;
-    c->ev = ssh_event_new();
-    if (c->ev == NULL || ssh_event_add_session(c->ev, s) != SSH_OK) {
-        if (c->ev)
-            ssh_event_free(c->ev);
-        c->ev = NULL;
-        errf(res->error, "cannot poll the session");
-        goto fail;
-    }
-    if (ssh_channel_request_exec(c->ch, command) != SSH_OK) {
-        errf(res->error, "the host refused to run the command: %s",
-             ssh_get_error(s));
-        goto fail;
-    }
-    sink->started(sink->ctx);
-    *out = c;
-    return 0;
-fail:
-    ssh_chan_free(c);
-    return -1;
-}
-
-int ssh_chan_write(struct ssh_chan *c, const char *data, size_t n)
-{
-    return ssh_channel_write(c->ch, data, (uint32_t)n) == (int)n ? 0 : -1;
-}
-
-int ssh_chan_pump(struct ssh_chan *c, struct transport_result *res)
-{
-    memset(res, 0, sizeof(*res));
-    res->exit_code = -1;
-    if (!pump(c))
-        return 0;
-    if (c->lost && !c->cs.have_status && !c->cs.signal[0]) {
-        res->outcome = OUTCOME_LOST;
-        snprintf(res->error, sizeof(res->error), "%s", c->lost_error);
-    } else if (c->cs.signal[0]) {
-        res->outcome = OUTCOME_SIGNALED;
-        snprintf(res->signal, sizeof(res->signal), "%s", c->cs.signal);
-        res->core = c->cs.core;
-    } else if (c->cs.have_status) {
-        res->outcome = OUTCOME_EXITED;
-        res->exit_code = c->cs.status;
-    } else {
-        res->outcome = OUTCOME_CLOSED;
-        errf(res->error, "channel closed without an exit status");
-    }
-    return 1;
-}
-
-void ssh_conn_exec(struct ssh_conn *conn, const char *command,
-                   const struct transport_sink *sink,
-                   struct transport_result *res)
-{
-    struct ssh_chan *c = NULL;
-
-    if (ssh_chan_open(conn, command, sink, &c, res))
-        return;
-    while (!ssh_chan_pump(c, res))
-        ; /* this caller never pauses */
-    ssh_chan_free(c);
 }

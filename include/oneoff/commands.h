@@ -33,9 +33,17 @@ void command_print_help(const struct command *c);
 /* Prints "oneoff: MESSAGE" and a hint to stderr; returns EXIT_USAGE. */
 int command_usage_error(const struct command *c, const char *msg);
 
-/* The SSH transport for the plan's hosts (NULL when all are local), with
- * every identity loaded (passphrases asked) before anything connects. */
-int command_ssh_transport(const struct options *o, const struct plan *p,
-                          struct ssh_transport **out, char *err);
+/* The transports of a plan's hosts: per_host[i] drives plan host i. */
+struct command_transports {
+    struct transport *ssh;   /* NULL when no host uses SSH */
+    struct transport *local; /* NULL when no host is local */
+    struct transport **per_host;
+};
+
+/* Makes them, with every identity loaded (passphrases asked) before
+ * anything connects. */
+int command_transports(const struct options *o, const struct plan *p,
+                       struct command_transports *out, char *err);
+void command_transports_release(struct command_transports *t);
 
 #endif

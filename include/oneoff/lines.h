@@ -24,4 +24,31 @@ struct line {
     bool eol;
 };
 
+/* Lines longer than this are cut into fragments rather than dropped. */
+#define LINE_MAX_BYTES (64u << 10)
+
+/* Receives a batch of whole lines (and fragments) of one stream. */
+typedef void lines_emit_fn(void *ctx, enum line_stream s,
+                           const struct line *v, size_t n);
+
+/* The splitter of one stream of one host: bytes in, whole lines out. It
+ * belongs to the thread that feeds it. */
+struct lines {
+    enum line_stream stream;
+    char *partial; /* a line waiting for its newline (LINE_MAX_BYTES) */
+    size_t plen;
+    lines_emit_fn *emit;
+    void *ctx;
+};
+
+void lines_init(struct lines *l, enum line_stream s, lines_emit_fn *emit,
+                void *ctx);
+void lines_release(struct lines *l);
+/* Splits p[0..n) into lines: every whole line is emitted (in batches, in
+ * order); a partial line waits for the rest, and one that reaches
+ * LINE_MAX_BYTES is emitted as a fragment. */
+void lines_feed(struct lines *l, const char *p, size_t n);
+/* Emits what waits without a newline as a fragment. */
+void lines_flush(struct lines *l);
+
 #endif

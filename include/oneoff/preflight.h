@@ -10,6 +10,14 @@
 
 #include "oneoff/util.h"
 
+enum task_state {
+    TASK_STATE_NONE,
+    TASK_SAME,
+    TASK_DIFFERS,
+    TASK_ABSENT,
+    TASK_UNKNOWN,
+};
+
 struct preflight {
     char *release;     /* resolved release directory (absolute) */
     char *revision;    /* "" when the release has no revision file */

@@ -1,7 +1,10 @@
 /*
- * runner.h - runs a plan on its hosts: preflight, one release per run,
- * locks, rolling batches, bounded parallelism, deadlines, Ctrl-C, live
- * output, logs and the run record.
+ * runner.h - runs a plan on its hosts: preflight on every host, the
+ * go/no-go gate, then the task (in rolling batches), with bounded
+ * parallelism, deadlines, Ctrl-C, live output, logs and the run record.
+ *
+ * The runner drives each host through the struct transport it is given
+ * for it and never knows which kind that is.
  */
 #ifndef ONEOFF_RUNNER_H
 #define ONEOFF_RUNNER_H
@@ -24,12 +27,13 @@ struct runner_opts {
     unsigned parallel;
     int64_t timeout_ms; /* 0: none */
     enum out_mode output;
-    const char *log_root;      /* "log" under the project folder */
-    const char *report;        /* NULL or --report FILE */
-    struct ssh_transport *ssh; /* NULL when every host is local */
-    bool allow_drift;          /* run although the release's task differs */
-    const char *batch;         /* NULL: one batch */
-    const char *max_fail;      /* NULL: no limit */
+    const char *log_root; /* "log" under the project folder */
+    const char *report;   /* NULL or --report FILE */
+    /* transports[i] drives plan host i (borrowed) */
+    struct transport *const *transports;
+    bool allow_drift;     /* run although the release's task differs */
+    const char *batch;    /* NULL: one batch */
+    const char *max_fail; /* NULL: no limit */
 };
 
 /* Runs p; returns the process exit code (0, 1, 2, 3, 4, 130). err is set

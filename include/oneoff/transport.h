@@ -1,13 +1,31 @@
 /*
- * transport.h - the contract between the runner and a transport: run one
- * command line on one target, stream what it prints, report how it ended.
+ * transport.h - the one contract between the runner and every way of
+ * reaching a host: open a command (with or without a pseudo-terminal of a
+ * given size), stream what it prints, write to its standard input, close
+ * that input, resize its terminal, stop it (gracefully, then at once), and
+ * report how it ended.
  *
- * A transport knows nothing of YAML, plans or output formatting. It calls
- * the sink from the thread that called transport_*_run(), never from
- * another. The sink's control() is polled at least every 100 ms while the
- * command runs and tells the transport to go on, to stop the remote work
- * gracefully (TERM to the task's process group, EOF on its stdin so the
- * remote watchdog stops it too), or to close at once.
+ * Two implementations exist: SSH (transport_ssh.c, libssh) and this machine
+ * (transport_local.c, fork/exec). The runner holds a struct transport per
+ * host and never knows which kind it is. A command runs the host script
+ * (host_script.h) in both: the same preflight report, the same handshake,
+ * the same lock and watchdog.
+ *
+ * Threads. A struct transport is shared by every host it drives; its own
+ * state (loaded keys, known_hosts updates) is under its own lock. A
+ * struct tchan belongs to one thread at a time: the one that called
+ * transport_open() or that it was handed to afterwards. The sink is called
+ * only from the thread pumping the channel.
+ *
+ * Stopping. tchan_pump() polls the sink's control() at least every 100 ms.
+ * CONTROL_STOP asks for a graceful stop: TERM to the command's process
+ * group where the transport can send it, and EOF on its standard input,
+ * which the host script's watchdog turns into TERM, then KILL after its
+ * grace period, for the task's whole process group; after STOP_GRACE_MS the
+ * channel is closed. CONTROL_CLOSE closes at once (the watchdog still
+ * stops the remote work when it sees the channel go). CONTROL_PAUSE makes
+ * tchan_pump() return with the command left running, to be resumed by
+ * another tchan_pump() call, possibly from another thread.
  */
 #ifndef ONEOFF_TRANSPORT_H
 #define ONEOFF_TRANSPORT_H
@@ -17,6 +35,10 @@
 #include <stdint.h>
 
 #include "oneoff/util.h"
+
+/* How long a graceful stop may take before the channel is closed: the host
+ * script's watchdog KILLs 5 s after it sees EOF. */
+#define STOP_GRACE_MS 7000
 
 enum transport_stream { STREAM_OUT = 0, STREAM_ERR = 1 };
 
@@ -35,13 +57,14 @@ enum transport_outcome {
     OUTCOME_AUTH,        /* authentication failed */
     OUTCOME_HOST_KEY,    /* unknown or changed host key */
     OUTCOME_LOST,        /* connection dropped while the command ran */
-    OUTCOME_ERROR,       /* anything else */
+    OUTCOME_ERROR,       /* anything else (out of descriptors, ...) */
 };
 
 struct transport_sink {
     void *ctx;
-    /* The command started (connected, authenticated, exec accepted). */
-    void (*started)(void *ctx);
+    /* The host was reached and authenticated (SSH), or the process exists
+     * (local): the command is about to start. May be NULL. */
+    void (*connected)(void *ctx);
     /* Bytes received on a stream, in order. */
     void (*data)(void *ctx, enum transport_stream s, const char *p, size_t n);
     enum transport_control (*control)(void *ctx);
@@ -55,14 +78,76 @@ struct transport_result {
     char error[ERR_MAX];
 };
 
-/* Where and how to reach one host over SSH. */
-struct ssh_target {
+/* Where one host is. A transport uses what it needs: the local one nothing. */
+struct transport_target {
     const char *name;     /* looked up in ssh config (Host/Match) */
     const char *address;  /* NULL: HostName from ssh config, else name */
     unsigned port;        /* 0: from ssh config, else 22 */
     const char *user;     /* NULL: from ssh config, else the local user */
     const char *identity; /* NULL: -i keys, ssh config, agent, defaults */
 };
+
+/* What to start. */
+struct transport_cmd {
+    const char *command; /* one line for the host's login shell (POSIX sh) */
+    bool pty;            /* on a pseudo-terminal: stdout and stderr merge */
+    unsigned cols, rows; /* its size, with pty */
+    const char *term;    /* TERM for it, with pty; NULL: "xterm" */
+};
+
+struct transport;
+struct tchan;
+
+/* Connects (where there is anything to connect to) and starts cmd; the
+ * sink receives what it prints. On failure *out is NULL and res says why
+ * (UNREACHABLE, HOST_KEY, AUTH, LOST or ERROR). */
+int transport_open(struct transport *t, const struct transport_target *tg,
+                   const struct transport_cmd *cmd,
+                   const struct transport_sink *sink, struct tchan **out,
+                   struct transport_result *res);
+/* Pumps until the command ended (returns 1, res says how) or control()
+ * asked to pause (returns 0). */
+int tchan_pump(struct tchan *c, struct transport_result *res);
+/* Writes all of p[0..n) to the command's standard input; -1 when the
+ * channel is gone. */
+int tchan_write(struct tchan *c, const void *p, size_t n);
+/* Sends EOF on the command's standard input. */
+int tchan_close_stdin(struct tchan *c);
+/* Changes the size of the command's terminal (pty only). */
+int tchan_resize(struct tchan *c, unsigned cols, unsigned rows);
+/* Closes the channel (and the connection it owns) and frees it; a command
+ * still running is left to its watchdog. NULL is fine. */
+void tchan_free(struct tchan *c);
+void transport_free(struct transport *t);
+
+/* What an implementation provides; every struct transport and struct tchan
+ * starts with a pointer to its ops. */
+struct transport_ops {
+    const char *name;
+    int (*open)(struct transport *t, const struct transport_target *tg,
+                const struct transport_cmd *cmd,
+                const struct transport_sink *sink, struct tchan **out,
+                struct transport_result *res);
+    int (*pump)(struct tchan *c, struct transport_result *res);
+    int (*write)(struct tchan *c, const void *p, size_t n);
+    int (*close_stdin)(struct tchan *c);
+    int (*resize)(struct tchan *c, unsigned cols, unsigned rows);
+    void (*free_chan)(struct tchan *c);
+    void (*free)(struct transport *t);
+};
+
+struct transport {
+    const struct transport_ops *ops;
+};
+
+struct tchan {
+    const struct transport_ops *ops;
+};
+
+/* Clears res to "no outcome yet". */
+void transport_result_init(struct transport_result *res);
+
+/* ---- SSH ---------------------------------------------------------------- */
 
 enum ssh_host_key_policy { SSH_HK_STRICT, SSH_HK_ACCEPT_NEW };
 
@@ -74,53 +159,20 @@ struct ssh_settings {
     const struct strlist *identities; /* -i: used for every host */
 };
 
-struct ssh_transport;
-
-/* Prepares what all sessions of a run share: decrypted keys (asked for once,
- * on the terminal), the known_hosts lock. Identities named with -i are
- * loaded here so a bad passphrase fails before any host is contacted. */
-int ssh_transport_new(struct ssh_transport **out,
-                      const struct ssh_settings *set, char *err);
-void ssh_transport_free(struct ssh_transport *t);
-/* Loads the identity this target will use (its own, else the ssh config's
+/* Prepares what all SSH sessions of a run share: decrypted keys (asked for
+ * once, on the terminal), the known_hosts lock. Identities named with -i
+ * are loaded here so a bad passphrase fails before any host is contacted. */
+int transport_ssh_new(struct transport **out, const struct ssh_settings *set,
+                      char *err);
+/* Loads the identity tg will use (its own, else the ssh config's
  * IdentityFile), so that a passphrase is asked once, before anything
- * connects. Nothing to do with -i keys (loaded by ssh_transport_new()) or
- * when the agent and default keys are used. */
-int ssh_transport_preload_target(struct ssh_transport *t,
-                                 const struct ssh_target *tg, char *err);
+ * connects. */
+int transport_ssh_preload(struct transport *t,
+                          const struct transport_target *tg, char *err);
 
-/* An authenticated session to one host, able to run several commands one
- * after the other. It may be handed from one thread to another, but used
- * by one thread at a time. */
-struct ssh_conn;
+/* ---- this machine ------------------------------------------------------- */
 
-/* Connects, checks the host key and authenticates. On failure *out is
- * NULL and res says why (UNREACHABLE, HOST_KEY, AUTH or ERROR). */
-void ssh_transport_connect(struct ssh_transport *t, const struct ssh_target *tg,
-                           struct ssh_conn **out, struct transport_result *res);
-/* Runs command in a new channel; blocks until the channel closed. */
-void ssh_conn_exec(struct ssh_conn *c, const char *command,
-                   const struct transport_sink *sink,
-                   struct transport_result *res);
-void ssh_conn_free(struct ssh_conn *c);
-
-/* A command running in a channel of a connection, which can be paused
- * (the sink's control() returns CONTROL_PAUSE), talked to, and resumed,
- * possibly from another thread. */
-struct ssh_chan;
-/* Opens a channel and starts command; the sink receives what it prints. */
-int ssh_chan_open(struct ssh_conn *c, const char *command,
-                  const struct transport_sink *sink, struct ssh_chan **out,
-                  struct transport_result *res);
-/* Pumps until the channel closed (returns 1, res says how the command
- * ended) or control() asked to pause (returns 0). */
-int ssh_chan_pump(struct ssh_chan *c, struct transport_result *res);
-/* Writes to the command's standard input. */
-int ssh_chan_write(struct ssh_chan *c, const char *data, size_t n);
-void ssh_chan_free(struct ssh_chan *c);
-
-/* The same contract on this machine: /bin/sh -c command (transport: local). */
-void local_transport_run(const char *command, const struct transport_sink *sink,
-                         struct transport_result *res);
+/* Runs each command with /bin/sh -c in a session of its own. */
+struct transport *transport_local_new(void);
 
 #endif

@@ -1,0 +1,64 @@
+/*
+ * gate.h - the go/no-go decision after the preflight, as a pure function
+ * of what the hosts reported: no threads, no I/O, testable without sshd.
+ *
+ * In order: a set-up failure on any host stops the run (exit 2); hosts
+ * that disagree on the release id or revision stop it (exit 4, with a
+ * host/release/revision table); a release whose copy of the task file
+ * differs from ours stops it unless drift is allowed (exit 4, with both
+ * digests); a held lock stops it (exit 4, naming the holder). Hosts that
+ * could not be reached are not in the way of the others.
+ */
+#ifndef ONEOFF_GATE_H
+#define ONEOFF_GATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "oneoff/preflight.h"
+#include "oneoff/util.h"
+
+struct gate_host {
+    const char *name;
+    bool reported;     /* its preflight report arrived: fields below set */
+    bool setup_failed; /* reached, but its set-up failed */
+    const char *release_id;
+    const char *revision;
+    enum task_state task;
+    const char *task_sha256; /* the release's digest, when it differs */
+    bool lock_held;
+    const char *lock_holder;
+};
+
+struct gate_input {
+    const struct gate_host *hosts;
+    size_t n;
+    bool check; /* `oneoff check`: every host is judged for itself */
+    bool allow_drift;
+    const char *task_name;
+    const char *task_path;   /* tasks/NAME.yml */
+    const char *task_sha256; /* ours; "" for an ad-hoc command */
+};
+
+enum gate_verdict {
+    GATE_GO,
+    GATE_SETUP_FAILED,
+    GATE_RELEASE_DRIFT,
+    GATE_TASK_DRIFT,
+    GATE_LOCKED,
+};
+
+struct gate_result {
+    enum gate_verdict verdict;
+    int exit_code;        /* 0 for GATE_GO, else EXIT_USAGE or EXIT_REFUSED */
+    bool release_drift;   /* the hosts disagree (also said in check mode) */
+    char reason[ERR_MAX]; /* one line, for run.json and the log; "" for go */
+    char *detail;         /* what the operator is shown, or NULL */
+};
+
+/* Decides; out is cleared first. Values quoted from hosts are escaped. */
+void gate_decide(const struct gate_input *in, struct gate_result *out);
+void gate_result_release(struct gate_result *r);
+const char *gate_verdict_name(enum gate_verdict v);
+
+#endif

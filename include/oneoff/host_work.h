@@ -1,0 +1,90 @@
+/*
+ * host_work.h - what a worker thread does for one host: start the host
+ * script and read its report (the preflight), then tell it to go and
+ * follow the task to its end (the run). The runner (runner.c) sequences
+ * the phases; this module knows one host at a time.
+ *
+ * Ownership and locking. struct run_shared is owned by the runner and
+ * shared by every worker: plan, opts, run_id, nonce and operator_name are
+ * immutable once the workers start; tab and out have their own locks
+ * (host_run.h, output.h); interrupts is an atomic written by the main
+ * thread; failures, max_fail and stop_starting are under fail_lock; rec is
+ * read-only (each host's log is its worker's). A struct worker_host is used
+ * by one thread at a time and handed between phases by pool_run()'s join.
+ */
+#ifndef ONEOFF_HOST_WORK_H
+#define ONEOFF_HOST_WORK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oneoff/buf.h"
+#include "oneoff/host_run.h"
+#include "oneoff/lines.h"
+#include "oneoff/output.h"
+#include "oneoff/plan.h"
+#include "oneoff/preflight.h"
+#include "oneoff/record.h"
+#include "oneoff/runner.h"
+#include "oneoff/transport.h"
+
+#define CAPTURE_MAX (256u << 10)
+#define SETUP_ERR_MAX 512
+
+struct run_shared {
+    const struct plan *plan;
+    const struct runner_opts *opts;
+    struct host_table tab;
+    struct output out;
+    struct record rec;
+    char run_id[64];
+    char nonce[40];
+    char operator_name[64];
+    atomic_int interrupts;
+    pthread_mutex_t fail_lock;
+    size_t failures, max_fail;
+    bool stop_starting;
+};
+
+/* One host's private state: used by one thread at a time (see above). */
+struct worker_host {
+    struct run_shared *r;
+    size_t i;
+    const struct plan_host *ph;
+    struct transport *tp;
+    struct tchan *chan; /* paused after the report, until go or close */
+    struct transport_sink sink;
+    struct lines lines[LINE_STREAMS];
+    int log_fd;
+    char *log_path;
+    struct buf log_scratch;
+    struct output_host oh;
+    /* preflight */
+    bool capturing; /* stdout is the report, stderr is set-up output */
+    bool ready;     /* the report is complete */
+    bool malformed;
+    struct buf capture;
+    char setup_err[SETUP_ERR_MAX]; /* first set-up line on stderr */
+    struct preflight pf;
+    enum task_state task_state;
+    char perr[ERR_MAX];
+    /* control */
+    int64_t deadline; /* monotonic; 0: none */
+    bool timed_out, interrupted;
+};
+
+void worker_host_init(struct worker_host *w, struct run_shared *r, size_t i);
+void worker_host_release(struct worker_host *w);
+
+/* Phase 1: connect, start the script, read its report; on success the
+ * host is READY and w->chan holds the paused script. */
+void host_work_preflight(struct worker_host *w);
+/* Phase 2: "go", then the task to its end (or skipped/interrupted). */
+void host_work_run(struct worker_host *w);
+/* The closing "# status" note of the host's log. */
+void host_work_log_end(struct worker_host *w, const struct host_state *s);
+
+#endif

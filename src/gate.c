@@ -1,0 +1,194 @@
+/*
+ * gate.c - go or no-go after the preflight (see gate.h).
+ */
+#include "oneoff/gate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oneoff/buf.h"
+#include "oneoff/exit_codes.h"
+#include "oneoff/text.h"
+
+#define DETAIL_MAX (1u << 20)
+
+static const char *const verdict_names[] = {
+    [GATE_GO] = "go",
+    [GATE_SETUP_FAILED] = "setup-failed",
+    [GATE_RELEASE_DRIFT] = "release-drift",
+    [GATE_TASK_DRIFT] = "task-drift",
+    [GATE_LOCKED] = "locked",
+};
+
+const char *gate_verdict_name(enum gate_verdict v)
+{
+    return verdict_names[v];
+}
+
+/* Appends s, escaped so that nothing a host reported can steer the
+ * terminal; a detail that would pass DETAIL_MAX is cut, with a mark. */
+static void add_esc(struct buf *b, const char *s)
+{
+    if (s == NULL || *s == '\0')
+        s = "-";
+    if (text_escape(b, s, strlen(s)) != 0)
+        (void)buf_adds(b, "...");
+}
+
+static void esc_into(char *out, size_t n, const char *s)
+{
+    struct buf b = BUF_INIT(ERR_MAX);
+
+    add_esc(&b, s);
+    snprintf(out, n, "%s", buf_str(&b));
+    buf_release(&b);
+}
+
+static int name_width(const struct gate_input *in)
+{
+    size_t w = 4;
+
+    for (size_t i = 0; i < in->n; i++)
+        if (in->hosts[i].reported && strlen(in->hosts[i].name) > w)
+            w = strlen(in->hosts[i].name);
+    return w > 64 ? 64 : (int)w;
+}
+
+static bool release_drift(const struct gate_input *in)
+{
+    const struct gate_host *first = NULL;
+
+    for (size_t i = 0; i < in->n; i++) {
+        const struct gate_host *h = &in->hosts[i];
+        if (!h->reported)
+            continue;
+        if (first == NULL)
+            first = h;
+        else if (strcmp(h->release_id, first->release_id) ||
+                 strcmp(h->revision, first->revision))
+            return true;
+    }
+    return false;
+}
+
+static void drift_table(const struct gate_input *in, struct buf *b)
+{
+    int w = name_width(in);
+
+    (void)buf_adds(b, "hosts disagree on the release (a deploy in progress, "
+                      "or a host left behind); nothing was run:\n");
+    for (size_t i = 0; i < in->n; i++) {
+        const struct gate_host *h = &in->hosts[i];
+        if (!h->reported)
+            continue;
+        (void)buf_addf(b, "  %-*s  ", w, h->name);
+        add_esc(b, h->release_id);
+        (void)buf_adds(b, "  ");
+        add_esc(b, h->revision);
+        (void)buf_addc(b, '\n');
+    }
+}
+
+static void task_drift_table(const struct gate_input *in, struct buf *b)
+{
+    int w = name_width(in);
+
+    (void)buf_addf(b,
+                   "%s differs from the deployed release's copy; nothing "
+                   "was run (--allow-drift runs it anyway):\n  %-*s  %s\n",
+                   in->task_path, w, "here", in->task_sha256);
+    for (size_t i = 0; i < in->n; i++) {
+        const struct gate_host *h = &in->hosts[i];
+        if (h->reported && h->task == TASK_DIFFERS) {
+            (void)buf_addf(b, "  %-*s  ", w, h->name);
+            add_esc(b, h->task_sha256);
+            (void)buf_addc(b, '\n');
+        }
+    }
+}
+
+static const struct gate_host *first_locked(const struct gate_input *in)
+{
+    for (size_t i = 0; i < in->n; i++)
+        if (in->hosts[i].reported && in->hosts[i].lock_held)
+            return &in->hosts[i];
+    return NULL;
+}
+
+static bool any(const struct gate_input *in, enum task_state st,
+                bool setup_failed)
+{
+    for (size_t i = 0; i < in->n; i++) {
+        const struct gate_host *h = &in->hosts[i];
+        if (setup_failed ? h->setup_failed : (h->reported && h->task == st))
+            return true;
+    }
+    return false;
+}
+
+static void detail_done(struct gate_result *out, struct buf *b)
+{
+    if (b->len && b->data[b->len - 1] == '\n')
+        b->data[--b->len] = '\0';
+    out->detail = b->len ? buf_detach(b) : NULL;
+    buf_release(b);
+}
+
+void gate_decide(const struct gate_input *in, struct gate_result *out)
+{
+    struct buf b = BUF_INIT(DETAIL_MAX);
+    const struct gate_host *locked = first_locked(in);
+
+    memset(out, 0, sizeof(*out));
+    out->release_drift = release_drift(in);
+    if (any(in, TASK_STATE_NONE, true)) {
+        out->verdict = GATE_SETUP_FAILED;
+        out->exit_code = EXIT_USAGE;
+        snprintf(out->reason, sizeof(out->reason),
+                 "the preflight failed on some host; nothing was run");
+    } else if (out->release_drift) {
+        out->verdict = GATE_RELEASE_DRIFT;
+        out->exit_code = EXIT_REFUSED;
+        snprintf(out->reason, sizeof(out->reason),
+                 "the hosts disagree on the release; nothing was run");
+        drift_table(in, &b);
+    } else if (!in->check && !in->allow_drift &&
+               any(in, TASK_DIFFERS, false)) {
+        out->verdict = GATE_TASK_DRIFT;
+        out->exit_code = EXIT_REFUSED;
+        snprintf(out->reason, sizeof(out->reason),
+                 "the release's copy of %s differs from this one; nothing "
+                 "was run (--allow-drift to run it anyway)",
+                 in->task_path);
+        task_drift_table(in, &b);
+    } else if (locked) {
+        char holder[ERR_MAX / 2];
+        esc_into(holder, sizeof(holder),
+                 locked->lock_holder && *locked->lock_holder
+                     ? locked->lock_holder
+                     : "another run");
+        out->verdict = GATE_LOCKED;
+        out->exit_code = EXIT_REFUSED;
+        if (in->check)
+            snprintf(out->reason, sizeof(out->reason),
+                     "a task lock is held on %s by %s", locked->name, holder);
+        else
+            snprintf(out->reason, sizeof(out->reason),
+                     "task '%s' is locked on %s by %s; nothing was run "
+                     "(--wait-lock D to wait)",
+                     in->task_name, locked->name, holder);
+    }
+    if (in->check && out->verdict == GATE_RELEASE_DRIFT) {
+        /* check reports drift but judges every host for itself */
+        buf_reset(&b);
+        (void)buf_adds(&b, "the hosts disagree on the release");
+    }
+    detail_done(out, &b);
+}
+
+void gate_result_release(struct gate_result *r)
+{
+    free(r->detail);
+    memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,405 @@
+/*
+ * host_work.c - one host's part of a run, in a worker thread (see
+ * host_work.h): the transport's sink, the preflight, the run, and how a
+ * host's end is told.
+ */
+#define _GNU_SOURCE
+#include "oneoff/host_work.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "oneoff/host_script.h"
+
+#define PREFLIGHT_TIMEOUT_MS 30000
+/* how long an older run waits for a younger one to yield a lock */
+#define LOCK_YIELD_MS 20000
+/* how long a worker waits for run.json to say "running" */
+#define RECORD_WAIT_MS 2000
+
+/* ---- output and logs ---------------------------------------------------- */
+
+static void emit_lines(void *ctx, enum line_stream s, const struct line *v,
+                       size_t n)
+{
+    struct worker_host *w = ctx;
+
+    output_lines(&w->r->out, &w->oh, (int)s, v, n);
+    record_log_lines(w->log_fd, (int)s, v, n, &w->log_scratch);
+}
+
+static void flush_lines(struct worker_host *w)
+{
+    for (int s = 0; s < LINE_STREAMS; s++)
+        lines_flush(&w->lines[s]);
+}
+
+/* The bytes of the capture that are not part of the report. */
+static void emit_noise(struct worker_host *w)
+{
+    struct buf noise = BUF_INIT(CAPTURE_MAX);
+    struct preflight pf;
+    char err[ERR_MAX];
+
+    memset(&pf, 0, sizeof(pf));
+    if (w->capture.len &&
+        preflight_parse(&pf, w->r->nonce, buf_str(&w->capture),
+                        w->capture.len, &noise, err) >= 0 &&
+        noise.len) {
+        lines_feed(&w->lines[LINE_SETUP], buf_str(&noise), noise.len);
+        lines_flush(&w->lines[LINE_SETUP]);
+    }
+    preflight_release(&pf);
+    buf_release(&noise);
+}
+
+static void keep_setup_err(struct worker_host *w, const char *p, size_t n)
+{
+    size_t have = strlen(w->setup_err), take;
+
+    if (have || n == 0)
+        return;
+    take = strcspn(p, "\n");
+    if (take > n)
+        take = n;
+    if (take >= sizeof(w->setup_err))
+        take = sizeof(w->setup_err) - 1;
+    memcpy(w->setup_err, p, take);
+    w->setup_err[take] = '\0';
+}
+
+/* ---- the transport's sink ----------------------------------------------- */
+
+static void sink_connected(void *ctx)
+{
+    struct worker_host *w = ctx;
+    struct host_update u = HOST_UPDATE(PHASE_PREFLIGHT);
+
+    host_transition(&w->r->tab, w->i, &u);
+}
+
+static void sink_data(void *ctx, enum transport_stream st, const char *p,
+                      size_t n)
+{
+    struct worker_host *w = ctx;
+    struct buf scratch = BUF_INIT(CAPTURE_MAX);
+    int rc;
+
+    if (!w->capturing) {
+        lines_feed(&w->lines[st == STREAM_ERR ? LINE_ERR : LINE_OUT], p, n);
+        return;
+    }
+    if (st == STREAM_ERR) {
+        keep_setup_err(w, p, n);
+        lines_feed(&w->lines[LINE_SETUP], p, n);
+        return;
+    }
+    if (buf_add(&w->capture, p, n)) {
+        w->malformed = true;
+        snprintf(w->perr, sizeof(w->perr),
+                 "the preflight printed more than %u KiB before its report",
+                 CAPTURE_MAX >> 10);
+        return;
+    }
+    preflight_release(&w->pf);
+    rc = preflight_parse(&w->pf, w->r->nonce, buf_str(&w->capture),
+                         w->capture.len, &scratch, w->perr);
+    buf_release(&scratch);
+    if (rc < 0)
+        w->malformed = true;
+    else if (rc == 1)
+        w->ready = true;
+}
+
+static enum transport_control sink_control(void *ctx)
+{
+    struct worker_host *w = ctx;
+    int n = atomic_load(&w->r->interrupts);
+
+    if (w->capturing && (w->ready || w->malformed))
+        return w->malformed ? CONTROL_CLOSE : CONTROL_PAUSE;
+    if (n >= 2) {
+        w->interrupted = true;
+        return CONTROL_CLOSE;
+    }
+    if (n == 1) {
+        w->interrupted = true;
+        return CONTROL_STOP;
+    }
+    if (w->deadline && clock_mono_ms() >= w->deadline) {
+        w->timed_out = true;
+        return CONTROL_STOP;
+    }
+    return CONTROL_CONTINUE;
+}
+
+/* ---- one host ----------------------------------------------------------- */
+
+static enum host_outcome outcome_of(enum transport_outcome o, int exit_code)
+{
+    switch (o) {
+    case OUTCOME_EXITED:
+        return exit_code == 0 ? HOST_OK : HOST_FAILED;
+    case OUTCOME_UNREACHABLE:
+        return HOST_UNREACHABLE;
+    case OUTCOME_AUTH:
+        return HOST_AUTH;
+    case OUTCOME_HOST_KEY:
+        return HOST_HOST_KEY;
+    default:
+        return HOST_FAILED;
+    }
+}
+
+/* How the task ended, as the host's final state. A task we stopped is
+ * reported for why we stopped it, whatever status it died with. */
+static void conclude(struct worker_host *w, const struct transport_result *res)
+{
+    struct host_update u = HOST_UPDATE(PHASE_DONE);
+    char msg[ERR_MAX];
+
+    u.outcome = outcome_of(res->outcome, res->exit_code);
+    u.exit_code = res->exit_code;
+    u.signal = res->signal[0] ? res->signal : NULL;
+    u.error = res->error[0] ? res->error : NULL;
+    if (w->timed_out && (u.outcome == HOST_OK || u.outcome == HOST_FAILED)) {
+        char d[32];
+        duration_format(w->r->opts->timeout_ms, d, sizeof(d));
+        snprintf(msg, sizeof(msg), "stopped after the %s timeout", d);
+        u.outcome = HOST_TIMEOUT;
+        u.error = msg;
+    } else if (w->interrupted && u.outcome != HOST_OK) {
+        u.outcome = HOST_INTERRUPTED;
+        if (!res->error[0] || res->outcome == OUTCOME_CLOSED ||
+            res->outcome == OUTCOME_SIGNALED)
+            u.error = "interrupted";
+    } else if (res->outcome == OUTCOME_SIGNALED) {
+        snprintf(msg, sizeof(msg), "killed by signal %s%s", res->signal,
+                 res->core ? " (core dumped)" : "");
+        u.error = msg;
+    }
+    host_transition(&w->r->tab, w->i, &u);
+}
+
+static void lock_holder(const struct run_shared *r, const struct worker_host *w,
+                        char *out, size_t n)
+{
+    char since[40];
+
+    time_format_iso(clock_wall_ms(), since, sizeof(since));
+    snprintf(out, n, "run %s by %s since %s on %s", r->run_id, r->operator_name,
+             since, w->ph->host->name);
+}
+
+static bool stop_before_start(struct worker_host *w)
+{
+    if (atomic_load(&w->r->interrupts) == 0)
+        return false;
+    w->interrupted = true;
+    host_finish(&w->r->tab, w->i, HOST_INTERRUPTED,
+                "not started: interrupted");
+    return true;
+}
+
+/* The preflight ended without a report: why, as the host's state. */
+static void preflight_failed(struct worker_host *w,
+                             const struct transport_result *res)
+{
+    struct run_shared *r = w->r;
+    enum host_outcome o = outcome_of(res->outcome, res->exit_code);
+
+    if (w->interrupted) {
+        host_finish(&r->tab, w->i, HOST_INTERRUPTED, "interrupted");
+    } else if (w->timed_out) {
+        host_finish(&r->tab, w->i, HOST_TIMEOUT,
+                    "the preflight did not finish in time");
+    } else if (o == HOST_UNREACHABLE || o == HOST_AUTH ||
+               o == HOST_HOST_KEY) {
+        host_finish(&r->tab, w->i, o, "%s", res->error);
+    } else if (res->outcome == OUTCOME_LOST) {
+        host_finish(&r->tab, w->i, HOST_UNREACHABLE,
+                    "during the preflight: %s", res->error);
+    } else if (w->malformed) {
+        host_finish(&r->tab, w->i, HOST_FAILED, "preflight: %s", w->perr);
+    } else if (w->setup_err[0]) {
+        host_finish(&r->tab, w->i, HOST_FAILED, "preflight: %s",
+                    w->setup_err);
+    } else if (res->outcome == OUTCOME_ERROR && res->error[0]) {
+        host_finish(&r->tab, w->i, HOST_FAILED, "%s", res->error);
+    } else {
+        host_finish(&r->tab, w->i, HOST_FAILED,
+                    "preflight failed (exit %d) before its report",
+                    res->exit_code);
+    }
+}
+
+/* Phase 1 for one host: reach it and start the script, which reports and
+ * waits; the command is left paused in w->chan. */
+void host_work_preflight(struct worker_host *w)
+{
+    struct run_shared *r = w->r;
+    size_t i = w->i;
+    const struct host *host = w->ph->host;
+    struct host_update u = HOST_UPDATE(PHASE_CONNECTING);
+    struct transport_target tg = {host->name, host->address, host->set.port,
+                                  host->set.user, host->set.identity};
+    struct transport_cmd cmd;
+    struct transport_result res;
+    char holder[512], err[ERR_MAX];
+    int64_t budget = PREFLIGHT_TIMEOUT_MS +
+                     (int64_t)r->plan->wait_lock_s * 1000 +
+                     (r->plan->task->lock ? LOCK_YIELD_MS : 0);
+
+    host_transition(&r->tab, i, &u);
+    w->log_fd = record_host_log_open(&r->rec, host->name, &w->log_path, err);
+    if (w->log_fd < 0) {
+        host_finish(&r->tab, i, HOST_FAILED, "%s", err); /* nothing lost */
+        return;
+    }
+    if (stop_before_start(w))
+        return;
+    record_log_note(w->log_fd, "run %s: %s '%s' on host '%s'", r->run_id,
+                    r->plan->task->adhoc ? "command" : "task",
+                    r->plan->task->name, host->name);
+    lock_holder(r, w, holder, sizeof(holder));
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.command = plan_command(r->plan, w->ph,
+                               r->opts->mode == RUN_TASK ? SCRIPT_RUN
+                                                         : SCRIPT_CHECK,
+                               r->nonce, r->run_id, holder);
+    w->capturing = true;
+    w->deadline = clock_mono_ms() + budget;
+    if (transport_open(w->tp, &tg, &cmd, &w->sink, &w->chan, &res) == 0 &&
+        tchan_pump(w->chan, &res) == 1) {
+        tchan_free(w->chan); /* ended before its report */
+        w->chan = NULL;
+    }
+    free((char *)cmd.command);
+    w->deadline = 0;
+    w->capturing = false;
+    flush_lines(w);
+    emit_noise(w);
+    if (w->chan == NULL || !w->ready) {
+        tchan_free(w->chan);
+        w->chan = NULL;
+        preflight_failed(w, &res);
+        return;
+    }
+    w->task_state = r->plan->task->adhoc
+                        ? TASK_STATE_NONE
+                        : preflight_task_state(&w->pf, r->plan->task->sha256);
+    record_log_note(w->log_fd, "preflight: release %s, revision %s%s%s",
+                    w->pf.release, w->pf.revision[0] ? w->pf.revision : "-",
+                    w->task_state ? ", task file in release: " : "",
+                    w->task_state ? task_state_name(w->task_state) : "");
+    u = (struct host_update)HOST_UPDATE(PHASE_READY);
+    u.pf = &w->pf;
+    u.task_state = w->task_state;
+    host_transition(&r->tab, i, &u);
+}
+
+static bool count_failure(struct run_shared *r)
+{
+    bool stop;
+
+    pthread_mutex_lock(&r->fail_lock);
+    if (++r->failures >= r->max_fail)
+        r->stop_starting = true;
+    stop = r->stop_starting;
+    pthread_mutex_unlock(&r->fail_lock);
+    return stop;
+}
+
+/* Phase 2 for one host: "go" to the paused script. */
+void host_work_run(struct worker_host *w)
+{
+    struct run_shared *r = w->r;
+    size_t i = w->i;
+    struct host_update u = HOST_UPDATE(PHASE_RUNNING);
+    struct transport_result res;
+    bool stop;
+    uint64_t gen;
+
+    pthread_mutex_lock(&r->fail_lock);
+    stop = r->stop_starting;
+    pthread_mutex_unlock(&r->fail_lock);
+    if (stop_before_start(w))
+        goto out;
+    if (stop) {
+        host_finish(&r->tab, i, HOST_SKIPPED,
+                    "not started: %zu host(s) failed (max_fail %s)",
+                    r->failures, r->opts->max_fail);
+        goto out;
+    }
+    /* the record says "running" before the task can run */
+    gen = host_transition(&r->tab, i, &u);
+    host_table_wait_written(&r->tab, gen, RECORD_WAIT_MS);
+    if (r->opts->timeout_ms > 0)
+        w->deadline = clock_mono_ms() + r->opts->timeout_ms;
+    if (tchan_write(w->chan, "go\n", 3) == 0) {
+        while (!tchan_pump(w->chan, &res))
+            ;
+    } else {
+        transport_result_init(&res);
+        res.outcome = OUTCOME_LOST;
+        snprintf(res.error, sizeof(res.error),
+                 "connection lost before the task started");
+    }
+    tchan_free(w->chan);
+    w->chan = NULL;
+    flush_lines(w);
+    conclude(w, &res);
+    if (!(res.outcome == OUTCOME_EXITED && res.exit_code == 0))
+        count_failure(r);
+out:
+    output_host_done(&r->out, &w->oh);
+}
+
+void host_work_log_end(struct worker_host *w, const struct host_state *s)
+{
+    char how[64] = "";
+
+    if (s->signal[0])
+        snprintf(how, sizeof(how), ", signal %s", s->signal);
+    else if (s->exit_code >= 0)
+        snprintf(how, sizeof(how), ", exit %d", s->exit_code);
+    record_log_note(w->log_fd, "%s%s%s%s", host_state_status(s), how,
+                    s->error[0] ? ": " : "", s->error);
+}
+
+void worker_host_init(struct worker_host *w, struct run_shared *r, size_t i)
+{
+    w->r = r;
+    w->i = i;
+    w->ph = &r->plan->hosts[i];
+    w->tp = r->opts->transports[i];
+    w->log_fd = -1;
+    w->sink.ctx = w;
+    w->sink.connected = sink_connected;
+    w->sink.data = sink_data;
+    w->sink.control = sink_control;
+    for (int s = 0; s < LINE_STREAMS; s++)
+        lines_init(&w->lines[s], (enum line_stream)s, emit_lines, w);
+    buf_init(&w->capture, CAPTURE_MAX);
+    buf_init(&w->log_scratch, 64u << 20);
+    output_host_init(&r->out, &w->oh, w->ph->host->name, i);
+}
+
+void worker_host_release(struct worker_host *w)
+{
+    tchan_free(w->chan);
+    w->chan = NULL;
+    if (w->log_fd >= 0)
+        close(w->log_fd);
+    w->log_fd = -1;
+    for (int s = 0; s < LINE_STREAMS; s++)
+        lines_release(&w->lines[s]);
+    buf_release(&w->capture);
+    buf_release(&w->log_scratch);
+    preflight_release(&w->pf);
+    output_host_release(&w->oh);
+    free(w->log_path);
+    w->log_path = NULL;
+}
