@@ -15,6 +15,8 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
 PKG_CONFIG ?= pkg-config
+# A ThreadSanitizer report fails the program that made it.
+export TSAN_OPTIONS ?= halt_on_error=1 second_deadlock_stack=1
 
 comma := ,
 # Each sanitizer set builds in a folder of its own: build-san-address-undefined,
@@ -32,7 +34,7 @@ ALL_CFLAGS += -Werror
 endif
 ifdef SANITIZE
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
-	-fno-sanitize-recover=all
+	$(if $(findstring thread,$(SANITIZE)),,-fno-sanitize-recover=all)
 ALL_LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 LIBS = $(shell $(PKG_CONFIG) --libs libssh yaml-0.1 jansson libcrypto \
@@ -46,7 +48,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all test check unit integration fuzz fuzz-smoke deps demo bench \
+.PHONY: all test check unit integration integration-subset fuzz fuzz-smoke deps demo bench \
 	install clean format format-check banned
 
 all: oneoff
@@ -75,11 +77,14 @@ $(O) $(O)/tests:
 	mkdir -p $@
 
 # The README's test command: set up the machine, then everything, then the
-# unit and integration tests once more under AddressSanitizer and UBSan.
+# unit tests and a representative subset of the integration tests once more
+# under AddressSanitizer with UBSan, and under ThreadSanitizer (any report
+# fails the run).
 test:
 	sh scripts/deps.sh
 	$(MAKE) check
-	$(MAKE) SANITIZE=address,undefined unit integration
+	$(MAKE) SANITIZE=address,undefined unit integration-subset
+	$(MAKE) SANITIZE=thread unit integration-subset
 
 check: banned format-check all unit integration fuzz-smoke
 
@@ -88,6 +93,16 @@ unit: $(UNIT_BINS)
 
 integration: $(O)/oneoff
 	ONEOFF=$(CURDIR)/$(O)/oneoff bash tests/integration/run.sh
+
+# What the sanitized passes run: success and failure paths, Ctrl-C and
+# timeouts (the thread hand-offs), locks, local hosts, grouped output.
+SUBSET = success_on_all_hosts nonzero_exit_on_one_host signal_death \
+	unreachable_connection_refused host_killed_mid_run long_line_whole \
+	ctrl_c_stops_remote_work double_ctrl_c ctrl_c_while_connecting \
+	sigterm_like_ctrl_c output_grouped timeout report_file exec \
+	local_transport
+integration-subset: $(O)/oneoff
+	ONEOFF=$(CURDIR)/$(O)/oneoff bash tests/integration/run.sh $(SUBSET)
 
 # libFuzzer targets (clang); fuzz-smoke replays each corpus and fuzzes for
 # a few seconds. Skipped, with a note, when clang is missing.
