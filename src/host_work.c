@@ -6,6 +6,8 @@
 #define _GNU_SOURCE
 #include "oneoff/host_work.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,9 +255,12 @@ void host_work_preflight(struct worker_host *w)
                      (r->plan->task->lock ? LOCK_YIELD_MS : 0);
 
     host_transition(&r->tab, i, &u);
-    w->log_fd = record_host_log_open(&r->rec, host->name, &w->log_path, err);
+    w->log_fd = open(w->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                     0644);
     if (w->log_fd < 0) {
-        host_finish(&r->tab, i, HOST_FAILED, "%s", err); /* nothing lost */
+        /* without a log, output could be lost: do not start */
+        host_finish(&r->tab, i, HOST_FAILED, "cannot create '%s': %s",
+                    w->log_path, strerror(errno));
         return;
     }
     if (stop_before_start(w))
@@ -320,17 +325,19 @@ void host_work_run(struct worker_host *w)
     struct host_update u = HOST_UPDATE(PHASE_RUNNING);
     struct transport_result res;
     bool stop;
+    size_t failures;
     uint64_t gen;
 
     pthread_mutex_lock(&r->fail_lock);
     stop = r->stop_starting;
+    failures = r->failures;
     pthread_mutex_unlock(&r->fail_lock);
     if (stop_before_start(w))
         goto out;
     if (stop) {
         host_finish(&r->tab, i, HOST_SKIPPED,
                     "not started: %zu host(s) failed (max_fail %s)",
-                    r->failures, r->opts->max_fail);
+                    failures, r->opts->max_fail);
         goto out;
     }
     /* the record says "running" before the task can run */

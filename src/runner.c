@@ -75,16 +75,19 @@ struct runner {
     struct run_shared s; /* what the workers share (host_work.h) */
     struct worker_host *w;
     size_t n;
+    /* run.json's run-level fields: changed by the main thread under
+     * s.tab.lock, copied by the record thread under it */
     struct record_run run;
+    /* the main thread's own */
     struct gate_result gate;
     int seen_interrupts;
     int64_t abandon_at;
     int sigfd;
     sigset_t sigs, old_mask;
-    /* the record thread */
+    /* the record thread: the only writer of run.json while it runs */
     pthread_t recorder;
     bool recorder_started;
-    bool recorder_stop; /* under tab.lock */
+    bool recorder_stop; /* under s.tab.lock */
 };
 
 static void preflight_host(void *ctx, size_t i)
@@ -160,8 +163,14 @@ static int record_now(struct runner *r, char *err)
 {
     struct host_state *rows = xcalloc(r->n ? r->n : 1, sizeof(*rows));
     struct record_host *rh = xcalloc(r->n ? r->n : 1, sizeof(*rh));
-    uint64_t gen = host_table_snapshot(&r->s.tab, rows);
+    struct record_run run;
+    uint64_t gen;
     int rc;
+
+    pthread_mutex_lock(&r->s.tab.lock);
+    run = r->run; /* main changes it under this lock */
+    pthread_mutex_unlock(&r->s.tab.lock);
+    gen = host_table_snapshot(&r->s.tab, rows);
 
     for (size_t i = 0; i < r->n; i++) {
         const struct host *host = r->w[i].ph->host;
@@ -181,7 +190,7 @@ static int record_now(struct runner *r, char *err)
         rh[i].revision = rows[i].revision;
         rh[i].task_in_release = task_state_name(rows[i].task_state);
     }
-    rc = record_write(&r->s.rec, &r->run, rh, r->n, err);
+    rc = record_write(&r->s.rec, &run, rh, r->n, err);
     host_table_mark_written(&r->s.tab, gen);
     host_snapshot_release(rows, r->n);
     free(rows);
@@ -294,8 +303,11 @@ static void decide(struct runner *r)
         else if (r->gate.verdict != GATE_GO && !check)
             host_finish(&r->s.tab, i, HOST_REFUSED, "nothing was run");
     }
-    if (!check && r->gate.verdict != GATE_GO)
+    if (!check && r->gate.verdict != GATE_GO) {
+        pthread_mutex_lock(&r->s.tab.lock); /* the recorder reads run */
         r->run.refused = r->gate.reason;
+        pthread_mutex_unlock(&r->s.tab.lock);
+    }
     host_snapshot_release(rows, r->n);
     free(rows);
     free(gh);
@@ -562,10 +574,11 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
     host_table_snapshot(&r.s.tab, rows);
     code = host_exit_code(rows, r.n, atomic_load(&r.s.interrupts) > 0,
                           r.gate.exit_code);
+    pthread_mutex_lock(&r.s.tab.lock); /* the recorder reads run */
     r.run.finished_ms = clock_wall_ms();
     r.run.exit_code = code;
-    if (joined)
-        recorder_stop(&r);
+    pthread_mutex_unlock(&r.s.tab.lock);
+    recorder_stop(&r);
     record_or_note(&r);
     summarize(&r, rows);
     output_note(&r.s.out, "logs: %s", r.s.rec.dir);
