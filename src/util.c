@@ -259,18 +259,26 @@ int yml_read(const char *dir, const char *sub, const char *name,
     return rc;
 }
 
-void write_all(int fd, const char *p, size_t n)
+int write_all(int fd, const void *data, size_t n)
 {
+    const char *p = data;
+
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            return;
+            return -1;
+        }
+        if (w == 0) {
+            /* write(2) never returns 0 for n > 0 on a file; do not spin */
+            errno = EIO;
+            return -1;
         }
         p += w;
         n -= (size_t)w;
     }
+    return 0;
 }
 
 void kvlist_set(struct kvlist *l, const char *key, const char *val)

@@ -20,9 +20,13 @@
 #if defined(__GNUC__)
 #define ONEOFF_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define ONEOFF_NORETURN __attribute__((noreturn))
+/* The result says something was not done: the caller must look at it (a
+ * (void) cast does not silence GCC, on purpose). */
+#define ONEOFF_MUST_USE __attribute__((warn_unused_result))
 #else
 #define ONEOFF_PRINTF(f, a)
 #define ONEOFF_NORETURN
+#define ONEOFF_MUST_USE
 #endif
 
 /* Allocators: abort the program with a message on out-of-memory. */
@@ -94,9 +98,10 @@ int yml_names(const char *dir, const char *sub, struct strlist *out, char *err);
 int yml_read(const char *dir, const char *sub, const char *name,
              const char *what, size_t max, char **data, size_t *len,
              char **display, char *err);
-/* write(2) all of p, retrying on EINTR; gives up silently on other errors
- * (a closed pipe: nothing sensible is left to do). */
-void write_all(int fd, const char *p, size_t n);
+/* write(2) all of p, retrying on EINTR and short writes. Returns 0, or -1
+ * with errno set (ENOSPC, EIO, EPIPE...) when a write failed: some of p
+ * may have been written. */
+int write_all(int fd, const void *p, size_t n);
 
 /* Monotonic and wall clocks in milliseconds. */
 int64_t clock_mono_ms(void);
