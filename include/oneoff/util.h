@@ -5,7 +5,9 @@
  * Error convention: below main() and cmd_*(), a function that can fail
  * returns 0 on success or a negative value, and writes one human-readable
  * line (lowercase, no trailing period) into a caller-supplied buffer of
- * ERR_MAX bytes. It never prints and never exits.
+ * ERR_MAX bytes. It never prints and never exits. The line is safe to
+ * print: a value it quotes from a file, a host or the command line is
+ * escaped with text_escape_msg() (text.h) where it is quoted.
  */
 #ifndef ONEOFF_UTIL_H
 #define ONEOFF_UTIL_H
@@ -79,7 +81,8 @@ size_t str_distance(const char *a, const char *b, size_t cap);
 /* True when s is a valid environment variable name. */
 bool env_name_valid(const char *s);
 
-/* Durations: "90s", "15m", "1h30m", "500ms", "2d". Result in ms. */
+/* Durations: "90s", "15m", "1h30m", "500ms", "2d". Result in ms. The
+ * message quotes s as it is: the caller escapes it (text_escape_msg()). */
 int duration_parse(const char *s, int64_t *ms_out, char *err);
 /* Formats ms as "1h30m", "90s", "250ms" into buf. */
 void duration_format(int64_t ms, char *buf, size_t n);
