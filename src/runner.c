@@ -116,8 +116,7 @@ struct host_run {
     int64_t deadline_mono;                         /* 0: none */
     bool timed_out, interrupted;
     char error[ERR_MAX];
-    char *log_path;
-    int log_fd;
+    struct record_log log;
     struct buf partial[2];
     struct output_host oh;
     /* preflight */
@@ -126,7 +125,6 @@ struct host_run {
     bool ready_seen;       /* the handshake script reported */
     bool capturing;
     struct buf capture[2];
-    struct buf log_scratch;
     struct transport_sink sink; /* outlives a paused channel */
     struct preflight pf;
     bool pf_ok;
@@ -166,10 +164,13 @@ struct batch {
 
 static void batch_flush(struct host_run *h, int s, struct batch *b)
 {
+    char err[ERR_MAX];
+
     if (b->n == 0)
         return;
     output_lines(&h->r->out, &h->oh, s, b->v, b->n);
-    record_log_lines(h->log_fd, s, b->v, b->n, &h->log_scratch);
+    if (record_log_lines(&h->log, s, b->v, b->n, err))
+        output_note(&h->r->out, "%s", err);
     b->n = 0;
 }
 
@@ -315,7 +316,7 @@ static void fill_record_host(const struct host_run *h, struct record_host *rh)
     rh->started_ms = h->started_ms;
     rh->connected_ms = h->connected_ms;
     rh->finished_ms = h->finished_ms;
-    rh->log_path = h->log_path;
+    rh->log_path = h->log.path;
     rh->error = h->error[0] ? h->error : NULL;
     rh->release = h->pf.release;
     rh->revision = h->pf.release ? h->pf.revision : NULL;
@@ -438,14 +439,16 @@ static void flush_partials(struct host_run *h)
 
 static void host_log_end(struct host_run *h)
 {
-    char how[64] = "";
+    char how[64] = "", err[ERR_MAX];
 
     if (h->signal[0])
         snprintf(how, sizeof(how), ", signal %s", h->signal);
     else if (h->exit_code >= 0)
         snprintf(how, sizeof(how), ", exit %d", h->exit_code);
-    record_log_note(h->log_fd, "%s%s%s%s", state_names[h->state], how,
-                    h->error[0] ? ": " : "", h->error);
+    if (record_log_note(&h->log, err, "%s%s%s%s", state_names[h->state], how,
+                        h->error[0] ? ": " : "", h->error) ||
+        record_log_close(&h->log, err))
+        output_note(&h->r->out, "%s", err);
 }
 
 static void exec_on(struct host_run *h, const char *command,
@@ -492,8 +495,7 @@ static void preflight_host(struct runner *r, struct host_run *h)
     h->started_ms = clock_wall_ms();
     h->state = HS_CONNECTING;
     pthread_mutex_unlock(&r->lock);
-    h->log_fd = record_host_log_open(&r->rec, host->name, &h->log_path, err);
-    if (h->log_fd < 0) {
+    if (record_log_open(&r->rec, &h->log, host->name, err)) {
         /* Without a log, output could be lost: do not start. */
         finish_host(h, HS_FAILED, "%s", err);
         return;
@@ -503,9 +505,10 @@ static void preflight_host(struct runner *r, struct host_run *h)
         finish_host(h, HS_INTERRUPTED, "not started: interrupted");
         return;
     }
-    record_log_note(h->log_fd, "run %s: %s '%s' on host '%s'", r->run_id,
-                    r->plan->task->sha256[0] ? "task" : "command",
-                    r->plan->task->name, host->name);
+    if (record_log_note(&h->log, err, "run %s: %s '%s' on host '%s'", r->run_id,
+                        r->plan->task->sha256[0] ? "task" : "command",
+                        r->plan->task->name, host->name))
+        output_note(&r->out, "%s", err);
     if (host->set.transport == TRANSPORT_SSH) {
         struct ssh_target tg = {host->name, host->address, host->set.port,
                                 host->set.user, host->set.identity};
@@ -581,10 +584,11 @@ static void preflight_host(struct runner *r, struct host_run *h)
     h->task_state = r->plan->task->sha256[0]
                         ? preflight_task_state(&h->pf, r->plan->task->sha256)
                         : NULL;
-    record_log_note(h->log_fd, "preflight: release %s, revision %s%s%s",
-                    h->pf.release, h->pf.revision[0] ? h->pf.revision : "-",
-                    h->task_state ? ", task file in release: " : "",
-                    h->task_state ? h->task_state : "");
+    if (record_log_note(&h->log, err, "preflight: release %s, revision %s%s%s",
+                        h->pf.release, h->pf.revision[0] ? h->pf.revision : "-",
+                        h->task_state ? ", task file in release: " : "",
+                        h->task_state ? h->task_state : ""))
+        output_note(&r->out, "%s", err);
     h->exit_code = -1;
     h->pf_ok = true;
     set_state(h, HS_READY);
@@ -1039,7 +1043,7 @@ static void runner_init(struct runner *r, const struct plan *p,
         h->r = r;
         h->ph = &p->hosts[i];
         h->exit_code = -1;
-        h->log_fd = -1;
+        record_log_init(&h->log);
         h->sink.ctx = h;
         h->sink.started = sink_started;
         h->sink.data = sink_data;
@@ -1048,7 +1052,6 @@ static void runner_init(struct runner *r, const struct plan *p,
         buf_init(&h->partial[1], LINE_MAX_BYTES);
         buf_init(&h->capture[0], CAPTURE_MAX);
         buf_init(&h->capture[1], CAPTURE_MAX);
-        buf_init(&h->log_scratch, 64u << 20);
         output_host_init(&r->out, &h->oh, h->ph->host->name, i);
     }
 }
@@ -1059,16 +1062,13 @@ static void runner_release(struct runner *r)
         struct host_run *h = &r->hosts[i];
         ssh_chan_free(h->chan);
         ssh_conn_free(h->conn);
-        if (h->log_fd >= 0)
-            close(h->log_fd);
+        record_log_release(&h->log);
         buf_release(&h->partial[0]);
         buf_release(&h->partial[1]);
         buf_release(&h->capture[0]);
         buf_release(&h->capture[1]);
-        buf_release(&h->log_scratch);
         preflight_release(&h->pf);
         output_host_release(&h->oh);
-        free(h->log_path);
     }
     free(r->hosts);
     output_release(&r->out);
@@ -1095,11 +1095,8 @@ static void conclude_all(struct runner *r, bool joined)
                                                    "interrupted");
         if (!joined)
             continue; /* workers may still use logs and sessions */
-        if (h->log_fd >= 0) {
+        if (h->log.fd >= 0)
             host_log_end(h);
-            close(h->log_fd);
-            h->log_fd = -1;
-        }
         ssh_chan_free(h->chan); /* a paused task that never went on */
         h->chan = NULL;
         ssh_conn_free(h->conn);

@@ -1,7 +1,6 @@
 /*
- * test_output.c - what reaches the operator's terminal and the host logs:
- * escaping of remote bytes, prefixed lines, log line format, UTF-8 for
- * JSON.
+ * test_output.c - what reaches the operator's terminal: escaping of
+ * remote bytes, prefixed lines, UTF-8 for JSON.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -16,7 +15,6 @@
 #include <unistd.h>
 
 #include "oneoff/output.h"
-#include "oneoff/record.h"
 #include "oneoff/text.h"
 
 static void escaped(const char *in, size_t n, const char *want)
@@ -115,39 +113,6 @@ static void test_color_prefix(void **state)
     output_release(&o);
 }
 
-static void test_log_lines(void **state)
-{
-    char path[] = "/tmp/oneoff-test-log.XXXXXX";
-    int fd = mkstemp(path);
-    struct buf scratch = BUF_INIT(64u << 20);
-    struct line lines[] = {{"first", 5, true},
-                           {"raw \033 bytes", 11, true},
-                           {"no newline", 10, false}};
-    char *data = NULL, *p;
-    size_t len = 0;
-
-    (void)state;
-    assert_true(fd >= 0);
-    record_log_lines(fd, 0, lines, 3, &scratch);
-    record_log_lines(fd, 1, lines, 1, &scratch);
-    close(fd);
-    assert_int_equal(file_read(path, 1u << 20, &data, &len), 0);
-    unlink(path);
-    /* "<ISO time> out | <raw bytes>", "~" for a fragment */
-    p = data;
-    assert_memory_equal(p + 24, " out | first\n", 13);
-    p = strchr(p, '\n') + 1;
-    assert_memory_equal(p + 24, " out | raw \033 bytes\n", 19);
-    p = strchr(p, '\n') + 1;
-    assert_memory_equal(p + 24, " out ~ no newline\n", 18);
-    p = strchr(p, '\n') + 1;
-    assert_memory_equal(p + 24, " err | first\n", 13);
-    assert_int_equal(p[4], '-');
-    assert_int_equal(p[23], 'Z');
-    free(data);
-    buf_release(&scratch);
-}
-
 /* Regression: notes quote what hosts reported (a release directory, a lock
  * holder) and were written raw, and cut at 1 KB (a drift table of many
  * hosts). */
@@ -226,7 +191,6 @@ int main(void)
         cmocka_unit_test(test_utf8_for_json),
         cmocka_unit_test(test_prefixed_lines),
         cmocka_unit_test(test_color_prefix),
-        cmocka_unit_test(test_log_lines),
         cmocka_unit_test(test_notes_escaped_whole),
         cmocka_unit_test(test_summary_escapes_host_values),
     };
