@@ -1036,7 +1036,7 @@ static void runner_init(struct runner *r, const struct plan *p,
     for (size_t i = 0; i < p->nhosts; i++)
         if ((int)strlen(p->hosts[i].host->name) > width)
             width = (int)strlen(p->hosts[i].host->name);
-    output_init(&r->out, o->output, width);
+    output_init(&r->out, o->output, width, record_report_is_stdout(o->report));
     r->hosts = xcalloc(r->n, sizeof(*r->hosts));
     for (size_t i = 0; i < r->n; i++) {
         struct host_run *h = &r->hosts[i];
