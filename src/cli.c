@@ -88,7 +88,8 @@ static const struct optdef defs[] = {
      "    --log-dir DIR        where run logs go (default log/)"},
     {{"report", required_argument, NULL, LO_REPORT},
      OPT_RUN,
-     "    --report FILE        also write the JSON run record to FILE"},
+     "    --report FILE        also write the JSON run record to FILE ('-':\n"
+     "                         stdout, and the rest of the output to stderr)"},
     {{"output", required_argument, NULL, LO_OUTPUT},
      OPT_RUN,
      "    --output MODE        stream (default) or grouped: one block per\n"
