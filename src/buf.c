@@ -31,6 +31,14 @@ void buf_reset(struct buf *b)
         b->data[0] = '\0';
 }
 
+void buf_truncate(struct buf *b, size_t len)
+{
+    if (len >= b->len)
+        return;
+    b->len = len;
+    b->data[len] = '\0';
+}
+
 int buf_reserve(struct buf *b, size_t n)
 {
     if (n > b->max || b->len > b->max - n)
@@ -90,6 +98,17 @@ int buf_addf(struct buf *b, const char *fmt, ...)
     int rc = buf_add(b, big, (size_t)n);
     free(big);
     return rc;
+}
+
+void buf_must(int rc, const char *file, int line)
+{
+    if (rc == 0)
+        return;
+    fprintf(stderr,
+            "oneoff: BUG: %s:%d: a bounded buffer overflowed where it "
+            "cannot; aborting\n",
+            file, line);
+    abort();
 }
 
 const char *buf_str(const struct buf *b)

@@ -13,6 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oneoff/text.h"
+
+/* A command-line value quoted in a message: escaped (text.h). */
+#define Q(s) text_escape_msg((s), q, sizeof(q))
+
 enum long_only {
     LO_SSH_CONFIG = 256,
     LO_KNOWN_HOSTS,
@@ -83,7 +88,8 @@ static const struct optdef defs[] = {
      "    --log-dir DIR        where run logs go (default log/)"},
     {{"report", required_argument, NULL, LO_REPORT},
      OPT_RUN,
-     "    --report FILE        also write the JSON run record to FILE"},
+     "    --report FILE        also write the JSON run record to FILE ('-':\n"
+     "                         stdout, and the rest of the output to stderr)"},
     {{"output", required_argument, NULL, LO_OUTPUT},
      OPT_RUN,
      "    --output MODE        stream (default) or grouped: one block per\n"
@@ -168,14 +174,15 @@ static void set_str(char **dst, const char *v)
 static int parse_env(struct kvlist *env, const char *arg, char *err)
 {
     const char *eq = strchr(arg, '=');
-    char *name;
+    char *name, q[256];
 
     if (eq == NULL)
-        return errf(err, "-e '%s': expected KEY=VALUE", arg);
+        return errf(err, "-e '%s': expected KEY=VALUE", Q(arg));
     name = xstrndup(arg, (size_t)(eq - arg));
     if (!env_name_valid(name)) {
         free(name);
-        return errf(err, "-e '%s': not a valid environment variable name", arg);
+        return errf(err, "-e '%s': not a valid environment variable name",
+                    Q(arg));
     }
     kvlist_set(env, name, eq + 1);
     free(name);
@@ -184,7 +191,7 @@ static int parse_env(struct kvlist *env, const char *arg, char *err)
 
 static int apply(struct options *o, int c, const char *arg, char *err)
 {
-    char msg[ERR_MAX];
+    char msg[ERR_MAX], q[ERR_MAX];
 
     switch (c) {
     case 's':
@@ -228,15 +235,15 @@ static int apply(struct options *o, int c, const char *arg, char *err)
             return errf(err,
                         "--host-key-policy: '%s' is not strict or "
                         "accept-new",
-                        arg);
+                        Q(arg));
         return 0;
     case LO_CONNECT_TIMEOUT:
         if (duration_parse(arg, &o->connect_timeout_ms, msg))
-            return errf(err, "--connect-timeout: %s", msg);
+            return errf(err, "--connect-timeout: %s", Q(msg));
         return 0;
     case LO_TIMEOUT:
         if (duration_parse(arg, &o->timeout_ms, msg))
-            return errf(err, "--timeout: %s", msg);
+            return errf(err, "--timeout: %s", Q(msg));
         return 0;
     case LO_PARALLEL: {
         char *end = NULL;
@@ -245,7 +252,7 @@ static int apply(struct options *o, int c, const char *arg, char *err)
             return errf(err,
                         "--parallel: '%s' is not a number from 1 to "
                         "100000",
-                        arg);
+                        Q(arg));
         o->parallel = (unsigned)v;
         return 0;
     }
@@ -261,7 +268,7 @@ static int apply(struct options *o, int c, const char *arg, char *err)
         else if (strcmp(arg, "grouped") == 0)
             o->output = OUTPUT_GROUPED;
         else
-            return errf(err, "--output: '%s' is not stream or grouped", arg);
+            return errf(err, "--output: '%s' is not stream or grouped", Q(arg));
         return 0;
     case LO_RELEASE:
         o->plan.release = arg;
@@ -274,7 +281,7 @@ static int apply(struct options *o, int c, const char *arg, char *err)
         return 0;
     case LO_WAIT_LOCK:
         if (duration_parse(arg, &o->plan.wait_lock_ms, msg))
-            return errf(err, "--wait-lock: %s", msg);
+            return errf(err, "--wait-lock: %s", Q(msg));
         return 0;
     case LO_BATCH:
         set_str(&o->batch, arg);
@@ -291,7 +298,7 @@ int cli_parse(struct options *o, int argc, char **argv, unsigned allowed,
               char *err)
 {
     struct option lo[NDEFS + 1];
-    char shortopts[64];
+    char shortopts[64], q[256];
     size_t nlo = 0, ns = 1;
     int nargs = argc, c;
 
@@ -323,14 +330,13 @@ int cli_parse(struct options *o, int argc, char **argv, unsigned allowed,
     opterr = 0;
     while ((c = getopt_long(nargs, argv, shortopts, lo, NULL)) != -1) {
         if (c == '?') {
-            if (optopt)
-                return errf(err, "%s: unknown option '-%c'", argv[0], optopt);
+            char opt[3] = {'-', (char)optopt, '\0'};
             return errf(err, "%s: unknown option '%s'", argv[0],
-                        argv[optind - 1]);
+                        Q(optopt ? opt : argv[optind - 1]));
         }
         if (c == ':')
             return errf(err, "%s: option '%s' needs a value", argv[0],
-                        argv[optind - 1]);
+                        Q(argv[optind - 1]));
         if (apply(o, c, optarg, err))
             return -1;
     }

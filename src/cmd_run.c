@@ -14,6 +14,7 @@
 #include "oneoff/commands.h"
 #include "oneoff/inventory.h"
 #include "oneoff/plan.h"
+#include "oneoff/record.h"
 #include "oneoff/remote_script.h"
 #include "oneoff/runner.h"
 #include "oneoff/task.h"
@@ -105,19 +106,49 @@ static int check_rollout(const struct options *o, const struct plan *p,
     return 0;
 }
 
+/* A run refused before it started still leaves its --report, saying
+ * why (CI reads the report, not the terminal). */
+static void report_refusal(const struct options *o, const struct plan *p,
+                           const char *why, int code)
+{
+    const struct task *t = p->task;
+    struct record_run run;
+    char id[64], op[64], err[ERR_MAX];
+
+    if (o->report == NULL)
+        return;
+    memset(&run, 0, sizeof(run));
+    record_new_id(id, sizeof(id));
+    record_operator(op, sizeof(op));
+    run.run_id = id;
+    run.operator_name = op;
+    run.stage = p->inv->stage;
+    run.task = t->name;
+    run.task_file = t->sha256[0] ? t->path : NULL;
+    run.task_sha256 = t->sha256;
+    run.command = t->command;
+    run.args = &p->args;
+    run.allow_drift = o->allow_drift;
+    run.timeout_ms = o->timeout_ms ? o->timeout_ms : t->timeout_ms;
+    if (record_write_refused(o->report, &run, why, code, err))
+        fprintf(stderr, "oneoff: %s\n", err);
+}
+
 /* A protected stage: --yes, or the operator types the stage name. */
 static int confirm(const struct plan *p, const struct options *o)
 {
-    char line[256];
+    char line[256], why[ERR_MAX];
     FILE *tty;
 
     if (!p->confirm || o->yes || o->preflight)
         return EXIT_OK;
     if (!isatty(STDIN_FILENO) || (tty = fopen("/dev/tty", "r+")) == NULL) {
-        fprintf(stderr,
-                "oneoff: stage '%s' needs confirmation: pass --yes "
-                "(no terminal to ask on)\n",
-                p->inv->stage);
+        snprintf(why, sizeof(why),
+                 "stage '%s' needs confirmation: pass --yes (no terminal "
+                 "to ask on); nothing was run",
+                 p->inv->stage);
+        fprintf(stderr, "oneoff: %s\n", why);
+        report_refusal(o, p, why, EXIT_REFUSED);
         return EXIT_REFUSED;
     }
     fprintf(tty,
@@ -130,7 +161,9 @@ static int confirm(const struct plan *p, const struct options *o)
     fclose(tty);
     line[strcspn(line, "\r\n")] = '\0';
     if (strcmp(line, p->inv->stage) != 0) {
-        fprintf(stderr, "oneoff: not confirmed; nothing was run\n");
+        snprintf(why, sizeof(why), "not confirmed; nothing was run");
+        fprintf(stderr, "oneoff: %s\n", why);
+        report_refusal(o, p, why, EXIT_REFUSED);
         return EXIT_REFUSED;
     }
     return EXIT_OK;
@@ -191,6 +224,7 @@ static int execute(struct options *o, struct task *t)
     } else if (unsupported(t, err) || check_rollout(o, &plan, err)) {
         fprintf(stderr, "oneoff: %s\n", err);
         rc = EXIT_USAGE;
+        report_refusal(o, &plan, err, rc);
     } else if ((rc = confirm(&plan, o)) == EXIT_OK) {
         rc = start(o, &plan);
     }

@@ -8,6 +8,25 @@
 
 #include "oneoff/commands.h"
 #include "oneoff/task.h"
+#include "oneoff/text.h"
+#include "oneoff/yaml_doc.h"
+
+/* One line "NAME  TEXT": both from files (a file name, a description),
+ * escaped. */
+static void print_task(const char *name, int width, const char *text)
+{
+    struct buf b = BUF_INIT(4 * YDOC_MAX_BYTES + 1024);
+
+    /* a name and a description come from a file of at most YDOC_MAX_BYTES
+     * (a file name of at most 255), and escape to 4 times that at most */
+    BUF_MUST(text_escape(&b, name, strlen(name)));
+    for (size_t k = b.len; k < (size_t)width; k++)
+        BUF_MUST(buf_addc(&b, ' '));
+    BUF_MUST(buf_adds(&b, "  "));
+    BUF_MUST(text_escape(&b, text, strlen(text)));
+    printf("%s\n", buf_str(&b));
+    buf_release(&b);
+}
 
 static int tasks_run(struct options *o)
 {
@@ -28,13 +47,12 @@ static int tasks_run(struct options *o)
     for (size_t i = 0; i < names.n; i++) {
         struct task t;
         if (task_load(&t, o->dir, names.v[i], err)) {
-            printf("%-*s  (invalid)\n", (int)w, names.v[i]);
+            print_task(names.v[i], (int)w, "(invalid)");
             fprintf(stderr, "oneoff: %s\n", err);
             rc = EXIT_USAGE;
             continue;
         }
-        printf("%-*s  %s\n", (int)w, t.name,
-               t.description ? t.description : "");
+        print_task(t.name, (int)w, t.description ? t.description : "");
         task_release(&t);
     }
     strlist_clear(&names);

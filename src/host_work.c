@@ -6,8 +6,7 @@
 #define _GNU_SOURCE
 #include "oneoff/host_work.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +27,27 @@ static void emit_lines(void *ctx, enum line_stream s, const struct line *v,
 {
     struct worker_host *w = ctx;
 
-    output_lines(&w->r->out, &w->oh, (int)s, v, n);
-    record_log_lines(w->log_fd, (int)s, v, n, &w->log_scratch);
+    char err[ERR_MAX];
+
+    output_lines(&w->r->out, &w->oh, s, v, n);
+    if (record_log_lines(&w->log, s, v, n, err))
+        output_note(&w->r->out, "%s", err);
+}
+
+static void log_note(struct worker_host *w, const char *fmt, ...)
+    ONEOFF_PRINTF(2, 3);
+
+/* A "# note" in the host's log; a failed write is said once. */
+static void log_note(struct worker_host *w, const char *fmt, ...)
+{
+    char msg[ERR_MAX * 2], err[ERR_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (record_log_note(&w->log, err, "%s", msg))
+        output_note(&w->r->out, "%s", err);
 }
 
 static void flush_lines(struct worker_host *w)
@@ -255,17 +273,14 @@ void host_work_preflight(struct worker_host *w)
                      (r->plan->task->lock ? LOCK_YIELD_MS : 0);
 
     host_transition(&r->tab, i, &u);
-    w->log_fd = open(w->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                     0644);
-    if (w->log_fd < 0) {
+    if (record_log_open(&r->rec, &w->log, host->name, err)) {
         /* without a log, output could be lost: do not start */
-        host_finish(&r->tab, i, HOST_FAILED, "cannot create '%s': %s",
-                    w->log_path, strerror(errno));
+        host_finish(&r->tab, i, HOST_FAILED, "%s", err);
         return;
     }
     if (stop_before_start(w))
         return;
-    record_log_note(w->log_fd, "run %s: %s '%s' on host '%s'", r->run_id,
+    log_note(w, "run %s: %s '%s' on host '%s'", r->run_id,
                     r->plan->task->adhoc ? "command" : "task",
                     r->plan->task->name, host->name);
     lock_holder(r, w, holder, sizeof(holder));
@@ -295,7 +310,7 @@ void host_work_preflight(struct worker_host *w)
     w->task_state = r->plan->task->adhoc
                         ? TASK_STATE_NONE
                         : preflight_task_state(&w->pf, r->plan->task->sha256);
-    record_log_note(w->log_fd, "preflight: release %s, revision %s%s%s",
+    log_note(w, "preflight: release %s, revision %s%s%s",
                     w->pf.release, w->pf.revision[0] ? w->pf.revision : "-",
                     w->task_state ? ", task file in release: " : "",
                     w->task_state ? task_state_name(w->task_state) : "");
@@ -372,8 +387,12 @@ void host_work_log_end(struct worker_host *w, const struct host_state *s)
         snprintf(how, sizeof(how), ", signal %s", s->signal);
     else if (s->exit_code >= 0)
         snprintf(how, sizeof(how), ", exit %d", s->exit_code);
-    record_log_note(w->log_fd, "%s%s%s%s", host_state_status(s), how,
-                    s->error[0] ? ": " : "", s->error);
+    char err[ERR_MAX];
+
+    log_note(w, "%s%s%s%s", host_state_status(s), how,
+             s->error[0] ? ": " : "", s->error);
+    if (record_log_close(&w->log, err))
+        output_note(&w->r->out, "%s", err);
 }
 
 void worker_host_init(struct worker_host *w, struct run_shared *r, size_t i)
@@ -382,7 +401,7 @@ void worker_host_init(struct worker_host *w, struct run_shared *r, size_t i)
     w->i = i;
     w->ph = &r->plan->hosts[i];
     w->tp = r->opts->transports[i];
-    w->log_fd = -1;
+    record_log_init(&w->log);
     w->sink.ctx = w;
     w->sink.connected = sink_connected;
     w->sink.data = sink_data;
@@ -390,7 +409,6 @@ void worker_host_init(struct worker_host *w, struct run_shared *r, size_t i)
     for (int s = 0; s < LINE_STREAMS; s++)
         lines_init(&w->lines[s], (enum line_stream)s, emit_lines, w);
     buf_init(&w->capture, CAPTURE_MAX);
-    buf_init(&w->log_scratch, 64u << 20);
     output_host_init(&r->out, &w->oh, w->ph->host->name, i);
 }
 
@@ -398,13 +416,10 @@ void worker_host_release(struct worker_host *w)
 {
     tchan_free(w->chan);
     w->chan = NULL;
-    if (w->log_fd >= 0)
-        close(w->log_fd);
-    w->log_fd = -1;
+    record_log_release(&w->log);
     for (int s = 0; s < LINE_STREAMS; s++)
         lines_release(&w->lines[s]);
     buf_release(&w->capture);
-    buf_release(&w->log_scratch);
     preflight_release(&w->pf);
     output_host_release(&w->oh);
     free(w->log_path);

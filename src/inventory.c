@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oneoff/text.h"
 #include "oneoff/yaml_doc.h"
 
 static const char *const top_keys[] = {"stage",    "confirm", "promote_from",
@@ -375,13 +376,14 @@ int inventory_list_stages(const char *dir, struct strlist *out, char *err)
 int inventory_load(struct inventory *inv, const char *dir, const char *stage,
                    char *err)
 {
-    char *display = NULL, *data = NULL;
+    char *display = NULL, *data = NULL, q[256];
     size_t len = 0;
     int rc;
 
     memset(inv, 0, sizeof(*inv));
     if (!name_valid(stage))
-        return errf(err, "'%s' is not a valid stage name", stage);
+        return errf(err, "'%s' is not a valid stage name",
+                    text_escape_msg(stage, q, sizeof(q)));
     rc = yml_read(dir, "hosts", stage, "stage", YDOC_MAX_BYTES, &data, &len,
                   &display, err);
     if (rc == 0)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "oneoff/commands.h"
+#include "oneoff/text.h"
 #include "oneoff/version.h"
 
 static const struct command *const commands[] = {
@@ -29,7 +30,7 @@ int main(int argc, char **argv)
 {
     const char *dir = ".";
     struct options o;
-    char err[ERR_MAX];
+    char err[ERR_MAX], q[256];
     int i = 1, rc;
 
     while (i < argc && argv[i][0] == '-') {
@@ -47,7 +48,7 @@ int main(int argc, char **argv)
             continue;
         }
         fprintf(stderr, "oneoff: unknown option '%s' (see 'oneoff --help')\n",
-                argv[i]);
+                text_escape_msg(argv[i], q, sizeof(q)));
         return EXIT_USAGE;
     }
     if (i >= argc) {
@@ -72,6 +73,6 @@ int main(int argc, char **argv)
         return rc;
     }
     fprintf(stderr, "oneoff: '%s' is not a command (see 'oneoff --help')\n",
-            argv[i]);
+            text_escape_msg(argv[i], q, sizeof(q)));
     return EXIT_USAGE;
 }

@@ -374,11 +374,8 @@ static void conclude_all(struct runner *r, bool joined)
     host_table_snapshot(&r->s.tab, rows);
     for (size_t i = 0; i < r->n && joined; i++) {
         struct worker_host *w = &r->w[i];
-        if (w->log_fd >= 0) {
+        if (w->log.fd >= 0)
             host_work_log_end(w, &rows[i]);
-            close(w->log_fd);
-            w->log_fd = -1;
-        }
         tchan_free(w->chan);
         w->chan = NULL;
     }
@@ -484,7 +481,8 @@ static void runner_init(struct runner *r, const struct plan *p,
     for (size_t i = 0; i < p->nhosts; i++)
         if ((int)strlen(p->hosts[i].host->name) > width)
             width = (int)strlen(p->hosts[i].host->name);
-    output_init(&r->s.out, o->output, width);
+    output_init(&r->s.out, o->output, width,
+                record_report_is_stdout(o->report));
     r->w = xcalloc(r->n ? r->n : 1, sizeof(*r->w));
     for (size_t i = 0; i < r->n; i++)
         worker_host_init(&r->w[i], &r->s, i);
@@ -581,6 +579,12 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
     recorder_stop(&r);
     record_or_note(&r);
     summarize(&r, rows);
+    if (record_lost(&r.s.rec)) {
+        output_note(&r.s.out, "the logs of this run are incomplete (see the "
+                              "errors above)");
+        if (code == EXIT_OK)
+            code = EXIT_TASK_FAILED;
+    }
     output_note(&r.s.out, "logs: %s", r.s.rec.dir);
     host_snapshot_release(rows, r.n);
     free(rows);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "oneoff/inventory.h"
+#include "oneoff/text.h"
 #include "oneoff/yaml_doc.h"
 
 static const char *const task_keys[] = {
@@ -207,13 +208,14 @@ int task_parse(struct task *t, const char *name, const char *display,
 
 int task_load(struct task *t, const char *dir, const char *name, char *err)
 {
-    char *display = NULL, *data = NULL;
+    char *display = NULL, *data = NULL, q[256];
     size_t len = 0;
     int rc;
 
     memset(t, 0, sizeof(*t));
     if (!name_valid(name))
-        return errf(err, "'%s' is not a valid task name", name);
+        return errf(err, "'%s' is not a valid task name",
+                    text_escape_msg(name, q, sizeof(q)));
     rc = yml_read(dir, "tasks", name, "task", YDOC_MAX_BYTES, &data, &len,
                   &display, err);
     if (rc == 0)

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "oneoff/text.h"
+
 static ONEOFF_NORETURN void oom(size_t n)
 {
     fprintf(stderr, "oneoff: out of memory (%zu bytes)\n", n);
@@ -217,7 +219,9 @@ int yml_names(const char *dir, const char *sub, struct strlist *out, char *err)
     struct dirent *de;
 
     if (dp == NULL) {
-        int rc = errf(err, "cannot open '%s': %s", path, strerror(errno));
+        char q[512];
+        int rc = errf(err, "cannot open '%s': %s",
+                      text_escape_msg(path, q, sizeof(q)), strerror(errno));
         free(path);
         return rc;
     }
@@ -239,38 +243,51 @@ int yml_read(const char *dir, const char *sub, const char *name,
 {
     char *path = xasprintf("%s/%s/%s.yml", dir, sub, name);
     int rc = file_read(path, max, data, len);
+    char qn[256], qd[512], ql[ERR_MAX / 2];
 
     *display = xasprintf("%s/%s.yml", sub, name);
     free(path);
+    /* name comes from the command line, the list from file names: both
+     * escaped */
+    text_escape_msg(*display, qd, sizeof(qd));
     if (rc == -ENOENT) {
         struct strlist names = {0};
         char *list;
         yml_names(dir, sub, &names, NULL);
         list = strlist_join(&names, ", ");
-        rc = errf(err, "no %s '%s' (no %s); %ss: %s", what, name, *display,
-                  what, names.n ? list : "none");
+        rc = errf(err, "no %s '%s' (no %s); %ss: %s", what,
+                  text_escape_msg(name, qn, sizeof(qn)), qd, what,
+                  text_escape_msg(names.n ? list : "none", ql, sizeof(ql)));
         free(list);
         strlist_clear(&names);
     } else if (rc == -EFBIG) {
-        rc = errf(err, "%s: file is larger than %zu bytes", *display, max);
+        rc = errf(err, "%s: file is larger than %zu bytes", qd, max);
     } else if (rc < 0) {
-        rc = errf(err, "cannot read '%s': %s", *display, strerror(-rc));
+        rc = errf(err, "cannot read '%s': %s", qd, strerror(-rc));
     }
     return rc;
 }
 
-void write_all(int fd, const char *p, size_t n)
+int write_all(int fd, const void *data, size_t n)
 {
+    const char *p = data;
+
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            return;
+            return -1;
+        }
+        if (w == 0) {
+            /* write(2) never returns 0 for n > 0 on a file; do not spin */
+            errno = EIO;
+            return -1;
         }
         p += w;
         n -= (size_t)w;
     }
+    return 0;
 }
 
 void kvlist_set(struct kvlist *l, const char *key, const char *val)

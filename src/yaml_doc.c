@@ -17,6 +17,12 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "oneoff/text.h"
+
+/* A file name quoted in a message (escaped: it may come from the command
+ * line). */
+#define NAME_QUOTE 512
+
 static struct ynode *node_new(struct ydoc *d, enum ynode_kind kind,
                               const yaml_mark_t *m)
 {
@@ -57,14 +63,18 @@ void ydoc_release(struct ydoc *doc)
 int ydoc_err(const struct ydoc *d, const struct ynode *n, char *err,
              const char *fmt, ...)
 {
-    char msg[ERR_MAX];
+    char msg[ERR_MAX], qmsg[ERR_MAX], qname[NAME_QUOTE];
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return errf(err, "%s:%u:%u: %s", d->name, n ? n->line : 1, n ? n->col : 1,
-                msg);
+    /* What these messages quote comes from the file (keys, values, host
+     * names): the whole message is escaped here, once, so that no caller
+     * can forget a value, and none may escape its own. */
+    return errf(err, "%s:%u:%u: %s",
+                text_escape_msg(d->name, qname, sizeof(qname)), n ? n->line : 1,
+                n ? n->col : 1, text_escape_msg(msg, qmsg, sizeof(qmsg)));
 }
 
 /* When libyaml fails on a line indented with a tab, say so plainly: its own
@@ -93,12 +103,14 @@ static int parser_error(struct ydoc *d, yaml_parser_t *p, const char *data,
 {
     size_t line = p->problem_mark.line, col = p->problem_mark.column;
     size_t tcol = 0, tline = SIZE_MAX;
+    char qname[NAME_QUOTE];
+    const char *name = text_escape_msg(d->name, qname, sizeof(qname));
 
     if (p->error == YAML_MEMORY_ERROR)
-        return errf(err, "%s: out of memory while parsing", d->name);
+        return errf(err, "%s: out of memory while parsing", name);
     if (p->error == YAML_READER_ERROR)
-        return errf(err, "%s: byte %zu: %s (the file must be UTF-8 text)",
-                    d->name, p->problem_offset,
+        return errf(err, "%s: byte %zu: %s (the file must be UTF-8 text)", name,
+                    p->problem_offset,
                     p->problem ? p->problem : "invalid input");
     /* libyaml may report a tab-indented line at the start of the next */
     if (tab_in_indent(data, len, line, &tcol))
@@ -109,13 +121,13 @@ static int parser_error(struct ydoc *d, yaml_parser_t *p, const char *data,
         return errf(err,
                     "%s:%zu:%zu: tab character in indentation; YAML "
                     "indents with spaces only",
-                    d->name, tline + 1, tcol + 1);
+                    name, tline + 1, tcol + 1);
     if (p->context)
-        return errf(err, "%s:%zu:%zu: %s (%s at %zu:%zu)", d->name, line + 1,
+        return errf(err, "%s:%zu:%zu: %s (%s at %zu:%zu)", name, line + 1,
                     col + 1, p->problem ? p->problem : "syntax error",
                     p->context, (size_t)p->context_mark.line + 1,
                     (size_t)p->context_mark.column + 1);
-    return errf(err, "%s:%zu:%zu: %s", d->name, line + 1, col + 1,
+    return errf(err, "%s:%zu:%zu: %s", name, line + 1, col + 1,
                 p->problem ? p->problem : "syntax error");
 }
 
@@ -303,18 +315,20 @@ int ydoc_parse(struct ydoc *doc, const char *name, const char *data, size_t len,
 {
     yaml_parser_t parser;
     struct builder b;
+    char qname[NAME_QUOTE];
     int rc = 0;
 
     memset(doc, 0, sizeof(*doc));
     memset(&b, 0, sizeof(b));
     doc->name = xstrdup(name);
     if (len > YDOC_MAX_BYTES) {
-        rc =
-            errf(err, "%s: file is larger than %u bytes", name, YDOC_MAX_BYTES);
+        rc = errf(err, "%s: file is larger than %u bytes",
+                  text_escape_msg(name, qname, sizeof(qname)), YDOC_MAX_BYTES);
         goto out;
     }
     if (!yaml_parser_initialize(&parser)) {
-        rc = errf(err, "%s: cannot initialise the YAML parser", name);
+        rc = errf(err, "%s: cannot initialise the YAML parser",
+                  text_escape_msg(name, qname, sizeof(qname)));
         goto out;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
@@ -350,17 +364,20 @@ out:
 int ydoc_load(struct ydoc *doc, const char *path, const char *display,
               char *err)
 {
-    char *data = NULL;
+    char *data = NULL, qname[NAME_QUOTE];
     size_t len = 0;
     int rc;
 
     memset(doc, 0, sizeof(*doc));
     rc = file_read(path, YDOC_MAX_BYTES, &data, &len);
     if (rc == -EFBIG)
-        return errf(err, "%s: file is larger than %u bytes", display,
+        return errf(err, "%s: file is larger than %u bytes",
+                    text_escape_msg(display, qname, sizeof(qname)),
                     YDOC_MAX_BYTES);
     if (rc < 0)
-        return errf(err, "cannot read '%s': %s", display, strerror(-rc));
+        return errf(err, "cannot read '%s': %s",
+                    text_escape_msg(display, qname, sizeof(qname)),
+                    strerror(-rc));
     rc = ydoc_parse(doc, display, data, len, err);
     free(data);
     return rc;

@@ -58,9 +58,8 @@ struct worker_host {
     struct tchan *chan; /* paused after the report, until go or close */
     struct transport_sink sink;
     struct lines lines[LINE_STREAMS];
-    int log_fd;
-    char *log_path;
-    struct buf log_scratch;
+    struct record_log log;
+    char *log_path; /* for the record: set before the workers start */
     struct output_host oh;
     /* preflight */
     bool capturing; /* stdout is the report, stderr is set-up output */

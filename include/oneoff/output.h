@@ -2,10 +2,20 @@
  * output.h - what the operator sees: live lines prefixed with an aligned
  * host name, grouped blocks, tool notes, and the closing summary.
  *
- * Writes are line-atomic: each call writes whole lines, prefix included,
- * with one write(2) per call under one lock, so lines of different hosts
- * never mix. Remote bytes are escaped (text.h) before they reach the
- * terminal. Knows nothing of SSH.
+ * Writes are line-atomic: each write(2) holds whole lines, prefix included,
+ * and is made under one lock, so lines of different hosts never mix. Bytes
+ * from hosts are escaped (text.h) before they reach the terminal. Knows
+ * nothing of SSH.
+ *
+ * Streams: a host's task stdout goes to the output's stdout, its stderr to
+ * stderr as it is, and what its set-up printed before the task started
+ * (LINE_SETUP: env files, login shell) to stderr, marked:
+ *     web1 | setup: text
+ * With human_to_stderr (--report -, where stdout carries the JSON record)
+ * everything goes to stderr, the summary included.
+ *
+ * Thread safety: output_lines(), output_host_done() and output_note() may be
+ * called from any thread; one output_host is used by one thread at a time.
  */
 #ifndef ONEOFF_OUTPUT_H
 #define ONEOFF_OUTPUT_H
@@ -21,42 +31,53 @@
 
 enum out_mode { OUT_STREAM, OUT_GROUPED };
 
+/* The two places output goes: index 0 "stdout", 1 "stderr". */
 struct output {
     pthread_mutex_t lock;
     enum out_mode mode;
     int width;     /* of the host-name column */
-    bool color[2]; /* per stream: colour the prefix */
-    int fd[2];     /* stdout, stderr */
+    bool color[2]; /* per place: colour the host names */
+    int fd[2];     /* STDOUT_FILENO (or STDERR_FILENO), STDERR_FILENO */
 };
 
 struct output_host {
     const char *name;
-    int color;       /* ANSI colour number, 31..36 */
-    char *prefix[2]; /* "name  | ", coloured per stream as configured */
-    size_t prefix_len[2];
-    struct buf group[2];
-    struct buf scratch; /* the batch being formatted (stream mode) */
+    int color;                  /* ANSI colour number, 31..36 */
+    char *prefix[LINE_STREAMS]; /* "name  | ", "name  | setup: " */
+    size_t prefix_len[LINE_STREAMS];
+    struct buf group[2]; /* grouped mode: per place */
+    struct buf scratch;  /* the batch being formatted */
 };
 
 /* width: the longest host name. Colour is used on a terminal unless
- * NO_COLOR is set or TERM is dumb. */
-void output_init(struct output *o, enum out_mode mode, int width);
+ * NO_COLOR is set or TERM is dumb. human_to_stderr: everything, stdout's
+ * share included, goes to stderr. */
+void output_init(struct output *o, enum out_mode mode, int width,
+                 bool human_to_stderr);
 void output_release(struct output *o);
 void output_host_init(const struct output *o, struct output_host *h,
                       const char *name, size_t index);
 void output_host_release(struct output_host *h);
 
-/* Shows lines received from host h on stream s (0 stdout, 1 stderr). */
-void output_lines(struct output *o, struct output_host *h, int s,
+/* Shows lines received from host h on stream s. A line of any length is
+ * shown whole: one longer than OUTPUT_PIECE_MAX is shown as several
+ * prefixed pieces. A failed write to the terminal is not retried (the host
+ * log and the record keep everything). */
+#define OUTPUT_PIECE_MAX (1u << 20)
+void output_lines(struct output *o, struct output_host *h, enum line_stream s,
                   const struct line *lines, size_t n);
 /* The host finished: in grouped mode its block is printed now. */
 void output_host_done(struct output *o, struct output_host *h);
-/* A message of the tool's own, to stderr, never mixed into a line. */
+/* A message of the tool's own, to stderr, never mixed into a line: each
+ * line "oneoff: " and escaped (a note may quote what a host reported). A
+ * note longer than 1 MiB is cut, saying how much was left out. */
 void output_note(struct output *o, const char *fmt, ...) ONEOFF_PRINTF(2, 3);
 
-/* Formats one prefixed, escaped line into dst (exposed for tests). */
-void output_format_line(const struct output *o, const struct output_host *h,
-                        int s, const struct line *l, struct buf *dst);
+/* Appends one prefixed, escaped line to dst (exposed for tests). Returns 0,
+ * or -1 when it does not fit in dst's maximum (dst is then unchanged). */
+int output_format_line(const struct output *o, const struct output_host *h,
+                       enum line_stream s, const struct line *l,
+                       struct buf *dst) ONEOFF_MUST_USE;
 
 struct summary_row {
     const char *host;
@@ -68,7 +89,8 @@ struct summary_row {
     const char *error;
 };
 
-/* The closing table and the counts line, to stdout. */
+/* The closing table and the counts line, to stdout (see human_to_stderr).
+ * Every cell is escaped; a cell longer than 4 KiB is cut with "...". */
 void output_summary(struct output *o, const struct summary_row *rows, size_t n);
 
 #endif

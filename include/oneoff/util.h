@@ -5,7 +5,9 @@
  * Error convention: below main() and cmd_*(), a function that can fail
  * returns 0 on success or a negative value, and writes one human-readable
  * line (lowercase, no trailing period) into a caller-supplied buffer of
- * ERR_MAX bytes. It never prints and never exits.
+ * ERR_MAX bytes. It never prints and never exits. The line is safe to
+ * print: a value it quotes from a file, a host or the command line is
+ * escaped with text_escape_msg() (text.h) where it is quoted.
  */
 #ifndef ONEOFF_UTIL_H
 #define ONEOFF_UTIL_H
@@ -20,9 +22,13 @@
 #if defined(__GNUC__)
 #define ONEOFF_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define ONEOFF_NORETURN __attribute__((noreturn))
+/* The result says something was not done: the caller must look at it (a
+ * (void) cast does not silence GCC, on purpose). */
+#define ONEOFF_MUST_USE __attribute__((warn_unused_result))
 #else
 #define ONEOFF_PRINTF(f, a)
 #define ONEOFF_NORETURN
+#define ONEOFF_MUST_USE
 #endif
 
 /* Allocators: abort the program with a message on out-of-memory. */
@@ -75,7 +81,8 @@ size_t str_distance(const char *a, const char *b, size_t cap);
 /* True when s is a valid environment variable name. */
 bool env_name_valid(const char *s);
 
-/* Durations: "90s", "15m", "1h30m", "500ms", "2d". Result in ms. */
+/* Durations: "90s", "15m", "1h30m", "500ms", "2d". Result in ms. The
+ * message quotes s as it is: the caller escapes it (text_escape_msg()). */
 int duration_parse(const char *s, int64_t *ms_out, char *err);
 /* Formats ms as "1h30m", "90s", "250ms" into buf. */
 void duration_format(int64_t ms, char *buf, size_t n);
@@ -94,9 +101,10 @@ int yml_names(const char *dir, const char *sub, struct strlist *out, char *err);
 int yml_read(const char *dir, const char *sub, const char *name,
              const char *what, size_t max, char **data, size_t *len,
              char **display, char *err);
-/* write(2) all of p, retrying on EINTR; gives up silently on other errors
- * (a closed pipe: nothing sensible is left to do). */
-void write_all(int fd, const char *p, size_t n);
+/* write(2) all of p, retrying on EINTR and short writes. Returns 0, or -1
+ * with errno set (ENOSPC, EIO, EPIPE...) when a write failed: some of p
+ * may have been written. */
+int write_all(int fd, const void *p, size_t n);
 
 /* Monotonic and wall clocks in milliseconds. */
 int64_t clock_mono_ms(void);

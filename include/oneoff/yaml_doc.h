@@ -9,7 +9,9 @@
  *
  * Every error is one line "NAME:LINE:COL: what is wrong" written to the
  * caller's ERR_MAX buffer. NAME is the display name given at parse time
- * (for example "hosts/production.yml").
+ * (for example "hosts/production.yml"). Messages are safe to print: what
+ * they quote from the file is escaped (text.h), a control byte in a key as
+ * much as an ESC in a host name.
  */
 #ifndef ONEOFF_YAML_DOC_H
 #define ONEOFF_YAML_DOC_H
@@ -62,7 +64,8 @@ int ydoc_load(struct ydoc *doc, const char *path, const char *display,
               char *err);
 void ydoc_release(struct ydoc *doc);
 
-/* Formats "NAME:LINE:COL: message" at node n (or 1:1 when n is NULL). */
+/* Formats "NAME:LINE:COL: message" at node n (or 1:1 when n is NULL), the
+ * whole of it escaped (text.h): pass values raw, never escaped. */
 int ydoc_err(const struct ydoc *d, const struct ynode *n, char *err,
              const char *fmt, ...) ONEOFF_PRINTF(4, 5);
 

@@ -704,13 +704,39 @@ static void test_regress_env_times_hosts(void **state)
     struct buf b = BUF_INIT(1u << 20);
 
     (void)state;
-    buf_adds(&b, "defaults:\n  app_dir: /a\n  env:\n");
+    assert_int_equal(buf_adds(&b, "defaults:\n  app_dir: /a\n  env:\n"), 0);
     for (int i = 0; i < 257; i++)
-        buf_addf(&b, "    K%d: v\n", i);
-    buf_adds(&b, "hosts:\n  h1:\n");
+        assert_int_equal(buf_addf(&b, "    K%d: v\n", i), 0);
+    assert_int_equal(buf_adds(&b, "hosts:\n  h1:\n"), 0);
     parse_fails("production", buf_str(&b),
                 "hosts/production.yml:4:5: 'env' has more than 256 values");
     buf_release(&b);
+}
+
+/* Regression: an invalid host name with ESC and BEL was refused, but the
+ * message printed those bytes raw to the terminal. Every value an error
+ * quotes is escaped (text.h). */
+static void test_regress_control_bytes_in_errors(void **state)
+{
+    struct inventory inv;
+    char err[ERR_MAX];
+
+    (void)state;
+    parse_fails("production",
+                "hosts:\n  \"web\\e]0;pwned\\a\": { app_dir: /a }\n",
+                "hosts/production.yml:2:3: 'web\\e]0;pwned\\x07' is not a "
+                "valid host name (letters, digits, '.', '_' and '-')");
+    parse_fails("production",
+                "defaults:\n  \"app\\\\dir\": /a\nhosts: [h1]\n",
+                "hosts/production.yml:2:3: unknown key 'app\\\\dir' in "
+                "'defaults'; did you mean 'app_dir'?");
+    parse_fails("production",
+                "hosts:\n  h1: { app_dir: /a, roles: [\"\\u202eweb\"] }\n",
+                "hosts/production.yml:2:29: '\\u{202e}web' is not a valid "
+                "role name");
+    assert_int_equal(inventory_load(&inv, "/nonexistent", "st\033[2Jx", err),
+                     -1);
+    assert_string_equal(err, "'st\\e[2Jx' is not a valid stage name");
 }
 
 static void test_name_valid(void **state)
@@ -755,6 +781,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_load, make_dir, remove_dir),
         cmocka_unit_test(test_name_valid),
         cmocka_unit_test(test_regress_env_times_hosts),
+        cmocka_unit_test(test_regress_control_bytes_in_errors),
     };
 
     return cmocka_run_group_tests_name("inventory", tests, NULL, NULL);

@@ -52,6 +52,17 @@ static void parse_fails_at(int line, const char *text, const char *want)
 /* Regression (found by fuzz_task): a `batch` list with a bad item leaked
  * the items read before it. The leak shows under ASan/LSan
  * (make SANITIZE=address,undefined unit); the message is checked here. */
+/* A task name from the command line is quoted escaped. */
+static void test_invalid_name_escaped(void **state)
+{
+    struct task t;
+    char err[ERR_MAX];
+
+    (void)state;
+    assert_int_equal(task_load(&t, "/nonexistent", "x\033]0;t\a", err), -1);
+    assert_string_equal(err, "'x\\e]0;t\\x07' is not a valid task name");
+}
+
 static void test_regress_batch_list_leak(void **state)
 {
     (void)state;
@@ -472,6 +483,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_keys),
         cmocka_unit_test(test_regress_batch_list_leak),
+        cmocka_unit_test(test_invalid_name_escaped),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_required_command),
         cmocka_unit_test(test_unknown_keys),

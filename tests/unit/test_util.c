@@ -11,9 +11,12 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "oneoff/buf.h"
@@ -365,6 +368,65 @@ static void test_buf_addf_large(void **state)
     buf_release(&b);
 }
 
+/* Regression: write errors were dropped (a full disk lost logs silently). */
+static void test_write_all_reports_errors(void **state)
+{
+    int fd = open("/dev/full", O_WRONLY | O_CLOEXEC), p[2];
+    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+    char got[8];
+
+    (void)state;
+    assert_true(fd >= 0);
+    errno = 0;
+    assert_int_equal(write_all(fd, "abc", 3), -1);
+    assert_int_equal(errno, ENOSPC);
+    close(fd);
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(write_all(p[1], "abc", 3), 0);
+    assert_int_equal(read(p[0], got, sizeof(got)), 3);
+    close(p[0]);
+    assert_int_equal(write_all(p[1], "abc", 3), -1);
+    assert_int_equal(errno, EPIPE);
+    close(p[1]);
+    assert_int_equal(write_all(-1, "", 0), 0);
+    signal(SIGPIPE, old);
+}
+
+static void test_buf_truncate(void **state)
+{
+    struct buf b = BUF_INIT(64);
+
+    (void)state;
+    assert_int_equal(buf_adds(&b, "hello world"), 0);
+    buf_truncate(&b, 5);
+    assert_string_equal(buf_str(&b), "hello");
+    buf_truncate(&b, 50); /* longer: no change */
+    assert_int_equal(b.len, 5);
+    buf_release(&b);
+}
+
+/* BUF_MUST: an append that cannot fail and does is a bug, and aborts. */
+static void test_buf_must_aborts(void **state)
+{
+    pid_t pid;
+    int status;
+
+    (void)state;
+    BUF_MUST(0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct buf b = BUF_INIT(2);
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, STDERR_FILENO);
+        BUF_MUST(buf_adds(&b, "too long"));
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
 static void test_errf_and_xasprintf(void **state)
 {
     char err[ERR_MAX];
@@ -415,6 +477,9 @@ int main(void)
         cmocka_unit_test(test_file_read),
         cmocka_unit_test(test_buf_bounded),
         cmocka_unit_test(test_buf_addf_large),
+        cmocka_unit_test(test_write_all_reports_errors),
+        cmocka_unit_test(test_buf_truncate),
+        cmocka_unit_test(test_buf_must_aborts),
         cmocka_unit_test(test_errf_and_xasprintf),
         cmocka_unit_test(test_time_format_iso),
     };

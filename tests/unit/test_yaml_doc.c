@@ -755,6 +755,31 @@ static void test_err_format(void **state)
     ydoc_release(&d);
 }
 
+/* Messages are escaped whole: what they quote from the file (a key, a
+ * value, a duration) reaches the terminal as escapes, a backslash doubled
+ * once; the file name too. */
+static void test_err_escaped(void **state)
+{
+    struct ydoc d;
+    char err[ERR_MAX] = "";
+    int64_t ms;
+
+    (void)state;
+    parse_ok(&d, "\"k\\e\\a\\\\\": \"5\\u202eq\"\n");
+    assert_int_equal(ydoc_err(&d, ymap_key(d.root, 0), err, "bad key '%s'",
+                              ymap_key(d.root, 0)->str),
+                     -1);
+    assert_string_equal(err, "t.yml:1:1: bad key 'k\\e\\x07\\\\'");
+    assert_int_equal(
+        ydoc_duration(&d, ymap_get(d.root, "k\033\a\\"), "timeout", &ms, err),
+        -1);
+    assert_null(strchr(err, '\033'));
+    assert_non_null(strstr(err, "'5\\u{202e}q'"));
+    ydoc_release(&d);
+    assert_int_equal(ydoc_parse(&d, "tasks/\033.yml", "a: [", 4, err), -1);
+    assert_memory_equal(err, "tasks/\\e.yml:", 13);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -783,6 +808,7 @@ int main(void)
         cmocka_unit_test(test_env_reader),
         cmocka_unit_test(test_check_keys_and_require),
         cmocka_unit_test(test_err_format),
+        cmocka_unit_test(test_err_escaped),
     };
 
     return cmocka_run_group_tests_name("yaml_doc", tests, NULL, NULL);
