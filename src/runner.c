@@ -572,6 +572,8 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
     host_table_snapshot(&r.s.tab, rows);
     code = host_exit_code(rows, r.n, atomic_load(&r.s.interrupts) > 0,
                           r.gate.exit_code);
+    if (code == EXIT_OK && record_lost(&r.s.rec))
+        code = EXIT_TASK_FAILED;
     pthread_mutex_lock(&r.s.tab.lock); /* the recorder reads run */
     r.run.finished_ms = clock_wall_ms();
     r.run.exit_code = code;
@@ -582,7 +584,7 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
     if (record_lost(&r.s.rec)) {
         output_note(&r.s.out, "the logs of this run are incomplete (see the "
                               "errors above)");
-        if (code == EXIT_OK)
+        if (code == EXIT_OK) /* the final record's own write failed */
             code = EXIT_TASK_FAILED;
     }
     output_note(&r.s.out, "logs: %s", r.s.rec.dir);
