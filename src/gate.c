@@ -26,23 +26,39 @@ const char *gate_verdict_name(enum gate_verdict v)
     return verdict_names[v];
 }
 
-/* Appends s, escaped so that nothing a host reported can steer the
- * terminal; a detail that would pass DETAIL_MAX is cut, with a mark. */
+/* What the operator is shown: at most TABLE_ROWS rows of at most
+ * VALUE_MAX bytes per cell, so a table always fits in DETAIL_MAX and no
+ * append below can fail (BUF_MUST). run.json has every host. */
+#define TABLE_ROWS 50
+#define VALUE_MAX 512
+
+/* Appends s escaped, so that nothing a host reported can steer the
+ * terminal, and cut to VALUE_MAX. */
 static void add_esc(struct buf *b, const char *s)
 {
-    if (s == NULL || *s == '\0')
-        s = "-";
-    if (text_escape(b, s, strlen(s)) != 0)
-        (void)buf_adds(b, "...");
+    char v[VALUE_MAX];
+
+    BUF_MUST(buf_adds(b, text_escape_msg(s && *s ? s : "-", v, sizeof(v))));
 }
 
 static void esc_into(char *out, size_t n, const char *s)
 {
-    struct buf b = BUF_INIT(ERR_MAX);
+    text_escape_msg(s, out, n);
+}
 
-    add_esc(&b, s);
-    snprintf(out, n, "%s", buf_str(&b));
-    buf_release(&b);
+/* Starts row k of a table; false past TABLE_ROWS (said once). */
+static bool row(struct buf *b, size_t k, size_t total, int w,
+                const char *name)
+{
+    char v[VALUE_MAX];
+
+    if (k == TABLE_ROWS)
+        BUF_MUST(buf_addf(b, "  ... and %zu more (run.json has every host)\n",
+                          total - TABLE_ROWS));
+    if (k >= TABLE_ROWS)
+        return false;
+    BUF_MUST(buf_addf(b, "  %-*s  ", w, text_escape_msg(name, v, sizeof(v))));
+    return true;
 }
 
 static int name_width(const struct gate_input *in)
@@ -52,7 +68,7 @@ static int name_width(const struct gate_input *in)
     for (size_t i = 0; i < in->n; i++)
         if (in->hosts[i].reported && strlen(in->hosts[i].name) > w)
             w = strlen(in->hosts[i].name);
-    return w > 64 ? 64 : (int)w;
+    return w > 32 ? 32 : (int)w;
 }
 
 static bool release_drift(const struct gate_input *in)
@@ -75,36 +91,43 @@ static bool release_drift(const struct gate_input *in)
 static void drift_table(const struct gate_input *in, struct buf *b)
 {
     int w = name_width(in);
+    size_t k = 0, total = 0;
 
-    (void)buf_adds(b, "hosts disagree on the release (a deploy in progress, "
-                      "or a host left behind); nothing was run:\n");
+    for (size_t i = 0; i < in->n; i++)
+        total += in->hosts[i].reported;
+    BUF_MUST(buf_adds(b, "hosts disagree on the release (a deploy in "
+                         "progress, or a host left behind); nothing was "
+                         "run:\n"));
     for (size_t i = 0; i < in->n; i++) {
         const struct gate_host *h = &in->hosts[i];
-        if (!h->reported)
+        if (!h->reported || !row(b, k++, total, w, h->name))
             continue;
-        (void)buf_addf(b, "  %-*s  ", w, h->name);
         add_esc(b, h->release_id);
-        (void)buf_adds(b, "  ");
+        BUF_MUST(buf_adds(b, "  "));
         add_esc(b, h->revision);
-        (void)buf_addc(b, '\n');
+        BUF_MUST(buf_addc(b, '\n'));
     }
 }
 
 static void task_drift_table(const struct gate_input *in, struct buf *b)
 {
     int w = name_width(in);
+    size_t k = 0, total = 0;
 
-    (void)buf_addf(b,
-                   "%s differs from the deployed release's copy; nothing "
-                   "was run (--allow-drift runs it anyway):\n  %-*s  %s\n",
-                   in->task_path, w, "here", in->task_sha256);
+    for (size_t i = 0; i < in->n; i++)
+        total += in->hosts[i].reported && in->hosts[i].task == TASK_DIFFERS;
+    /* the path is the local file's name, the digest ours: both known */
+    BUF_MUST(buf_addf(b,
+                      "%s differs from the deployed release's copy; nothing "
+                      "was run (--allow-drift runs it anyway):\n  %-*s  %s\n",
+                      in->task_path, w, "here", in->task_sha256));
     for (size_t i = 0; i < in->n; i++) {
         const struct gate_host *h = &in->hosts[i];
-        if (h->reported && h->task == TASK_DIFFERS) {
-            (void)buf_addf(b, "  %-*s  ", w, h->name);
-            add_esc(b, h->task_sha256);
-            (void)buf_addc(b, '\n');
-        }
+        if (!h->reported || h->task != TASK_DIFFERS ||
+            !row(b, k++, total, w, h->name))
+            continue;
+        add_esc(b, h->task_sha256);
+        BUF_MUST(buf_addc(b, '\n'));
     }
 }
 
@@ -182,7 +205,7 @@ void gate_decide(const struct gate_input *in, struct gate_result *out)
     if (in->check && out->verdict == GATE_RELEASE_DRIFT) {
         /* check reports drift but judges every host for itself */
         buf_reset(&b);
-        (void)buf_adds(&b, "the hosts disagree on the release");
+        BUF_MUST(buf_adds(&b, "the hosts disagree on the release"));
     }
     detail_done(out, &b);
 }

@@ -385,7 +385,9 @@ static int try_key(struct ssh_tp *t, ssh_session s, const char *path,
         pub = ssh_key_dup(k->pub);
     }
     pthread_mutex_unlock(&t->lock);
-    (void)buf_addf(tried, "%skey %s", tried->len ? ", " : "", path);
+    if (buf_addf(tried, "%skey %s", tried->len ? ", " : "", path) != 0) {
+        /* the list only words a message: past its bound it is shorter */
+    }
     if (mine == NULL || pub == NULL) {
         ssh_key_free(mine);
         ssh_key_free(pub);
@@ -434,7 +436,7 @@ int authenticate(struct ssh_tp *t, ssh_session s,
         rc = try_key(t, s, cfg, &tried, kerr);
     } else {
         if (getenv("SSH_AUTH_SOCK")) {
-            buf_adds(&tried, "ssh-agent");
+            BUF_MUST(buf_adds(&tried, "ssh-agent")); /* the first entry */
             rc = ssh_userauth_agent(s, NULL);
         }
         for (size_t i = 0;
