@@ -64,7 +64,7 @@
 #include "oneoff/exit_codes.h"
 #include "oneoff/preflight.h"
 #include "oneoff/record.h"
-#include "oneoff/remote_script.h"
+#include "oneoff/host_script.h"
 
 #define LINE_MAX_BYTES (64u << 10)
 #define BATCH_LINES 2048
@@ -123,8 +123,13 @@ struct host_run {
     /* preflight */
     struct ssh_conn *conn;
     struct ssh_chan *chan; /* the task's channel, paused after its report */
-    bool ready_seen;       /* the handshake script reported */
-    bool capturing;
+    char nonce[SCRIPT_NONCE_LEN + 1];
+    bool capturing;        /* the script's report: parsed, not shown */
+    struct preflight *cur; /* the report being read: &pf, or &run_pf */
+    int pf_rc;             /* preflight_parse(): 0 more, 1 ready, -1 bad */
+    char pf_err[ERR_MAX];
+    struct preflight run_pf; /* a local host's run script reports again */
+    struct buf noise;        /* stdout outside the report's frames */
     struct buf capture[2];
     struct buf log_scratch;
     struct transport_sink sink; /* outlives a paused channel */
@@ -223,15 +228,18 @@ static void sink_data(void *ctx, enum transport_stream st, const char *p,
     size_t off = 0;
 
     if (h->capturing) {
-        /* preflight: our own report, kept (bounded) */
-        buf_add(&h->capture[s], p, n);
-        if (s == 0 && !h->ready_seen) {
-            const char *c = buf_str(&h->capture[0]);
-            h->ready_seen =
-                strncmp(c, SCRIPT_READY "\n", sizeof(SCRIPT_READY)) == 0 ||
-                strstr(c, "\n" SCRIPT_READY "\n") != NULL;
+        /* the script's report: parsed; its stderr kept (bounded) */
+        if (s == 1 || h->pf_rc != 0) {
+            buf_add(&h->capture[s], p, n);
+            return;
         }
-        return;
+        h->pf_rc =
+            preflight_parse(h->cur, h->nonce, p, n, &h->noise, h->pf_err);
+        if (h->pf_rc != 1 || h->cur != &h->run_pf)
+            return;
+        /* a local host's run: what follows the report is the task's */
+        h->capturing = false;
+        off = h->cur->used;
     }
     b.n = 0;
     while (off < n) {
@@ -271,7 +279,7 @@ static void sink_started(void *ctx)
     struct host_run *h = ctx;
     int64_t t = h->r->opts->timeout_ms;
 
-    if (h->capturing)
+    if (h->capturing && h->cur != &h->run_pf)
         return;
     if (t > 0)
         h->deadline_mono = clock_mono_ms() + t;
@@ -283,8 +291,9 @@ static enum transport_control sink_control(void *ctx)
     struct host_run *h = ctx;
     int n = interrupts;
 
-    if (h->capturing && h->ready_seen)
-        return CONTROL_PAUSE;
+    if (h->capturing && h->pf_rc != 0)
+        return h->ph->host->set.transport == TRANSPORT_LOCAL ? CONTROL_STOP
+                                                             : CONTROL_PAUSE;
     if (n >= 2) {
         h->interrupted = true;
         return CONTROL_CLOSE;
@@ -415,13 +424,6 @@ static enum host_state conclude(struct host_run *h,
         if (!h->error[0] || res->outcome == OUTCOME_CLOSED ||
             res->outcome == OUTCOME_SIGNALED)
             snprintf(h->error, sizeof(h->error), "interrupted");
-    } else if (res->outcome == OUTCOME_EXITED &&
-               res->exit_code == SCRIPT_LOCK_HELD && h->r->plan->task->lock &&
-               h->error[0] == '\0') {
-        snprintf(h->error, sizeof(h->error),
-                 "exit %d: the task's lock was taken by another run after "
-                 "the preflight (see the log); the task did not start",
-                 SCRIPT_LOCK_HELD);
     }
     return st;
 }
@@ -457,11 +459,20 @@ static void exec_on(struct host_run *h, const char *command,
         ssh_conn_exec(h->conn, command, &h->sink, res);
 }
 
-/* The first line of what the preflight wrote on stderr, for the message. */
+/* What the preflight wrote on stderr, for the message: the script's own
+ * last "oneoff: " line (an env file may have printed before it), else the
+ * first line (sudo's, the shell's). */
 static const char *first_line(struct buf *b, char *out, size_t n)
 {
-    const char *s = buf_str(b);
-    size_t len = strcspn(s, "\n");
+    const char *s = buf_str(b), *ours = NULL;
+    size_t len;
+
+    for (const char *l = s; *l; l += strcspn(l, "\n"), l += *l == '\n')
+        if (strncmp(l, "oneoff: ", 8) == 0)
+            ours = l;
+    if (ours)
+        s = ours;
+    len = strcspn(s, "\n");
 
     if (len >= n)
         len = n - 1;
@@ -485,7 +496,7 @@ static void preflight_host(struct runner *r, struct host_run *h)
 {
     const struct host *host = h->ph->host;
     struct transport_result res;
-    char err[ERR_MAX], line[ERR_MAX / 2];
+    char err[ERR_MAX], line[ERR_MAX / 2], holder[512];
     char *cmd;
 
     pthread_mutex_lock(&r->lock);
@@ -521,30 +532,49 @@ static void preflight_host(struct runner *r, struct host_run *h)
         return;
     }
     h->connected_ms = clock_wall_ms();
+    if (script_nonce_new(h->nonce, err)) {
+        finish_host(h, HS_FAILED, "%s", err);
+        return;
+    }
     h->capturing = true;
+    h->cur = &h->pf;
+    h->pf_rc = 0;
     h->deadline_mono = clock_mono_ms() + PREFLIGHT_TIMEOUT_MS +
                        (int64_t)r->plan->wait_lock_s * 1000;
-    if (h->conn && r->opts->mode == RUN_TASK) {
-        /* one channel: the task's script reports, then waits for "go" */
-        char holder[512];
-        lock_holder(r, h, holder, sizeof(holder));
-        cmd = plan_run_command(r->plan, h->ph, NULL, holder, true);
+    lock_holder(r, h, holder, sizeof(holder));
+    if (h->conn) {
+        /* one channel: the script reports, then waits for the word (run)
+         * or for EOF (check) */
+        cmd =
+            plan_command(r->plan, h->ph,
+                         r->opts->mode == RUN_TASK ? SCRIPT_RUN : SCRIPT_CHECK,
+                         h->nonce, r->run_id, holder);
         if (ssh_chan_open(h->conn, cmd, &h->sink, &h->chan, &res) == 0 &&
             ssh_chan_pump(h->chan, &res) == 1) {
             ssh_chan_free(h->chan); /* ended before its report */
             h->chan = NULL;
         }
+        if (h->chan && r->opts->mode != RUN_TASK) {
+            ssh_chan_free(h->chan); /* EOF: the check script exits */
+            h->chan = NULL;
+        }
     } else {
-        cmd = plan_preflight_command(r->plan, h->ph);
+        /* a local host cannot be told "go" later (its transport only
+         * runs a command to its end): check now, run a second script */
+        cmd = plan_command(r->plan, h->ph, SCRIPT_CHECK, h->nonce, r->run_id,
+                           holder);
         exec_on(h, cmd, &res);
     }
     h->deadline_mono = 0;
     h->capturing = false;
     free(cmd);
-    if (h->chan) {
-        /* paused after the report: as if the preflight exited 0 */
+    if (h->pf_rc == 1) {
+        /* reported (and paused, or told EOF): as if the preflight exited 0 */
         res.outcome = OUTCOME_EXITED;
         res.exit_code = 0;
+    } else if (h->pf_rc < 0 && !h->timed_out) {
+        finish_host(h, HS_FAILED, "preflight: %s", h->pf_err);
+        return;
     }
     if (h->timed_out) {
         h->timed_out = false;
@@ -573,14 +603,8 @@ static void preflight_host(struct runner *r, struct host_run *h)
         finish_host(h, HS_FAILED, NULL);
         return;
     }
-    if (preflight_parse(&h->pf, buf_str(&h->capture[0]), h->capture[0].len,
-                        err)) {
-        finish_host(h, HS_FAILED, "%s", err);
-        return;
-    }
-    h->task_state = r->plan->task->sha256[0]
-                        ? preflight_task_state(&h->pf, r->plan->task->sha256)
-                        : NULL;
+    h->task_state =
+        task_state_name(preflight_task_state(&h->pf, r->plan->task->sha256));
     record_log_note(h->log_fd, "preflight: release %s, revision %s%s%s",
                     h->pf.release, h->pf.revision[0] ? h->pf.revision : "-",
                     h->task_state ? ", task file in release: " : "",
@@ -590,12 +614,44 @@ static void preflight_host(struct runner *r, struct host_run *h)
     set_state(h, HS_READY);
 }
 
+/* A local host: its preflight was a check script of its own, so the run
+ * script enters the release the preflight resolved (by its absolute path),
+ * reports again (read, not shown) and is told "go" on its stdin as it
+ * starts; if its lock was taken in between, it refuses to start. */
+static enum host_state run_local(struct runner *r, struct host_run *h)
+{
+    struct transport_result res;
+    struct plan_host pinned = *h->ph;
+    char holder[512];
+    char *cmd;
+
+    pinned.release = h->pf.release;
+    lock_holder(r, h, holder, sizeof(holder));
+    cmd =
+        plan_command(r->plan, &pinned, SCRIPT_RUN, h->nonce, r->run_id, holder);
+    h->cur = &h->run_pf;
+    h->pf_rc = 0;
+    buf_reset(&h->capture[1]);
+    h->capturing = true;
+    local_transport_run_input(cmd, "go\n", &h->sink, &res);
+    h->capturing = false;
+    free(cmd);
+    flush_partials(h);
+    if (h->pf_rc == 1 && h->run_pf.lock_held)
+        snprintf(h->error, sizeof(h->error),
+                 "the task's lock was taken by %s after the preflight; the "
+                 "task did not start",
+                 h->run_pf.lock_holder[0] ? h->run_pf.lock_holder
+                                          : "another run");
+    else if (h->pf_rc != 1 && h->capture[1].len)
+        first_line(&h->capture[1], h->error, sizeof(h->error));
+    return conclude(h, &res);
+}
+
 /* Phase 2 for one host: the task, in the release the preflight resolved. */
 static void run_host(struct runner *r, struct host_run *h)
 {
     struct transport_result res;
-    char holder[512];
-    char *cmd;
     enum host_state st;
     bool stop;
 
@@ -633,14 +689,7 @@ static void run_host(struct runner *r, struct host_run *h)
         st = conclude(h, &res);
         goto done;
     }
-    /* a local host: the preflight was a script of its own, so the run
-     * enters the release the preflight resolved, by its absolute path */
-    lock_holder(r, h, holder, sizeof(holder));
-    cmd = plan_run_command(r->plan, h->ph, h->pf.release, holder, false);
-    exec_on(h, cmd, &res);
-    free(cmd);
-    flush_partials(h);
-    st = conclude(h, &res);
+    st = run_local(r, h);
 done:
     finish_host(h, st, NULL);
     if (st != HS_OK) {
@@ -792,9 +841,12 @@ static void decide(struct runner *r)
         /* check: every host reports for itself; a held lock is a finding */
         for (size_t i = 0; i < r->n; i++) {
             struct host_run *h = &r->hosts[i];
-            if (h->state == HS_READY && h->pf.lock_held) {
-                finish_host(h, HS_REFUSED, "lock held: %s",
-                            h->pf.lock_holder ? h->pf.lock_holder : "?");
+            if (h->state == HS_READY && h->pf.nheld) {
+                finish_host(h, HS_REFUSED, "lock held: %s: %s",
+                            h->pf.held[0].name, h->pf.held[0].holder);
+                r->refused_code = EXIT_REFUSED;
+            } else if (h->state == HS_READY && h->pf.lock_held) {
+                finish_host(h, HS_REFUSED, "lock held: %s", h->pf.lock_holder);
                 r->refused_code = EXIT_REFUSED;
             }
         }
@@ -1048,6 +1100,7 @@ static void runner_init(struct runner *r, const struct plan *p,
         buf_init(&h->partial[1], LINE_MAX_BYTES);
         buf_init(&h->capture[0], CAPTURE_MAX);
         buf_init(&h->capture[1], CAPTURE_MAX);
+        buf_init(&h->noise, CAPTURE_MAX);
         buf_init(&h->log_scratch, 64u << 20);
         output_host_init(&r->out, &h->oh, h->ph->host->name, i);
     }
@@ -1065,8 +1118,10 @@ static void runner_release(struct runner *r)
         buf_release(&h->partial[1]);
         buf_release(&h->capture[0]);
         buf_release(&h->capture[1]);
+        buf_release(&h->noise);
         buf_release(&h->log_scratch);
         preflight_release(&h->pf);
+        preflight_release(&h->run_pf);
         output_host_release(&h->oh);
         free(h->log_path);
     }

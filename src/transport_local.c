@@ -30,6 +30,13 @@ static void close_fd(int *fd)
 void local_transport_run(const char *command, const struct transport_sink *sink,
                          struct transport_result *res)
 {
+    local_transport_run_input(command, NULL, sink, res);
+}
+
+void local_transport_run_input(const char *command, const char *input,
+                               const struct transport_sink *sink,
+                               struct transport_result *res)
+{
     int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
     int64_t hard = 0;
     int status = 0, stage = 0;
@@ -63,6 +70,8 @@ void local_transport_run(const char *command, const struct transport_sink *sink,
     close_fd(&in[0]);
     close_fd(&out[1]);
     close_fd(&errp[1]);
+    if (input) /* a few bytes: the empty pipe takes them at once */
+        write_all(in[1], input, strlen(input));
     sink->started(sink->ctx);
     while (out[0] >= 0 || errp[0] >= 0) {
         struct pollfd pf[2] = {{out[0], POLLIN, 0}, {errp[0], POLLIN, 0}};

@@ -122,5 +122,10 @@ void ssh_chan_free(struct ssh_chan *c);
 /* The same contract on this machine: /bin/sh -c command (transport: local). */
 void local_transport_run(const char *command, const struct transport_sink *sink,
                          struct transport_result *res);
+/* The same, writing input (at most a few bytes; NULL: none) to the
+ * command's stdin as it starts, which then stays open as above. */
+void local_transport_run_input(const char *command, const char *input,
+                               const struct transport_sink *sink,
+                               struct transport_result *res);
 
 #endif
