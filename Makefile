@@ -43,9 +43,13 @@ TEST_LIBS = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
 SRCS := $(wildcard src/*.c)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
-LIB_OBJS := $(LIB_SRCS:src/%.c=$(O)/%.o)
+# src/host_script.sh is embedded by an assembler file (.incbin): no tool
+# beyond the compiler
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(O)/%.o) $(O)/host_script_text.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+# helpers linked into every unit test program (running scripts for real)
+UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all test check unit integration integration-subset fuzz fuzz-smoke deps demo bench \
@@ -69,9 +73,14 @@ $(O)/%.o: src/%.c | $(O)
 	@echo "  CC $<"
 	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(O)/tests/%: tests/unit/%.c $(O)/liboneoff.a | $(O)/tests
+$(O)/host_script_text.o: src/host_script_text.S src/host_script.sh | $(O)
+	@echo "  AS $<"
+	@$(CC) -Wa,-Isrc -c -o $@ src/host_script_text.S
+
+$(O)/tests/%: tests/unit/%.c $(UNIT_HELPERS) tests/unit/script_harness.h \
+		$(O)/liboneoff.a | $(O)/tests
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LDFLAGS) -o $@ $< \
-		$(O)/liboneoff.a $(LIBS) $(TEST_LIBS)
+		$(UNIT_HELPERS) $(O)/liboneoff.a $(LIBS) $(TEST_LIBS)
 
 $(O) $(O)/tests:
 	mkdir -p $@

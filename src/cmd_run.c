@@ -14,8 +14,8 @@
 #include "oneoff/commands.h"
 #include "oneoff/inventory.h"
 #include "oneoff/plan.h"
+#include "oneoff/host_script.h"
 #include "oneoff/record.h"
-#include "oneoff/remote_script.h"
 #include "oneoff/runner.h"
 #include "oneoff/task.h"
 
@@ -27,8 +27,8 @@ static void print_plan(const struct plan *p)
     if (t->timeout_ms)
         duration_format(t->timeout_ms, dur, sizeof(dur));
     printf("plan: %s '%s' on stage '%s', %zu host%s\n",
-           strcmp(t->name, "exec") ? "task" : "command", t->name, p->inv->stage,
-           p->nhosts, p->nhosts == 1 ? "" : "s");
+           t->adhoc ? "command" : "task", t->name, p->inv->stage, p->nhosts,
+           p->nhosts == 1 ? "" : "s");
     if (t->sha256[0])
         printf("  file     %s (sha256 %s)\n", t->path, t->sha256);
     printf("  command  %s\n", t->command);

@@ -56,23 +56,15 @@ static void flush_lines(struct worker_host *w)
         lines_flush(&w->lines[s]);
 }
 
-/* The bytes of the capture that are not part of the report. */
+/* What the set-up printed on stdout outside the report's frames: shown
+ * and logged as set-up output. */
 static void emit_noise(struct worker_host *w)
 {
-    struct buf noise = BUF_INIT(CAPTURE_MAX);
-    struct preflight pf;
-    char err[ERR_MAX];
-
-    memset(&pf, 0, sizeof(pf));
-    if (w->capture.len &&
-        preflight_parse(&pf, w->r->nonce, buf_str(&w->capture),
-                        w->capture.len, &noise, err) >= 0 &&
-        noise.len) {
-        lines_feed(&w->lines[LINE_SETUP], buf_str(&noise), noise.len);
+    if (w->noise.len) {
+        lines_feed(&w->lines[LINE_SETUP], buf_str(&w->noise), w->noise.len);
         lines_flush(&w->lines[LINE_SETUP]);
+        buf_reset(&w->noise);
     }
-    preflight_release(&pf);
-    buf_release(&noise);
 }
 
 static void keep_setup_err(struct worker_host *w, const char *p, size_t n)
@@ -104,7 +96,6 @@ static void sink_data(void *ctx, enum transport_stream st, const char *p,
                       size_t n)
 {
     struct worker_host *w = ctx;
-    struct buf scratch = BUF_INIT(CAPTURE_MAX);
     int rc;
 
     if (!w->capturing) {
@@ -116,21 +107,18 @@ static void sink_data(void *ctx, enum transport_stream st, const char *p,
         lines_feed(&w->lines[LINE_SETUP], p, n);
         return;
     }
-    if (buf_add(&w->capture, p, n)) {
+    rc = preflight_parse(&w->pf, w->r->nonce, p, n, &w->noise, w->perr);
+    if (rc < 0) {
         w->malformed = true;
-        snprintf(w->perr, sizeof(w->perr),
-                 "the preflight printed more than %u KiB before its report",
-                 CAPTURE_MAX >> 10);
-        return;
-    }
-    preflight_release(&w->pf);
-    rc = preflight_parse(&w->pf, w->r->nonce, buf_str(&w->capture),
-                         w->capture.len, &scratch, w->perr);
-    buf_release(&scratch);
-    if (rc < 0)
-        w->malformed = true;
-    else if (rc == 1)
+    } else if (rc == 1 && !w->ready) {
         w->ready = true;
+        /* the script waits for our word: anything after the report is
+         * set-up output too */
+        if (w->pf.used < n && buf_add(&w->noise, p + w->pf.used,
+                                      n - w->pf.used) != 0) {
+            /* a full noise buffer: the rest is cut, as the parser does */
+        }
+    }
 }
 
 static enum transport_control sink_control(void *ctx)
@@ -408,7 +396,7 @@ void worker_host_init(struct worker_host *w, struct run_shared *r, size_t i)
     w->sink.control = sink_control;
     for (int s = 0; s < LINE_STREAMS; s++)
         lines_init(&w->lines[s], (enum line_stream)s, emit_lines, w);
-    buf_init(&w->capture, CAPTURE_MAX);
+    buf_init(&w->noise, CAPTURE_MAX);
     output_host_init(&r->out, &w->oh, w->ph->host->name, i);
 }
 
@@ -419,7 +407,7 @@ void worker_host_release(struct worker_host *w)
     record_log_release(&w->log);
     for (int s = 0; s < LINE_STREAMS; s++)
         lines_release(&w->lines[s]);
-    buf_release(&w->capture);
+    buf_release(&w->noise);
     preflight_release(&w->pf);
     output_host_release(&w->oh);
     free(w->log_path);

@@ -110,6 +110,34 @@ static int read_path(const struct ydoc *d, const struct ynode *v,
     return 0;
 }
 
+/* A path that stays inside the folder it is relative to (release: app_dir;
+ * revision_file: the release): not absolute, not empty, no ".." step. */
+static int read_inner_path(const struct ydoc *d, const struct ynode *v,
+                           const char *what, const char *inside, char **out,
+                           char *err)
+{
+    const char *p;
+
+    if (read_path(d, v, what, out, err))
+        return -1;
+    p = *out;
+    if (*p == '\0' || *p == '/')
+        goto bad;
+    while (*p) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            goto bad;
+        p += n;
+        p += *p == '/';
+    }
+    return 0;
+bad:
+    return ydoc_err(d, v, err,
+                    "'%s' must be a path inside %s (relative, without "
+                    "'..'), not '%s'",
+                    what, inside, *out);
+}
+
 /* Applies the setting keys present in map onto s. */
 static int read_settings(const struct ydoc *d, const struct ynode *map,
                          struct host_settings *s, char *err)
@@ -128,10 +156,11 @@ static int read_settings(const struct ydoc *d, const struct ynode *map,
         read_path(d, v, "app_dir", &s->app_dir, err))
         return -1;
     if ((v = ymap_get(map, "release")) &&
-        read_path(d, v, "release", &s->release, err))
+        read_inner_path(d, v, "release", "app_dir", &s->release, err))
         return -1;
     if ((v = ymap_get(map, "revision_file")) &&
-        read_path(d, v, "revision_file", &s->revision_file, err))
+        read_inner_path(d, v, "revision_file", "the release", &s->revision_file,
+                        err))
         return -1;
     if ((v = ymap_get(map, "env_file"))) {
         strlist_clear(&s->env_file);

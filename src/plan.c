@@ -7,6 +7,10 @@
  * one primary among the selected hosts (of the task's role when it names
  * one): zero or several is an error naming the candidates, so that a
  * migration can never run on two hosts because of a selection mistake.
+ *
+ * Every host's command line must fit one argument of the host's login
+ * shell (SCRIPT_COMMAND_LINE_MAX): a plan that would not is refused here,
+ * before anything connects, rather than failing on the hosts.
  */
 #include "oneoff/plan.h"
 
@@ -15,8 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "oneoff/remote_script.h"
 
 static bool limit_match(const struct strlist *limits, const struct host *h)
 {
@@ -182,69 +184,131 @@ int plan_select(const struct inventory *inv, const struct task *t,
     return 0;
 }
 
-/* The script spec of ph; release NULL means the plan's (unpinned). */
+/* The script spec of ph in mode (label allocated: caller frees it). */
 static void spec_of(const struct plan *p, const struct plan_host *ph,
-                    const char *release, struct script_spec *spec, char **label)
+                    enum script_mode mode, struct script_spec *spec,
+                    char **label)
 {
     const struct task *t = p->task;
     const struct host *h = ph->host;
-    bool adhoc = strcmp(t->name, "exec") == 0 && t->sha256[0] == '\0';
 
-    *label = adhoc ? xasprintf("command on host '%s' of stage '%s'", h->name,
-                               p->inv->stage)
-                   : xasprintf("task '%s' on host '%s' of stage '%s'", t->name,
-                               h->name, p->inv->stage);
+    *label = t->adhoc ? xasprintf("command on host '%s' of stage '%s'", h->name,
+                                  p->inv->stage)
+                      : xasprintf("task '%s' on host '%s' of stage '%s'",
+                                  t->name, h->name, p->inv->stage);
     memset(spec, 0, sizeof(*spec));
+    spec->mode = mode;
     spec->label = *label;
     spec->app_dir = h->set.app_dir;
-    spec->release = release ? release : ph->release;
+    spec->release = ph->release;
+    spec->revision_file = h->set.revision_file;
     spec->env_files = &h->set.env_file;
     spec->env = &ph->env;
-    spec->command = t->command;
-    spec->interactive = t->pty;
+    spec->task_file = t->adhoc ? NULL : ph->task_file;
     spec->lock = t->lock ? t->name : NULL;
     spec->lock_wait_s = p->wait_lock_s;
-    spec->revision_file = h->set.revision_file;
-    spec->task_file = adhoc ? NULL : ph->task_file;
-    spec->check_locks = p->check_locks;
+    spec->check_locks = mode == SCRIPT_CHECK && p->check_locks;
+    spec->command = t->command;
 }
 
-char *plan_run_command(const struct plan *p, const struct plan_host *ph,
-                       const char *release, const char *lock_holder,
-                       bool handshake)
+char *plan_command(const struct plan *p, const struct plan_host *ph,
+                   enum script_mode mode, const char *nonce, const char *run_id,
+                   const char *lock_holder)
 {
     struct script_spec spec;
     char *label, *script, *line;
 
-    spec_of(p, ph, release, &spec, &label);
+    spec_of(p, ph, mode, &spec, &label);
+    spec.nonce = nonce;
+    spec.run_id = run_id;
     spec.lock_holder = lock_holder;
-    spec.handshake = handshake;
     script = script_compose(&spec);
-    line = script_command_line(script, ph->become, &p->args);
+    line = script_command_line(script, ph->become,
+                               mode == SCRIPT_RUN ? &p->args : NULL);
     free(script);
     free(label);
     return line;
 }
 
-char *plan_preflight_command(const struct plan *p, const struct plan_host *ph)
+static char *filled(char c, size_t n)
 {
-    struct script_spec spec;
-    char *label, *script, *line;
+    char *s = xmalloc(n + 1);
 
-    spec_of(p, ph, NULL, &spec, &label);
-    script = script_preflight(&spec);
-    line = script_command_line(script, ph->become, NULL);
-    free(script);
-    free(label);
-    return line;
+    memset(s, c, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* The longest command line ph can be sent: both modes, with a nonce, run
+ * id and holder line as long as plan_command() lets them be. */
+static size_t longest_line(const struct plan *p, const struct plan_host *ph)
+{
+    char *nonce = filled('f', SCRIPT_NONCE_LEN);
+    char *id = filled('x', SCRIPT_RUN_ID_MAX);
+    char *holder = filled('x', SCRIPT_HOLDER_MAX);
+    size_t most = 0;
+
+    for (int m = 0; m < 2; m++) {
+        char *line = plan_command(p, ph, m ? SCRIPT_CHECK : SCRIPT_RUN, nonce,
+                                  id, holder);
+        if (strlen(line) > most)
+            most = strlen(line);
+        free(line);
+    }
+    free(nonce);
+    free(id);
+    free(holder);
+    return most;
+}
+
+static size_t args_bytes(const struct strlist *args)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < args->n; i++)
+        n += strlen(args->v[i]);
+    return n;
+}
+
+static size_t env_bytes(const struct kvlist *env)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < env->n; i++)
+        n += strlen(env->key[i]) + strlen(env->val[i]);
+    return n;
+}
+
+/* What a host can take: the literal env must leave the script's own
+ * variables alone, and the command line must fit one argument. */
+static int check_host(const struct plan *p, const struct plan_host *ph,
+                      char *err)
+{
+    size_t len;
+
+    for (size_t i = 0; i < ph->env.n; i++)
+        if (strncmp(ph->env.key[i], "oneoff_", 7) == 0)
+            return errf(err,
+                        "env '%s' for host '%s': names starting with "
+                        "'oneoff_' are reserved for oneoff's host script",
+                        ph->env.key[i], ph->host->name);
+    len = longest_line(p, ph);
+    if (len <= SCRIPT_COMMAND_LINE_MAX)
+        return 0;
+    return errf(err,
+                "the command line for host '%s' would be %zu bytes, more "
+                "than the %d a host accepts as one argument (the command "
+                "is %zu bytes, its arguments %zu, the literal env %zu); "
+                "put the command in a script in the release and run that",
+                ph->host->name, len, SCRIPT_COMMAND_LINE_MAX,
+                strlen(p->task->command), args_bytes(&p->args),
+                env_bytes(&ph->env));
 }
 
 static void compose_host(struct plan *p, struct plan_host *ph,
                          const struct host *h, const struct plan_opts *o)
 {
     const struct task *t = p->task;
-    struct script_spec spec;
-    char *label;
 
     ph->host = h;
     ph->release = o->release
@@ -255,11 +319,19 @@ static void compose_host(struct plan *p, struct plan_host *ph,
     kvlist_merge(&ph->env, &t->env);
     kvlist_merge(&ph->env, &o->env);
     ph->become = t->become ? t->become : h->set.become;
-    spec_of(p, ph, NULL, &spec, &label);
-    spec.lock_holder = "<run id, operator, start time, host>";
-    /* what an SSH host is sent (see runner.c); local hosts get the
-     * preflight and this script without the handshake */
-    spec.handshake = h->set.transport == TRANSPORT_SSH && !t->pty;
+}
+
+/* What --dry-run shows: the run script, with placeholders for what each
+ * run makes new. */
+static void compose_dry_run(const struct plan *p, struct plan_host *ph)
+{
+    struct script_spec spec;
+    char *label;
+
+    spec_of(p, ph, SCRIPT_RUN, &spec, &label);
+    spec.nonce = "<nonce>";
+    spec.run_id = "<run id>";
+    spec.lock_holder = "run <run id> by <operator> since <time> on <host>";
     ph->script = script_compose(&spec);
     free(label);
 }
@@ -290,6 +362,13 @@ int plan_build(struct plan *p, const struct inventory *inv,
     for (size_t i = 0; i < n; i++)
         compose_host(p, &p->hosts[i], sel[i], o);
     free(sel);
+    for (size_t i = 0; i < n; i++) {
+        if (check_host(p, &p->hosts[i], err)) {
+            plan_release(p);
+            return -1;
+        }
+        compose_dry_run(p, &p->hosts[i]);
+    }
     return 0;
 }
 

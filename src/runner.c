@@ -51,13 +51,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -418,39 +416,8 @@ static void summarize(struct runner *r, const struct host_state *rows)
 
 /* ---- set-up and tear-down ------------------------------------------------ */
 
-static const char *operator_of(char *buf, size_t n)
-{
-    struct passwd pw, *res = NULL;
-    char tmp[1024];
-
-    if (getpwuid_r(getuid(), &pw, tmp, sizeof(tmp), &res) == 0 && res)
-        snprintf(buf, n, "%s", pw.pw_name);
-    else
-        snprintf(buf, n, "uid %ld", (long)getuid());
-    return buf;
-}
-
-/* A fresh random nonce frames this run's reports: nothing on a host can
- * know it before the run. */
-static void new_nonce(char *out, size_t n)
-{
-    unsigned char rnd[16];
-    size_t got = 0;
-
-    while (got < sizeof(rnd)) {
-        ssize_t k = getrandom(rnd + got, sizeof(rnd) - got, 0);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            die_msg("cannot read random bytes: %s", strerror(errno));
-        got += (size_t)k;
-    }
-    for (size_t i = 0; i < sizeof(rnd) && 2 * i + 2 < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", rnd[i]);
-}
-
-static void runner_init(struct runner *r, const struct plan *p,
-                        const struct runner_opts *o)
+static int runner_init(struct runner *r, const struct plan *p,
+                       const struct runner_opts *o, char *err)
 {
     int width = 1;
 
@@ -464,10 +431,9 @@ static void runner_init(struct runner *r, const struct plan *p,
     pthread_mutex_init(&r->s.fail_lock, NULL);
     host_table_init(&r->s.tab, r->n);
     record_new_id(r->s.run_id, sizeof(r->s.run_id));
-    new_nonce(r->s.nonce, sizeof(r->s.nonce));
     r->run.run_id = r->s.run_id;
-    r->run.operator_name =
-        operator_of(r->s.operator_name, sizeof(r->s.operator_name));
+    record_operator(r->s.operator_name, sizeof(r->s.operator_name));
+    r->run.operator_name = r->s.operator_name;
     r->run.stage = p->inv->stage;
     r->run.task = p->task->name;
     r->run.task_file = p->task->adhoc ? NULL : p->task->path;
@@ -486,6 +452,7 @@ static void runner_init(struct runner *r, const struct plan *p,
     r->w = xcalloc(r->n ? r->n : 1, sizeof(*r->w));
     for (size_t i = 0; i < r->n; i++)
         worker_host_init(&r->w[i], &r->s, i);
+    return script_nonce_new(r->s.nonce, err);
 }
 
 static void runner_release(struct runner *r)
@@ -541,7 +508,10 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
 
     if (fd_budget(p->nhosts, err))
         return EXIT_USAGE;
-    runner_init(&r, p, o);
+    if (runner_init(&r, p, o, err)) {
+        runner_release(&r);
+        return EXIT_USAGE;
+    }
     /* An unwritable record (or --report) is a configuration error: found
      * before anything connects. */
     if (record_open(&r.s.rec, o->log_root, r.s.run_id, o->report, err)) {

@@ -234,6 +234,7 @@ void task_adhoc(struct task *t, const char *command)
     t->command = xstrdup(command);
     t->run_on = RUN_ON_ALL;
     t->args = TASK_ARGS_NONE;
+    t->adhoc = true;
 }
 
 void task_release(struct task *t)

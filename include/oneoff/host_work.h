@@ -23,6 +23,7 @@
 
 #include "oneoff/buf.h"
 #include "oneoff/host_run.h"
+#include "oneoff/host_script.h"
 #include "oneoff/lines.h"
 #include "oneoff/output.h"
 #include "oneoff/plan.h"
@@ -41,7 +42,7 @@ struct run_shared {
     struct output out;
     struct record rec;
     char run_id[64];
-    char nonce[40];
+    char nonce[SCRIPT_NONCE_LEN + 1];
     char operator_name[64];
     atomic_int interrupts;
     pthread_mutex_t fail_lock;
@@ -65,7 +66,7 @@ struct worker_host {
     bool capturing; /* stdout is the report, stderr is set-up output */
     bool ready;     /* the report is complete */
     bool malformed;
-    struct buf capture;
+    struct buf noise; /* set-up stdout outside the report's frames */
     char setup_err[SETUP_ERR_MAX]; /* first set-up line on stderr */
     struct preflight pf;
     enum task_state task_state;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "oneoff/host_script.h"
 #include "oneoff/inventory.h"
 #include "oneoff/task.h"
 #include "oneoff/util.h"
@@ -31,7 +32,7 @@ struct plan_host {
     struct kvlist env;  /* stage, host, task, command line; later wins */
     const char *become; /* task's, else host's; NULL: the login user */
     char *task_file;    /* "tasks/NAME.yml", looked for in the release */
-    char *script;       /* the script body, shown by --dry-run */
+    char *script;       /* the run script with placeholders, for --dry-run */
 };
 
 struct plan {
@@ -47,7 +48,9 @@ struct plan {
 
 /* Selects the hosts and composes their scripts. Errors are usage or
  * configuration errors (exit 2): a --limit that matches no host, no or two
- * primaries, arguments to a task with `args: none`, an empty selection. */
+ * primaries, arguments to a task with `args: none`, an empty selection, an
+ * env name the script reserves (oneoff_*), a command line too long for
+ * some host (SCRIPT_COMMAND_LINE_MAX). */
 int plan_build(struct plan *p, const struct inventory *inv,
                const struct task *t, const struct plan_opts *o, char *err);
 void plan_release(struct plan *p);
@@ -74,15 +77,13 @@ int rollout_parse(const char *batch, const char *max_fail, size_t nhosts,
                   struct rollout *out, char *err);
 void rollout_release(struct rollout *r);
 
-/* The command line that runs the task on ph in release (NULL: the plan's;
- * else an absolute path resolved by the preflight, so one run is one
- * release), taking the task's lock with lock_holder written into it. With
- * handshake, the script first reports as the preflight does and waits for
- * "go" (see struct script_spec). Caller frees. */
-char *plan_run_command(const struct plan *p, const struct plan_host *ph,
-                       const char *release, const char *lock_holder,
-                       bool handshake);
-/* The command line of ph's preflight (see script_preflight()). */
-char *plan_preflight_command(const struct plan *p, const struct plan_host *ph);
+/* The command line for ph: the script with its data prelude, in mode, with
+ * this run's nonce (SCRIPT_NONCE_LEN hex digits), run id and lock holder
+ * line (cut to SCRIPT_RUN_ID_MAX and SCRIPT_HOLDER_MAX bytes; plan_build()
+ * checked that the line fits a host with values that long). The task's
+ * arguments follow in SCRIPT_RUN mode only. Caller frees. */
+char *plan_command(const struct plan *p, const struct plan_host *ph,
+                   enum script_mode mode, const char *nonce, const char *run_id,
+                   const char *lock_holder);
 
 #endif

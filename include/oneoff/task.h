@@ -33,6 +33,7 @@ struct task {
     char *become;
     char *batch;    /* rolling runs: "1,25%,100%" */
     char *max_fail; /* "N" or "N%" */
+    bool adhoc;     /* `oneoff exec`: a command line, no file */
 };
 
 /* Parses a task from memory; name is the task's name, display the path
@@ -41,7 +42,8 @@ int task_parse(struct task *t, const char *name, const char *display,
                const char *data, size_t len, char *err);
 /* Loads DIR/tasks/NAME.yml. */
 int task_load(struct task *t, const char *dir, const char *name, char *err);
-/* An ad-hoc task for `oneoff exec`: runs command on all selected hosts. */
+/* An ad-hoc task for `oneoff exec` (adhoc set, named "exec", no file):
+ * runs command on all selected hosts. */
 void task_adhoc(struct task *t, const char *command);
 void task_release(struct task *t);
 

@@ -307,6 +307,58 @@ static void test_hosts_as_list_and_empty_host(void **state)
     inventory_release(&inv);
 }
 
+/* release and revision_file stay inside app_dir and the release: the
+ * script enters and reads them there, so a path out of it is refused. */
+static void test_paths_confined(void **state)
+{
+    struct inventory inv;
+
+    (void)state;
+    parse_ok(&inv, "production",
+             "defaults: { app_dir: /a, release: releases/20261121 }\n"
+             "hosts:\n"
+             "  a: { release: current, revision_file: meta/REV.txt }\n"
+             "  b: { release: './rel..x/..y', revision_file: .REVISION }\n");
+    assert_string_equal(inv.hosts[0].set.release, "current");
+    assert_string_equal(inv.hosts[0].set.revision_file, "meta/REV.txt");
+    assert_string_equal(inv.hosts[1].set.release, "./rel..x/..y");
+    inventory_release(&inv);
+
+    parse_fails("production",
+                "defaults: { app_dir: /a, release: /srv/other }\nhosts: [a]\n",
+                PROD ":1:35: 'release' must be a path inside app_dir "
+                     "(relative, without '..'), not '/srv/other'");
+    parse_fails("production",
+                "defaults: { app_dir: /a }\nhosts:\n"
+                "  a: { release: ../other/current }\n",
+                PROD ":3:17: 'release' must be a path inside app_dir "
+                     "(relative, without '..'), not '../other/current'");
+    parse_fails("production",
+                "defaults: { app_dir: /a, release: 'releases/../../x' }\n"
+                "hosts: [a]\n",
+                PROD ":1:35: 'release' must be a path inside app_dir "
+                     "(relative, without '..'), not 'releases/../../x'");
+    parse_fails("production",
+                "defaults: { app_dir: /a, release: 'releases/..' }\n"
+                "hosts: [a]\n",
+                PROD ":1:35: 'release' must be a path inside app_dir "
+                     "(relative, without '..'), not 'releases/..'");
+    parse_fails("production",
+                "defaults: { app_dir: /a, release: '' }\nhosts: [a]\n",
+                PROD ":1:35: 'release' must be a path inside app_dir "
+                     "(relative, without '..'), not ''");
+    parse_fails("production",
+                "defaults: { app_dir: /a }\nhosts:\n"
+                "  a: { revision_file: /etc/shadow }\n",
+                PROD ":3:23: 'revision_file' must be a path inside the "
+                     "release (relative, without '..'), not '/etc/shadow'");
+    parse_fails("production",
+                "defaults: { app_dir: /a, revision_file: '../../REV' }\n"
+                "hosts: [a]\n",
+                PROD ":1:41: 'revision_file' must be a path inside the "
+                     "release (relative, without '..'), not '../../REV'");
+}
+
 static void test_transport(void **state)
 {
     struct inventory inv;
@@ -773,6 +825,7 @@ int main(void)
         cmocka_unit_test(test_host_overrides),
         cmocka_unit_test(test_hosts_as_list_and_empty_host),
         cmocka_unit_test(test_transport),
+        cmocka_unit_test(test_paths_confined),
         cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_structure_errors),

@@ -20,6 +20,9 @@
 #include "oneoff/task.h"
 #include "oneoff/util.h"
 
+#define NONCE "0123456789abcdef0123456789abcdef"
+#define RUN_ID "20261121T091234Z-00aa11"
+
 static const char fleet[] =
     "stage: production\n"
     "defaults:\n"
@@ -136,16 +139,16 @@ static char *select_names(const struct fixture *f, const struct task *t,
     return out;
 }
 
-#define assert_selects(f, t, limits, roles, want)                             \
-    do {                                                                      \
-        char *got_ = select_names((f), (t), (limits), (roles));               \
-        if (strcmp(got_, (want)) != 0) {                                      \
-            fprintf(stderr, " got  \"%s\"\n want \"%s\"\n", got_, (want));    \
-            free(got_);                                                       \
-            fail_msg("selection with --limit '%s' --role '%s'",               \
-                     (limits) ? (limits) : "", (roles) ? (roles) : "");       \
-        }                                                                     \
-        free(got_);                                                           \
+#define assert_selects(f, t, limits, roles, want)                              \
+    do {                                                                       \
+        char *got_ = select_names((f), (t), (limits), (roles));                \
+        if (strcmp(got_, (want)) != 0) {                                       \
+            fprintf(stderr, " got  \"%s\"\n want \"%s\"\n", got_, (want));     \
+            free(got_);                                                        \
+            fail_msg("selection with --limit '%s' --role '%s'",                \
+                     (limits) ? (limits) : "", (roles) ? (roles) : "");        \
+        }                                                                      \
+        free(got_);                                                            \
     } while (0)
 
 static void test_limit_globs(void **state)
@@ -153,8 +156,7 @@ static void test_limit_globs(void **state)
     struct fixture *f = *state;
     const struct task *t = use_task(f, "command: x\n");
 
-    assert_selects(f, t, NULL, NULL,
-                   "web1,web2,web3,db1,db2,cache1,worker1");
+    assert_selects(f, t, NULL, NULL, "web1,web2,web3,db1,db2,cache1,worker1");
     assert_selects(f, t, "web*", NULL, "web1,web2,web3");
     assert_selects(f, t, "web* !web2", NULL, "web1,web3");
     assert_selects(f, t, "!web2 web*", NULL, "web1,web3");
@@ -374,9 +376,8 @@ static void test_env_precedence(void **state)
     char err[ERR_MAX] = "";
     static const char *const web2[] = {"A", "stage", "B", "host", "C", "task",
                                        "D", "cli",   "E", "task", "F", "cli"};
-    static const char *const web1[] = {"A", "stage", "B", "stage",
-                                       "C", "task",  "D", "cli",
-                                       "E", "task",  "F", "cli"};
+    static const char *const web1[] = {"A", "stage", "B", "stage", "C", "task",
+                                       "D", "cli",   "E", "task",  "F", "cli"};
 
     memset(&o, 0, sizeof(o));
     kvlist_set(&o.env, "F", "cli");
@@ -387,9 +388,15 @@ static void test_env_precedence(void **state)
     /* stage < host < task < -e, each key keeping its first position. */
     assert_env(&find_ph(&p, "web2")->env, web2, 6);
     assert_env(&find_ph(&p, "web1")->env, web1, 6);
-    /* Literal values are exported by the script, single-quoted. */
-    assert_non_null(strstr(find_ph(&p, "web2")->script, "export B='host'\n"));
-    assert_non_null(strstr(find_ph(&p, "web2")->script, "export D='cli'\n"));
+    /* Literal values travel as single-quoted data, in order. */
+    assert_non_null(
+        strstr(find_ph(&p, "web2")->script,
+               "\noneoff_env='6'\n"
+               "oneoff_env_name_1='A'\noneoff_env_value_1='stage'\n"
+               "oneoff_env_name_2='B'\noneoff_env_value_2='host'\n"));
+    assert_non_null(strstr(find_ph(&p, "web2")->script,
+                           "\noneoff_env_name_4='D'\n"
+                           "oneoff_env_value_4='cli'\n"));
     /* The host's own settings are untouched. */
     assert_string_equal(kvlist_get(&f->inv.hosts[1].set.env, "D"), "host");
     plan_release(&p);
@@ -409,8 +416,8 @@ static void test_release(void **state)
     assert_int_equal(plan_build(&p, &f->inv, t, &o, err), 0);
     assert_string_equal(find_ph(&p, "web1")->release, "current");
     assert_string_equal(find_ph(&p, "web2")->release, "releases/7");
-    assert_non_null(strstr(find_ph(&p, "web1")->script,
-                           "cd -P -- 'current' "));
+    assert_non_null(
+        strstr(find_ph(&p, "web1")->script, "\noneoff_release='current'\n"));
     plan_release(&p);
 
     /* --release ID overrides every host's release. */
@@ -419,7 +426,7 @@ static void test_release(void **state)
     assert_string_equal(find_ph(&p, "web1")->release, "releases/20261121-0912");
     assert_string_equal(find_ph(&p, "web2")->release, "releases/20261121-0912");
     assert_non_null(strstr(find_ph(&p, "web2")->script,
-                           "cd -P -- 'releases/20261121-0912' "));
+                           "\noneoff_release='releases/20261121-0912'\n"));
     plan_release(&p);
 
     o.release = "../../etc";
@@ -442,7 +449,8 @@ static void assert_prefix(const char *s, const char *prefix)
 static void assert_run_prefix(const struct plan *p, const char *name,
                               const char *want)
 {
-    char *line = plan_run_command(p, find_ph(p, name), NULL, "h", true);
+    char *line =
+        plan_command(p, find_ph(p, name), SCRIPT_RUN, NONCE, RUN_ID, "h");
 
     assert_prefix(line, want);
     free(line);
@@ -502,22 +510,36 @@ static void test_plan_contents(void **state)
     assert_ptr_equal(p.hosts[1].host, inventory_find(&f->inv, "db2"));
     for (size_t i = 0; i < p.nhosts; i++) {
         const struct plan_host *ph = &p.hosts[i];
-        char *label = xasprintf("# oneoff: task 't' on host '%s' of stage "
-                                "'production'\n",
+        char *label = xasprintf("\noneoff_label='task '\\''t'\\'' on host "
+                                "'\\''%s'\\'' of stage "
+                                "'\\''production'\\'''\n",
                                 ph->host->name);
-        assert_int_equal(strncmp(ph->script, label, strlen(label)), 0);
+        assert_non_null(strstr(ph->script, label));
         free(label);
-        assert_non_null(strstr(ph->script, "cd -P -- '/srv/app' "));
-        assert_non_null(strstr(ph->script, ". ./'shared/.env'\n"));
-        assert_non_null(strstr(ph->script,
-                               "oneoff_cmd='bin/fix \"$@\"'\n"));
-        /* Batch mode: the watchdog. */
+        assert_non_null(strstr(ph->script, "\noneoff_app_dir='/srv/app'\n"));
+        assert_non_null(
+            strstr(ph->script, "\noneoff_env_file_1='shared/.env'\n"));
+        assert_non_null(
+            strstr(ph->script, "\noneoff_task_file='tasks/t.yml'\n"));
+        assert_non_null(strstr(ph->script, "\noneoff_cmd='bin/fix \"$@\"'\n"));
+        /* the placeholders --dry-run shows */
+        assert_non_null(strstr(ph->script, "\noneoff_nonce='<nonce>'\n"));
+        /* the watchdog is in the script */
         assert_non_null(strstr(ph->script, "oneoff_dog"));
-        /* The arguments follow the script, single-quoted. */
+        /* The arguments follow the script, single-quoted, in run mode. */
         tail = " oneoff '--order' 'it'\\''s 1234'";
-        line = plan_run_command(&p, ph, NULL, "holder", true);
+        line = plan_command(&p, ph, SCRIPT_RUN, NONCE, RUN_ID, "holder");
         assert_true(strlen(line) > strlen(tail));
         assert_string_equal(line + strlen(line) - strlen(tail), tail);
+        assert_non_null(strstr(line, "oneoff_mode='\\''run'\\''\n"));
+        assert_non_null(strstr(line, "oneoff_nonce='\\''" NONCE "'\\''\n"));
+        assert_non_null(strstr(line, "oneoff_run_id='\\''" RUN_ID "'\\''\n"));
+        assert_non_null(strstr(line, "oneoff_lock_holder='\\''holder'\\''\n"));
+        free(line);
+        /* ... and not in check mode, which runs nothing */
+        line = plan_command(&p, ph, SCRIPT_CHECK, NONCE, RUN_ID, "holder");
+        assert_string_equal(line + strlen(line) - 8, "' oneoff");
+        assert_non_null(strstr(line, "oneoff_mode='\\''check'\\''\n"));
         free(line);
     }
     plan_release(&p);
@@ -525,29 +547,135 @@ static void test_plan_contents(void **state)
     assert_int_equal(p.nhosts, 0);
     plan_opts_release(&o);
 
-    /* A console (pty: true) runs without the watchdog. */
-    t = use_task(f, "command: bin/console\nrun_on: primary\nrole: db\n"
-                    "pty: true\n");
-    memset(&o, 0, sizeof(o));
-    assert_int_equal(plan_build(&p, &f->inv, t, &o, err), 0);
-    assert_int_equal(p.nhosts, 1);
-    assert_false(p.confirm);
-    assert_null(strstr(p.hosts[0].script, "oneoff_dog"));
-    assert_non_null(strstr(p.hosts[0].script,
-                           "exec /bin/sh -c \"$oneoff_cmd\" oneoff \"$@\"\n"));
-    plan_release(&p);
-
-    /* An ad-hoc command is labelled as a command. */
+    /* An ad-hoc command is labelled as a command and has no task file. */
     task_release(&f->task);
     task_adhoc(&f->task, "uptime");
     strlist_push(&o.limits, "worker1");
     assert_int_equal(plan_build(&p, &f->inv, &f->task, &o, err), 0);
-    {
-        static const char want[] = "# oneoff: command on host "
-                                   "'worker1' of stage 'production'\n";
-        assert_int_equal(strncmp(p.hosts[0].script, want, strlen(want)), 0);
-    }
+    assert_non_null(strstr(p.hosts[0].script,
+                           "\noneoff_label='command on host '\\''worker1'\\'' "
+                           "of stage '\\''production'\\'''\n"));
+    assert_non_null(strstr(p.hosts[0].script, "\noneoff_task_file=''\n"));
     plan_release(&p);
+    plan_opts_release(&o);
+}
+
+/* A task that happens to be named "exec" is a task, with its file. */
+static void test_adhoc_by_flag(void **state)
+{
+    struct fixture *f = *state;
+    struct plan_opts o;
+    struct plan p;
+    char err[ERR_MAX] = "";
+
+    memset(&o, 0, sizeof(o));
+    if (f->have_task)
+        task_release(&f->task);
+    f->have_task = false;
+    assert_int_equal(
+        task_parse(&f->task, "exec", "tasks/exec.yml", "command: x\n", 11, err),
+        0);
+    f->have_task = true;
+    assert_false(f->task.adhoc);
+    strlist_push(&o.limits, "worker1");
+    assert_int_equal(plan_build(&p, &f->inv, &f->task, &o, err), 0);
+    assert_non_null(
+        strstr(p.hosts[0].script, "\noneoff_task_file='tasks/exec.yml'\n"));
+    assert_non_null(strstr(p.hosts[0].script, "\noneoff_label='task "));
+    plan_release(&p);
+    plan_opts_release(&o);
+}
+
+/* Lock, --wait-lock and check_locks reach the prelude. */
+static void test_lock_settings(void **state)
+{
+    struct fixture *f = *state;
+    const struct task *t = use_task(f, "command: x\nlock: true\n");
+    struct plan_opts o;
+    struct plan p;
+    char err[ERR_MAX] = "", *line, holder[SCRIPT_HOLDER_MAX + 100];
+
+    memset(&o, 0, sizeof(o));
+    o.wait_lock_ms = 1500;
+    strlist_push(&o.limits, "worker1");
+    assert_int_equal(plan_build(&p, &f->inv, t, &o, err), 0);
+    p.check_locks = true;
+    line = plan_command(&p, &p.hosts[0], SCRIPT_CHECK, NONCE, RUN_ID, "h");
+    assert_non_null(strstr(line, "\noneoff_lock='\\''t'\\''\n"));
+    assert_non_null(strstr(line, "\noneoff_lock_wait='\\''2'\\''\n"));
+    assert_non_null(strstr(line, "\noneoff_check_locks='\\''1'\\''\n"));
+    free(line);
+    /* a holder line longer than the limit is cut */
+    memset(holder, 'h', sizeof(holder) - 1);
+    holder[sizeof(holder) - 1] = '\0';
+    line = plan_command(&p, &p.hosts[0], SCRIPT_RUN, NONCE, RUN_ID, holder);
+    assert_non_null(strstr(line, "\noneoff_check_locks='\\'''\\''\n"));
+    {
+        const char *h = strstr(line, "\noneoff_lock_holder='\\''") + 24;
+        assert_int_equal(strspn(h, "h"), SCRIPT_HOLDER_MAX);
+    }
+    free(line);
+    plan_release(&p);
+    plan_opts_release(&o);
+}
+
+/* A command line a host cannot take is refused before anything connects,
+ * naming the host, the sizes and what to do. */
+static void test_command_line_too_long(void **state)
+{
+    struct fixture *f = *state;
+    struct plan_opts o;
+    struct plan p;
+    char err[ERR_MAX] = "", *big = xmalloc(140001);
+    const struct task *t;
+
+    memset(big, 'x', 140000);
+    big[140000] = '\0';
+    memset(&o, 0, sizeof(o));
+    strlist_push(&o.limits, "worker1");
+    if (f->have_task)
+        task_release(&f->task);
+    task_adhoc(&f->task, big);
+    f->have_task = true;
+    assert_int_equal(plan_build(&p, &f->inv, &f->task, &o, err), -1);
+    assert_null(p.hosts);
+    if (strstr(err, "the command line for host 'worker1' would be ") != err ||
+        strstr(err, "more than the 131071 a host accepts as one argument "
+                    "(the command is 140000 bytes, its arguments 0") == NULL ||
+        strstr(err, "put the command in a script in the release") == NULL)
+        fail_msg("unexpected error: %s", err);
+
+    /* arguments count too */
+    t = use_task(f, "command: x \"$@\"\nargs: any\n");
+    strlist_push(&o.args, big);
+    assert_int_equal(plan_build(&p, &f->inv, t, &o, err), -1);
+    assert_non_null(strstr(err, "its arguments 140000"));
+    strlist_clear(&o.args);
+
+    /* a 100 KB command still fits */
+    big[100000] = '\0';
+    strlist_push(&o.args, big);
+    assert_int_equal(plan_build(&p, &f->inv, t, &o, err), 0);
+    plan_release(&p);
+    plan_opts_release(&o);
+    free(big);
+}
+
+static void test_reserved_env_names(void **state)
+{
+    struct fixture *f = *state;
+    const struct task *t = use_task(f, "command: x\n"
+                                       "env: { oneoff_cmd: evil }\n");
+    struct plan_opts o;
+    struct plan p;
+    char err[ERR_MAX] = "";
+
+    memset(&o, 0, sizeof(o));
+    strlist_push(&o.limits, "worker1");
+    assert_int_equal(plan_build(&p, &f->inv, t, &o, err), -1);
+    assert_string_equal(err, "env 'oneoff_cmd' for host 'worker1': names "
+                             "starting with 'oneoff_' are reserved for "
+                             "oneoff's host script");
     plan_opts_release(&o);
 }
 
@@ -569,6 +697,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_release, setup, teardown),
         cmocka_unit_test_setup_teardown(test_become, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plan_contents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_adhoc_by_flag, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_command_line_too_long, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reserved_env_names, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests_name("plan", tests, NULL, NULL);

@@ -1,0 +1,80 @@
+/*
+ * host_script.h - the POSIX sh script every host runs, and its quoting.
+ *
+ * The script is src/host_script.sh, embedded into oneoff at build time;
+ * its header comment is the reference for what it does (set-up, the framed
+ * report, the client's word, locks, the watchdog). C writes only its data
+ * prelude: one single-quoted assignment per value, so no input can inject
+ * shell, followed by the script text.
+ */
+#ifndef ONEOFF_HOST_SCRIPT_H
+#define ONEOFF_HOST_SCRIPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "oneoff/buf.h"
+#include "oneoff/util.h"
+
+/* Exit status of the script when it cannot set up (app_dir, env file,
+ * release, lock file), or when told to go although its lock is held: the
+ * task never started. */
+#define SCRIPT_SETUP_FAILED 125
+
+/* Where a task's lock lives, relative to app_dir. */
+#define LOCK_DIR "shared/.oneoff/locks"
+
+/* The report's nonce: this many lowercase hex digits. */
+#define SCRIPT_NONCE_LEN 32
+/* Longest run id and lock holder line the prelude carries; longer ones are
+ * cut (a run id is YYYYMMDDTHHMMSSZ-xxxxxx). */
+#define SCRIPT_RUN_ID_MAX 63
+#define SCRIPT_HOLDER_MAX 511
+
+/* The longest command line a host accepts: the login shell gets it as one
+ * argument of `sh -c`, and Linux limits one argument to MAX_ARG_STRLEN
+ * (131072 bytes with its NUL). */
+#define SCRIPT_COMMAND_LINE_MAX (131072 - 1)
+
+enum script_mode {
+    SCRIPT_RUN,   /* take and keep the lock, report, run on "go" */
+    SCRIPT_CHECK, /* report, test the lock, wait for EOF, run nothing */
+};
+
+struct script_spec {
+    enum script_mode mode;
+    const char *nonce;  /* SCRIPT_NONCE_LEN hex digits */
+    const char *run_id; /* decides between two runs that want one lock */
+    const char *label;  /* "task 'x' on host 'y' of stage 'z'" */
+    const char *app_dir;
+    const char *release;             /* relative to app_dir */
+    const char *revision_file;       /* NULL: REVISION */
+    const struct strlist *env_files; /* relative to app_dir, or absolute */
+    const struct kvlist *env;        /* literal values, exported in order */
+    const char *task_file;   /* tasks/NAME.yml in the release; NULL ad hoc */
+    const char *lock;        /* NULL, or the task's name: its lock */
+    const char *lock_holder; /* written into the lock file (run) */
+    long lock_wait_s;        /* --wait-lock; 0: do not wait */
+    bool check_locks;        /* report every held task lock (check) */
+    const char *command;
+};
+
+/* Appends s to b in single quotes: the shell reads back exactly s. */
+void sh_quote(struct buf *b, const char *s);
+
+/* The script for spec: its data prelude, then the embedded script without
+ * its comment lines and blank lines (they stay in src/host_script.sh, for
+ * the reader). Caller frees. */
+char *script_compose(const struct script_spec *spec);
+
+/* The command line sent to the host's login shell:
+ *   exec [sudo -n -u USER --] /bin/sh -c 'SCRIPT' oneoff 'ARG'...
+ * become may be NULL. Caller frees. */
+char *script_command_line(const char *script, const char *become,
+                          const struct strlist *args);
+
+/* Fills out with a new nonce (SCRIPT_NONCE_LEN hex digits and a NUL) from
+ * the kernel's random source. */
+int script_nonce_new(char out[SCRIPT_NONCE_LEN + 1], char *err);
+
+#endif

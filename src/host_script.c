@@ -1,0 +1,162 @@
+/*
+ * host_script.c - the script a host runs: a data prelude written here, then
+ * src/host_script.sh as embedded at build time (host_script_text.S).
+ *
+ * The prelude is data only, one single-quoted assignment per value, so the
+ * script's logic lives in one file that shellcheck reads and that tests run
+ * under several shells; nothing here writes shell code. Lists (env files,
+ * literal env) travel as a count and numbered variables.
+ */
+#define _GNU_SOURCE
+#include "oneoff/host_script.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+/* src/host_script.sh, NUL-terminated (host_script_text.S) */
+extern const char oneoff_host_script[];
+
+#define SCRIPT_MAX (16u << 20)
+
+void sh_quote(struct buf *b, const char *s)
+{
+    buf_addc(b, '\'');
+    for (; *s; s++) {
+        if (*s == '\'')
+            buf_adds(b, "'\\''");
+        else
+            buf_addc(b, *s);
+    }
+    buf_addc(b, '\'');
+}
+
+static void assign(struct buf *b, const char *name, const char *value)
+{
+    buf_adds(b, name);
+    buf_addc(b, '=');
+    sh_quote(b, value ? value : "");
+    buf_addc(b, '\n');
+}
+
+static void assign_cut(struct buf *b, const char *name, const char *value,
+                       size_t max)
+{
+    char *v = xstrndup(value ? value : "", max);
+
+    assign(b, name, v);
+    free(v);
+}
+
+static void assign_num(struct buf *b, const char *name, long n)
+{
+    char v[32];
+
+    snprintf(v, sizeof(v), "%ld", n);
+    assign(b, name, v);
+}
+
+static void assign_nth(struct buf *b, const char *prefix, size_t i,
+                       const char *value)
+{
+    char name[64];
+
+    snprintf(name, sizeof(name), "%s%zu", prefix, i);
+    assign(b, name, value);
+}
+
+/* Appends the script, leaving out comment lines and blank lines: the
+ * script has no here-documents and no multi-line string whose lines could
+ * start with '#', so those lines are comments. */
+static void add_script_body(struct buf *b)
+{
+    const char *p = oneoff_host_script;
+
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) + 1 : strlen(p);
+        size_t lead = strspn(p, " \t");
+
+        if (p[lead] != '#' && p[lead] != '\n' && p[lead] != '\0')
+            buf_add(b, p, n);
+        p += n;
+    }
+}
+
+char *script_compose(const struct script_spec *s)
+{
+    struct buf b = BUF_INIT(SCRIPT_MAX);
+    size_t nfiles = s->env_files ? s->env_files->n : 0;
+    size_t nenv = s->env ? s->env->n : 0;
+
+    assign(&b, "oneoff_mode", s->mode == SCRIPT_RUN ? "run" : "check");
+    assign_cut(&b, "oneoff_nonce", s->nonce, SCRIPT_NONCE_LEN);
+    assign_cut(&b, "oneoff_run_id", s->run_id, SCRIPT_RUN_ID_MAX);
+    assign(&b, "oneoff_label", s->label);
+    assign(&b, "oneoff_app_dir", s->app_dir);
+    assign(&b, "oneoff_release", s->release ? s->release : "current");
+    assign(&b, "oneoff_revision_file",
+           s->revision_file ? s->revision_file : "REVISION");
+    assign_num(&b, "oneoff_env_files", (long)nfiles);
+    for (size_t i = 0; i < nfiles; i++)
+        assign_nth(&b, "oneoff_env_file_", i + 1, s->env_files->v[i]);
+    assign_num(&b, "oneoff_env", (long)nenv);
+    for (size_t i = 0; i < nenv; i++) {
+        assign_nth(&b, "oneoff_env_name_", i + 1, s->env->key[i]);
+        assign_nth(&b, "oneoff_env_value_", i + 1, s->env->val[i]);
+    }
+    assign(&b, "oneoff_task_file", s->task_file);
+    assign(&b, "oneoff_lock", s->lock);
+    assign_cut(&b, "oneoff_lock_holder", s->lock_holder, SCRIPT_HOLDER_MAX);
+    assign_num(&b, "oneoff_lock_wait", s->lock_wait_s > 0 ? s->lock_wait_s : 0);
+    assign(&b, "oneoff_check_locks", s->check_locks ? "1" : "");
+    assign(&b, "oneoff_cmd", s->command);
+    add_script_body(&b);
+    return buf_detach(&b);
+}
+
+char *script_command_line(const char *script, const char *become,
+                          const struct strlist *args)
+{
+    struct buf b = BUF_INIT(SCRIPT_MAX * 2);
+
+    buf_adds(&b, "exec ");
+    if (become) {
+        buf_adds(&b, "sudo -n -u ");
+        sh_quote(&b, become);
+        buf_adds(&b, " -- ");
+    }
+    buf_adds(&b, "/bin/sh -c ");
+    sh_quote(&b, script);
+    buf_adds(&b, " oneoff");
+    for (size_t i = 0; args && i < args->n; i++) {
+        buf_addc(&b, ' ');
+        sh_quote(&b, args->v[i]);
+    }
+    return buf_detach(&b);
+}
+
+int script_nonce_new(char out[SCRIPT_NONCE_LEN + 1], char *err)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char rnd[SCRIPT_NONCE_LEN / 2];
+    size_t got = 0;
+
+    out[0] = '\0';
+    while (got < sizeof(rnd)) {
+        ssize_t n = getrandom(rnd + got, sizeof(rnd) - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return errf(err, "cannot read random bytes: %s", strerror(errno));
+        got += (size_t)n;
+    }
+    for (size_t i = 0; i < sizeof(rnd); i++) {
+        out[2 * i] = hex[rnd[i] >> 4];
+        out[2 * i + 1] = hex[rnd[i] & 15];
+    }
+    out[SCRIPT_NONCE_LEN] = '\0';
+    return 0;
+}

@@ -1,0 +1,352 @@
+# oneoff host script: what every host runs, in one shell, for one run.
+# shellcheck disable=SC2154 # the prelude sets every oneoff_* input
+#
+# oneoff sends each host one command line,
+#     exec [sudo -n -u USER --] /bin/sh -c 'PRELUDE SCRIPT' oneoff 'ARG'...
+# where SCRIPT is this file (embedded into oneoff at build time) and PRELUDE
+# is data only, single-quoted assignments written by src/host_script.c:
+#     oneoff_mode          run | check
+#     oneoff_nonce         32 hex digits, new for every run: frames the report
+#     oneoff_run_id        YYYYMMDDTHHMMSSZ-xxxxxx (older ids sort first)
+#     oneoff_label         what runs where, for a reader of --dry-run
+#     oneoff_app_dir       the app's folder (cd -P)
+#     oneoff_release       the release, relative to app_dir
+#     oneoff_revision_file relative to the release
+#     oneoff_env_files     N; oneoff_env_file_1..N relative to app_dir or absolute
+#     oneoff_env           N; oneoff_env_name_I, oneoff_env_value_I: exported
+#     oneoff_task_file     tasks/NAME.yml, its copy in the release; '' ad hoc
+#     oneoff_lock          the task's name when it takes its lock, else ''
+#     oneoff_lock_holder   the line written into the lock file: run ID ...
+#     oneoff_lock_wait     seconds to wait for a lock held by an older run
+#     oneoff_check_locks   1: report every held task lock (oneoff check)
+#     oneoff_cmd           the task's command, run by /bin/sh -c
+# The task's arguments are this shell's positional parameters.
+#
+# Protocol, the same over SSH and for local hosts:
+#   1. Set-up: enter app_dir (cd -P), check that every env file is readable,
+#      source them with `set -a` (their stdout goes to stderr, so nothing
+#      they print can pass for the report), enter the release (cd -P). A
+#      failure prints "oneoff: ..." on stderr and exits 125.
+#   2. The report on stdout, one line per frame:
+#          <nonce> <key> <length> <length bytes>\n
+#      A value holding newlines is sent as several frames: "<key>+" for
+#      each piece followed by a newline, then "<key>" for the last piece.
+#      Keys: release (absolute, resolved), revision (first line of the
+#      revision file), task (the release's task file when at most 4 KiB,
+#      its exact bytes) or task_sha256 (hex digest of a larger one, or
+#      "none" when there is none, "unknown" when it cannot be read), lock
+#      ("free", or "held " and the holder's line), locked (check: a held
+#      lock, "NAME\nHOLDER"), and last ready (empty). Lengths count bytes
+#      (LC_ALL=C, for the report only). Bytes outside frames are noise from
+#      the login shell or from processes it left behind: the client keeps
+#      them apart, and cannot be fooled by them, since they do not know the
+#      nonce. One frame is one line because bash writes its output a line
+#      at a time: a line (up to 4 KiB) reaches the pipe in one write, so a
+#      stray process writing at the same moment lands between frames, never
+#      inside one.
+#   3. run: wait for the client's word on stdin. "go" runs the task in this
+#      shell, in the release reported; anything else, or EOF, exits 0 and
+#      runs nothing. check: wait for EOF on stdin and exit 0.
+#
+# Locks. With oneoff_lock, the task's lock is an flock on
+# app_dir/shared/.oneoff/locks/NAME.lock held on fd 9, which the task
+# inherits: it is held exactly as long as the task's processes live, and
+# no stale lock file ever needs cleaning. run takes it and keeps it from the
+# report on; check only tests it. When two runs want the same locks on
+# several hosts at once, the older run id wins: a run that finds the lock
+# held by a younger run waits for it (up to 20 s plus oneoff_lock_wait),
+# since the client of the younger run refuses it as soon as one of its
+# hosts reports a held lock, which closes its channels and frees its locks;
+# a run that finds it held by an older run reports it held (or waits
+# oneoff_lock_wait seconds). So two runs started together never both win
+# and never wait for each other forever.
+#
+# Stops. The task runs as a foreground child of this shell, in its process
+# group; stdin is /dev/null for the task. Beside it a watchdog reads the
+# channel's stdin: when that reaches EOF (the client stops the task, closes
+# the channel, or the connection drops) it sends TERM to the whole process
+# group, then KILL five seconds later. The watchdog ignores every signal the
+# group may get (sshd's SSH "signal" request is a killpg() on the group),
+# so it outlives a TERM meant for the task, and a task that ignores TERM
+# still ends. This shell catches TERM, INT and HUP (caught, not ignored, so
+# the task does not inherit an ignored signal) to outlive them and report
+# how the task ended: its exit status, or its death by signal N re-raised,
+# so that SSH reports exit-signal. A process that leaves the group (setsid)
+# is out of the watchdog's reach.
+#
+# Footprint: every process started here is paid on every host. On the
+# normal path this shell forks twice (the task and the watchdog) and execs
+# only the task's /bin/sh; a task with a lock adds flock. Files are read
+# with `read`, and there is no command substitution; sleep, mkdir and
+# sha256sum run only on rare paths. Helpers run with the PATH this shell
+# started with, not one an env file or the task's env set.
+
+oneoff_nl='
+'
+oneoff_path=$PATH
+
+oneoff_fail() {
+    printf 'oneoff: %s\n' "$1" >&2
+    exit 125
+}
+
+# oneoff_frame KEY VALUE: the frames of one value of the report.
+oneoff_frame() {
+    oneoff_v=$2
+    while :; do
+        case $oneoff_v in
+        *"$oneoff_nl"*) ;;
+        *) break ;;
+        esac
+        oneoff_p=${oneoff_v%%"$oneoff_nl"*}
+        oneoff_v=${oneoff_v#*"$oneoff_nl"}
+        printf '%s %s+ %s %s\n' "$oneoff_nonce" "$1" "${#oneoff_p}" "$oneoff_p"
+    done
+    printf '%s %s %s %s\n' "$oneoff_nonce" "$1" "${#oneoff_v}" "$oneoff_v"
+}
+
+# oneoff_id_key ID: sets oneoff_k1 and oneoff_k2, numbers that order run
+# ids by age; fails for anything that is not a run id.
+oneoff_id_key() {
+    case $1 in
+    [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;;
+    *) return 1 ;;
+    esac
+    oneoff_k=${1%%T*}${1#*T}
+    oneoff_k1=1${oneoff_k%%Z*}
+    oneoff_k2=0x${1##*-}
+}
+
+# oneoff_younger LINE: true when the holder's line names a run younger than
+# this one.
+oneoff_younger() {
+    oneoff_id=${1#run }
+    [ "$oneoff_id" != "$1" ] || return 1
+    oneoff_id=${oneoff_id%% *}
+    oneoff_id_key "$oneoff_run_id" || return 1
+    oneoff_m1=$oneoff_k1 oneoff_m2=$oneoff_k2
+    oneoff_id_key "$oneoff_id" || return 1
+    [ "$((oneoff_k1 > oneoff_m1 || (oneoff_k1 == oneoff_m1 && oneoff_k2 > oneoff_m2)))" = 1 ]
+}
+
+oneoff_pause() {
+    sleep 0.2 2>/dev/null || sleep 1
+}
+
+# oneoff_lock_take: takes the lock on fd 9 for run (see Locks above).
+oneoff_lock_take() {
+    flock -n 9 && return 0
+    # A new holder may not have written its line yet, and a check holds
+    # the lock for an instant: look again a moment later.
+    oneoff_pause
+    flock -n 9 && return 0
+    oneoff_h=
+    IFS= read -r oneoff_h <"$oneoff_lock_file"
+    if oneoff_younger "$oneoff_h"; then
+        flock -w "$((20 + oneoff_lock_wait))" 9 && return 0
+    elif [ "$oneoff_lock_wait" -gt 0 ]; then
+        flock -w "$oneoff_lock_wait" 9 && return 0
+    fi
+    return 1
+}
+
+oneoff_report_task() {
+    if [ ! -f "$oneoff_task_file" ]; then
+        oneoff_frame task_sha256 none
+        return
+    fi
+    if [ ! -r "$oneoff_task_file" ]; then
+        oneoff_frame task_sha256 unknown
+        return
+    fi
+    # Line by line as it is read, one frame each; the digest of a larger
+    # file replaces what was sent of it. dash and busybox read a byte per
+    # system call: about 2 ms of CPU per KiB, against about 10 ms for
+    # starting sha256sum, hence 4 KiB (a task file is rarely larger).
+    oneoff_n=0 oneoff_l=''
+    while IFS= read -r oneoff_l; do
+        oneoff_n=$((oneoff_n + ${#oneoff_l} + 1))
+        [ "$oneoff_n" -le 4096 ] || break
+        printf '%s task+ %s %s\n' "$oneoff_nonce" "${#oneoff_l}" "$oneoff_l"
+        oneoff_l=
+    done <"$oneoff_task_file"
+    # read leaves an unterminated last line in oneoff_l
+    if [ "$((oneoff_n + ${#oneoff_l}))" -le 4096 ]; then
+        printf '%s task %s %s\n' "$oneoff_nonce" "${#oneoff_l}" "$oneoff_l"
+        return
+    fi
+    oneoff_c=
+    # shellcheck disable=SC2312
+    oneoff_c=$(PATH=$oneoff_path sha256sum <"$oneoff_task_file" 2>/dev/null)
+    oneoff_c=${oneoff_c%% *}
+    case ${#oneoff_c}:$oneoff_c in
+    64:*[!0-9a-f]*) oneoff_frame task_sha256 unknown ;;
+    64:*) oneoff_frame task_sha256 "$oneoff_c" ;;
+    *) oneoff_frame task_sha256 unknown ;;
+    esac
+}
+
+oneoff_report_lock() {
+    command -v flock >/dev/null 2>&1 ||
+        oneoff_fail 'flock (util-linux) is not installed'
+    oneoff_lock_dir=$oneoff_app/shared/.oneoff/locks
+    [ -d "$oneoff_lock_dir" ] || mkdir -p -- "$oneoff_lock_dir" 2>/dev/null ||
+        oneoff_fail "cannot create $oneoff_lock_dir"
+    oneoff_lock_file=$oneoff_lock_dir/$oneoff_lock.lock
+    { command exec 9>>"$oneoff_lock_file"; } 2>/dev/null ||
+        oneoff_fail "cannot open the lock $oneoff_lock_file"
+    oneoff_locked=
+    if [ "$oneoff_mode" = run ]; then
+        oneoff_lock_take && oneoff_locked=1
+    elif [ "$oneoff_lock_wait" -gt 0 ]; then
+        flock -w "$oneoff_lock_wait" 9 && oneoff_locked=1
+    else
+        flock -n 9 && oneoff_locked=1
+    fi
+    if [ -n "$oneoff_locked" ] && [ "$oneoff_mode" = run ]; then
+        printf '%s\n' "$oneoff_lock_holder" >"$oneoff_lock_file"
+        oneoff_frame lock free
+        return
+    fi
+    if [ -z "$oneoff_locked" ]; then
+        oneoff_h=
+        IFS= read -r oneoff_h <"$oneoff_lock_file"
+        oneoff_frame lock "held $oneoff_h"
+    else
+        oneoff_frame lock free
+    fi
+    exec 9>&-
+}
+
+# oneoff_report_held: check, every task lock some process holds.
+oneoff_report_held() {
+    for oneoff_f in "$oneoff_app"/shared/.oneoff/locks/*.lock; do
+        [ -f "$oneoff_f" ] || continue
+        oneoff_n=${oneoff_f##*/}
+        oneoff_n=${oneoff_n%.lock}
+        case $oneoff_n in *"$oneoff_nl"*) continue ;; esac
+        { command exec 8<"$oneoff_f"; } 2>/dev/null || continue
+        if flock -n 8; then
+            exec 8<&-
+            continue
+        fi
+        exec 8<&-
+        oneoff_h=
+        IFS= read -r oneoff_h <"$oneoff_f"
+        oneoff_frame locked "$oneoff_n$oneoff_nl$oneoff_h"
+    done
+}
+
+# oneoff_under PATH: sets oneoff_d to PATH made absolute from app_dir (or,
+# before app_dir is entered, from here), so that neither CDPATH nor an env
+# file that changes directory can move it.
+oneoff_under() {
+    case $1 in
+    /*) oneoff_d=$1 ;;
+    *) oneoff_d=$oneoff_app/$1 ;;
+    esac
+}
+
+# 1. set-up
+oneoff_app=.
+oneoff_under "$oneoff_app_dir"
+cd -P -- "$oneoff_d" 2>/dev/null ||
+    oneoff_fail "cannot enter app_dir $oneoff_app_dir"
+oneoff_app=$PWD
+oneoff_i=0
+while [ "$oneoff_i" -lt "$oneoff_env_files" ]; do
+    oneoff_i=$((oneoff_i + 1))
+    eval "oneoff_f=\$oneoff_env_file_$oneoff_i"
+    oneoff_under "$oneoff_f"
+    [ -r "$oneoff_d" ] || oneoff_fail "env_file is not readable: $oneoff_f"
+done
+oneoff_i=0
+while [ "$oneoff_i" -lt "$oneoff_env_files" ]; do
+    oneoff_i=$((oneoff_i + 1))
+    eval "oneoff_f=\$oneoff_env_file_$oneoff_i"
+    oneoff_under "$oneoff_f"
+    set -a
+    # shellcheck disable=SC1090
+    . "$oneoff_d" >&2
+    set +a
+done
+oneoff_under "$oneoff_release"
+cd -P -- "$oneoff_d" 2>/dev/null ||
+    oneoff_fail "cannot enter release $oneoff_release"
+
+# 2. the report, measured in bytes and with the login PATH
+oneoff_lc=${LC_ALL-} oneoff_lc_set=${LC_ALL+1} oneoff_task_path=$PATH
+LC_ALL=C PATH=$oneoff_path
+oneoff_frame release "$PWD"
+oneoff_r=
+[ -f "$oneoff_revision_file" ] && [ -r "$oneoff_revision_file" ] &&
+    IFS= read -r oneoff_r <"$oneoff_revision_file"
+oneoff_frame revision "$oneoff_r"
+[ -z "$oneoff_task_file" ] || oneoff_report_task
+[ -z "$oneoff_lock" ] || oneoff_report_lock
+[ -z "$oneoff_check_locks" ] || oneoff_report_held
+oneoff_frame ready ''
+PATH=$oneoff_task_path
+if [ -n "$oneoff_lc_set" ]; then LC_ALL=$oneoff_lc; else unset LC_ALL; fi
+
+# 3. the client's word
+if [ "$oneoff_mode" != run ]; then
+    while IFS= read -r oneoff_x; do :; done
+    exit 0
+fi
+IFS= read -r oneoff_x || exit 0
+[ "$oneoff_x" = go ] || exit 0
+if [ -n "$oneoff_lock" ] && [ -z "$oneoff_locked" ]; then
+    oneoff_fail "the lock of task '$oneoff_lock' is held; the task did not start"
+fi
+
+# the literal env of the stage, host, task and -e, in that order
+oneoff_i=0
+while [ "$oneoff_i" -lt "$oneoff_env" ]; do
+    oneoff_i=$((oneoff_i + 1))
+    eval "oneoff_e=\$oneoff_env_name_$oneoff_i"
+    case $oneoff_e in
+    '' | [0-9]* | *[!A-Za-z0-9_]*) oneoff_fail "invalid env name: $oneoff_e" ;;
+    *) ;;
+    esac
+    eval "$oneoff_e=\$oneoff_env_value_$oneoff_i"
+    export "${oneoff_e?}"
+done
+
+# The watchdog, its signals ignored before it exists (no window), its stdin
+# the channel's, fd 9 closed so that it never holds the lock.
+exec 3<&0 </dev/null
+trap '' HUP INT QUIT TERM USR1 USR2 ALRM PIPE
+{
+    while IFS= read -r oneoff_x; do :; done
+    kill -s TERM 0
+    PATH=$oneoff_path
+    sleep 5
+    kill -s KILL 0
+} <&3 >/dev/null 2>&1 9>&- &
+oneoff_dog=$!
+exec 3<&-
+trap - QUIT USR1 USR2 ALRM PIPE
+trap : HUP INT TERM
+
+/bin/sh -c "$oneoff_cmd" oneoff "$@"
+oneoff_rc=$?
+# (reaped quietly: bash would report the job's death on stderr)
+{
+    kill -s KILL "$oneoff_dog"
+    wait "$oneoff_dog"
+} 2>/dev/null
+trap - HUP INT TERM
+if [ "$oneoff_rc" -gt 128 ]; then
+    # signals whose default action ends a process (Linux numbering)
+    case $((oneoff_rc - 128)) in
+    [1-9] | 1[0-6] | 2[4-7] | 29 | 3[01])
+        # no core file of this shell; where ulimit has no -c, it just fails
+        # shellcheck disable=SC3045
+        ulimit -c 0 2>/dev/null
+        kill -s "$((oneoff_rc - 128))" "$$"
+        ;;
+    *) ;;
+    esac
+fi
+exit "$oneoff_rc"

@@ -1,0 +1,268 @@
+/*
+ * test_host_script_stops.c - stops that always land, and the footprint of
+ * src/host_script.sh, under dash, bash and busybox sh.
+ *
+ * The watchdog: when the script's stdin reaches EOF (the client stops the
+ * task, closes the channel, the connection drops), the task's whole
+ * process group gets TERM, then KILL five seconds later; a task that
+ * ignores TERM ends too, also after a TERM to the whole group first (what
+ * sshd does for an SSH "signal" request: killpg), and no process is left.
+ * A TERM to the group alone lets a task that handles it report how it
+ * ended. Footprint: with strace, the processes the script starts.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "oneoff/host_script.h"
+#include "oneoff/util.h"
+#include "script_harness.h"
+
+#define GRACE_MS 5000
+
+static int setup(void **state)
+{
+    struct app *a = xcalloc(1, sizeof(*a));
+
+    app_create(a);
+    *state = a;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct app *a = *state;
+
+    app_destroy(a);
+    free(a);
+    return 0;
+}
+
+enum stop_case {
+    STOP_STUBBORN,         /* ignores TERM; stdin EOF */
+    STOP_STUBBORN_KILLPG,  /* ignores TERM; killpg TERM, then EOF */
+    STOP_PLAIN,            /* dies of TERM; stdin EOF */
+    STOP_KILLPG_HANDLED,   /* handles TERM and exits 3; killpg TERM only */
+    STOP_STUBBORN_NO_PATH, /* ignores TERM, its env has no PATH; EOF */
+    STOP_CASES
+};
+
+static const char *const stubborn = "trap '' TERM INT HUP; sleep 300";
+
+static void start_case(const struct app *a, struct proc *p, int shell,
+                       enum stop_case c)
+{
+    struct script_spec s;
+    struct kvlist env = {0};
+    char *script;
+
+    app_spec(a, &s, SCRIPT_RUN, stubborn);
+    if (c == STOP_PLAIN)
+        s.command = "sleep 30 & sleep 30";
+    if (c == STOP_KILLPG_HANDLED)
+        s.command = "trap 'echo got TERM; exit 3' TERM; sleep 30 & wait";
+    if (c == STOP_STUBBORN_NO_PATH) {
+        kvlist_set(&env, "PATH", "/nonexistent");
+        s.command = "trap '' TERM INT HUP; /bin/sleep 300";
+        s.env = &env;
+    }
+    script = script_compose(&s);
+    proc_init(p, shell, WORD_GO);
+    if (c == STOP_STUBBORN_KILLPG || c == STOP_KILLPG_HANDLED) {
+        p->signal = SIGTERM;
+        p->signal_after_ms = 300;
+    }
+    if (c != STOP_KILLPG_HANDLED)
+        p->eof_after_ms = c == STOP_STUBBORN_KILLPG ? 600 : 300;
+    proc_start(p, script, NULL);
+    free(script);
+    kvlist_clear(&env);
+}
+
+/* Every case under every shell, all at once (the grace period is the
+ * test's length). */
+static void test_stops(void **state)
+{
+    struct app *a = *state;
+    struct proc p[HARNESS_NSHELLS * STOP_CASES];
+    size_t n = 0;
+
+    for (int sh = 0; sh < HARNESS_NSHELLS; sh++)
+        for (int c = 0; c < STOP_CASES; c++)
+            start_case(a, &p[n++], sh, (enum stop_case)c);
+    proc_wait_all(p, n, GRACE_MS + 6000);
+    for (size_t i = 0; i < n; i++) {
+        enum stop_case c = (enum stop_case)(i % STOP_CASES);
+        const char *sh = harness_shells[i / STOP_CASES];
+        /* from the EOF (or the TERM) to the script's end */
+        int64_t after = p[i].exit_ms - p[i].word_ms -
+                        (c == STOP_STUBBORN_KILLPG  ? 600
+                         : c == STOP_KILLPG_HANDLED ? 300
+                                                    : 300);
+
+        switch (c) {
+        case STOP_STUBBORN:
+        case STOP_STUBBORN_KILLPG:
+        case STOP_STUBBORN_NO_PATH:
+            /* TERM ignored: KILL after the grace period, for all */
+            if (!proc_signaled(&p[i], SIGKILL) || after < GRACE_MS - 500 ||
+                after > GRACE_MS + 3000)
+                fail_msg("%s, case %d: status 0x%x %lld ms after the stop", sh,
+                         c, p[i].status, (long long)after);
+            break;
+        case STOP_PLAIN:
+            if (!proc_signaled(&p[i], SIGTERM) || after > 2500)
+                fail_msg("%s, plain task: status 0x%x %lld ms after EOF", sh,
+                         p[i].status, (long long)after);
+            break;
+        default:
+            /* the script outlived the group's TERM and reports the task */
+            if (!proc_exited(&p[i], 3) || after > 2500)
+                fail_msg("%s, handled TERM: status 0x%x %lld ms after it", sh,
+                         p[i].status, (long long)after);
+            assert_string_equal(proc_task_out(&p[i]), "got TERM\n");
+            break;
+        }
+    }
+    /* nothing is left of any group: task, its children, the watchdog (its
+     * grace sleep lasts at most the grace period) */
+    for (size_t i = 0; i < n; i++) {
+        group_wait_empty(p[i].pid, GRACE_MS + 1000);
+        proc_release(&p[i]);
+    }
+}
+
+/* What the script starts, as strace -f sees it. */
+struct trace {
+    int forks;
+    char execs[512]; /* programs, space-separated, after the shell's own */
+};
+
+static bool have_strace(void)
+{
+    return system("strace -f -qq -o /dev/null true >/dev/null 2>&1") == 0;
+}
+
+static void trace_run(const struct app *a, int shell,
+                      const struct script_spec *s, enum word word,
+                      struct trace *t)
+{
+    char *out = xasprintf("%s/trace", a->root), *data = NULL, *line, *save;
+    char *script = script_compose(s);
+    char *wrapped;
+    const char *sh = strcmp(harness_shells[shell], "busybox sh") == 0
+                         ? "busybox sh"
+                         : harness_shells[shell];
+    struct buf q = BUF_INIT(1u << 20);
+    struct proc p;
+    size_t len = 0;
+    int nexec = 0;
+
+    /* the harness's shell runs strace, which runs the shell under test */
+    sh_quote(&q, script);
+    wrapped = xasprintf("exec strace -f -qq -e trace=execve,fork,vfork,clone,"
+                        "clone3 -o '%s' %s -c %s oneoff",
+                        out, sh, buf_str(&q));
+    proc_init(&p, -1, word);
+    proc_start(&p, wrapped, NULL);
+    proc_wait(&p, 10000);
+    assert_int_equal(p.pf_rc, 1);
+    assert_int_equal(file_read(out, 1u << 20, &data, &len), 0);
+    memset(t, 0, sizeof(*t));
+    for (line = strtok_r(data, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        const char *c = strchr(line, ' ');
+        c = c ? c + 1 : line;
+        if (strstr(c, "resumed>") == c || strstr(c, "<... ") == c)
+            continue;
+        if (strncmp(c, "execve(\"", 8) == 0) {
+            const char *e = strchr(c + 8, '"'), *b = c + 8;
+            /* the first is the shell under test, started by strace; the
+             * others by their base name */
+            for (const char *k = b; e && k < e; k++)
+                if (*k == '/')
+                    b = k + 1;
+            if (nexec++ > 0 && e)
+                snprintf(t->execs + strlen(t->execs),
+                         sizeof(t->execs) - strlen(t->execs), "%s%.*s",
+                         t->execs[0] ? " " : "", (int)(e - b), b);
+        } else if (strncmp(c, "clone", 5) == 0 || strncmp(c, "fork", 4) == 0 ||
+                   strncmp(c, "vfork", 5) == 0) {
+            t->forks++;
+        }
+    }
+    free(data);
+    free(out);
+    free(script);
+    free(wrapped);
+    buf_release(&q);
+    proc_release(&p);
+}
+
+static void test_footprint(void **state)
+{
+    struct app *a = *state;
+    char *dir = xasprintf("%s/shared/.oneoff", a->app_dir);
+    struct script_spec s;
+    struct trace t;
+
+    if (!have_strace()) {
+        fprintf(stderr, "footprint: strace cannot run here, skipped\n");
+        skip();
+    }
+    /* the lock folder exists, as after the first locked run */
+    assert_int_equal(mkdir(dir, 0700), 0);
+    free(dir);
+    dir = xasprintf("%s/shared/.oneoff/locks", a->app_dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    for (int sh = 0; sh < HARNESS_NSHELLS; sh++) {
+        /* an ad-hoc command: the task and the watchdog, one exec */
+        app_spec(a, &s, SCRIPT_RUN, "true");
+        s.task_file = NULL;
+        trace_run(a, sh, &s, WORD_GO, &t);
+        if (t.forks > 2 || strcmp(t.execs, "sh") != 0)
+            fail_msg("%s, ad hoc: %d forks, execs '%s'", harness_shells[sh],
+                     t.forks, t.execs);
+        /* a task with its file (read, not hashed) and its lock: flock */
+        s.task_file = "tasks/t.yml";
+        s.lock = "t";
+        trace_run(a, sh, &s, WORD_GO, &t);
+        if (t.forks > 3 || strcmp(t.execs, "flock sh") != 0)
+            fail_msg("%s, locked task: %d forks, execs '%s'",
+                     harness_shells[sh], t.forks, t.execs);
+        /* refused by the client: nothing beyond flock */
+        trace_run(a, sh, &s, WORD_EOF, &t);
+        if (t.forks > 1 || strcmp(t.execs, "flock") != 0)
+            fail_msg("%s, refused: %d forks, execs '%s'", harness_shells[sh],
+                     t.forks, t.execs);
+        /* a check of an ad-hoc command starts nothing */
+        app_spec(a, &s, SCRIPT_CHECK, "true");
+        s.task_file = NULL;
+        trace_run(a, sh, &s, WORD_EOF, &t);
+        if (t.forks > 0 || t.execs[0])
+            fail_msg("%s, check: %d forks, execs '%s'", harness_shells[sh],
+                     t.forks, t.execs);
+    }
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_stops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_footprint, setup, teardown),
+    };
+
+    return cmocka_run_group_tests_name("host_script_stops", tests, NULL, NULL);
+}
