@@ -159,7 +159,8 @@ int record_write_refused(const char *report, const struct record_run *run,
 
 /* An empty log (fd -1): safe to close and release. */
 void record_log_init(struct record_log *log);
-/* Creates (appends to) r's log of host. Returns 0, or -1 with err. */
+/* Creates (appends to) r's log of host; log was set up by
+ * record_log_init(). Returns 0, or -1 with err. */
 int record_log_open(struct record *r, struct record_log *log, const char *host,
                     char *err) ONEOFF_MUST_USE;
 /* Appends lines of stream s, one write per batch (a batch over 64 MiB is

@@ -116,8 +116,7 @@ static void test_log_format(void **state)
     assert_int_equal(record_log_open(&r, &log, "web1", err), 0);
     assert_int_equal(record_log_lines(&log, LINE_OUT, lines, 3, err), 0);
     assert_int_equal(record_log_lines(&log, LINE_ERR, lines, 1, err), 0);
-    assert_int_equal(record_log_lines(&log, LINE_SETUP, lines + 1, 1, err),
-                     0);
+    assert_int_equal(record_log_lines(&log, LINE_SETUP, lines + 1, 1, err), 0);
     assert_int_equal(record_log_note(&log, err, "two\nlines"), 0);
     assert_int_equal(record_log_close(&log, err), 0);
     assert_false(record_lost(&r));

@@ -48,15 +48,23 @@ static void test_bidi_controls(void **state)
         const char *in;
         const char *out;
     } cases[] = {
-        {"\xd8\x9c", "\\u{061c}"},     {"\xe2\x80\x8e", "\\u{200e}"},
-        {"\xe2\x80\x8f", "\\u{200f}"}, {"\xe2\x80\xaa", "\\u{202a}"},
-        {"\xe2\x80\xab", "\\u{202b}"}, {"\xe2\x80\xac", "\\u{202c}"},
-        {"\xe2\x80\xad", "\\u{202d}"}, {"\xe2\x80\xae", "\\u{202e}"},
-        {"\xe2\x81\xa6", "\\u{2066}"}, {"\xe2\x81\xa7", "\\u{2067}"},
-        {"\xe2\x81\xa8", "\\u{2068}"}, {"\xe2\x81\xa9", "\\u{2069}"},
+        {"\xd8\x9c", "\\u{061c}"},
+        {"\xe2\x80\x8e", "\\u{200e}"},
+        {"\xe2\x80\x8f", "\\u{200f}"},
+        {"\xe2\x80\xaa", "\\u{202a}"},
+        {"\xe2\x80\xab", "\\u{202b}"},
+        {"\xe2\x80\xac", "\\u{202c}"},
+        {"\xe2\x80\xad", "\\u{202d}"},
+        {"\xe2\x80\xae", "\\u{202e}"},
+        {"\xe2\x81\xa6", "\\u{2066}"},
+        {"\xe2\x81\xa7", "\\u{2067}"},
+        {"\xe2\x81\xa8", "\\u{2068}"},
+        {"\xe2\x81\xa9", "\\u{2069}"},
         /* neighbours pass through */
-        {"\xe2\x80\x8d", "\xe2\x80\x8d"}, {"\xe2\x80\xaf", "\xe2\x80\xaf"},
-        {"\xe2\x81\xa5", "\xe2\x81\xa5"}, {"\xe2\x81\xaa", "\xe2\x81\xaa"},
+        {"\xe2\x80\x8d", "\xe2\x80\x8d"},
+        {"\xe2\x80\xaf", "\xe2\x80\xaf"},
+        {"\xe2\x81\xa5", "\xe2\x81\xa5"},
+        {"\xe2\x81\xaa", "\xe2\x81\xaa"},
         {"\xd8\x9b", "\xd8\x9b"},
     };
 
@@ -64,7 +72,9 @@ static void test_bidi_controls(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         escaped(cases[i].in, cases[i].out);
     /* the classic: a file name that reads backwards */
-    escaped("invoice_\xe2\x80\xae" "fdp.exe", "invoice_\\u{202e}fdp.exe");
+    escaped("invoice_\xe2\x80\xae"
+            "fdp.exe",
+            "invoice_\\u{202e}fdp.exe");
 }
 
 /* JSON keeps every valid character: it is not shown on a terminal. */
