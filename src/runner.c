@@ -258,6 +258,7 @@ static void decide(struct runner *r)
 {
     struct gate_host *gh = xcalloc(r->n ? r->n : 1, sizeof(*gh));
     struct host_state *rows = xcalloc(r->n ? r->n : 1, sizeof(*rows));
+    char **holders = xcalloc(r->n ? r->n : 1, sizeof(*holders));
     struct gate_input in;
     bool check = r->s.opts->mode == RUN_CHECK;
 
@@ -276,6 +277,13 @@ static void decide(struct runner *r)
         gh[i].task_sha256 = w->pf.task_sha256;
         gh[i].lock_held = w->pf.lock_held;
         gh[i].lock_holder = w->pf.lock_holder;
+        if (check && w->pf.nheld) {
+            /* check: any held task lock, named "task: holder" */
+            holders[i] = xasprintf("%s: %s", w->pf.held[0].name,
+                                   w->pf.held[0].holder);
+            gh[i].lock_held = true;
+            gh[i].lock_holder = holders[i];
+        }
     }
     memset(&in, 0, sizeof(in));
     in.hosts = gh;
@@ -307,6 +315,9 @@ static void decide(struct runner *r)
         pthread_mutex_unlock(&r->s.tab.lock);
     }
     host_snapshot_release(rows, r->n);
+    for (size_t i = 0; i < r->n; i++)
+        free(holders[i]);
+    free(holders);
     free(rows);
     free(gh);
 }

@@ -178,6 +178,12 @@ static int local_open(struct transport *t, const struct transport_target *tg,
     c->base.ops = &local_ops;
     c->sink = sink;
     c->in = c->out = c->err = -1;
+    if (sink->control(sink->ctx) != CONTROL_CONTINUE) {
+        res->outcome = OUTCOME_CLOSED;
+        errf(res->error, "not started: stopped before it started");
+        free(c);
+        return -1;
+    }
     rc = cmd->pty ? spawn_pty(c, cmd, res) : spawn_pipes(c, cmd->command, res);
     if (rc) {
         free(c);

@@ -221,6 +221,12 @@ static int ssh_open(struct transport *base, const struct transport_target *tg,
     }
     if (chan_connect(t, c, tg, sink, res))
         goto fail;
+    if (sink->control(sink->ctx) != CONTROL_CONTINUE) {
+        /* stopped while connecting: nothing starts */
+        res->outcome = OUTCOME_CLOSED;
+        errf(res->error, "not started: stopped while connecting");
+        goto fail;
+    }
     if (chan_start(c, cmd, res))
         goto fail;
     *out = &c->base;
