@@ -108,6 +108,12 @@ build/fuzz/%: tests/fuzz/%.c src/yaml_doc.c src/inventory.c src/task.c \
 	clang $(FUZZ_CFLAGS) -o $@ $^ \
 		$(shell $(PKG_CONFIG) --libs yaml-0.1 libcrypto 2>/dev/null)
 
+build/fuzz/fuzz_preflight: tests/fuzz/fuzz_preflight.c src/preflight.c \
+		src/util.c src/buf.c
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $^ \
+		$(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null)
+
 fuzz: $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 
 fuzz-smoke:
