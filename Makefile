@@ -51,7 +51,7 @@ UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all test check unit integration fuzz fuzz-smoke deps demo bench \
-	install clean format format-check banned
+	install clean format format-check banned shellcheck
 
 all: oneoff
 
@@ -90,7 +90,7 @@ test:
 	$(MAKE) check
 	$(MAKE) SANITIZE=address,undefined unit integration
 
-check: banned format-check all unit integration fuzz-smoke
+check: banned format-check shellcheck all unit integration fuzz-smoke
 
 unit: $(UNIT_BINS)
 	@sh tests/run-unit.sh $(UNIT_BINS)
@@ -147,6 +147,12 @@ format-check:
 		clang-format --dry-run --Werror src/*.c include/oneoff/*.h && \
 		echo "format-check: ok"; \
 	else echo "format-check: clang-format not found, skipped"; fi
+
+# The host script is POSIX sh: shellcheck reads it as such.
+shellcheck:
+	@if command -v shellcheck >/dev/null 2>&1; then \
+		shellcheck -s sh src/host_script.sh && echo "shellcheck: ok"; \
+	else echo "shellcheck: not found, skipped"; fi
 
 # Functions we never call: unbounded string writes and libssh's
 # deprecated interfaces.
