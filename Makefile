@@ -52,8 +52,8 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all test check unit integration integration-subset fuzz fuzz-smoke deps demo bench \
-	install clean format format-check banned
+.PHONY: all test check unit integration integration-subset fuzz fuzz-smoke \
+	deps demo bench install clean format format-check banned shellcheck
 
 all: oneoff
 
@@ -95,7 +95,7 @@ test:
 	$(MAKE) SANITIZE=address,undefined unit integration-subset
 	$(MAKE) SANITIZE=thread unit integration-subset
 
-check: banned format-check all unit integration fuzz-smoke
+check: banned format-check shellcheck all unit integration fuzz-smoke
 
 unit: $(UNIT_BINS)
 	@sh tests/run-unit.sh $(UNIT_BINS)
@@ -122,6 +122,12 @@ build/fuzz/%: tests/fuzz/%.c src/yaml_doc.c src/inventory.c src/task.c src/text.
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) -o $@ $^ \
 		$(shell $(PKG_CONFIG) --libs yaml-0.1 libcrypto 2>/dev/null)
+
+build/fuzz/fuzz_preflight: tests/fuzz/fuzz_preflight.c src/preflight.c \
+		src/util.c src/buf.c
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $^ \
+		$(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null)
 
 fuzz: $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 
@@ -156,6 +162,12 @@ format-check:
 		clang-format --dry-run --Werror src/*.c include/oneoff/*.h && \
 		echo "format-check: ok"; \
 	else echo "format-check: clang-format not found, skipped"; fi
+
+# The host script is POSIX sh: shellcheck reads it as such.
+shellcheck:
+	@if command -v shellcheck >/dev/null 2>&1; then \
+		shellcheck -s sh src/host_script.sh && echo "shellcheck: ok"; \
+	else echo "shellcheck: not found, skipped"; fi
 
 # Functions we never call: unbounded string writes and libssh's
 # deprecated interfaces.

@@ -44,7 +44,8 @@ static void assign(struct buf *b, const char *name, const char *value)
 static void assign_cut(struct buf *b, const char *name, const char *value,
                        size_t max)
 {
-    char *v = xstrndup(value ? value : "", max);
+    const char *s = value ? value : "";
+    char *v = xstrndup(s, strnlen(s, max));
 
     assign(b, name, v);
     free(v);
