@@ -72,9 +72,13 @@ command -v ssh >/dev/null || die "ssh missing (package openssh-client)"
 FLEET=$(mktemp -d /tmp/oneoff-bench.XXXXXX)
 REAPER_PID=
 cleanup() {
-    bash "$ROOT/tests/fleet.sh" down "$FLEET" >/dev/null 2>&1 || echo "bench: fleet.sh down failed" >&2
-    if [ -n "$REAPER_PID" ]; then wait "$REAPER_PID" 2>/dev/null || true; fi
-    rm -rf "$FLEET"
+    if bash "$ROOT/tests/fleet.sh" down "$FLEET" >/dev/null 2>&1; then
+        # the reaper ends once the listeners are gone
+        if [ -n "$REAPER_PID" ]; then wait "$REAPER_PID" 2>/dev/null || true; fi
+        rm -rf "$FLEET"
+    else
+        echo "bench: fleet.sh down $FLEET failed; left it in place" >&2
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT

@@ -92,28 +92,41 @@ new_marker() {
 }
 FL_SEQ=$$
 
-# fleet_procs MARKER: "PID USER CMD" of the processes on the fleet whose command line holds
-# MARKER (a task's processes, its shells and watchdogs): HOME in their environment proves that
-# an sshd of this fleet started them (or their ancestors)
-fleet_procs() {
-    local p cmd env
+# fleet_pids MARKER: the pids of the processes on the fleet whose command line holds MARKER (a
+# task's processes, its shells and watchdogs): HOME in their environment proves that an sshd of
+# this fleet started them (or their ancestors). Builtins only, but for one pgrep: it runs in
+# polling loops.
+fleet_pids() {
+    local p e
+    local -a env
     for p in $(pgrep -f -- "$1" 2>/dev/null); do
         [ "$p" != $$ ] || continue
-        env=$(tr '\0' '\n' 2>/dev/null <"/proc/$p/environ") || continue
-        [[ $'\n'"$env" == *$'\n'"HOME=$DIR/hosts/h"* ]] || continue
+        env=()
+        { mapfile -d '' -t env <"/proc/$p/environ"; } 2>/dev/null || continue
+        for e in "${env[@]}"; do
+            if [[ "$e" == "HOME=$DIR/hosts/h"* ]]; then
+                echo "$p"
+                break
+            fi
+        done
+    done
+}
+count_fleet_procs() { fleet_pids "$1" | wc -l; }
+
+# fleet_procs MARKER: "PID USER ppid=PPID CMD" of those processes, for messages
+fleet_procs() {
+    local p cmd
+    for p in $(fleet_pids "$1"); do
         cmd=$(tr '\0\n' '  ' 2>/dev/null <"/proc/$p/cmdline") || continue
         printf '%s %s ppid=%s %s\n' "$p" "$(stat -c %U "/proc/$p" 2>/dev/null)" \
             "$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ')" "${cmd:0:60}"
     done
 }
-count_fleet_procs() { fleet_procs "$1" | wc -l; }
 
 # kill_fleet_procs MARKER: SIGKILL what a failed test left behind (marker and HOME checked)
 kill_fleet_procs() {
-    local p rest
-    while read -r p rest; do
-        [ -n "$p" ] && kill -KILL "$p" 2>/dev/null
-    done < <(fleet_procs "$1")
+    local p
+    for p in $(fleet_pids "$1"); do kill -KILL "$p" 2>/dev/null; done
     return 0
 }
 
@@ -286,6 +299,7 @@ fl_main() {
         secs=$(awk -v ms=$(($(now_ms) - t1)) 'BEGIN { printf "%.1f", ms / 1000 }')
         if [ "$rc" = 0 ]; then
             echo "ok - ${t#test_} (${secs}s)"
+            grep '^# ' "$FL_WORK/$t.log" | head -n 5 | sed 's/^/#   /'
             passed=$((passed + 1))
         elif [ "$rc" = 77 ]; then
             echo "ok - ${t#test_} # SKIP $(sed -n 's/^SKIP: //p' "$FL_WORK/$t.log" | head -n 1)"
