@@ -11,9 +11,9 @@
 #   tests/fleet.sh status DIR         list the hosts of DIR that are running
 #   tests/fleet.sh sessions DIR I     list the per-connection sshd processes of hI (children of
 #                                     its listener): "PID START CMDLINE", one line each
-#   tests/fleet.sh drop DIR I         cut every connection of hI (a lost connection): SIGKILL to
+#   tests/fleet.sh drop DIR I...      cut every connection of hI (a lost connection): SIGKILL to
 #                                     each of those processes and their sshd children; the
-#                                     listener keeps running
+#                                     listener keeps running. Several hosts at once.
 #   tests/fleet.sh remove-user NAME   delete a user that fleet.sh created (see FLEET_USER); a
 #                                     user it did not create is never deleted
 #
@@ -743,13 +743,24 @@ cmd_status() {
     echo "running: $n"
 }
 
+# children_snapshot: KIDS[PPID]="PID PID ..." for every process, from one `ps` (one process
+# start costs much more than reading /proc, and drop runs while the clock is ticking)
+children_snapshot() {
+    local pid ppid
+    declare -gA KIDS=()
+    while read -r pid ppid; do
+        KIDS[$ppid]+="$pid "
+    done < <(ps -e -o pid=,ppid= 2>/dev/null)
+}
+
 # session_pids HOSTDIR -> SESS (array of "PID:START"): the per-connection processes of a running
-# host, i.e. the children of its listener that are sshd (or OpenSSH's session helpers)
+# host, i.e. the children of its listener that are sshd (or OpenSSH's session helpers).
+# Needs children_snapshot.
 session_pids() {
     local hd=$1 k
     SESS=()
     host_pid "$hd" || return 1
-    for k in $(pgrep -P "$REPLY" 2>/dev/null || true); do
+    for k in ${KIDS[$REPLY]:-}; do
         is_session_exe "$k" && proc_start "$k" && SESS+=("$k:$REPLY")
     done
     return 0
@@ -759,6 +770,7 @@ cmd_sessions() {
     [ $# -eq 2 ] || usage
     resolve_dir "$1"
     host_index "$2"
+    children_snapshot
     session_pids "$DIR/hosts/h$2" || die "h$2 is not running"
     local id p st args
     for id in "${SESS[@]}"; do
@@ -770,19 +782,25 @@ cmd_sessions() {
 
 # drop: SIGKILL each connection's process and its sshd children (privilege separation: the
 # monitor and the process that holds the connection), so the TCP connection ends at once, as
-# when a host's network goes away. The listener is left running.
+# when a host's network goes away. The listener is left running. Several hosts are dropped
+# together, from one snapshot of the process table.
 cmd_drop() {
-    [ $# -eq 2 ] || usage
+    [ $# -ge 2 ] || usage
     resolve_dir "$1"
-    host_index "$2"
-    session_pids "$DIR/hosts/h$2" || die "h$2 is not running"
-    local id p st kk n=0
+    shift
+    local i id p st kk n=0 nconn=0
     local -a all=()
-    for id in "${SESS[@]}"; do
-        p=${id%%:*}
-        all+=("$id")
-        for kk in $(pgrep -P "$p" 2>/dev/null || true); do
-            is_session_exe "$kk" && proc_start "$kk" && all+=("$kk:$REPLY")
+    for i in "$@"; do host_index "$i"; done
+    children_snapshot
+    for i in "$@"; do
+        session_pids "$DIR/hosts/h$i" || die "h$i is not running"
+        nconn=$((nconn + ${#SESS[@]}))
+        for id in "${SESS[@]}"; do
+            p=${id%%:*}
+            all+=("$id")
+            for kk in ${KIDS[$p]:-}; do
+                is_session_exe "$kk" && proc_start "$kk" && all+=("$kk:$REPLY")
+            done
         done
     done
     for id in "${all[@]}"; do
@@ -790,7 +808,7 @@ cmd_drop() {
         proc_start "$p" && [ "$REPLY" = "$st" ] && is_session_exe "$p" || continue
         kill -KILL "$p" 2>/dev/null && n=$((n + 1))
     done
-    say "drop: h$2: killed $n sshd process(es) of ${#SESS[@]} connection(s)"
+    say "drop: ${*/#/h}: killed $n sshd process(es) of $nconn connection(s)"
 }
 
 cmd_remove_user() {

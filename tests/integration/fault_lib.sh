@@ -130,13 +130,13 @@ kill_fleet_procs() {
     return 0
 }
 
-# wait_fleet_procs MARKER N SECONDS [OP]: until the count is N (OP -eq) or at least N (OP -ge)
+# wait_fleet_procs MARKER N SECONDS: until exactly N are left; sets WAIT_LEFT when it fails
 wait_fleet_procs() {
-    local want=$2 limit=$(($3 * 1000)) op=${4:--eq} t0 n
+    local want=$2 limit=$(($3 * 1000)) t0 n
     t0=$(now_ms)
     while :; do
         n=$(count_fleet_procs "$1")
-        [ "$n" "$op" "$want" ] && return 0
+        [ "$n" -eq "$want" ] && return 0
         if [ $(($(now_ms) - t0)) -gt "$limit" ]; then
             WAIT_LEFT=$n
             return 1

@@ -30,7 +30,9 @@
 # Environment: ONEOFF, LOCKS_HOSTS (default 5), FL_KEEP=1. Total time about 2 minutes.
 set -u
 FL_SCRIPT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)/$(basename -- "${BASH_SOURCE[0]}")
+# shellcheck source=tests/integration/fault_lib.sh
 . "$(dirname -- "$FL_SCRIPT")/fault_lib.sh"
+# shellcheck disable=SC2034 # FL_* are read by fault_lib.sh
 
 FL_NAME=locks
 FL_HOSTS=${LOCKS_HOSTS:-5}
