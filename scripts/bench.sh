@@ -297,6 +297,8 @@ run_big() {
 
 echo "bench: $("$ONEOFF" --version 2>/dev/null | head -n 1 || echo "oneoff ?") ($ONEOFF)"
 echo "bench: $FLEET_N loopback sshd hosts, $(nproc) CPU(s), medians of $REPS run(s)${BENCH_QUICK:+ (BENCH_QUICK)}"
+# other work on the machine skews every figure (wall times most): say how busy it was
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 for ((rep = 1; rep <= REPS; rep++)); do
     run_true
     run_lock
@@ -353,6 +355,11 @@ target() { # target LABEL VALUE OP LIMIT UNIT
     fi
     printf '%-44s %8s%-2s  %s %s%-2s  %s\n' "$1" "$2" "$5" "$3" "$4" "$5" "$verdict"
 }
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "load average (1, 5, 15 min) before: $LOAD0, after: $LOAD1"
+if awk -v l="${LOAD1%% *}" -v n="$(nproc)" 'BEGIN { exit !(l > n) }'; then
+    echo "bench: warning: the machine was busy with other work (load above $(nproc)): the figures are skewed"
+fi
 echo
 echo "targets (oneoff / ssh, medians):"
 target "true, $N_TRUE hosts: wall" "$(ratio true.oneoff.wall true.ssh.wall)" "<=" 0.80 x
