@@ -21,6 +21,8 @@
 #                  first ended
 #   wait_lock_race 5 trials: two runs with --wait-lock 30s started together: both exit 0 (no
 #                  deadlock: well before the 30 s), one after the other on every host
+#                  (of two runs started together where only one waits, the waiting one may
+#                  rightly win and the other be refused: that race is not asserted)
 #   held_lock_named_then_sigkill   a run while a long-running run holds the lock is refused
 #                  (exit 4, every host refused, the holder's run id named); after SIGKILL of the
 #                  holder's client (its task ignores TERM) every host's lock is free within the
