@@ -100,8 +100,14 @@ check: banned format-check shellcheck all unit integration fuzz-smoke
 unit: $(UNIT_BINS)
 	@sh tests/run-unit.sh $(UNIT_BINS)
 
+# run.sh, then the fault tests (stops, locks), each with a fleet of its own;
+# every suite runs even when one before it failed.
+INTEGRATION_SUITES = run stops locks
 integration: $(O)/oneoff
-	ONEOFF=$(CURDIR)/$(O)/oneoff bash tests/integration/run.sh
+	@rc=0; for s in $(INTEGRATION_SUITES); do \
+		echo "ONEOFF=$(CURDIR)/$(O)/oneoff bash tests/integration/$$s.sh"; \
+		ONEOFF=$(CURDIR)/$(O)/oneoff bash tests/integration/$$s.sh || rc=1; \
+	done; exit $$rc
 
 # What the sanitized passes run: success and failure paths, Ctrl-C and
 # timeouts (the thread hand-offs), locks, local hosts, grouped output.

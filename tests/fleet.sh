@@ -9,6 +9,13 @@
 #   tests/fleet.sh rekey DIR I        give hI a NEW host key and restart it; known_hosts is NOT
 #                                     updated (to test a changed host key)
 #   tests/fleet.sh status DIR         list the hosts of DIR that are running
+#   tests/fleet.sh sessions DIR I     list the per-connection sshd processes of hI (children of
+#                                     its listener): "PID START CMDLINE", one line each
+#   tests/fleet.sh drop DIR I...      cut every connection of hI (a lost connection): SIGKILL to
+#                                     each of those processes and their sshd children; the
+#                                     listener keeps running. Several hosts at once.
+#   tests/fleet.sh remove-user NAME   delete a user that fleet.sh created (see FLEET_USER); a
+#                                     user it did not create is never deleted
 #
 # Host hI is an sshd listening on 127.0.0.(10+I):PORT, PORT being the same for every host of
 # DIR and stored in DIR/port. Files under DIR:
@@ -17,6 +24,26 @@
 #   hosts/hI/{sshd_config, ssh_host_ed25519_key{,.pub}, sshd.pid, sshd.log, home/, app/}
 #
 # Environment: FLEET_APP=dir  -> its content is copied into every host's release directory at `up`.
+#              FLEET_USER=NAME -> at `up`, also allow logins as the non-root user NAME (below).
+#
+# Non-root logins (FLEET_USER=NAME, as root). When NAME does not exist, `up` creates it with
+#   useradd --system --create-home --shell /bin/sh --password '*' --comment FLEET_GECOS NAME
+# ('*', not useradd's locking '!': without PAM, sshd refuses a locked account). An existing user
+# is used as it is (never modified, never deleted; `up` fails if sshd would refuse it). The
+# fleet never deletes a user on its own: `remove-user NAME` does, and only for a user whose
+# comment is FLEET_GECOS (one that fleet.sh created) and that runs no process. With NAME:
+#   - the user's authorized key is the fleet's client key: every host reads the one
+#     DIR/authorized_keys (mode 0644, it holds a public key only) for every user;
+#   - sshd reads that file as the user, so DIR gets o+x (others may traverse it, not list it)
+#     and `up` checks, as NAME, that the file is readable, failing with the path otherwise;
+#   - StrictModes stays off: with it, sshd would refuse a key file whose path runs through a
+#     world-writable directory such as /tmp, where the tests make their fleets;
+#   - each host's app directory (releases/, current, shared/.env, shared/.oneoff/locks/) and
+#     home are owned by NAME, so a task run as NAME can read its env and take its locks (root
+#     can use them too; a lock file that a root login creates first stays root's, so a test
+#     that runs one locked task as both users must create its lock file as NAME);
+#   - DIR/fleet_user holds NAME. The inventory keeps `user: root`; a test that logs in as NAME
+#     writes its own inventory with `user: NAME` (or a host-level `user:`).
 #
 # Safety: only 127.0.0.0/8 addresses are used. A process is only ever signalled by a pid that
 # this script recorded (a host's PidFile, or a child of such a listener), after checking that
@@ -38,6 +65,9 @@ READY_TIMEOUT=30      # seconds for all hosts to listen
 STOP_TIMEOUT=5        # seconds before SIGKILL on stop
 APT_LINE='DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y openssh-server'
 
+FLEET_GECOS='oneoff test fleet (tests/fleet.sh)'
+SESSION_EXES='/usr/lib/openssh/sshd-session /usr/lib/openssh/sshd-auth'   # OpenSSH >= 9.8
+
 PROG=fleet.sh
 say() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
@@ -49,6 +79,9 @@ usage: fleet.sh up DIR N [STAGE]
        fleet.sh start-host DIR I
        fleet.sh rekey DIR I
        fleet.sh status DIR
+       fleet.sh sessions DIR I
+       fleet.sh drop DIR I
+       fleet.sh remove-user NAME
 EOF
     exit 2
 }
@@ -72,6 +105,14 @@ proc_start() {
 }
 
 is_sshd_exe() { [ /proc/"$1"/exe -ef "$SSHD" ] 2>/dev/null; }
+
+# is_session_exe PID: sshd itself or one of the helpers a newer OpenSSH runs a connection in
+is_session_exe() {
+    local e
+    is_sshd_exe "$1" && return 0
+    for e in $SESSION_EXES; do [ /proc/"$1"/exe -ef "$e" ] 2>/dev/null && return 0; done
+    return 1
+}
 
 # is_listener PID HOSTDIR: PID is a live /usr/sbin/sshd whose command line names HOSTDIR's config
 is_listener() {
@@ -195,6 +236,57 @@ ensure_sshd() {
         # shellcheck disable=SC2174
         mkdir -p -m 0755 /run/sshd
     fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# the non-root login user (FLEET_USER)
+
+check_user_name() {
+    [[ "$1" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "FLEET_USER: bad user name '$1'"
+    [ "$1" != root ] || die "FLEET_USER: root logs in anyway; name a non-root user"
+}
+
+# ensure_user NAME: the user exists, has a POSIX shell and an account sshd accepts without PAM
+ensure_user() {
+    local name=$1 ent shell pw
+    check_user_name "$name"
+    [ "$(id -u)" = 0 ] || die "FLEET_USER needs root (to create the user and hand it the app directories)"
+    if ! ent=$(getent passwd "$name"); then
+        command -v useradd >/dev/null || die "useradd not found (package passwd)"
+        say "creating the system user $name for non-root logins"
+        useradd --system --create-home --shell /bin/sh --password '*' \
+            --comment "$FLEET_GECOS" "$name" || die "useradd $name failed"
+        ent=$(getent passwd "$name") || die "user $name missing after useradd"
+    fi
+    shell=${ent##*:}
+    case $shell in
+        */nologin | */false | '') die "user $name has the login shell '$shell': sshd cannot run commands as it" ;;
+    esac
+    # without PAM, sshd refuses an account whose password field starts with '!' (locked)
+    pw=$(getent shadow "$name" 2>/dev/null | cut -d: -f2) || pw=
+    case $pw in
+        '!'*) die "user $name is locked (its password field starts with '!'), so sshd would refuse it; fleet.sh does not change a user it did not create" ;;
+    esac
+}
+
+# grant_user NAME: what a login as NAME needs in DIR (see the header)
+grant_user() {
+    local name=$1 hd
+    chmod o+x "$DIR"
+    chmod 0644 "$DIR/authorized_keys"
+    for hd in "$DIR"/hosts/h*; do
+        [ -d "$hd/app" ] || continue
+        mkdir -p "$hd/app/shared/.oneoff/locks"
+        chmod o+x "$hd"
+        chown -R -h "$name:" "$hd/app" "$hd/home"
+    done
+    if command -v runuser >/dev/null; then
+        runuser -u "$name" -- test -r "$DIR/authorized_keys" ||
+            die "user $name cannot read $DIR/authorized_keys (is a parent directory of $DIR closed to others?)"
+        runuser -u "$name" -- test -w "$DIR/hosts/h1/app/shared/.oneoff/locks" ||
+            die "user $name cannot write $DIR/hosts/h1/app/shared/.oneoff/locks"
+    fi
+    printf '%s\n' "$name" >"$DIR/fleet_user"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -448,6 +540,7 @@ cmd_up() {
         [ -d "$FLEET_APP" ] || die "FLEET_APP=$FLEET_APP is not a directory"
     fi
     ensure_sshd
+    if [ -n "${FLEET_USER:-}" ]; then ensure_user "$FLEET_USER"; fi
     resolve_dir "$1" create
     lock_dir
     local t0=$SECONDS i hd j
@@ -460,7 +553,7 @@ cmd_up() {
     fi
     chmod 600 "$DIR/client_key" "$DIR/client_key.pub"
     cp "$DIR/client_key.pub" "$DIR/authorized_keys.tmp"
-    chmod 600 "$DIR/authorized_keys.tmp"
+    chmod 644 "$DIR/authorized_keys.tmp"
     mv -f "$DIR/authorized_keys.tmp" "$DIR/authorized_keys"
 
     # hosts beyond N from an earlier, larger `up`
@@ -487,6 +580,7 @@ cmd_up() {
         fi
     done
     for j in "${jobs[@]}"; do wait "$j" || die "preparing a host failed"; done
+    if [ -n "${FLEET_USER:-}" ]; then grant_user "$FLEET_USER"; fi
 
     # the port: chosen once, reused later; re-picked when sshd reports "Address already in use"
     local -a tried=()
@@ -649,6 +743,86 @@ cmd_status() {
     echo "running: $n"
 }
 
+# children_snapshot: KIDS[PPID]="PID PID ..." for every process, from one `ps` (one process
+# start costs much more than reading /proc, and drop runs while the clock is ticking)
+children_snapshot() {
+    local pid ppid
+    declare -gA KIDS=()
+    while read -r pid ppid; do
+        KIDS[$ppid]+="$pid "
+    done < <(ps -e -o pid=,ppid= 2>/dev/null)
+}
+
+# session_pids HOSTDIR -> SESS (array of "PID:START"): the per-connection processes of a running
+# host, i.e. the children of its listener that are sshd (or OpenSSH's session helpers).
+# Needs children_snapshot.
+session_pids() {
+    local hd=$1 k
+    SESS=()
+    host_pid "$hd" || return 1
+    for k in ${KIDS[$REPLY]:-}; do
+        is_session_exe "$k" && proc_start "$k" && SESS+=("$k:$REPLY")
+    done
+    return 0
+}
+
+cmd_sessions() {
+    [ $# -eq 2 ] || usage
+    resolve_dir "$1"
+    host_index "$2"
+    children_snapshot
+    session_pids "$DIR/hosts/h$2" || die "h$2 is not running"
+    local id p st args
+    for id in "${SESS[@]}"; do
+        p=${id%%:*} st=${id#*:}
+        args=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
+        printf '%s %s %s\n' "$p" "$st" "${args% }"
+    done
+}
+
+# drop: SIGKILL each connection's process and its sshd children (privilege separation: the
+# monitor and the process that holds the connection), so the TCP connection ends at once, as
+# when a host's network goes away. The listener is left running. Several hosts are dropped
+# together, from one snapshot of the process table.
+cmd_drop() {
+    [ $# -ge 2 ] || usage
+    resolve_dir "$1"
+    shift
+    local i id p st kk n=0 nconn=0
+    local -a all=()
+    for i in "$@"; do host_index "$i"; done
+    children_snapshot
+    for i in "$@"; do
+        session_pids "$DIR/hosts/h$i" || die "h$i is not running"
+        nconn=$((nconn + ${#SESS[@]}))
+        for id in "${SESS[@]}"; do
+            p=${id%%:*}
+            all+=("$id")
+            for kk in ${KIDS[$p]:-}; do
+                is_session_exe "$kk" && proc_start "$kk" && all+=("$kk:$REPLY")
+            done
+        done
+    done
+    for id in "${all[@]}"; do
+        p=${id%%:*} st=${id#*:}
+        proc_start "$p" && [ "$REPLY" = "$st" ] && is_session_exe "$p" || continue
+        kill -KILL "$p" 2>/dev/null && n=$((n + 1))
+    done
+    say "drop: ${*/#/h}: killed $n sshd process(es) of $nconn connection(s)"
+}
+
+cmd_remove_user() {
+    [ $# -eq 1 ] || usage
+    local name=$1 ent gecos
+    check_user_name "$name"
+    if ! ent=$(getent passwd "$name"); then say "remove-user: no user $name"; return 0; fi
+    gecos=$(printf '%s' "$ent" | cut -d: -f5)
+    [ "$gecos" = "$FLEET_GECOS" ] || die "remove-user: $name was not created by fleet.sh (comment '$gecos'); not deleting it"
+    if pgrep -u "$name" >/dev/null 2>&1; then die "remove-user: $name still runs processes; not deleting it"; fi
+    userdel --remove "$name" 2>/dev/null || userdel "$name" || die "userdel $name failed"
+    say "remove-user: deleted $name"
+}
+
 case "${1:-}" in
     up) shift; cmd_up "$@" ;;
     down) shift; cmd_down "$@" ;;
@@ -656,5 +830,8 @@ case "${1:-}" in
     start-host) shift; cmd_start_host "$@" ;;
     rekey) shift; cmd_rekey "$@" ;;
     status) shift; cmd_status "$@" ;;
+    sessions) shift; cmd_sessions "$@" ;;
+    drop) shift; cmd_drop "$@" ;;
+    remove-user) shift; cmd_remove_user "$@" ;;
     *) usage ;;
 esac
