@@ -66,13 +66,20 @@ static void print_plan(const struct plan *p)
  * several are a command and its arguments, each passed verbatim. */
 static char *exec_command(const struct strlist *words)
 {
-    struct buf b = BUF_INIT(1u << 20);
+    struct buf b;
+    size_t max = 1;
 
     if (words->n == 1)
         return xstrdup(words->v[0]);
+    /* quoting makes a word at most 4 times as long, plus its quotes and a
+     * space: the buffer holds the worst case, so no append can fail (the
+     * plan then checks that the line fits a host) */
+    for (size_t i = 0; i < words->n; i++)
+        max += 4 * strlen(words->v[i]) + 3;
+    buf_init(&b, max);
     for (size_t i = 0; i < words->n; i++) {
         if (i)
-            buf_addc(&b, ' ');
+            BUF_MUST(buf_addc(&b, ' '));
         sh_quote(&b, words->v[i]);
     }
     return buf_detach(&b);
