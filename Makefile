@@ -114,6 +114,12 @@ build/fuzz/%: tests/fuzz/%.c src/yaml_doc.c src/inventory.c src/task.c \
 	clang $(FUZZ_CFLAGS) -o $@ $^ \
 		$(shell $(PKG_CONFIG) --libs yaml-0.1 libcrypto 2>/dev/null)
 
+# The node set fuzzer needs neither libyaml nor the YAML loaders.
+build/fuzz/fuzz_nodeset: tests/fuzz/fuzz_nodeset.c src/nodeset.c \
+		src/nodeset_fold.c src/util.c src/buf.c
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $^
+
 fuzz: $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 
 fuzz-smoke:

@@ -5,7 +5,8 @@
 #
 # For each tests/fuzz/fuzz_NAME.c, runs DIR/fuzz_NAME over a scratch copy of
 # tests/fuzz/corpus/NAME (the repository's corpus is never written to) with
-# tests/fuzz/yaml.dict for FUZZ_SECONDS seconds (default 10). A crash, leak,
+# tests/fuzz/NAME.dict, or tests/fuzz/yaml.dict when there is none, for
+# FUZZ_SECONDS seconds (default 10). A crash, leak,
 # timeout or out-of-memory fails the run; its reproducer is kept as
 # DIR/artifacts/fuzz_NAME-KIND-SHA1 and named in the output. Replay one with
 # DIR/fuzz_NAME FILE. Prints one line per target and a closing line
@@ -18,7 +19,6 @@ if [ $# -ne 1 ]; then
 fi
 dir=$1
 here=$(cd "$(dirname "$0")" && pwd)
-dict=$here/yaml.dict
 seconds=${FUZZ_SECONDS:-10}
 case $seconds in
 '' | *[!0-9]*)
@@ -45,6 +45,8 @@ for src in "$here"/fuzz_*.c; do
     name=${name%.c}
     bin=$dir/$name
     corpus=$here/corpus/${name#fuzz_}
+    dict=$here/${name#fuzz_}.dict
+    [ -f "$dict" ] || dict=$here/yaml.dict
     work=$tmp/$name
     log=$work/log
 
