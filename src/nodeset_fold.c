@@ -54,7 +54,23 @@ static int idx_cmp_q(const void *a, const void *b)
 
 void idx_format(struct idx a, char *buf, size_t n)
 {
-    snprintf(buf, n, "%0*llu", (int)a.w, (unsigned long long)a.v);
+    char tmp[IDX_WIDTH];
+    size_t k = 0;
+    uint64_t v = a.v;
+
+    do {
+        tmp[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && k < sizeof(tmp));
+    while (k < a.w && k < sizeof(tmp))
+        tmp[k++] = '0';
+    if (n == 0)
+        return;
+    if (k > n - 1)
+        k = n - 1;
+    for (size_t i = 0; i < k; i++)
+        buf[i] = tmp[k - 1 - i];
+    buf[k] = '\0';
 }
 
 /* Compares the written forms as strings, as ClusterShell's sort keys do. */
@@ -87,6 +103,12 @@ bool idx_read(const char *s, size_t n, struct idx *out)
 
 void rset_push(struct rset *r, struct idx a)
 {
+    if (r->alloc == 0 && r->n) { /* borrowed from a pool: copy first */
+        struct idx *own = xcalloc(r->n, sizeof(*own));
+        memcpy(own, r->v, r->n * sizeof(*own));
+        r->v = own;
+        r->alloc = r->n;
+    }
     xgrow((void **)&r->v, &r->alloc, r->n + 1, sizeof(*r->v));
     r->v[r->n++] = a;
 }
@@ -117,14 +139,48 @@ static bool rset_eq(const struct rset *a, const struct rset *b, size_t *work)
 }
 
 /* How many members of a are also in b. */
+/* Where x is, or would go, in r. */
+static size_t rset_find(const struct rset *r, const struct idx *x, bool *found)
+{
+    size_t lo = 0, hi = r->n;
+
+    *found = false;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = idx_cmp(&r->v[mid], x);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* A few indices against a big set: binary searches, not a walk. */
+#define RSET_FEW 8
+
 static size_t rset_common(const struct rset *a, const struct rset *b,
                           size_t *work)
 {
     size_t i = 0, j = 0, k = 0;
+    bool found;
 
     if (idx_cmp(&a->v[a->n - 1], &b->v[0]) < 0 ||
         idx_cmp(&b->v[b->n - 1], &a->v[0]) < 0)
         return 0;
+    if (a->n <= RSET_FEW || b->n <= RSET_FEW) {
+        const struct rset *few = a->n <= b->n ? a : b, *many = few == a ? b : a;
+        for (i = 0; i < few->n; i++) {
+            rset_find(many, &few->v[i], &found);
+            k += found;
+        }
+        *work += few->n;
+        return k;
+    }
     *work += a->n + b->n;
     while (i < a->n && j < b->n) {
         int c = idx_cmp(&a->v[i], &b->v[j]);
@@ -147,13 +203,26 @@ static void rset_union(struct rset *a, const struct rset *b)
             rset_push(a, b->v[j]);
         return;
     }
+    if (b->n <= RSET_FEW) { /* insert in place */
+        for (j = 0; j < b->n; j++) {
+            bool found;
+            size_t at = rset_find(a, &b->v[j], &found);
+            if (found)
+                continue;
+            rset_push(a, b->v[j]);
+            memmove(&a->v[at + 1], &a->v[at], (a->n - 1 - at) * sizeof(*a->v));
+            a->v[at] = b->v[j];
+        }
+        return;
+    }
     while (i < a->n || j < b->n) {
         int c = i == a->n ? 1 : j == b->n ? -1 : idx_cmp(&a->v[i], &b->v[j]);
         rset_push(&m, c <= 0 ? a->v[i] : b->v[j]);
         i += c <= 0;
         j += c >= 0;
     }
-    free(a->v);
+    if (a->alloc)
+        free(a->v);
     *a = m;
 }
 
@@ -253,16 +322,6 @@ struct vec {
     size_t pos;   /* sort tie-break: place before sorting */
 };
 
-static void vec_free(struct vec *v, size_t ndim)
-{
-    if (v == NULL)
-        return;
-    for (size_t k = 0; k < ndim; k++)
-        free(v->d[k].v);
-    free(v->d);
-    free(v);
-}
-
 static void vec_count(struct vec *v, size_t ndim)
 {
     v->count = 1;
@@ -324,7 +383,8 @@ static bool vec_merge(struct vec *a, const struct vec *b, size_t ndim,
         struct rset c = {0};
         for (size_t i = 0; i < b->d[diff].n; i++)
             rset_push(&c, b->d[diff].v[i]);
-        free(a->d[diff].v);
+        if (a->d[diff].alloc)
+            free(a->d[diff].v);
         a->d[diff] = c;
     }
     vec_count(a, ndim);
@@ -351,8 +411,7 @@ static size_t vec_merge_all(struct vec **v, size_t n, size_t ndim)
                     continue;
                 work++;
                 if (vec_merge(v[i], v[j], ndim, &work)) {
-                    vec_free(v[j], ndim);
-                    v[j] = NULL;
+                    v[j] = NULL; /* its memory goes with the pools */
                     chg = true;
                 } else if (!full) {
                     break;
@@ -370,12 +429,32 @@ static size_t vec_merge_all(struct vec **v, size_t n, size_t ndim)
     return n;
 }
 
-/* The vectors of n names of one pattern with ndim indices each. */
-static struct vec **fold_nodes(struct node **nd, size_t n, size_t ndim,
-                               size_t *nvec)
+/* The vectors of the names of one pattern. Vectors, their index sets and
+ * the single indices they start with come from pools, one allocation each
+ * however many names (an index set that grows gets memory of its own). */
+struct fold {
+    struct vec **v;
+    size_t n;
+    struct vec *vpool;
+    struct rset *dpool;
+    struct idx *ipool;
+    size_t npool, ndim;
+};
+
+static void fold_release(struct fold *f)
+{
+    for (size_t i = 0; i < f->npool * f->ndim; i++)
+        if (f->dpool[i].alloc)
+            free(f->dpool[i].v);
+    free(f->v);
+    free(f->vpool);
+    free(f->dpool);
+    free(f->ipool);
+}
+
+static void fold_nodes(struct fold *f, struct node **nd, size_t n, size_t ndim)
 {
     size_t varying = 0;
-    struct vec **v;
 
     for (size_t k = 0; k < ndim; k++)
         for (size_t i = 1; i < n; i++)
@@ -383,31 +462,37 @@ static struct vec **fold_nodes(struct node **nd, size_t n, size_t ndim,
                 varying++;
                 break;
             }
+    f->ndim = ndim;
+    f->npool = varying <= 1 ? 1 : n;
+    f->v = xcalloc(f->npool, sizeof(*f->v));
+    f->vpool = xcalloc(f->npool, sizeof(*f->vpool));
+    f->dpool = xcalloc(f->npool * ndim, sizeof(*f->dpool));
+    f->ipool = xcalloc(f->npool * ndim, sizeof(*f->ipool));
+    for (size_t i = 0; i < f->npool; i++) {
+        f->v[i] = &f->vpool[i];
+        f->v[i]->d = &f->dpool[i * ndim];
+        f->v[i]->ndim = ndim;
+        f->v[i]->count = 1;
+    }
     if (varying <= 1) {
-        v = xcalloc(1, sizeof(*v));
-        v[0] = xcalloc(1, sizeof(*v[0]));
-        v[0]->d = xcalloc(ndim, sizeof(*v[0]->d));
-        v[0]->ndim = ndim;
+        struct vec *v = f->v[0];
         for (size_t k = 0; k < ndim; k++) {
             for (size_t i = 0; i < n; i++)
-                rset_push(&v[0]->d[k], nd[i]->ix[k]);
-            rset_settle(&v[0]->d[k]);
+                rset_push(&v->d[k], nd[i]->ix[k]);
+            rset_settle(&v->d[k]);
         }
-        vec_count(v[0], ndim);
-        *nvec = 1;
-        return v;
+        vec_count(v, ndim);
+        f->n = 1;
+        return;
     }
-    v = xcalloc(n, sizeof(*v));
-    for (size_t i = 0; i < n; i++) {
-        v[i] = xcalloc(1, sizeof(*v[i]));
-        v[i]->d = xcalloc(ndim, sizeof(*v[i]->d));
-        v[i]->ndim = ndim;
-        for (size_t k = 0; k < ndim; k++)
-            rset_push(&v[i]->d[k], nd[i]->ix[k]);
-        v[i]->count = 1;
-    }
-    *nvec = vec_merge_all(v, n, ndim);
-    return v;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < ndim; k++) {
+            struct rset *r = &f->v[i]->d[k];
+            r->v = &f->ipool[i * ndim + k];
+            r->v[0] = nd[i]->ix[k];
+            r->n = 1;
+        }
+    f->n = vec_merge_all(f->v, n, ndim);
 }
 
 /* Appends pat with each "%s" replaced by the next of parts. */
@@ -482,8 +567,8 @@ void nodeset_layout(char *const *v, size_t n, struct buf *folded,
     }
     qsort(nd, n, sizeof(*nd), node_cmp);
     for (size_t i = 0, j; i < n; i = j) {
-        size_t nvec = 0, ndim = nd[i]->nix;
-        struct vec **vecs;
+        size_t ndim = nd[i]->nix;
+        struct fold f;
         for (j = i + 1; j < n && strcmp(nd[j]->pat, nd[i]->pat) == 0;)
             j++;
         if (ndim == 0) { /* one name: its pattern is the name, '%' doubled */
@@ -496,14 +581,13 @@ void nodeset_layout(char *const *v, size_t n, struct buf *folded,
             buf_release(&b);
             continue;
         }
-        vecs = fold_nodes(nd + i, j - i, ndim, &nvec);
-        for (size_t k = 0; k < nvec; k++) {
+        fold_nodes(&f, nd + i, j - i, ndim);
+        for (size_t k = 0; k < f.n; k++) {
             if (folded && folded->len)
                 buf_addc(folded, ',');
-            vec_emit(nd[i]->pat, vecs[k], ndim, folded, names);
-            vec_free(vecs[k], ndim);
+            vec_emit(nd[i]->pat, f.v[k], ndim, folded, names);
         }
-        free(vecs);
+        fold_release(&f);
     }
     for (size_t i = 0; i < n; i++) {
         free(nodes[i].pat);
