@@ -19,7 +19,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Round trips cost three layouts; keep the fuzzer fast on big sets. */
-#define CHECK_MAX 5000
+#define CHECK_MAX 2000
 
 static void check(const struct strlist *names, const char *text)
 {
