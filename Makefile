@@ -9,10 +9,16 @@
 #   make DEVELOPER=1      warnings are errors
 #   make SANITIZE=address,undefined   sanitized build in build-san-address-undefined/
 #   make SANITIZE=thread  ThreadSanitizer build in build-san-thread/
-#   make install PREFIX=/usr/local DESTDIR=
+#   make install PREFIX=/usr/local DESTDIR=   the binary, the man pages and
+#                         the bash and zsh completions (also BINDIR, MANDIR,
+#                         BASHCOMPDIR, ZSHCOMPDIR); make uninstall undoes it
 
 PREFIX ?= /usr/local
 DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 # A ThreadSanitizer report fails the program that made it.
@@ -53,7 +59,8 @@ UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all test check unit integration integration-subset fuzz fuzz-smoke \
-	deps demo bench install clean format format-check banned shellcheck
+	deps demo bench install uninstall install-test clean format \
+	format-check banned shellcheck
 
 all: oneoff
 
@@ -71,7 +78,7 @@ $(O)/liboneoff.a: $(LIB_OBJS)
 
 $(O)/%.o: src/%.c | $(O)
 	@echo "  CC $<"
-	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(O)/host_script_text.o: src/host_script_text.S src/host_script.sh | $(O)
 	@echo "  AS $<"
@@ -79,7 +86,7 @@ $(O)/host_script_text.o: src/host_script_text.S src/host_script.sh | $(O)
 
 $(O)/tests/%: tests/unit/%.c $(UNIT_HELPERS) tests/unit/script_harness.h \
 		$(O)/liboneoff.a | $(O)/tests
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LDFLAGS) -o $@ $< \
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LDFLAGS) -o $@ $< \
 		$(UNIT_HELPERS) $(O)/liboneoff.a $(LIBS) $(TEST_LIBS)
 
 $(O) $(O)/tests:
@@ -95,7 +102,8 @@ test:
 	$(MAKE) SANITIZE=address,undefined unit integration-subset
 	$(MAKE) SANITIZE=thread unit integration-subset
 
-check: banned format-check shellcheck all unit integration fuzz-smoke
+check: banned format-check shellcheck all unit integration fuzz-smoke \
+	install-test
 
 unit: $(UNIT_BINS)
 	@sh tests/run-unit.sh $(UNIT_BINS)
@@ -135,6 +143,15 @@ build/fuzz/fuzz_preflight: tests/fuzz/fuzz_preflight.c src/preflight.c \
 	clang $(FUZZ_CFLAGS) -o $@ $^ \
 		$(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null)
 
+# The node set fuzzer needs neither libyaml nor the YAML loaders; lower
+# bounds on names and on folding work keep each input fast while it tests
+# the same code.
+build/fuzz/fuzz_nodeset: tests/fuzz/fuzz_nodeset.c src/nodeset.c \
+		src/nodeset_fold.c src/util.c src/buf.c include/oneoff/nodeset.h
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) -DNODESET_MAX=10000 -DFOLD_BUDGET=1000000 \
+		-o $@ $(filter %.c,$^)
+
 fuzz: $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 
 fuzz-smoke:
@@ -156,9 +173,31 @@ bench:
 	$(MAKE) all
 	bash scripts/bench.sh
 
+MAN1 = docs/oneoff.1
+MAN5 = docs/oneoff-hosts.5 docs/oneoff-tasks.5
+
 install: $(O)/oneoff
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(O)/oneoff $(DESTDIR)$(PREFIX)/bin/oneoff
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(ZSHCOMPDIR)
+	install -m 0755 $(O)/oneoff $(DESTDIR)$(BINDIR)/oneoff
+	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 completions/oneoff.bash $(DESTDIR)$(BASHCOMPDIR)/oneoff
+	install -m 0644 completions/_oneoff $(DESTDIR)$(ZSHCOMPDIR)/_oneoff
+
+# Removes exactly what install put there (not the folders, which other
+# packages may share).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/oneoff \
+		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
+		$(DESTDIR)$(BASHCOMPDIR)/oneoff $(DESTDIR)$(ZSHCOMPDIR)/_oneoff
+
+# make install and uninstall into a scratch DESTDIR, the man pages rendered,
+# the bash completion exercised.
+install-test: $(O)/oneoff
+	MAKE="$(MAKE)" O="$(O)" sh tests/install.sh
 
 format:
 	clang-format -i src/*.c include/oneoff/*.h tests/unit/*.c tests/fuzz/*.c
