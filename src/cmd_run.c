@@ -53,8 +53,8 @@ static void print_plan(const struct plan *p)
         printf("sent as: exec %s/bin/sh -c '<script>' oneoff",
                ph->become ? "sudo -n -u <become> -- " : "");
         for (size_t k = 0; k < p->args.n; k++) {
-            struct buf b = BUF_INIT(1u << 20);
-            sh_quote(&b, p->args.v[k]);
+            struct buf b = BUF_INIT(sh_quoted_max(p->args.v[k]));
+            BUF_MUST(sh_quote(&b, p->args.v[k])); /* sized for it */
             printf(" %s", buf_str(&b));
             buf_release(&b);
         }
@@ -80,7 +80,7 @@ static char *exec_command(const struct strlist *words)
     for (size_t i = 0; i < words->n; i++) {
         if (i)
             BUF_MUST(buf_addc(&b, ' '));
-        sh_quote(&b, words->v[i]);
+        BUF_MUST(sh_quote(&b, words->v[i]));
     }
     return buf_detach(&b);
 }

@@ -47,8 +47,7 @@ static void esc_into(char *out, size_t n, const char *s)
 }
 
 /* Starts row k of a table; false past TABLE_ROWS (said once). */
-static bool row(struct buf *b, size_t k, size_t total, int w,
-                const char *name)
+static bool row(struct buf *b, size_t k, size_t total, int w, const char *name)
 {
     char v[VALUE_MAX];
 
@@ -176,8 +175,7 @@ void gate_decide(const struct gate_input *in, struct gate_result *out)
         snprintf(out->reason, sizeof(out->reason),
                  "the hosts disagree on the release; nothing was run");
         drift_table(in, &b);
-    } else if (!in->check && !in->allow_drift &&
-               any(in, TASK_DIFFERS, false)) {
+    } else if (!in->check && !in->allow_drift && any(in, TASK_DIFFERS, false)) {
         out->verdict = GATE_TASK_DRIFT;
         out->exit_code = EXIT_REFUSED;
         snprintf(out->reason, sizeof(out->reason),

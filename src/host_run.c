@@ -14,22 +14,17 @@
 #include "oneoff/exit_codes.h"
 
 static const char *const phase_names[] = {
-    [PHASE_PENDING] = "pending", [PHASE_CONNECTING] = "connecting",
+    [PHASE_PENDING] = "pending",     [PHASE_CONNECTING] = "connecting",
     [PHASE_PREFLIGHT] = "preflight", [PHASE_READY] = "ready",
-    [PHASE_RUNNING] = "running", [PHASE_DONE] = "done",
+    [PHASE_RUNNING] = "running",     [PHASE_DONE] = "done",
 };
 
 static const char *const outcome_names[] = {
-    [HOST_NONE] = "none",
-    [HOST_OK] = "ok",
-    [HOST_FAILED] = "failed",
-    [HOST_UNREACHABLE] = "unreachable",
-    [HOST_AUTH] = "auth",
-    [HOST_HOST_KEY] = "host-key",
-    [HOST_TIMEOUT] = "timeout",
-    [HOST_INTERRUPTED] = "interrupted",
-    [HOST_REFUSED] = "refused",
-    [HOST_SKIPPED] = "skipped",
+    [HOST_NONE] = "none",       [HOST_OK] = "ok",
+    [HOST_FAILED] = "failed",   [HOST_UNREACHABLE] = "unreachable",
+    [HOST_AUTH] = "auth",       [HOST_HOST_KEY] = "host-key",
+    [HOST_TIMEOUT] = "timeout", [HOST_INTERRUPTED] = "interrupted",
+    [HOST_REFUSED] = "refused", [HOST_SKIPPED] = "skipped",
     [HOST_READY] = "ready",
 };
 

@@ -19,26 +19,40 @@
 /* src/host_script.sh, NUL-terminated (host_script_text.S) */
 extern const char oneoff_host_script[];
 
-#define SCRIPT_MAX (16u << 20)
-
-void sh_quote(struct buf *b, const char *s)
+size_t sh_quoted_max(const char *s)
 {
-    buf_addc(b, '\'');
-    for (; *s; s++) {
-        if (*s == '\'')
-            buf_adds(b, "'\\''");
-        else
-            buf_addc(b, *s);
-    }
-    buf_addc(b, '\'');
+    return 4 * strlen(s) + 2; /* each ' becomes '\'' */
 }
 
+int sh_quote(struct buf *b, const char *s)
+{
+    if (buf_reserve(b, sh_quoted_max(s)) != 0)
+        return -1; /* b unchanged */
+    buf_add_reserved(b, "'", 1);
+    for (; *s; s++) {
+        if (*s == '\'')
+            buf_add_reserved(b, "'\\''", 4);
+        else
+            buf_add_reserved(b, s, 1);
+    }
+    buf_add_reserved(b, "'", 1);
+    return 0;
+}
+
+/* Every append below fits: script_compose() and script_command_line()
+ * size their buffers for the worst case of what they are given first. */
 static void assign(struct buf *b, const char *name, const char *value)
 {
-    buf_adds(b, name);
-    buf_addc(b, '=');
-    sh_quote(b, value ? value : "");
-    buf_addc(b, '\n');
+    BUF_MUST(buf_adds(b, name));
+    BUF_MUST(buf_addc(b, '='));
+    BUF_MUST(sh_quote(b, value ? value : ""));
+    BUF_MUST(buf_addc(b, '\n'));
+}
+
+/* The worst case of assign(name, value): name, '=', quotes, newline. */
+static size_t assign_max(const char *value)
+{
+    return 64 + sh_quoted_max(value ? value : "");
 }
 
 static void assign_cut(struct buf *b, const char *name, const char *value,
@@ -81,16 +95,38 @@ static void add_script_body(struct buf *b)
         size_t lead = strspn(p, " \t");
 
         if (p[lead] != '#' && p[lead] != '\n' && p[lead] != '\0')
-            buf_add(b, p, n);
+            BUF_MUST(buf_add(b, p, n)); /* sized for the whole text */
         p += n;
     }
 }
 
-char *script_compose(const struct script_spec *s)
+/* The most script_compose() can write for s. */
+static size_t compose_max(const struct script_spec *s)
 {
-    struct buf b = BUF_INIT(SCRIPT_MAX);
     size_t nfiles = s->env_files ? s->env_files->n : 0;
     size_t nenv = s->env ? s->env->n : 0;
+    size_t max = strlen(oneoff_host_script) + 20 * assign_max(NULL) +
+                 assign_max(s->nonce) + assign_max(s->run_id) +
+                 assign_max(s->label) + assign_max(s->app_dir) +
+                 assign_max(s->release) + assign_max(s->revision_file) +
+                 assign_max(s->task_file) + assign_max(s->lock) +
+                 assign_max(s->lock_holder) + assign_max(s->command);
+
+    for (size_t i = 0; i < nfiles; i++)
+        max += assign_max(s->env_files->v[i]);
+    for (size_t i = 0; i < nenv; i++)
+        max += 2 * assign_max(NULL) + assign_max(s->env->val[i]) +
+               strlen(s->env->key[i]);
+    return max;
+}
+
+char *script_compose(const struct script_spec *s)
+{
+    struct buf b;
+    size_t nfiles = s->env_files ? s->env_files->n : 0;
+    size_t nenv = s->env ? s->env->n : 0;
+
+    buf_init(&b, compose_max(s));
 
     assign(&b, "oneoff_mode", s->mode == SCRIPT_RUN ? "run" : "check");
     assign_cut(&b, "oneoff_nonce", s->nonce, SCRIPT_NONCE_LEN);
@@ -121,20 +157,26 @@ char *script_compose(const struct script_spec *s)
 char *script_command_line(const char *script, const char *become,
                           const struct strlist *args)
 {
-    struct buf b = BUF_INIT(SCRIPT_MAX * 2);
+    struct buf b;
+    size_t max = 64 + sh_quoted_max(script);
 
-    buf_adds(&b, "exec ");
+    if (become)
+        max += 32 + sh_quoted_max(become);
+    for (size_t i = 0; args && i < args->n; i++)
+        max += 1 + sh_quoted_max(args->v[i]);
+    buf_init(&b, max); /* the worst case: no append below can fail */
+    BUF_MUST(buf_adds(&b, "exec "));
     if (become) {
-        buf_adds(&b, "sudo -n -u ");
-        sh_quote(&b, become);
-        buf_adds(&b, " -- ");
+        BUF_MUST(buf_adds(&b, "sudo -n -u "));
+        BUF_MUST(sh_quote(&b, become));
+        BUF_MUST(buf_adds(&b, " -- "));
     }
-    buf_adds(&b, "/bin/sh -c ");
-    sh_quote(&b, script);
-    buf_adds(&b, " oneoff");
+    BUF_MUST(buf_adds(&b, "/bin/sh -c "));
+    BUF_MUST(sh_quote(&b, script));
+    BUF_MUST(buf_adds(&b, " oneoff"));
     for (size_t i = 0; args && i < args->n; i++) {
-        buf_addc(&b, ' ');
-        sh_quote(&b, args->v[i]);
+        BUF_MUST(buf_addc(&b, ' '));
+        BUF_MUST(sh_quote(&b, args->v[i]));
     }
     return buf_detach(&b);
 }

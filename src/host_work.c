@@ -114,8 +114,8 @@ static void sink_data(void *ctx, enum transport_stream st, const char *p,
         w->ready = true;
         /* the script waits for our word: anything after the report is
          * set-up output too */
-        if (w->pf.used < n && buf_add(&w->noise, p + w->pf.used,
-                                      n - w->pf.used) != 0) {
+        if (w->pf.used < n &&
+            buf_add(&w->noise, p + w->pf.used, n - w->pf.used) != 0) {
             /* a full noise buffer: the rest is cut, as the parser does */
         }
     }
@@ -206,8 +206,7 @@ static bool stop_before_start(struct worker_host *w)
     if (atomic_load(&w->r->interrupts) == 0)
         return false;
     w->interrupted = true;
-    host_finish(&w->r->tab, w->i, HOST_INTERRUPTED,
-                "not started: interrupted");
+    host_finish(&w->r->tab, w->i, HOST_INTERRUPTED, "not started: interrupted");
     return true;
 }
 
@@ -223,17 +222,15 @@ static void preflight_failed(struct worker_host *w,
     } else if (w->timed_out) {
         host_finish(&r->tab, w->i, HOST_TIMEOUT,
                     "the preflight did not finish in time");
-    } else if (o == HOST_UNREACHABLE || o == HOST_AUTH ||
-               o == HOST_HOST_KEY) {
+    } else if (o == HOST_UNREACHABLE || o == HOST_AUTH || o == HOST_HOST_KEY) {
         host_finish(&r->tab, w->i, o, "%s", res->error);
     } else if (res->outcome == OUTCOME_LOST) {
-        host_finish(&r->tab, w->i, HOST_UNREACHABLE,
-                    "during the preflight: %s", res->error);
+        host_finish(&r->tab, w->i, HOST_UNREACHABLE, "during the preflight: %s",
+                    res->error);
     } else if (w->malformed) {
         host_finish(&r->tab, w->i, HOST_FAILED, "preflight: %s", w->perr);
     } else if (w->setup_err[0]) {
-        host_finish(&r->tab, w->i, HOST_FAILED, "preflight: %s",
-                    w->setup_err);
+        host_finish(&r->tab, w->i, HOST_FAILED, "preflight: %s", w->setup_err);
     } else if (res->outcome == OUTCOME_ERROR && res->error[0]) {
         host_finish(&r->tab, w->i, HOST_FAILED, "%s", res->error);
     } else {
@@ -269,14 +266,13 @@ void host_work_preflight(struct worker_host *w)
     if (stop_before_start(w))
         return;
     log_note(w, "run %s: %s '%s' on host '%s'", r->run_id,
-                    r->plan->task->adhoc ? "command" : "task",
-                    r->plan->task->name, host->name);
+             r->plan->task->adhoc ? "command" : "task", r->plan->task->name,
+             host->name);
     lock_holder(r, w, holder, sizeof(holder));
     memset(&cmd, 0, sizeof(cmd));
-    cmd.command = plan_command(r->plan, w->ph,
-                               r->opts->mode == RUN_TASK ? SCRIPT_RUN
-                                                         : SCRIPT_CHECK,
-                               r->nonce, r->run_id, holder);
+    cmd.command = plan_command(
+        r->plan, w->ph, r->opts->mode == RUN_TASK ? SCRIPT_RUN : SCRIPT_CHECK,
+        r->nonce, r->run_id, holder);
     w->capturing = true;
     w->deadline = clock_mono_ms() + budget;
     if (transport_open(w->tp, &tg, &cmd, &w->sink, &w->chan, &res) == 0 &&
@@ -298,10 +294,10 @@ void host_work_preflight(struct worker_host *w)
     w->task_state = r->plan->task->adhoc
                         ? TASK_STATE_NONE
                         : preflight_task_state(&w->pf, r->plan->task->sha256);
-    log_note(w, "preflight: release %s, revision %s%s%s",
-                    w->pf.release, w->pf.revision[0] ? w->pf.revision : "-",
-                    w->task_state ? ", task file in release: " : "",
-                    w->task_state ? task_state_name(w->task_state) : "");
+    log_note(w, "preflight: release %s, revision %s%s%s", w->pf.release,
+             w->pf.revision[0] ? w->pf.revision : "-",
+             w->task_state ? ", task file in release: " : "",
+             w->task_state ? task_state_name(w->task_state) : "");
     u = (struct host_update)HOST_UPDATE(PHASE_READY);
     u.pf = &w->pf;
     u.task_state = w->task_state;
@@ -339,8 +335,8 @@ void host_work_run(struct worker_host *w)
         goto out;
     if (stop) {
         host_finish(&r->tab, i, HOST_SKIPPED,
-                    "not started: %zu host(s) failed (max_fail %s)",
-                    failures, r->opts->max_fail);
+                    "not started: %zu host(s) failed (max_fail %s)", failures,
+                    r->opts->max_fail);
         goto out;
     }
     /* the record says "running" before the task can run */
@@ -377,8 +373,8 @@ void host_work_log_end(struct worker_host *w, const struct host_state *s)
         snprintf(how, sizeof(how), ", exit %d", s->exit_code);
     char err[ERR_MAX];
 
-    log_note(w, "%s%s%s%s", host_state_status(s), how,
-             s->error[0] ? ": " : "", s->error);
+    log_note(w, "%s%s%s%s", host_state_status(s), how, s->error[0] ? ": " : "",
+             s->error);
     if (record_log_close(&w->log, err))
         output_note(&w->r->out, "%s", err);
 }

@@ -45,8 +45,8 @@ static void batch_flush(struct lines *l, struct batch *b)
     b->n = 0;
 }
 
-static void batch_add(struct lines *l, struct batch *b, const char *p,
-                      size_t n, bool eol)
+static void batch_add(struct lines *l, struct batch *b, const char *p, size_t n,
+                      bool eol)
 {
     if (b->n == BATCH_LINES)
         batch_flush(l, b);

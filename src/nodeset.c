@@ -10,6 +10,8 @@
  * fnmatch(3).
  */
 #define _GNU_SOURCE
+/* The buffers here have no maximum (SIZE_MAX): an append cannot be
+ * refused, hence BUF_MUST. */
 #include "oneoff/nodeset.h"
 
 #include <fnmatch.h>
@@ -396,11 +398,11 @@ static int term_expand(struct scan *s, const char *start, const struct term *t,
         buf_reset(&b);
         for (size_t i = 0; i < t->n; i++) {
             if (t->pc[i].text) {
-                buf_adds(&b, t->pc[i].text);
+                BUF_MUST(buf_adds(&b, t->pc[i].text));
                 continue;
             }
             idx_format(t->pc[i].ix.v[at[i]], x, sizeof(x));
-            buf_adds(&b, x);
+            BUF_MUST(buf_adds(&b, x));
         }
         nameset_add(out, xstrdup(buf_str(&b)));
         more = false;

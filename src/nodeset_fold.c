@@ -12,6 +12,8 @@
  * only perhaps in more pieces than ClusterShell would print.
  */
 #define _GNU_SOURCE
+/* The buffers here have no maximum (SIZE_MAX): an append cannot be
+ * refused, hence BUF_MUST. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,10 +256,10 @@ static void rset_print(struct buf *b, const struct rset *r)
     for (size_t i = 0, j; i < r->n; i = j) {
         j = rset_run(r, i);
         idx_format(r->v[i], x, sizeof(x));
-        buf_addf(b, "%s%s", i ? "," : "", x);
+        BUF_MUST(buf_addf(b, "%s%s", i ? "," : "", x));
         if (j - i > 1) {
             idx_format(r->v[j - 1], x, sizeof(x));
-            buf_addf(b, "-%s", x);
+            BUF_MUST(buf_addf(b, "-%s", x));
         }
     }
 }
@@ -505,11 +507,11 @@ static void pat_fill(struct buf *b, const char *pat, char *const *parts)
 
     for (const char *p = pat; *p; p++) {
         if (*p != '%') {
-            buf_addc(b, *p);
+            BUF_MUST(buf_addc(b, *p));
         } else if (*++p == 's') {
-            buf_adds(b, parts[k++]);
+            BUF_MUST(buf_adds(b, parts[k++]));
         } else {
-            buf_addc(b, '%');
+            BUF_MUST(buf_addc(b, '%'));
         }
     }
 }
@@ -578,7 +580,8 @@ void nodeset_layout(char *const *v, size_t n, struct buf *folded,
             struct buf b = BUF_INIT(SIZE_MAX);
             pat_fill(&b, nd[i]->pat, NULL);
             if (folded)
-                buf_addf(folded, "%s%s", folded->len ? "," : "", buf_str(&b));
+                BUF_MUST(buf_addf(folded, "%s%s", folded->len ? "," : "",
+                                  buf_str(&b)));
             if (names)
                 strlist_push(names, buf_str(&b));
             buf_release(&b);
@@ -587,7 +590,7 @@ void nodeset_layout(char *const *v, size_t n, struct buf *folded,
         fold_nodes(&f, nd + i, j - i, ndim);
         for (size_t k = 0; k < f.n; k++) {
             if (folded && folded->len)
-                buf_addc(folded, ',');
+                BUF_MUST(buf_addc(folded, ','));
             vec_emit(nd[i]->pat, f.v[k], ndim, folded, names);
         }
         fold_release(&f);

@@ -89,8 +89,7 @@ static bool wait_all(struct pool *p, pool_tick_fn *tick, int watch_fd)
 }
 
 bool pool_run(const size_t *items, size_t n, unsigned parallel,
-              pool_work_fn *work, pool_tick_fn *tick, int watch_fd,
-              void *ctx)
+              pool_work_fn *work, pool_tick_fn *tick, int watch_fd, void *ctx)
 {
     struct pool *p;
     pthread_t *threads;

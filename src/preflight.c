@@ -229,8 +229,10 @@ static size_t nonce_tail(const char *p, size_t n, const char *nonce,
 
 static void to_noise(struct buf *noise, const char *p, size_t n)
 {
-    if (noise && n)
-        buf_add(noise, p, n);
+    if (noise && n && buf_add(noise, p, n) != 0) {
+        /* a full noise buffer drops the rest (preflight.h): it is what a
+         * host printed besides the report, bounded on purpose */
+    }
 }
 
 /* Parses what pf->in holds; *pos is how much of it was used. */

@@ -125,7 +125,7 @@ static bool on_tick(void *ctx, bool signalled)
     if (n > r->seen_interrupts) {
         if (r->seen_interrupts == 0)
             output_note(&r->s.out, "interrupted: stopping the remote tasks "
-                                 "(Ctrl-C again to close at once)");
+                                   "(Ctrl-C again to close at once)");
         if (n >= 2 && r->seen_interrupts < 2)
             output_note(&r->s.out, "closing every connection now");
         r->seen_interrupts = n;
@@ -267,8 +267,8 @@ static void decide(struct runner *r)
         const struct worker_host *w = &r->w[i];
         gh[i].name = w->ph->host->name;
         gh[i].reported = rows[i].phase == PHASE_READY;
-        gh[i].setup_failed = rows[i].phase == PHASE_DONE &&
-                             rows[i].outcome == HOST_FAILED;
+        gh[i].setup_failed =
+            rows[i].phase == PHASE_DONE && rows[i].outcome == HOST_FAILED;
         if (!gh[i].reported)
             continue;
         gh[i].release_id = preflight_release_id(&w->pf);
@@ -279,8 +279,8 @@ static void decide(struct runner *r)
         gh[i].lock_holder = w->pf.lock_holder;
         if (check && w->pf.nheld) {
             /* check: any held task lock, named "task: holder" */
-            holders[i] = xasprintf("%s: %s", w->pf.held[0].name,
-                                   w->pf.held[0].holder);
+            holders[i] =
+                xasprintf("%s: %s", w->pf.held[0].name, w->pf.held[0].holder);
             gh[i].lock_held = true;
             gh[i].lock_holder = holders[i];
         }
@@ -335,7 +335,8 @@ static bool run_batches(struct runner *r)
     for (size_t i = 0; i < r->n; i++)
         if (r->w[i].chan)
             ready[nready++] = i;
-    if (rollout_parse(r->s.opts->batch, r->s.opts->max_fail, nready, &ro, err)) {
+    if (rollout_parse(r->s.opts->batch, r->s.opts->max_fail, nready, &ro,
+                      err)) {
         output_note(&r->s.out, "%s", err); /* checked before: not reached */
         ro.nsizes = 0;
         ro.max_fail = SIZE_MAX;
@@ -374,8 +375,8 @@ static void conclude_all(struct runner *r, bool joined)
             host_finish(&r->s.tab, i, HOST_SKIPPED, "not started");
         else if (ph != PHASE_DONE)
             host_finish(&r->s.tab, i, HOST_INTERRUPTED, "%s",
-                        !joined                ? "abandoned after a second "
-                                                 "interrupt"
+                        !joined               ? "abandoned after a second "
+                                                "interrupt"
                         : ph == PHASE_RUNNING ? "interrupted"
                                               : "not started: interrupted");
     }
@@ -537,11 +538,10 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
         return EXIT_USAGE;
     }
     block_signals(&r);
-    r.recorder_started =
-        pthread_create(&r.recorder, NULL, recorder, &r) == 0;
+    r.recorder_started = pthread_create(&r.recorder, NULL, recorder, &r) == 0;
     all = all_hosts(r.n);
-    joined = pool_run(all, r.n, o->parallel, preflight_host, on_tick, r.sigfd,
-                      &r);
+    joined =
+        pool_run(all, r.n, o->parallel, preflight_host, on_tick, r.sigfd, &r);
     free(all);
     if (joined && atomic_load(&r.s.interrupts) == 0) {
         decide(&r);

@@ -152,8 +152,7 @@ static int chan_start(struct ssh_chan *c, const struct transport_cmd *cmd,
     c->ch = ssh_channel_new(s);
     if (c->ch == NULL || ssh_channel_open_session(c->ch) != SSH_OK) {
         res->outcome = ssh_is_connected(s) ? OUTCOME_ERROR : OUTCOME_LOST;
-        return errf(res->error, "cannot open a channel: %s",
-                    ssh_get_error(s));
+        return errf(res->error, "cannot open a channel: %s", ssh_get_error(s));
     }
     c->cb.userdata = &c->cs;
     c->cb.channel_data_function = on_data;

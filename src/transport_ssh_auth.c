@@ -76,8 +76,8 @@ static int ask_passphrase(const char *prompt, char *buf, size_t len, int echo,
 
 /* Returns the key for path, decrypting it on first use; a key that failed
  * to load is remembered, so nobody is asked twice. Caller holds lock. */
-static struct loaded_key *key_get_locked(struct ssh_tp *t,
-                                         const char *path, char *err)
+static struct loaded_key *key_get_locked(struct ssh_tp *t, const char *path,
+                                         char *err)
 {
     char *abs = expand_path(path);
     struct loaded_key *k;
@@ -188,7 +188,7 @@ void ssh_tp_free(struct transport *base)
 }
 
 int set_options(struct ssh_tp *t, ssh_session s,
-                       const struct transport_target *tg, char *err)
+                const struct transport_target *tg, char *err)
 {
     int one = 1;
     long sec = (long)(t->connect_timeout_ms / 1000);
@@ -308,8 +308,9 @@ int verify_host_key(struct ssh_tp *t, ssh_session s, char *err)
          * whose key is not known */
         int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (probe < 0 && out_of_resources(errno)) {
-            errf(err, "cannot check the host key: %s (raise 'ulimit -n' or "
-                      "use fewer hosts at once)",
+            errf(err,
+                 "cannot check the host key: %s (raise 'ulimit -n' or "
+                 "use fewer hosts at once)",
                  strerror(errno));
             ssh_key_free(srv);
             return -2;
@@ -418,7 +419,7 @@ char *config_identity(ssh_session s)
 }
 
 int authenticate(struct ssh_tp *t, ssh_session s,
-                        const struct transport_target *tg, const char *cfg, char *err)
+                 const struct transport_target *tg, const char *cfg, char *err)
 {
     static const char *const defaults[] = {
         "~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa", NULL};

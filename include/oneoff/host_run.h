@@ -56,8 +56,8 @@ const char *host_outcome_name(enum host_outcome o);
 struct host_state {
     enum host_phase phase;
     enum host_outcome outcome;
-    int exit_code;  /* -1: none */
-    char signal[32]; /* "" : none */
+    int exit_code;                                 /* -1: none */
+    char signal[32];                               /* "" : none */
     int64_t started_ms, connected_ms, finished_ms; /* wall; 0: not yet */
     char error[ERR_MAX];
     char *release;  /* resolved release directory; NULL: not reported */
@@ -88,15 +88,18 @@ void host_table_release(struct host_table *t);
 struct host_update {
     enum host_phase phase;
     enum host_outcome outcome;
-    int exit_code;          /* -1: leave */
-    const char *signal;     /* NULL: leave */
-    const char *error;      /* NULL: leave */
+    int exit_code;              /* -1: leave */
+    const char *signal;         /* NULL: leave */
+    const char *error;          /* NULL: leave */
     const struct preflight *pf; /* NULL: leave; else release, revision */
     enum task_state task_state; /* TASK_STATE_NONE: leave */
 };
 
 /* An update that changes nothing but what it is given. */
-#define HOST_UPDATE(ph) {(ph), HOST_NONE, -1, NULL, NULL, NULL, TASK_STATE_NONE}
+#define HOST_UPDATE(ph)                                                        \
+    {                                                                          \
+        (ph), HOST_NONE, -1, NULL, NULL, NULL, TASK_STATE_NONE                 \
+    }
 
 /* Applies u to host i under the lock, stamps the times (started at
  * CONNECTING, connected at PREFLIGHT, finished at DONE) and asks for a

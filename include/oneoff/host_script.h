@@ -59,8 +59,11 @@ struct script_spec {
     const char *command;
 };
 
-/* Appends s to b in single quotes: the shell reads back exactly s. */
-void sh_quote(struct buf *b, const char *s);
+/* Appends s to b in single quotes: the shell reads back exactly s. Returns
+ * 0, or -1 (b unchanged) when it would pass b's maximum, which
+ * sh_quoted_max(s) bytes of room always avoid. */
+int sh_quote(struct buf *b, const char *s) ONEOFF_MUST_USE;
+size_t sh_quoted_max(const char *s);
 
 /* The script for spec: its data prelude, then the embedded script without
  * its comment lines and blank lines (they stay in src/host_script.sh, for

@@ -28,8 +28,8 @@ struct line {
 #define LINE_MAX_BYTES (64u << 10)
 
 /* Receives a batch of whole lines (and fragments) of one stream. */
-typedef void lines_emit_fn(void *ctx, enum line_stream s,
-                           const struct line *v, size_t n);
+typedef void lines_emit_fn(void *ctx, enum line_stream s, const struct line *v,
+                           size_t n);
 
 /* The splitter of one stream of one host: bytes in, whole lines out. It
  * belongs to the thread that feeds it. */

@@ -26,7 +26,6 @@ typedef bool pool_tick_fn(void *ctx, bool watch_ready);
 /* Runs work(ctx, items[k]) for k in [0, n). Returns true when every worker
  * finished and was joined, false when tick() abandoned them. */
 bool pool_run(const size_t *items, size_t n, unsigned parallel,
-              pool_work_fn *work, pool_tick_fn *tick, int watch_fd,
-              void *ctx);
+              pool_work_fn *work, pool_tick_fn *tick, int watch_fd, void *ctx);
 
 #endif

@@ -100,8 +100,9 @@ struct tchan;
 
 /* Connects (where there is anything to connect to) and starts cmd; the
  * sink receives what it prints. control() is asked once more between the
- * two: anything but CONTROL_CONTINUE then means nothing starts (CLOSED). On failure *out is NULL and res says why
- * (UNREACHABLE, HOST_KEY, AUTH, LOST or ERROR). */
+ * two: anything but CONTROL_CONTINUE then means nothing starts (CLOSED). On
+ * failure *out is NULL and res says why (UNREACHABLE, HOST_KEY, AUTH, LOST or
+ * ERROR). */
 int transport_open(struct transport *t, const struct transport_target *tg,
                    const struct transport_cmd *cmd,
                    const struct transport_sink *sink, struct tchan **out,

@@ -85,7 +85,7 @@ static void test_sh_quote(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct buf b = BUF_INIT(1024);
         buf_adds(&b, "x=");
-        sh_quote(&b, cases[i].in);
+        assert_int_equal(sh_quote(&b, cases[i].in), 0);
         assert_string_equal(buf_str(&b) + 2, cases[i].out);
         buf_release(&b);
     }

@@ -21,7 +21,7 @@
 struct probe {
     struct buf out, err;
     enum transport_control ctl;
-    const char *pause_at; /* pause once stdout contains this */
+    const char *pause_at;  /* pause once stdout contains this */
     const char *ctl_after; /* apply ctl only once stdout contains this */
     bool connected;
 };
@@ -31,8 +31,7 @@ static void on_connected(void *ctx)
     ((struct probe *)ctx)->connected = true;
 }
 
-static void on_data(void *ctx, enum transport_stream s, const char *p,
-                    size_t n)
+static void on_data(void *ctx, enum transport_stream s, const char *p, size_t n)
 {
     struct probe *pr = ctx;
 
