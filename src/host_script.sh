@@ -58,11 +58,14 @@
 # since the client of the younger run refuses it as soon as one of its
 # hosts reports a held lock, which closes its channels and frees its locks;
 # a run that finds it held by an older run reports it held (or waits
-# oneoff_lock_wait seconds). So two runs started together never both win
-# and never wait for each other forever.
+# oneoff_lock_wait seconds). So of two runs started together one always
+# goes on, and neither waits for the other for long.
 #
 # Stops. The task runs as a foreground child of this shell, in its process
-# group; stdin is /dev/null for the task. Beside it a watchdog reads the
+# group; stdin is /dev/null for the task. (Not a background job: a shell
+# starts those with SIGINT and SIGQUIT ignored, for good, in the task and
+# all it starts. And by /bin/sh -c, not eval in a subshell: the task gets
+# its own $$ and only exported variables.) Beside it a watchdog reads the
 # channel's stdin: when that reaches EOF (the client stops the task, closes
 # the channel, or the connection drops) it sends TERM to the whole process
 # group, then KILL five seconds later. The watchdog ignores every signal the
@@ -72,7 +75,8 @@
 # the task does not inherit an ignored signal) to outlive them and report
 # how the task ended: its exit status, or its death by signal N re-raised,
 # so that SSH reports exit-signal. A process that leaves the group (setsid)
-# is out of the watchdog's reach.
+# is out of the watchdog's reach. After a stop, the watchdog's sleep may
+# outlive this shell by up to the five seconds; it holds nothing.
 #
 # Footprint: every process started here is paid on every host. On the
 # normal path this shell forks twice (the task and the watchdog) and execs
@@ -320,6 +324,7 @@ trap '' HUP INT QUIT TERM USR1 USR2 ALRM PIPE
 {
     while IFS= read -r oneoff_x; do :; done
     kill -s TERM 0
+    exec </dev/null
     PATH=$oneoff_path
     sleep 5
     kill -s KILL 0
