@@ -130,6 +130,20 @@ uint64_t host_finish(struct host_table *t, size_t i, enum host_outcome o,
     return host_transition(t, i, &u);
 }
 
+void host_restart(struct host_table *t, size_t i)
+{
+    struct host_state *s = &t->v[i];
+
+    pthread_mutex_lock(&t->lock);
+    free(s->release);
+    free(s->revision);
+    memset(s, 0, sizeof(*s));
+    s->exit_code = -1;
+    t->wanted++;
+    pthread_cond_broadcast(&t->cond);
+    pthread_mutex_unlock(&t->lock);
+}
+
 uint64_t host_table_snapshot(struct host_table *t, struct host_state *out)
 {
     uint64_t gen;

@@ -139,6 +139,7 @@ oneoff_pause() {
 
 # oneoff_lock_take: takes the lock on fd 9 for run (see Locks above).
 oneoff_lock_take() {
+    oneoff_yield=
     flock -n 9 && return 0
     # A new holder may not have written its line yet, and a check holds
     # the lock for an instant: look again a moment later.
@@ -147,10 +148,39 @@ oneoff_lock_take() {
     oneoff_h=
     IFS= read -r oneoff_h <"$oneoff_lock_file"
     if oneoff_younger "$oneoff_h"; then
-        flock -w "$((20 + oneoff_lock_wait))" 9 && return 0
-    elif [ "$oneoff_lock_wait" -gt 0 ]; then
-        flock -w "$oneoff_lock_wait" 9 && return 0
+        # A younger run yields as soon as its client sees our lock on
+        # another host; one that already runs its task (its holder line
+        # ends in " (running)") does not: then this run does not wait
+        # either, unless told to (--wait-lock).
+        oneoff_t=0
+        while [ "$oneoff_t" -lt 20 ]; do
+            flock -w 1 9 && return 0
+            oneoff_t=$((oneoff_t + 1))
+            oneoff_h=
+            IFS= read -r oneoff_h <"$oneoff_lock_file"
+            case $oneoff_h in *' (running)') break ;; *) ;; esac
+        done
+        [ "$oneoff_lock_wait" -gt 0 ] && flock -w "$oneoff_lock_wait" 9 &&
+            return 0
+        return 1
     fi
+    [ "$oneoff_lock_wait" -gt 0 ] || return 1
+    case $oneoff_h in
+    *' (running)') ;;
+    'run '*)
+        # An older run still in its preflight may be waiting for a lock
+        # this run holds on another host: waiting here could deadlock.
+        # Yield: the client releases every lock and tries again.
+        oneoff_id=${oneoff_h#run }
+        oneoff_id=${oneoff_id%% *}
+        if oneoff_id_key "$oneoff_id"; then
+            oneoff_yield=1
+            return 1
+        fi
+        ;;
+    *) ;;
+    esac
+    flock -w "$oneoff_lock_wait" 9 && return 0
     return 1
 }
 
@@ -215,7 +245,11 @@ oneoff_report_lock() {
     if [ -z "$oneoff_locked" ]; then
         oneoff_h=
         IFS= read -r oneoff_h <"$oneoff_lock_file"
-        oneoff_frame lock "held $oneoff_h"
+        if [ -n "${oneoff_yield-}" ]; then
+            oneoff_frame lock "yield $oneoff_h"
+        else
+            oneoff_frame lock "held $oneoff_h"
+        fi
     else
         oneoff_frame lock free
     fi
@@ -303,6 +337,10 @@ IFS= read -r oneoff_x || exit 0
 if [ -n "$oneoff_lock" ] && [ -z "$oneoff_locked" ]; then
     oneoff_fail "the lock of task '$oneoff_lock' is held; the task did not start"
 fi
+# an older run waiting for this lock stops waiting: this run is no longer
+# one that may yield
+[ -z "$oneoff_lock" ] ||
+    printf '%s (running)\n' "$oneoff_lock_holder" >"$oneoff_lock_file"
 
 # the literal env of the stage, host, task and -e, in that order
 oneoff_i=0

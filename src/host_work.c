@@ -258,7 +258,7 @@ void host_work_preflight(struct worker_host *w)
                      (r->plan->task->lock ? LOCK_YIELD_MS : 0);
 
     host_transition(&r->tab, i, &u);
-    if (record_log_open(&r->rec, &w->log, host->name, err)) {
+    if (w->log.fd < 0 && record_log_open(&r->rec, &w->log, host->name, err)) {
         /* without a log, output could be lost: do not start */
         host_finish(&r->tab, i, HOST_FAILED, "%s", err);
         return;
@@ -394,6 +394,20 @@ void worker_host_init(struct worker_host *w, struct run_shared *r, size_t i)
         lines_init(&w->lines[s], (enum line_stream)s, emit_lines, w);
     buf_init(&w->noise, CAPTURE_MAX);
     output_host_init(&r->out, &w->oh, w->ph->host->name, i);
+}
+
+void worker_host_restart(struct worker_host *w)
+{
+    tchan_free(w->chan); /* the script sees EOF: its locks are free */
+    w->chan = NULL;
+    preflight_release(&w->pf);
+    buf_reset(&w->noise);
+    w->ready = w->malformed = false;
+    w->setup_err[0] = '\0';
+    w->perr[0] = '\0';
+    w->task_state = TASK_STATE_NONE;
+    w->deadline = 0;
+    w->timed_out = false;
 }
 
 void worker_host_release(struct worker_host *w)

@@ -140,8 +140,14 @@ static int take_frame(struct preflight *pf, const char *key, const char *v,
         pf->lock_checked = true;
         if (is_value(v, n, "free"))
             return 0;
+        if (n >= 5 && memcmp(v, "yield", 5) == 0 && (n == 5 || v[5] == ' ')) {
+            /* held by an older run that may wait for us: try again */
+            pf->lock_held = pf->lock_yield = true;
+            pf->lock_holder = n > 6 ? xstrndup(v + 6, n - 6) : xstrdup("");
+            return 0;
+        }
         if (n < 4 || memcmp(v, "held", 4) != 0 || (n > 4 && v[4] != ' '))
-            return fail(pf, err, "neither free nor held", key);
+            return fail(pf, err, "neither free, held nor yield", key);
         pf->lock_held = true;
         pf->lock_holder = n > 5 ? xstrndup(v + 5, n - 5) : xstrdup("");
     }

@@ -50,6 +50,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -251,6 +252,62 @@ static void recorder_stop(struct runner *r)
 }
 
 /* ---- the phases ---------------------------------------------------------- */
+
+/* With --wait-lock, a host whose lock an older run holds while that run is
+ * still in its preflight says "yield": the older run may be waiting for a
+ * lock this run holds elsewhere, so this run lets go of every lock and
+ * tries again (until its --wait-lock time is spent) rather than wait and
+ * deadlock. Without --wait-lock such a lock simply refuses the run. */
+static bool must_retry(struct runner *r, int64_t until)
+{
+    bool yield = false;
+
+    if (atomic_load(&r->s.interrupts) || clock_mono_ms() >= until)
+        return false;
+    for (size_t i = 0; i < r->n && !yield; i++)
+        yield = r->w[i].chan && r->w[i].pf.lock_yield;
+    return yield;
+}
+
+/* Waits ms, or less when interrupted. */
+static void pause_ms(struct runner *r, int64_t ms)
+{
+    int64_t end = clock_mono_ms() + ms;
+
+    while (clock_mono_ms() < end && atomic_load(&r->s.interrupts) == 0) {
+        struct pollfd pf = {r->sigfd, POLLIN, 0};
+        if (poll(&pf, 1, 50) > 0)
+            on_tick(r, true);
+    }
+}
+
+/* Phase 1, every host; again while a lock says "yield" (must_retry()). */
+static bool preflight_all(struct runner *r, const size_t *all)
+{
+    int64_t until =
+        clock_mono_ms() + (int64_t)r->s.plan->wait_lock_s * 1000;
+    unsigned tries = 0;
+
+    for (;;) {
+        if (!pool_run(all, r->n, r->s.opts->parallel, preflight_host,
+                      on_tick, r->sigfd, r))
+            return false;
+        if (!must_retry(r, until))
+            return true;
+        tries++;
+        if (tries == 1)
+            output_note(&r->s.out, "task '%s' is locked by an older run "
+                                   "that is starting too: letting it go "
+                                   "first (--wait-lock)",
+                        r->s.plan->task->name);
+        for (size_t i = 0; i < r->n; i++) {
+            worker_host_restart(&r->w[i]);
+            host_restart(&r->s.tab, i);
+        }
+        /* a little longer each time, so two runs do not meet again */
+        pause_ms(r, 300 + 200 * (int64_t)(tries < 10 ? tries : 10));
+    }
+}
 
 /* The gate's view of the hosts; the workers are joined, so their private
  * state may be read here. */
@@ -540,8 +597,7 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
     block_signals(&r);
     r.recorder_started = pthread_create(&r.recorder, NULL, recorder, &r) == 0;
     all = all_hosts(r.n);
-    joined =
-        pool_run(all, r.n, o->parallel, preflight_host, on_tick, r.sigfd, &r);
+    joined = preflight_all(&r, all);
     free(all);
     if (joined && atomic_load(&r.s.interrupts) == 0) {
         decide(&r);

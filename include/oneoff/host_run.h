@@ -110,6 +110,10 @@ uint64_t host_transition(struct host_table *t, size_t i,
 uint64_t host_finish(struct host_table *t, size_t i, enum host_outcome o,
                      const char *fmt, ...) ONEOFF_PRINTF(4, 5);
 
+/* The one way back: host i starts over as PENDING (its times, outcome and
+ * report forgotten), when the whole preflight is tried again. */
+void host_restart(struct host_table *t, size_t i);
+
 /* Copies every row (strings duplicated) into out[0..t->n); also returns
  * the record generation the copy reflects. host_snapshot_release() frees
  * the copies. */

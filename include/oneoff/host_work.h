@@ -78,6 +78,9 @@ struct worker_host {
 
 void worker_host_init(struct worker_host *w, struct run_shared *r, size_t i);
 void worker_host_release(struct worker_host *w);
+/* Closes the paused script (freeing its locks) and forgets its report, for
+ * a new preflight; the host log stays open. */
+void worker_host_restart(struct worker_host *w);
 
 /* Phase 1: connect, start the script, read its report; on success the
  * host is READY and w->chan holds the paused script. */

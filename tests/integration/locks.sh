@@ -38,7 +38,7 @@ FL_SCRIPT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)/$(basename -- "
 
 FL_NAME=locks
 FL_HOSTS=${LOCKS_HOSTS:-5}
-FL_TIMEOUT=150
+FL_TIMEOUT=360 # 20 race trials of two runs each, on a loaded machine
 FL_USER= # root logins only
 FL_TESTS=(test_race test_wait_lock_after_holder test_wait_lock_race test_held_lock_named_then_sigkill)
 TRIALS=${LOCKS_TRIALS:-20}

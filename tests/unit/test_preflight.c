@@ -204,7 +204,7 @@ static void test_malformed(void **state)
         {N " release 99999999 ", "a bad header"},
         {N " waytoolongakeyforanyframeofthisreport 0 \n", "a bad header"},
         {N " ready 1 x\n", "with a value"},
-        {N " lock 4 busy\n", "neither free nor held"},
+        {N " lock 4 busy\n", "neither free, held nor yield"},
         {N " task_sha256 3 abc\n", "not a digest"},
         {N " locked 3 abc\n", "a held lock without a name"},
         {N " release+ 1 /\n" N " revision 0 \n", "an unfinished value"},
