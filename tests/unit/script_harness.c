@@ -248,7 +248,8 @@ static void drain(struct proc *p, int *fd, struct buf *b, bool report)
             return;
         }
         base = b->len;
-        buf_add(b, chunk, (size_t)n);
+        if (buf_add(b, chunk, (size_t)n) != 0)
+            fprintf(stderr, "harness: output buffer full, bytes dropped\n");
         if (report && p->pf_rc == 0) {
             p->pf_rc = preflight_parse(&p->pf, HARNESS_NONCE, chunk, (size_t)n,
                                        &p->noise, p->pf_err);

@@ -84,7 +84,7 @@ static void test_sh_quote(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct buf b = BUF_INIT(1024);
-        buf_adds(&b, "x=");
+        assert_int_equal(buf_adds(&b, "x="), 0);
         assert_int_equal(sh_quote(&b, cases[i].in), 0);
         assert_string_equal(buf_str(&b) + 2, cases[i].out);
         buf_release(&b);
@@ -249,9 +249,9 @@ static char *expand_root(const char *tmpl, const char *root)
 
     for (const char *p = tmpl; *p; p++) {
         if (*p == '@')
-            buf_adds(&b, root);
+            assert_int_equal(buf_adds(&b, root), 0);
         else
-            buf_addc(&b, *p);
+            assert_int_equal(buf_addc(&b, *p), 0);
     }
     return buf_detach(&b);
 }
@@ -263,7 +263,7 @@ static char *ten_kb_value(const char *root)
     char *p = expand_root(piece, root);
 
     while (b.len < 10240)
-        buf_adds(&b, p);
+        assert_int_equal(buf_adds(&b, p), 0);
     free(p);
     return buf_detach(&b);
 }
@@ -277,12 +277,15 @@ static void check_hostile(const struct app *a, const struct strlist *values,
 
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < values->n; i++)
-            buf_add(&want, values->v[i], strlen(values->v[i]) + 1);
-    buf_add(&want, "from the env file\0s3cr3t\0by-literal-env\0",
-            sizeof("from the env file\0s3cr3t\0by-literal-env\0") - 1);
-    buf_addf(&want, "%zu", values->n);
-    buf_addc(&want, '\0');
-    buf_addf(&want, "%s\n", a->release_real);
+            assert_int_equal(
+                buf_add(&want, values->v[i], strlen(values->v[i]) + 1), 0);
+    assert_int_equal(
+        buf_add(&want, "from the env file\0s3cr3t\0by-literal-env\0",
+                sizeof("from the env file\0s3cr3t\0by-literal-env\0") - 1),
+        0);
+    assert_int_equal(buf_addf(&want, "%zu", values->n), 0);
+    assert_int_equal(buf_addc(&want, '\0'), 0);
+    assert_int_equal(buf_addf(&want, "%s\n", a->release_real), 0);
     assert_int_equal(file_read(out, 1u << 22, &got, &got_len), 0);
     if (got_len != want.len || memcmp(got, want.data, want.len) != 0) {
         for (int pass = 0; pass < 2; pass++) {
@@ -326,12 +329,17 @@ static void test_hostile_values(void **state)
     /* The task: every argument, every env value, the env file's values and
      * the working directory, NUL-separated; a process of its own, so it
      * sees exported variables only. */
-    buf_adds(&cmd, "printf '%s\\0' \"$@\" > \"$OUT\" && printf '%s\\0'");
+    assert_int_equal(
+        buf_adds(&cmd, "printf '%s\\0' \"$@\" > \"$OUT\" && printf '%s\\0'"),
+        0);
     for (size_t i = 0; i < values.n; i++)
-        buf_addf(&cmd, " \"$HOSTILE_%zu\"", i);
-    buf_adds(&cmd, " >> \"$OUT\" && printf '%s\\0' \"$FROM_ENV_FILE\" "
-                   "\"$SHARED_SECRET\" \"$OVERRIDDEN\" >> \"$OUT\" && "
-                   "printf '%s\\0' \"$#\" >> \"$OUT\" && pwd -P >> \"$OUT\"");
+        assert_int_equal(buf_addf(&cmd, " \"$HOSTILE_%zu\"", i), 0);
+    assert_int_equal(
+        buf_adds(&cmd,
+                 " >> \"$OUT\" && printf '%s\\0' \"$FROM_ENV_FILE\" "
+                 "\"$SHARED_SECRET\" \"$OVERRIDDEN\" >> \"$OUT\" && "
+                 "printf '%s\\0' \"$#\" >> \"$OUT\" && pwd -P >> \"$OUT\""),
+        0);
     app_spec(a, &s, SCRIPT_RUN, buf_str(&cmd));
     s.env = &env;
     for (int sh = 0; sh < HARNESS_NSHELLS; sh++) {

@@ -170,7 +170,7 @@ static void trace_run(const struct app *a, int shell,
     int nexec = 0;
 
     /* the harness's shell runs strace, which runs the shell under test */
-    sh_quote(&q, script);
+    assert_int_equal(sh_quote(&q, script), 0);
     wrapped = xasprintf("exec strace -f -qq -e trace=execve,fork,vfork,clone,"
                         "clone3 -o '%s' %s -c %s oneoff",
                         out, sh, buf_str(&q));
