@@ -33,14 +33,15 @@ static void frame(struct buf *b, const char *key, const char *v, size_t n)
     const char *nl;
 
     while ((nl = memchr(v, '\n', n)) != NULL) {
-        buf_addf(b, "%s %s+ %zu ", N, key, (size_t)(nl - v));
-        buf_add(b, v, (size_t)(nl - v) + 1);
+        assert_int_equal(buf_addf(b, "%s %s+ %zu ", N, key, (size_t)(nl - v)),
+                         0);
+        assert_int_equal(buf_add(b, v, (size_t)(nl - v) + 1), 0);
         n -= (size_t)(nl - v) + 1;
         v = nl + 1;
     }
-    buf_addf(b, "%s %s %zu ", N, key, n);
-    buf_add(b, v, n);
-    buf_addc(b, '\n');
+    assert_int_equal(buf_addf(b, "%s %s %zu ", N, key, n), 0);
+    assert_int_equal(buf_add(b, v, n), 0);
+    assert_int_equal(buf_addc(b, '\n'), 0);
 }
 
 static void frames(struct buf *b, const char *key, const char *v)
@@ -75,9 +76,10 @@ static void test_full_report(void **state)
     struct preflight pf;
 
     (void)state;
-    buf_adds(&b, "motd from the login shell\npartial ");
+    assert_int_equal(buf_adds(&b, "motd from the login shell\npartial "), 0);
     frames(&b, "release", "/srv/app/releases/2026\nlock=held evil");
-    buf_adds(&b, "fedcba9876543210fedcba9876543210 release 2 /x\n");
+    assert_int_equal(
+        buf_adds(&b, "fedcba9876543210fedcba9876543210 release 2 /x\n"), 0);
     frames(&b, "revision", "a1b2c3d");
     frame(&b, "task", task, sizeof(task) - 1);
     frames(&b, "lock", "held run 20261121T1 by ops since 2026 on db1");
@@ -85,7 +87,7 @@ static void test_full_report(void **state)
     frames(&b, "locked", "db-migrate\nrun x by y");
     frames(&b, "locked", "fix\n");
     frames(&b, "ready", "");
-    buf_adds(&b, "task output");
+    assert_int_equal(buf_adds(&b, "task output"), 0);
     for (size_t step = 0; step < 5; step++) {
         size_t steps[] = {0, 1, 7, 33, 4096};
         buf_reset(&noise);
@@ -218,13 +220,13 @@ static void test_malformed(void **state)
     expect_malformed(N " release 3 /\0a\n", strlen(N) + 16, "a NUL byte");
     /* a value that grows past 1 MiB over pieces */
     for (size_t i = 0; i < (1u << 20) / 101 + 10; i++)
-        buf_addf(&b, "%s release+ 100 /%099d\n", N, 0);
+        assert_int_equal(buf_addf(&b, "%s release+ 100 /%099d\n", N, 0), 0);
     expect_malformed(b.data, b.len, "a value longer than its limit");
     /* the largest piece is 1 MiB: waits for the rest */
     buf_reset(&b);
-    buf_addf(&b, "%s release %u /", N, 1u << 20);
+    assert_int_equal(buf_addf(&b, "%s release %u /", N, 1u << 20), 0);
     while (b.len < (1u << 20) + 40)
-        buf_addc(&b, 'x');
+        assert_int_equal(buf_addc(&b, 'x'), 0);
     assert_int_equal(parse_steps(&pf, b.data, b.len, 0, NULL, err), 0);
     preflight_release(&pf);
     buf_release(&b);
@@ -243,8 +245,11 @@ static void test_noise_is_passed_on(void **state)
 
     (void)state;
     while (b.len < (3u << 20))
-        buf_adds(&b, "0123456789abcdef junk without our nonce 01234567");
-    buf_adds(&b, "0123456789abcdef0123"); /* a nonce's start, cut */
+        assert_int_equal(
+            buf_adds(&b, "0123456789abcdef junk without our nonce 01234567"),
+            0);
+    /* a nonce's start, cut */
+    assert_int_equal(buf_adds(&b, "0123456789abcdef0123"), 0);
     frames(&b, "release", "/r");
     frames(&b, "ready", "");
     assert_int_equal(parse_steps(&pf, b.data, b.len, 65536, &noise, err), 1);
@@ -403,9 +408,10 @@ static void test_script_report_hostile_names(void **state)
         static const size_t sizes[] = {0, 4096, 4097, 20000};
         buf_reset(&big);
         if (round == 0)
-            buf_add(&big, odd, sizeof(odd) - 1);
+            assert_int_equal(buf_add(&big, odd, sizeof(odd) - 1), 0);
         while (big.len < sizes[round])
-            buf_adds(&big, round == 3 ? "x" : "0123456789abcd\n");
+            assert_int_equal(
+                buf_adds(&big, round == 3 ? "x" : "0123456789abcd\n"), 0);
         write_bytes(file, big.data, round ? sizes[round] : big.len);
         digest = sha256_file_hex(file);
         for (int sh = 0; sh < HARNESS_NSHELLS; sh++) {
