@@ -284,21 +284,21 @@ static void pause_ms(struct runner *r, int64_t ms)
 /* Phase 1, every host; again while a lock says "yield" (must_retry()). */
 static bool preflight_all(struct runner *r, const size_t *all)
 {
-    int64_t until =
-        clock_mono_ms() + (int64_t)r->s.plan->wait_lock_s * 1000;
+    int64_t until = clock_mono_ms() + (int64_t)r->s.plan->wait_lock_s * 1000;
     unsigned tries = 0;
 
     for (;;) {
-        if (!pool_run(all, r->n, r->s.opts->parallel, preflight_host,
-                      on_tick, r->sigfd, r))
+        if (!pool_run(all, r->n, r->s.opts->parallel, preflight_host, on_tick,
+                      r->sigfd, r))
             return false;
         if (!must_retry(r, until))
             return true;
         tries++;
         if (tries == 1)
-            output_note(&r->s.out, "task '%s' is locked by an older run "
-                                   "that is starting too: letting it go "
-                                   "first (--wait-lock)",
+            output_note(&r->s.out,
+                        "task '%s' is locked by an older run "
+                        "that is starting too: letting it go "
+                        "first (--wait-lock)",
                         r->s.plan->task->name);
         for (size_t i = 0; i < r->n; i++) {
             worker_host_restart(&r->w[i]);

@@ -54,10 +54,10 @@ struct preflight {
     char task_sha256[65]; /* hex, PF_TASK_DIGEST only (else "") */
     bool lock_checked;
     bool lock_held;
-    bool lock_yield; /* held by an older run still in its preflight, and
-                      * this run was asked to wait (--wait-lock): it
-                      * released nothing yet, so it must let go and retry */
-    char *lock_holder;           /* lock_held: the holder's line, may be "" */
+    bool lock_yield;   /* held by an older run still in its preflight, and
+                        * this run was asked to wait (--wait-lock): it
+                        * released nothing yet, so it must let go and retry */
+    char *lock_holder; /* lock_held: the holder's line, may be "" */
     struct preflight_lock *held; /* check: every held task lock */
     size_t nheld, held_alloc;
     /* after preflight_parse() returned 1: how many bytes of the data it
