@@ -22,8 +22,6 @@
 #include <sys/types.h>
 
 int sshcfg_located(char *err, const struct sshcfg_dir *d, const char *fmt, ...)
-    ONEOFF_PRINTF(3, 4);
-int sshcfg_located(char *err, const struct sshcfg_dir *d, const char *fmt, ...)
 {
     char msg[ERR_MAX];
     va_list ap;

@@ -8,10 +8,7 @@
  * nothing). Files whose "# error:" line names a line and a message must be
  * refused by both, with that located message from us. Then the ProxyJump
  * chains, the default file order, threads and the cost per host.
- *
- * Normalised, and only this: ssh -G prints IdentityFile and CertificateFile
- * as written (ssh expands them when it loads the keys), so the test expands
- * those with its own small expander from the values ssh -G printed.
+ * The ssh -G side (running it, comparing) is in ssh_g.h.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -41,274 +38,11 @@
 
 #define CORPUS "tests/ssh_config"
 
-extern char **environ;
-
 static char home[PATH_MAX];   /* the temporary HOME */
 static char corpus[PATH_MAX]; /* absolute path of the corpus */
-static unsigned compared, fields;
+static unsigned compared;
 
-/* --- running ssh -G ---------------------------------------------------- */
-
-/* The lines ssh -G printed, as key and value. */
-struct dump {
-    struct strlist key, val;
-    int status;
-};
-
-static void dump_release(struct dump *d)
-{
-    strlist_clear(&d->key);
-    strlist_clear(&d->val);
-}
-
-static const char *dump_get(const struct dump *d, const char *key)
-{
-    for (size_t i = 0; i < d->key.n; i++)
-        if (strcmp(d->key.v[i], key) == 0)
-            return d->val.v[i];
-    return NULL;
-}
-
-static void dump_all(const struct dump *d, const char *key, struct strlist *out)
-{
-    for (size_t i = 0; i < d->key.n; i++)
-        if (strcmp(d->key.v[i], key) == 0)
-            strlist_push(out, d->val.v[i]);
-}
-
-static void ssh_g(const char *file, const struct sshcfg_target *t,
-                  struct dump *d)
-{
-    const char *argv[16];
-    char port[16];
-    size_t n = 0;
-    int fd[2], status;
-    pid_t pid;
-    struct buf out = BUF_INIT(1 << 20);
-    char chunk[4096];
-    ssize_t r;
-
-    memset(d, 0, sizeof(*d));
-    argv[n++] = "ssh";
-    argv[n++] = "-G";
-    argv[n++] = "-F";
-    argv[n++] = file;
-    if (t->user != NULL) {
-        argv[n++] = "-l";
-        argv[n++] = t->user;
-    }
-    if (t->port != 0) {
-        snprintf(port, sizeof(port), "%u", t->port);
-        argv[n++] = "-p";
-        argv[n++] = port;
-    }
-    if (t->jump != NULL) {
-        argv[n++] = "-J";
-        argv[n++] = t->jump;
-    }
-    argv[n++] = "--";
-    argv[n++] = t->alias;
-    argv[n] = NULL;
-    assert_int_equal(pipe(fd), 0);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-
-        dup2(null, 0);
-        dup2(fd[1], 1);
-        dup2(null, 2);
-        close(fd[0]);
-        execvp("ssh", (char *const *)argv);
-        _exit(127);
-    }
-    close(fd[1]);
-    while ((r = read(fd[0], chunk, sizeof(chunk))) > 0)
-        assert_int_equal(buf_add(&out, chunk, (size_t)r), 0);
-    close(fd[0]);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    d->status = WIFEXITED(status) ? WEXITSTATUS(status) : 256;
-    for (char *line = out.data, *nl; line && *line; line = nl + 1) {
-        char *sp;
-
-        if ((nl = strchr(line, '\n')) == NULL)
-            break;
-        *nl = '\0';
-        if ((sp = strchr(line, ' ')) == NULL)
-            continue;
-        *sp = '\0';
-        strlist_push(&d->key, line);
-        strlist_push(&d->val, sp + 1);
-    }
-    buf_release(&out);
-}
-
-/* --- the test's own expansion of IdentityFile/CertificateFile ---------- */
-
-static char *expand_like_ssh(const char *s, const struct dump *d)
-{
-    struct passwd *pw = getpwuid(getuid());
-    char host[256], shorthost[256], uid[32];
-    struct buf b = BUF_INIT(1 << 16);
-    const char *alias = dump_get(d, "host");
-    const char *kalias = dump_get(d, "hostkeyalias");
-
-    gethostname(host, sizeof(host));
-    snprintf(shorthost, sizeof(shorthost), "%.*s", (int)strcspn(host, "."),
-             host);
-    snprintf(uid, sizeof(uid), "%u", (unsigned)getuid());
-    if (s[0] == '~' && (s[1] == '/' || s[1] == '\0')) {
-        buf_adds(&b, pw->pw_dir);
-        buf_adds(&b, "/");
-        s += 1 + strspn(s + 1, "/");
-    }
-    for (; *s; s++) {
-        if (s[0] == '$' && s[1] == '{') {
-            const char *e = strchr(s, '}');
-            char *var = xstrndup(s + 2, (size_t)(e - s - 2));
-
-            buf_adds(&b, getenv(var));
-            free(var);
-            s = e;
-            continue;
-        }
-        if (*s != '%') {
-            buf_addc(&b, *s);
-            continue;
-        }
-        switch (*++s) {
-        case '%':
-            buf_addc(&b, '%');
-            break;
-        case 'd':
-            buf_adds(&b, pw->pw_dir);
-            break;
-        case 'h':
-            buf_adds(&b, dump_get(d, "hostname"));
-            break;
-        case 'p':
-            buf_adds(&b, dump_get(d, "port"));
-            break;
-        case 'r':
-            buf_adds(&b, dump_get(d, "user"));
-            break;
-        case 'u':
-            buf_adds(&b, pw->pw_name);
-            break;
-        case 'n':
-            buf_adds(&b, alias);
-            break;
-        case 'k':
-            buf_adds(&b, kalias ? kalias : alias);
-            break;
-        case 'l':
-            buf_adds(&b, host);
-            break;
-        case 'L':
-            buf_adds(&b, shorthost);
-            break;
-        case 'i':
-            buf_adds(&b, uid);
-            break;
-        default:
-            fail_msg("corpus uses a token the test does not expand: %%%c", *s);
-        }
-    }
-    return buf_detach(&b);
-}
-
-/* --- comparing ---------------------------------------------------------- */
-
-static void same(const char *what, const char *ctx, const char *ssh,
-                 const char *ours)
-{
-    fields++;
-    if (ssh == NULL && ours == NULL)
-        return;
-    if (ssh == NULL || ours == NULL || strcmp(ssh, ours) != 0)
-        fail_msg("%s: %s: ssh -G says '%s', sshcfg says '%s'", ctx, what,
-                 ssh ? ssh : "(none)", ours ? ours : "(none)");
-}
-
-static void same_list(const char *what, const char *ctx,
-                      const struct strlist *ssh, const struct strlist *ours)
-{
-    char *a = strlist_join(ssh, " | "), *b = strlist_join(ours, " | ");
-
-    same(what, ctx, a, b);
-    free(a);
-    free(b);
-}
-
-static void expanded(const struct dump *d, const char *key, bool drop_none,
-                     struct strlist *out)
-{
-    struct strlist raw = {0};
-
-    dump_all(d, key, &raw);
-    for (size_t i = 0; i < raw.n; i++)
-        if (!drop_none || strcasecmp(raw.v[i], "none") != 0)
-            strlist_push_owned(out, expand_like_ssh(raw.v[i], d));
-    strlist_clear(&raw);
-}
-
-static const char *strict_name(enum sshcfg_strict s)
-{
-    switch (s) {
-    case SSHCFG_STRICT_OFF:
-        return "false";
-    case SSHCFG_STRICT_ACCEPT_NEW:
-        return "accept-new";
-    case SSHCFG_STRICT_YES:
-        return "true";
-    case SSHCFG_STRICT_ASK:
-        return "ask";
-    }
-    return "?";
-}
-
-static void compare(const char *ctx, const struct dump *d,
-                    const struct sshcfg_host *h)
-{
-    char num[32];
-    struct strlist a = {0};
-    char *kh;
-
-    same("hostname", ctx, dump_get(d, "hostname"), h->hostname);
-    same("user", ctx, dump_get(d, "user"), h->user);
-    snprintf(num, sizeof(num), "%u", h->port);
-    same("port", ctx, dump_get(d, "port"), num);
-
-    expanded(d, "identityfile", true, &a);
-    same_list("identityfile", ctx, &a, &h->identity_files);
-    strlist_clear(&a);
-    same("identitiesonly", ctx, dump_get(d, "identitiesonly"),
-         h->identities_only ? "yes" : "no");
-    expanded(d, "certificatefile", false, &a);
-    same_list("certificatefile", ctx, &a, &h->certificate_files);
-    strlist_clear(&a);
-
-    same("proxyjump", ctx, dump_get(d, "proxyjump"), h->proxy_jump);
-    same("proxycommand", ctx, dump_get(d, "proxycommand"), h->proxy_command);
-    kh = h->known_hosts_files.n ? strlist_join(&h->known_hosts_files, " ")
-                                : xstrdup("none");
-    same("userknownhostsfile", ctx, dump_get(d, "userknownhostsfile"), kh);
-    free(kh);
-    same("hostkeyalias", ctx, dump_get(d, "hostkeyalias"), h->host_key_alias);
-    same("stricthostkeychecking", ctx, dump_get(d, "stricthostkeychecking"),
-         strict_name(h->strict_host_key_checking));
-    if (h->connect_timeout_s < 0)
-        snprintf(num, sizeof(num), "none");
-    else
-        snprintf(num, sizeof(num), "%ld", h->connect_timeout_s);
-    same("connecttimeout", ctx, dump_get(d, "connecttimeout"), num);
-    snprintf(num, sizeof(num), "%ld", h->server_alive_interval_s);
-    same("serveraliveinterval", ctx, dump_get(d, "serveraliveinterval"), num);
-    snprintf(num, sizeof(num), "%d", h->server_alive_count_max);
-    same("serveralivecountmax", ctx, dump_get(d, "serveralivecountmax"), num);
-    same("batchmode", ctx, dump_get(d, "batchmode"),
-         h->batch_mode ? "yes" : "no");
-}
+#include "ssh_g.h"
 
 static int load(struct sshcfg **cfg, const char *file, char *err)
 {
@@ -656,6 +390,34 @@ static void test_user_file_before_system_file(void **state)
     free(sys);
 }
 
+/* An included file others may write is refused, as ssh refuses it. */
+static void test_include_permissions(void **state)
+{
+    char *inc = write_tmp(".ssh/perm-open.conf", "User x\n", 0666),
+         *top = write_tmp("perm-top.conf", "Host *\n  Include perm-open.conf\n",
+                          0644),
+         err[ERR_MAX], *want;
+    struct sshcfg *cfg = NULL;
+    struct sshcfg_target t = {.alias = "web1"};
+    struct dump d;
+
+    (void)state;
+    ssh_g(top, &t, &d);
+    assert_int_not_equal(d.status, 0);
+    dump_release(&d);
+    assert_int_equal(load(&cfg, top, err), -1);
+    want = xasprintf("%s:2: bad owner or permissions on %s", top, inc);
+    assert_string_equal(err, want);
+    free(want);
+    chmod(inc, 0644);
+    assert_int_equal(load(&cfg, top, err), 0);
+    sshcfg_free(cfg);
+    unlink(inc);
+    unlink(top);
+    free(inc);
+    free(top);
+}
+
 static void test_proxy_command_expanded(void **state)
 {
     char *path = write_tmp("pc.conf",
@@ -805,56 +567,10 @@ static void test_cost_per_host(void **state)
     free(path);
 }
 
-/* cp -R SRC DST with modes 0700 (directories) and 0644 (files). */
-static int copy_tree(const char *src, const char *dst)
-{
-    DIR *dp = opendir(src);
-    struct dirent *de;
-    int r = 0;
-
-    if (dp == NULL || mkdir(dst, 0700) != 0) {
-        if (dp)
-            closedir(dp);
-        return -1;
-    }
-    while (r == 0 && (de = readdir(dp)) != NULL) {
-        char *s, *d;
-        struct stat st;
-
-        if (de->d_name[0] == '.')
-            continue;
-        s = xasprintf("%s/%s", src, de->d_name);
-        d = xasprintf("%s/%s", dst, de->d_name);
-        if (stat(s, &st) != 0) {
-            r = -1;
-        } else if (S_ISDIR(st.st_mode)) {
-            r = copy_tree(s, d);
-        } else {
-            char *data = NULL;
-            size_t len = 0;
-            int fd;
-
-            if (file_read(s, 1 << 20, &data, &len) != 0 ||
-                (fd = open(d, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0) {
-                r = -1;
-            } else {
-                if (write(fd, data, len) != (ssize_t)len)
-                    r = -1;
-                fchmod(fd, 0644);
-                close(fd);
-            }
-            free(data);
-        }
-        free(s);
-        free(d);
-    }
-    closedir(dp);
-    return r;
-}
-
 static int setup(void **state)
 {
-    char *inc;
+    char *cmd;
+    int r;
 
     (void)state;
     if (realpath(CORPUS, corpus) == NULL) {
@@ -865,18 +581,14 @@ static int setup(void **state)
     snprintf(home, sizeof(home), "/tmp/oneoff-sshcfg.XXXXXX");
     if (mkdtemp(home) == NULL)
         return -1;
-    /* a copy, so that group-writable checkouts do not trip the
+    /* a copy, so that a group-writable checkout does not trip the
      * permission check ssh makes on included files */
-    inc = xasprintf("%s/include", corpus);
-    {
-        char *dot = xasprintf("%s/.ssh", home);
-        int r = copy_tree(inc, dot);
-
-        free(dot);
-        free(inc);
-        if (r != 0)
-            return -1;
-    }
+    cmd = xasprintf("cp -R '%s/include' '%s/.ssh' && chmod -R go-w '%s'",
+                    corpus, home, home);
+    r = system(cmd);
+    free(cmd);
+    if (r != 0)
+        return -1;
     /* ssh -G and sshcfg see the same HOME and environment */
     setenv("HOME", home, 1);
     setenv("SSHCFG_TEST_DIR", "kh.d", 1);
@@ -901,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_chain_matches_ssh_g),
         cmocka_unit_test(test_chain_loop_is_located),
         cmocka_unit_test(test_user_file_before_system_file),
+        cmocka_unit_test(test_include_permissions),
         cmocka_unit_test(test_proxy_command_expanded),
         cmocka_unit_test(test_threads_share_one_config),
         cmocka_unit_test(test_cost_per_host),
