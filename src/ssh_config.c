@@ -541,9 +541,11 @@ int sshcfg_proxy_command(const struct sshcfg_host *h, char **out, char *err)
 }
 
 /* The errors ssh reports whatever the host: a rejected line, a file it
- * cannot read, Includes nested too deep. The first in reading order. */
+ * cannot read, Includes nested too deep, and an unknown keyword that no
+ * earlier IgnoreUnknown line could excuse. The first in reading order. */
 static int scan(const struct sshcfg_file *f, unsigned depth,
-                const struct sshcfg_dir *from, char *err)
+                const struct sshcfg_dir *from, struct strlist *ignore,
+                char *err)
 {
     if (depth > SSHCFG_INCLUDE_MAX_DEPTH)
         return sshcfg_located(err, from,
@@ -552,11 +554,26 @@ static int scan(const struct sshcfg_file *f, unsigned depth,
         return sshcfg_located(err, from, "%s", f->open_error);
     for (size_t i = 0; i < f->ndirs; i++) {
         const struct sshcfg_dir *d = &f->dirs[i];
+        bool excusable = false;
 
-        if (d->kw == KW_ERROR)
+        switch (d->kw) {
+        case KW_ERROR:
             return sshcfg_located(err, d, "%s", d->str);
+        case KW_IGNOREUNKNOWN:
+            strlist_push(ignore, d->str);
+            break;
+        case KW_UNKNOWN:
+            for (size_t j = 0; j < ignore->n; j++)
+                excusable |= sshcfg_match_list(d->str, ignore->v[j], true) == 1;
+            if (!excusable)
+                return sshcfg_located(err, d, "bad configuration option '%s'",
+                                      d->str);
+            break;
+        default:
+            break;
+        }
         for (size_t j = 0; j < d->ninc; j++)
-            if (scan(d->inc[j], depth + 1, d, err) != 0)
+            if (scan(d->inc[j], depth + 1, d, ignore, err) != 0)
                 return -1;
     }
     return 0;
@@ -584,6 +601,7 @@ int sshcfg_load(struct sshcfg **out, const struct sshcfg_opts *opts, char *err)
     char pwbuf[4096], name[256];
     const char *home;
     struct servent *se;
+    struct strlist ignore = {0};
 
     *out = NULL;
     if (opts == NULL)
@@ -624,11 +642,13 @@ int sshcfg_load(struct sshcfg **out, const struct sshcfg_opts *opts, char *err)
             goto fail;
     }
     for (size_t i = 0; i < cfg->ntop; i++)
-        if (scan(cfg->top[i], 0, NULL, err) != 0)
+        if (scan(cfg->top[i], 0, NULL, &ignore, err) != 0)
             goto fail;
+    strlist_clear(&ignore);
     *out = cfg;
     return 0;
 fail:
+    strlist_clear(&ignore);
     sshcfg_free(cfg);
     return -1;
 }
