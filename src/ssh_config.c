@@ -1,6 +1,6 @@
 /*
  * ssh_config.c - resolves a host against a parsed ssh_config as `ssh -G`
- * (OpenSSH 9.2, ssh.c main() and readconf.c) does.
+ * (OpenSSH 9.2 as Debian 12 ships it: ssh.c main() and readconf.c) does.
  *
  * Theory of operation. sshcfg_load() parses the files once into directive
  * lists (ssh_config_parse.c). sshcfg_resolve() is then ssh's own sequence,

@@ -1,7 +1,11 @@
 /*
  * ssh_config.h - OpenSSH client configuration (ssh_config(5)) resolved for
- * a host exactly as `ssh -G` of OpenSSH 9.2 (Debian 12) resolves it, so
- * that an operator's ~/.ssh/config means the same to oneoff as to ssh.
+ * a host exactly as `ssh -G` resolves it, so that an operator's
+ * ~/.ssh/config means the same to oneoff as to ssh. The reference is the
+ * ssh of Debian 12 (OpenSSH 9.2p1-2+deb12u10, whose backports read
+ * ProxyJump as OpenSSH 10.3 does and refuse shell metacharacters in names
+ * given on the command line), checked by tests/unit/test_ssh_config.c
+ * against the real `ssh -G` over the corpus in tests/ssh_config/.
  *
  * Two steps. sshcfg_load() reads and checks the configuration files once
  * (Include files too); sshcfg_resolve() then walks the parsed blocks for one
@@ -16,9 +20,13 @@
  * configuration with the final host name as ssh does; Include, IgnoreUnknown,
  * quoting, `Key=Value`, case-insensitive keywords, comments.
  *
- * Refused with a located message (the caller exits 2): a line ssh rejects
- * (syntax, bad value, unknown keyword), `Match exec` when it would run, a
- * host name canonicalisation that would need the DNS, a ProxyJump loop.
+ * Refused with a located message "FILE:LINE: what" (the caller exits 2): a
+ * line ssh rejects (syntax, bad value, unknown keyword; the first one in
+ * reading order, as ssh reports it first), `Match exec` when ssh would run
+ * it, a host name canonicalisation that would need the DNS, a ProxyJump
+ * loop. Accepted although ssh would refuse them: malformed values of
+ * keywords oneoff does not use whose check needs the SSH library
+ * (algorithm names, forwarding specifications).
  *
  * Naming: the prefix is sshcfg_, since libssh owns ssh_.
  */
