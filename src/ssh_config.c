@@ -26,14 +26,11 @@
 #include "oneoff/ssh_config.h"
 
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -600,8 +597,8 @@ int sshcfg_load(struct sshcfg **out, const struct sshcfg_opts *opts, char *err)
     struct passwd pw, *pwp = NULL;
     char pwbuf[4096], name[256];
     const char *home;
-    struct servent *se;
     struct strlist ignore = {0};
+    int r;
 
     *out = NULL;
     if (opts == NULL)
@@ -621,8 +618,8 @@ int sshcfg_load(struct sshcfg **out, const struct sshcfg_opts *opts, char *err)
     name[sizeof(name) - 1] = '\0';
     cfg->thishost = xstrdup(name);
     snprintf(cfg->uid, sizeof(cfg->uid), "%llu", (unsigned long long)getuid());
-    se = getservbyname("ssh", "tcp");
-    cfg->default_port = se ? ntohs((uint16_t)se->s_port) : 22;
+    r = sshcfg_a2port("ssh");
+    cfg->default_port = r > 0 ? (unsigned)r : 22;
 
     if (opts->config_file != NULL) {
         if (strcasecmp(opts->config_file, "none") != 0 &&
@@ -632,8 +629,7 @@ int sshcfg_load(struct sshcfg **out, const struct sshcfg_opts *opts, char *err)
         char *user = opts->user_config
                          ? xstrdup(opts->user_config)
                          : xasprintf("%s/.ssh/config", cfg->home_dir);
-        int r = add_top(cfg, user, true, true, false, err);
-
+        r = add_top(cfg, user, true, true, false, err);
         free(user);
         if (r != 0 || add_top(cfg,
                               opts->system_config ? opts->system_config

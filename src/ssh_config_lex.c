@@ -249,12 +249,15 @@ static const char *to_num(const char *s, long long lo, long long hi,
 int sshcfg_a2port(const char *s)
 {
     long long v;
-    struct servent *se;
+    struct servent se, *sep = NULL;
+    char buf[1024];
 
     if (to_num(s, 0, 65535, &v) == NULL)
         return (int)v;
-    if ((se = getservbyname(s, "tcp")) != NULL)
-        return ntohs((uint16_t)se->s_port);
+    /* the reentrant lookup: hops are parsed while resolving, in threads */
+    if (getservbyname_r(s, "tcp", &se, buf, sizeof(buf), &sep) == 0 &&
+        sep != NULL)
+        return ntohs((uint16_t)se.s_port);
     return -1;
 }
 

@@ -89,7 +89,8 @@ static int eval_match(struct sshcfg_walk *w, const struct sshcfg_dir *d)
             goto out;
         case CRIT_FINAL:
             w->want_final = true;
-            /* fall through */
+            r = w->final_pass;
+            break;
         case CRIT_CANONICAL:
             r = w->final_pass;
             break;
