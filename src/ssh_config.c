@@ -54,6 +54,8 @@ static int force_target(struct sshcfg_walk *w, const struct sshcfg_target *t,
                                   t->user);
         o->user = t->user;
     }
+    if (t->port > 65535)
+        return sshcfg_located(w->err, where, "bad port %u", t->port);
     if (t->port != 0)
         o->port = (int)t->port;
     if (t->jump == NULL)

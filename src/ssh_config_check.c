@@ -276,9 +276,10 @@ int sshcfg_check_array(struct sshcfg_line *l, struct strlist *out)
     return 0;
 }
 
+/* scan_scaled(): a number, one '.', then nothing or one unit letter. */
 static bool scaled_ok(const char *p)
 {
-    bool dot = false, digits = false;
+    bool dot = false;
 
     while (isspace((unsigned char)*p))
         p++;
@@ -288,9 +289,7 @@ static bool scaled_ok(const char *p)
         if (*p == '.' && dot)
             return false;
         dot |= *p == '.';
-        digits |= *p != '.';
     }
-    (void)digits;
     if (*p == '\0')
         return true;
     return strchr("BKMGTPEbkmgtpe", *p) != NULL &&
