@@ -188,6 +188,17 @@ static int finish(struct sshcfg_walk *w, const char *host,
         o->user = cfg->local_user;
     if (o->port <= 0)
         o->port = (int)cfg->default_port;
+    for (int i = 0; i <= ALG_HOSTKEY; i++) {
+        const struct sshcfg_dir *d = o->algs[i];
+
+        if (i == ALG_HOSTKEY && o->jump_host != NULL)
+            break; /* after the jump-host check, as ssh checks it */
+        if (d != NULL && !sshcfg_algs_usable((enum sshcfg_alg)i, d->str))
+            return sshcfg_located(w->err, d,
+                                  "'%s' leaves no usable algorithm for this "
+                                  "ssh",
+                                  d->str);
+    }
     if (o->jump_host != NULL) {
         int jp = o->jump_port > 0 ? o->jump_port : (int)cfg->default_port;
         const char *ju = o->jump_user ? o->jump_user : o->user;
@@ -197,6 +208,12 @@ static int finish(struct sshcfg_walk *w, const char *host,
             return sshcfg_located(w->err, o->jump_dir, "jumphost loop via %s",
                                   o->jump_host);
     }
+
+    if (o->algs[ALG_HOSTKEY] != NULL &&
+        !sshcfg_algs_usable(ALG_HOSTKEY, o->algs[ALG_HOSTKEY]->str))
+        return sshcfg_located(w->err, o->algs[ALG_HOSTKEY],
+                              "'%s' leaves no usable algorithm for this ssh",
+                              o->algs[ALG_HOSTKEY]->str);
 
     h->hostname = xstrdup(host);
     h->user = xstrdup(o->user);

@@ -3,13 +3,14 @@
  * additions included) and how each one's value is checked, as
  * process_config_line() checks it. Keywords oneoff does not use are
  * checked for the number of words and, where the rule is simple, the value
- * (algorithm names are not checked: that needs the SSH library).
+ * (forwarding specifications only for their number of words).
  */
 #define _GNU_SOURCE
 #include "ssh_config_int.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -24,6 +25,7 @@ static const struct sshcfg_keyword keywords[] = {
     {"useroaming", V_ANY, 0},
     {"usersh", V_ANY, 0},
     {"useprivilegedport", V_ANY, 0},
+    {"useblacklistedkeys", V_ANY, 0}, /* Debian */
     {"afstokenpassing", V_ANY, 0},
     {"kerberosauthentication", V_ANY, 0},
     {"kerberostgtpassing", V_ANY, 0},
@@ -37,7 +39,7 @@ static const struct sshcfg_keyword keywords[] = {
     {"gssapiserveridentity", V_STR, 0},      /* Debian */
     {"gssapirenewalforcesrekey", V_FLAG, 0}, /* Debian */
     {"gssapitrustdns", V_FLAG, 0},           /* Debian */
-    {"gssapikexalgorithms", V_STR, 0},       /* Debian */
+    {"gssapikexalgorithms", V_GSSKEX, 0},    /* Debian */
     {"pkcs11provider", V_STR, 0},
     {"smartcarddevice", V_STR, 0},
     {"forwardagent", V_FWDAGENT, 0},
@@ -66,8 +68,8 @@ static const struct sshcfg_keyword keywords[] = {
     {"hostkeyalias", V_TRACK, KW_HOSTKEYALIAS},
     {"proxycommand", V_TRACK, KW_PROXYCOMMAND},
     {"port", V_TRACK, KW_PORT},
-    {"ciphers", V_STR, 0},
-    {"macs", V_STR, 0},
+    {"ciphers", V_CIPHERS, ALG_CIPHERS},
+    {"macs", V_MACS, ALG_MACS},
     {"remoteforward", V_REMOTEFWD, 0},
     {"localforward", V_LOCALFWD, 0},
     {"permitremoteopen", V_PERMITOPEN, 0},
@@ -90,8 +92,8 @@ static const struct sshcfg_keyword keywords[] = {
     {"logverbose", V_ARRAY, 0},
     {"dynamicforward", V_DYNFWD, 0},
     {"preferredauthentications", V_STR, 0},
-    {"hostkeyalgorithms", V_STR, 0},
-    {"casignaturealgorithms", V_STR, 0},
+    {"hostkeyalgorithms", V_KEYS, ALG_HOSTKEY},
+    {"casignaturealgorithms", V_SIGS, ALG_CASIG},
     {"bindaddress", V_STR, 0},
     {"bindinterface", V_STR, 0},
     {"clearallforwardings", V_FLAG, 0},
@@ -118,7 +120,7 @@ static const struct sshcfg_keyword keywords[] = {
     {"permitlocalcommand", V_FLAG, 0},
     {"remotecommand", V_CMD, 0},
     {"visualhostkey", V_FLAG, 0},
-    {"kexalgorithms", V_STR, 0},
+    {"kexalgorithms", V_KEX, ALG_KEX},
     {"ipqos", V_IPQOS, 0},
     {"requesttty", V_TTY, 0},
     {"sessiontype", V_SESSION, 0},
@@ -135,10 +137,10 @@ static const struct sshcfg_keyword keywords[] = {
     {"revokedhostkeys", V_STR, 0},
     {"fingerprinthash", V_FPHASH, 0},
     {"updatehostkeys", V_YNA, 0},
-    {"hostbasedacceptedalgorithms", V_STR, 0},
-    {"hostbasedkeytypes", V_STR, 0},
-    {"pubkeyacceptedalgorithms", V_STR, 0},
-    {"pubkeyacceptedkeytypes", V_STR, 0},
+    {"hostbasedacceptedalgorithms", V_KEYS, ALG_HOSTBASED},
+    {"hostbasedkeytypes", V_KEYS, ALG_HOSTBASED},
+    {"pubkeyacceptedalgorithms", V_KEYS, ALG_PUBKEY},
+    {"pubkeyacceptedkeytypes", V_KEYS, ALG_PUBKEY},
     {"ignoreunknown", V_TRACK, KW_IGNOREUNKNOWN},
     {"proxyjump", V_TRACK, KW_PROXYJUMP},
     {"securitykeyprovider", V_STR, 0},
@@ -308,9 +310,127 @@ static bool tun_ok(const char *s)
     return end != s && *end == '\0' && errno == 0 && v >= 0 && v <= 0x7ffffffd;
 }
 
-/* The value checks of keywords oneoff does not use. */
-int sshcfg_check_other(struct sshcfg_line *l, enum sshcfg_vkind vk)
+/* parse_fwd_field(): the next field of a forwarding, [bracketed] or up to
+ * a ':' (with '\\' escapes); -1 at the end or when malformed. */
+static int fwd_field(char **p, char **arg, bool *ispath)
 {
+    char *cp = *p, *ep;
+
+    *ispath = false;
+    if (*cp == '\0') {
+        *p = NULL;
+        return -1;
+    }
+    if (*cp == '[') {
+        for (ep = cp + 1; *ep != ']' && *ep != '\0'; ep++)
+            *ispath |= *ep == '/';
+        if (ep[0] != ']' || (ep[1] != ':' && ep[1] != '\0'))
+            return -1;
+        *ep++ = '\0';
+        if (*ep != '\0')
+            *ep++ = '\0';
+        *arg = cp + 1;
+        *p = ep;
+        return 0;
+    }
+    for (; *cp != '\0'; cp++) {
+        if (*cp == '\\') {
+            memmove(cp, cp + 1, strlen(cp + 1) + 1);
+            if (*cp == '\0')
+                return -1;
+        } else if (*cp == '/') {
+            *ispath = true;
+        } else if (*cp == ':') {
+            *cp++ = '\0';
+            break;
+        }
+    }
+    *arg = *p;
+    *p = cp;
+    return 0;
+}
+
+/* parse_forward(): whether spec is a forwarding ssh accepts. */
+static bool forward_ok(const char *spec, bool dynamic, bool remote)
+{
+    char *x = NULL, *cp, *arg[4] = {NULL}, e[ERR_MAX];
+    bool path[4] = {false}, lpath = false, cpath = false;
+    int i, lport = -1, cport = 0;
+
+    if (sshcfg_expand(spec, NULL, 0, true, &x, e) != 0)
+        return false;
+    for (cp = x; isspace((unsigned char)*cp); cp++)
+        ;
+    for (i = 0; i < 4; i++)
+        if (fwd_field(&cp, &arg[i], &path[i]) != 0)
+            break;
+    if (cp != NULL && *cp != '\0')
+        i = 0;
+    switch (i) {
+    case 1:
+        lpath = path[0];
+        lport = lpath ? 0 : sshcfg_a2port(arg[0]);
+        break;
+    case 2:
+        lpath = path[0] && path[1];
+        cpath = path[1];
+        lport = lpath ? 0 : sshcfg_a2port(arg[cpath ? 0 : 1]);
+        break;
+    case 3:
+        lpath = path[0];
+        cpath = !lpath && path[2];
+        lport = lpath ? 0 : sshcfg_a2port(arg[cpath ? 1 : 0]);
+        cport = cpath ? 0 : sshcfg_a2port(arg[2]);
+        break;
+    case 4:
+        lport = sshcfg_a2port(arg[1]);
+        cport = sshcfg_a2port(arg[3]);
+        break;
+    default:
+        i = 0;
+    }
+    free(x);
+    if (dynamic && i != 1 && i != 2)
+        return false;
+    if (!dynamic &&
+        ((i != 3 && i != 4 && !cpath && !lpath) || (cport <= 0 && !cpath)))
+        return false;
+    if ((lport < 0 && !lpath) || (!remote && !lpath && lport == 0))
+        return false;
+    return i != 0;
+}
+
+static int check_forward(struct sshcfg_line *l, enum sshcfg_vkind vk)
+{
+    const char *a, *b = NULL;
+    bool dynamic = vk == V_DYNFWD, remote = vk == V_REMOTEFWD;
+    char spec[256];
+
+    if ((a = sshcfg_line_next(l)) == NULL || *a == '\0')
+        return sshcfg_line_missing(l);
+    if (!dynamic) {
+        b = sshcfg_line_next(l);
+        if (b == NULL || *b == '\0') {
+            if (!remote)
+                return sshcfg_line_bad(l, "missing target argument for '%s'",
+                                       l->keyword);
+            dynamic = true;
+        }
+    }
+    /* ssh joins the two words in a buffer of this size */
+    if (dynamic)
+        snprintf(spec, sizeof(spec), "%s", a);
+    else
+        snprintf(spec, sizeof(spec), "%s:%s", a, b);
+    if (!forward_ok(spec, dynamic, remote))
+        return sshcfg_line_bad(l, "bad forwarding specification '%s'", spec);
+    return 0;
+}
+
+/* The value checks of keywords oneoff does not use. */
+int sshcfg_check_other(struct sshcfg_line *l, const struct sshcfg_keyword *k)
+{
+    enum sshcfg_vkind vk = k->vk;
     const char *a, *b;
     int iv;
 
@@ -347,15 +467,7 @@ int sshcfg_check_other(struct sshcfg_line *l, enum sshcfg_vkind vk)
     case V_LOCALFWD:
     case V_REMOTEFWD:
     case V_DYNFWD:
-        if ((a = sshcfg_line_next(l)) == NULL || *a == '\0')
-            return sshcfg_line_missing(l);
-        if (vk == V_DYNFWD)
-            return 0;
-        b = sshcfg_line_next(l);
-        if ((b == NULL || *b == '\0') && vk == V_LOCALFWD)
-            return sshcfg_line_bad(l, "missing target argument for '%s'",
-                                   l->keyword);
-        return 0;
+        return check_forward(l, vk);
     case V_PERMITOPEN: {
         size_t i = 0;
 
@@ -533,6 +645,13 @@ int sshcfg_check_other(struct sshcfg_line *l, enum sshcfg_vkind vk)
             if (strchr(a, '=') == NULL)
                 return sshcfg_line_bad(l, "invalid SetEnv '%s'", a);
         return 0;
+    case V_CIPHERS:
+    case V_MACS:
+    case V_KEX:
+    case V_KEYS:
+    case V_SIGS:
+    case V_GSSKEX:
+        return sshcfg_check_algs(l, vk, k->arg);
     case V_TRACK:
         break;
     }

@@ -41,6 +41,7 @@ enum sshcfg_kw {
     KW_CANONICALIZEMAXDOTS,
     KW_CANONICALIZEFALLBACKLOCAL,
     KW_CANONICALIZEPERMITTEDCNAMES,
+    KW_ALGS,    /* an algorithm list; ival is its enum sshcfg_alg slot */
     KW_UNKNOWN, /* not a keyword: an error unless IgnoreUnknown matches */
     KW_ERROR,   /* a line ssh rejects; str is the message */
     KW_COUNT
@@ -141,12 +142,18 @@ enum sshcfg_vkind {
     V_FWDAGENT,
     V_SENDENV,
     V_SETENV,
+    V_CIPHERS, /* algorithm lists: see ssh_config_algs.c */
+    V_MACS,
+    V_KEX,
+    V_KEYS,
+    V_SIGS,
+    V_GSSKEX,
 };
 
 struct sshcfg_keyword {
     const char *name;
     enum sshcfg_vkind vk;
-    enum sshcfg_kw kw; /* for V_TRACK */
+    int arg; /* V_TRACK: enum sshcfg_kw; algorithm lists: enum sshcfg_alg */
 };
 
 /* One line while it is checked. */
@@ -173,7 +180,23 @@ int sshcfg_line_bad(struct sshcfg_line *l, const char *fmt, ...)
 const struct sshcfg_keyword *sshcfg_keyword_find(const char *name);
 const char *sshcfg_line_next(struct sshcfg_line *l);
 int sshcfg_line_missing(struct sshcfg_line *l);
-int sshcfg_check_other(struct sshcfg_line *l, enum sshcfg_vkind vk);
+int sshcfg_check_other(struct sshcfg_line *l, const struct sshcfg_keyword *k);
+/* ssh_config_algs.c: Ciphers, MACs, KexAlgorithms, the key and signature
+ * algorithm lists and GSSAPIKexAlgorithms, checked against the names this
+ * ssh knows when the line is read; the list a host ends up with is checked
+ * again by sshcfg_algs_usable(), in the order of the slots. */
+enum sshcfg_alg {
+    ALG_CIPHERS,
+    ALG_MACS,
+    ALG_KEX,
+    ALG_HOSTBASED,
+    ALG_PUBKEY,
+    ALG_CASIG,
+    ALG_HOSTKEY, /* checked last: by ssh -G's dump */
+    ALG_COUNT
+};
+int sshcfg_check_algs(struct sshcfg_line *l, enum sshcfg_vkind vk, int slot);
+bool sshcfg_algs_usable(enum sshcfg_alg slot, const char *value);
 /* yes/no/true/false into *v (1 or 0). */
 int sshcfg_check_flag(struct sshcfg_line *l, int *v);
 /* The multi-state value of StrictHostKeyChecking, AddressFamily (4, 6, 0)
@@ -237,9 +260,10 @@ struct sshcfg_token {
     char key;
     const char *val;
 };
-/* percent_expand() (dollar false) or percent_dollar_expand() (dollar true,
- * ${VAR} from the environment). -1 with err ("unknown token %x") when ssh
- * would refuse the string. */
+/* percent_expand() (dollar false), percent_dollar_expand() (dollar true,
+ * ${VAR} from the environment) or dollar_expand() (tok NULL: '%' is
+ * literal). -1 with err ("unknown token %x") when ssh would refuse the
+ * string. */
 int sshcfg_expand(const char *s, const struct sshcfg_token *tok, size_t ntok,
                   bool dollar, char **out, char *err);
 /* tilde_expand_filename() with home for "~" and "~/"; "~user" from the
@@ -286,6 +310,7 @@ struct sshcfg_state {
     const struct sshcfg_dir *canon_dir, *domains_dir, *cnames_dir;
     const struct strlist *domains;
     int cnames;
+    const struct sshcfg_dir *algs[ALG_COUNT];
     struct strlist owned;
 };
 

@@ -528,7 +528,7 @@ int sshcfg_expand(const char *s, const struct sshcfg_token *tok, size_t ntok,
             s = end;
             continue;
         }
-        if (*s != '%') {
+        if (*s != '%' || tok == NULL) {
             buf_addc(&b, *s);
             continue;
         }

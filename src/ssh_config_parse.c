@@ -459,8 +459,8 @@ static void parse_line(struct sshcfg_line *l, char *line)
         sshcfg_line_bad(l, "invalid quotes");
         return;
     }
-    if ((k->vk == V_TRACK ? parse_tracked(l, k->kw)
-                          : sshcfg_check_other(l, k->vk)) != 0)
+    if ((k->vk == V_TRACK ? parse_tracked(l, (enum sshcfg_kw)k->arg)
+                          : sshcfg_check_other(l, k)) != 0)
         return;
     if (l->ai < l->av.n)
         sshcfg_line_bad(l, "extra arguments at end of line for '%s'", keyword);

@@ -246,6 +246,10 @@ static void apply(struct sshcfg_state *o, const struct sshcfg_dir *d, bool user)
             o->domains_dir = d;
         }
         break;
+    case KW_ALGS:
+        if (o->algs[d->ival] == NULL)
+            o->algs[d->ival] = d;
+        break;
     case KW_CANONICALIZEPERMITTEDCNAMES:
         if (o->cnames == -1) {
             o->cnames = d->ival;

@@ -24,9 +24,8 @@
  * line ssh rejects (syntax, bad value, unknown keyword; the first one in
  * reading order, as ssh reports it first), `Match exec` when ssh would run
  * it, a host name canonicalisation that would need the DNS, a ProxyJump
- * loop. Accepted although ssh would refuse them: malformed values of
- * keywords oneoff does not use whose check needs the SSH library
- * (algorithm names, forwarding specifications).
+ * loop, and an algorithm list that leaves no usable algorithm (ssh -G
+ * only warns about that one, and ssh then cannot connect).
  *
  * Naming: the prefix is sshcfg_, since libssh owns ssh_.
  */

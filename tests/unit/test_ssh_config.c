@@ -115,8 +115,8 @@ static void run_file(const char *path, const char *base)
                    strncmp(line, "# refused: ", 11) == 0) {
             /* "# error: ALIAS WHERE MESSAGE": refused by ssh -G and by
              * us; "# refused:" only by us (ssh would run a command or
-             * query the DNS, so it is not run). WHERE is a line of this
-             * file, ~/.ssh/FILE:LINE, or "-" for none. */
+             * query the DNS, or only warns; ssh is not run). WHERE is a
+             * line of this file, ~/.ssh/FILE:LINE, or "-" for none. */
             bool refused = line[2] == 'r';
             char *spec = xstrdup(line + (refused ? 11 : 9)), *sp1, *sp2;
             char want[2048];
