@@ -95,8 +95,55 @@ static int expand_list(const struct sshcfg *cfg, const struct sshcfg_token *tok,
         if (drop_none && strcasecmp(l->v[i].path, "none") == 0)
             continue;
         if (expand_path(cfg, tok, ntok, l->v[i].path, &p, e) != 0)
-            return errf(err, "%s '%s': %s", what, l->v[i].path, e);
+            return sshcfg_located(err, l->v[i].d, "%s '%s': %s", what,
+                                  l->v[i].path, e);
         strlist_push_owned(out, p);
+    }
+    return 0;
+}
+
+/* What ssh.c main() checks and expands before the dump, for keywords
+ * oneoff does not use; only the errors matter. */
+static int check_extras(struct sshcfg_walk *w, const struct sshcfg_token *tok,
+                        size_t ntok)
+{
+    static const char *const names[EX_COUNT] = {
+        [EX_REMOTECMD] = "RemoteCommand",
+        [EX_CONTROLPATH] = "ControlPath",
+        [EX_IDENTITYAGENT] = "IdentityAgent",
+        [EX_FWDAGENT] = "ForwardAgent"};
+    const struct sshcfg_state *o = w->o;
+    const struct sshcfg_dir *d;
+    int v;
+
+    if ((d = o->extra[EX_FDPASS]) != NULL && o->jump_host == NULL &&
+        o->proxy_command != NULL && strcmp(o->proxy_command, "-") == 0 &&
+        (strcasecmp(d->str, "yes") == 0 || strcasecmp(d->str, "true") == 0))
+        return sshcfg_located(w->err, d,
+                              "ProxyCommand=- and ProxyUseFDPass are "
+                              "incompatible");
+    if ((d = o->extra[EX_CONNATTEMPTS]) != NULL &&
+        (sshcfg_atoi_err(d->str, &v) != NULL || v <= 0))
+        return sshcfg_located(w->err, d,
+                              "invalid number of ConnectionAttempts");
+    for (int i = EX_REMOTECMD; i < EX_COUNT; i++) {
+        char *x = NULL, e[ERR_MAX];
+        int r;
+
+        if ((d = o->extra[i]) == NULL)
+            continue;
+        if (i == EX_REMOTECMD || i == EX_CONTROLPATH) {
+            if (strcasecmp(d->str, "none") == 0)
+                continue; /* CLEAR_ON_NONE */
+        }
+        if (i == EX_REMOTECMD)
+            r = sshcfg_expand(d->str, tok, ntok, false, &x, e);
+        else
+            r = expand_path(w->cfg, tok, ntok, d->str, &x, e);
+        free(x);
+        if (r != 0)
+            return sshcfg_located(w->err, d, "%s '%s': %s", names[i], d->str,
+                                  e);
     }
     return 0;
 }
@@ -177,7 +224,7 @@ static int finish(struct sshcfg_walk *w, const char *host,
             "~/.ssh/id_dsa"};
 
         for (size_t i = 0; i < sizeof(defaults) / sizeof(*defaults); i++)
-            sshcfg_path_add(&o->ids, defaults[i], false);
+            sshcfg_path_add(&o->ids, defaults[i], false, NULL);
     }
     if (o->proxy_command != NULL && strcasecmp(o->proxy_command, "none") == 0)
         o->proxy_command = NULL;
@@ -259,14 +306,19 @@ static int finish(struct sshcfg_walk *w, const char *host,
             {'u', cfg->local_user}};
         const size_t ntok = sizeof(tok) / sizeof(tok[0]);
 
+        if (check_extras(w, tok, ntok) != 0)
+            goto out;
         if (o->known_hosts == NULL) {
-            sshcfg_path_add(&known, "~/.ssh/known_hosts", false);
-            sshcfg_path_add(&known, "~/.ssh/known_hosts2", false);
-        } else if (strcasecmp(o->known_hosts->v[0], "none") != 0) {
-            for (size_t i = 0; i < o->known_hosts->n; i++) {
+            sshcfg_path_add(&known, "~/.ssh/known_hosts", false, NULL);
+            sshcfg_path_add(&known, "~/.ssh/known_hosts2", false, NULL);
+        } else if (strcasecmp(o->known_hosts->args.v[0], "none") != 0) {
+            const struct strlist *kh = &o->known_hosts->args;
+
+            for (size_t i = 0; i < kh->n; i++) {
                 xgrow((void **)&known.v, &known.alloc, known.n + 1,
                       sizeof(*known.v));
-                known.v[known.n].path = o->known_hosts->v[i];
+                known.v[known.n].path = kh->v[i];
+                known.v[known.n].d = o->known_hosts;
                 known.v[known.n++].user = false;
             }
         }

@@ -42,6 +42,7 @@ enum sshcfg_kw {
     KW_CANONICALIZEFALLBACKLOCAL,
     KW_CANONICALIZEPERMITTEDCNAMES,
     KW_ALGS,    /* an algorithm list; ival is its enum sshcfg_alg slot */
+    KW_EXTRA,   /* a value ssh checks late; ival is its enum sshcfg_extra */
     KW_UNKNOWN, /* not a keyword: an error unless IgnoreUnknown matches */
     KW_ERROR,   /* a line ssh rejects; str is the message */
     KW_COUNT
@@ -153,7 +154,9 @@ enum sshcfg_vkind {
 struct sshcfg_keyword {
     const char *name;
     enum sshcfg_vkind vk;
-    int arg; /* V_TRACK: enum sshcfg_kw; algorithm lists: enum sshcfg_alg */
+    /* V_TRACK: enum sshcfg_kw; algorithm lists: enum sshcfg_alg; others:
+     * 1 + enum sshcfg_extra, or 0 */
+    int arg;
 };
 
 /* One line while it is checked. */
@@ -196,6 +199,19 @@ enum sshcfg_alg {
     ALG_COUNT
 };
 int sshcfg_check_algs(struct sshcfg_line *l, enum sshcfg_vkind vk, int slot);
+
+/* Keywords oneoff does not use whose value ssh checks only once the host's
+ * options are complete (expansions, ConnectionAttempts 0): kept as
+ * KW_EXTRA directives, first value wins, checked by the resolver. */
+enum sshcfg_extra {
+    EX_FDPASS,
+    EX_CONNATTEMPTS,
+    EX_REMOTECMD,
+    EX_CONTROLPATH,
+    EX_IDENTITYAGENT,
+    EX_FWDAGENT, /* only ForwardAgent lines that name a socket */
+    EX_COUNT
+};
 bool sshcfg_algs_usable(enum sshcfg_alg slot, const char *value);
 /* yes/no/true/false into *v (1 or 0). */
 int sshcfg_check_flag(struct sshcfg_line *l, int *v);
@@ -282,6 +298,7 @@ void sshcfg_lowercase(char *s);
 struct sshcfg_pathent {
     const char *path;
     bool user;
+    const struct sshcfg_dir *d; /* the line, or NULL for a default */
 };
 
 struct sshcfg_pathlist {
@@ -302,7 +319,7 @@ struct sshcfg_state {
     int jump_port;
     const struct sshcfg_dir *jump_dir;
     const char *proxy_command;
-    const struct strlist *known_hosts;
+    const struct sshcfg_dir *known_hosts;
     const char *host_key_alias;
     int strict, connect_timeout, alive_interval, alive_count, batch_mode;
     const char *ignored_unknown;
@@ -311,6 +328,7 @@ struct sshcfg_state {
     const struct strlist *domains;
     int cnames;
     const struct sshcfg_dir *algs[ALG_COUNT];
+    const struct sshcfg_dir *extra[EX_COUNT];
     struct strlist owned;
 };
 
@@ -327,7 +345,8 @@ struct sshcfg_walk {
 /* "FILE:LINE: message" into err (just the message when d is NULL); -1. */
 int sshcfg_located(char *err, const struct sshcfg_dir *d, const char *fmt, ...)
     ONEOFF_PRINTF(3, 4);
-void sshcfg_path_add(struct sshcfg_pathlist *l, const char *path, bool user);
+void sshcfg_path_add(struct sshcfg_pathlist *l, const char *path, bool user,
+                     const struct sshcfg_dir *d);
 /* Keeps s (allocated) as long as o, and returns it. */
 const char *sshcfg_state_own(struct sshcfg_state *o, char *s);
 void sshcfg_state_init(struct sshcfg_state *o);

@@ -415,6 +415,27 @@ static int parse_tracked(struct sshcfg_line *l, enum sshcfg_kw kw)
     return 0;
 }
 
+/* A value ssh checks late (enum sshcfg_extra), kept for the resolver. */
+static void add_extra(struct sshcfg_line *l, const struct sshcfg_keyword *k)
+{
+    struct sshcfg_dir *d;
+    const char *v;
+
+    if (k->vk == V_CMD)
+        v = l->str + strspn(l->str, WHITESPACE "=");
+    else if (l->av.n > 0)
+        v = l->av.v[0];
+    else
+        return;
+    if (k->vk == V_FWDAGENT &&
+        (strcasecmp(v, "yes") == 0 || strcasecmp(v, "no") == 0 ||
+         strcasecmp(v, "true") == 0 || strcasecmp(v, "false") == 0))
+        return; /* a flag, not a socket */
+    d = sshcfg_line_dir(l, KW_EXTRA);
+    d->ival = k->arg - 1;
+    d->str = xstrdup(v);
+}
+
 /* One line, as process_config_line_depth() takes it. */
 static void parse_line(struct sshcfg_line *l, char *line)
 {
@@ -462,6 +483,8 @@ static void parse_line(struct sshcfg_line *l, char *line)
     if ((k->vk == V_TRACK ? parse_tracked(l, (enum sshcfg_kw)k->arg)
                           : sshcfg_check_other(l, k)) != 0)
         return;
+    if (k->vk != V_TRACK && k->vk < V_CIPHERS && k->arg != 0)
+        add_extra(l, k);
     if (l->ai < l->av.n)
         sshcfg_line_bad(l, "extra arguments at end of line for '%s'", keyword);
 }

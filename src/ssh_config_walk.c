@@ -34,13 +34,15 @@ int sshcfg_located(char *err, const struct sshcfg_dir *d, const char *fmt, ...)
     return errf(err, "%s:%u: %s", d->path, d->line, msg);
 }
 
-void sshcfg_path_add(struct sshcfg_pathlist *l, const char *path, bool user)
+void sshcfg_path_add(struct sshcfg_pathlist *l, const char *path, bool user,
+                     const struct sshcfg_dir *d)
 {
     for (size_t i = 0; i < l->n; i++)
         if (l->v[i].user == user && strcmp(l->v[i].path, path) == 0)
             return;
     xgrow((void **)&l->v, &l->alloc, l->n + 1, sizeof(*l->v));
     l->v[l->n].path = path;
+    l->v[l->n].d = d;
     l->v[l->n++].user = user;
 }
 
@@ -184,10 +186,10 @@ static void apply(struct sshcfg_state *o, const struct sshcfg_dir *d, bool user)
         set_int(&o->port, d->ival, true);
         break;
     case KW_IDENTITYFILE:
-        sshcfg_path_add(&o->ids, d->str, user);
+        sshcfg_path_add(&o->ids, d->str, user, d);
         break;
     case KW_CERTIFICATEFILE:
-        sshcfg_path_add(&o->certs, d->str, user);
+        sshcfg_path_add(&o->certs, d->str, user, d);
         break;
     case KW_IDENTITIESONLY:
         set_int(&o->identities_only, d->ival, true);
@@ -201,7 +203,7 @@ static void apply(struct sshcfg_state *o, const struct sshcfg_dir *d, bool user)
         break;
     case KW_USERKNOWNHOSTSFILE:
         if (o->known_hosts == NULL && d->args.n > 0)
-            o->known_hosts = &d->args;
+            o->known_hosts = d;
         break;
     case KW_HOSTKEYALIAS:
         if (o->host_key_alias == NULL)
@@ -249,6 +251,10 @@ static void apply(struct sshcfg_state *o, const struct sshcfg_dir *d, bool user)
     case KW_ALGS:
         if (o->algs[d->ival] == NULL)
             o->algs[d->ival] = d;
+        break;
+    case KW_EXTRA:
+        if (o->extra[d->ival] == NULL)
+            o->extra[d->ival] = d;
         break;
     case KW_CANONICALIZEPERMITTEDCNAMES:
         if (o->cnames == -1) {
