@@ -68,12 +68,15 @@ struct sshcfg;
 int sshcfg_load(struct sshcfg **out, const struct sshcfg_opts *opts, char *err);
 void sshcfg_free(struct sshcfg *cfg);
 
-/* What to resolve: `ssh [-l user] [-p port] [-J jump] alias`. */
+/* What to resolve: `ssh [-l user] [-p port] [-J jump] alias`. As on ssh's
+ * command line, these win over the configuration, and a host or user name
+ * with shell metacharacters is refused. */
 struct sshcfg_target {
-    const char *alias; /* the host as typed ("user@host" splits as in ssh) */
+    const char *alias; /* the host as typed; "user@host" and
+                          "ssh://user@host:port" read as ssh reads them */
     const char *user;  /* NULL: from the configuration, else local_user */
     unsigned port;     /* 0: from the configuration, else 22 */
-    const char *jump;  /* NULL: ProxyJump from the configuration */
+    const char *jump;  /* NULL: ProxyJump from the configuration; "none" */
 };
 
 /* One ProxyJump hop, [user@]host[:port] or ssh://[user@]host[:port]. */
@@ -133,8 +136,11 @@ void sshcfg_host_release(struct sshcfg_host *h);
 /* The ssh processes a connection to t goes through: v[0] is the first
  * machine connected to, v[n - 1] the target itself (n == 1 without
  * ProxyJump). Each hop is resolved as ssh's `ssh -l U -p P -J REST HOP`
- * child resolves it. A hop that leads back to itself is a loop, reported
- * at the ProxyJump line that closes it. */
+ * child resolves it, so a hop's own ProxyJump applies when it is the first
+ * of its list. Returns 0, or -1 with err; a chain that comes back to an
+ * ssh invocation already in it is a loop, reported at the ProxyJump line
+ * that closes it ("FILE:LINE: ProxyJump loop: a -> b -> a"). *out is
+ * cleared on entry; release it with sshcfg_chain_release(). */
 struct sshcfg_chain {
     struct sshcfg_host *v;
     size_t n;
