@@ -11,7 +11,8 @@
 #define _GNU_SOURCE
 #include "oneoff/preflight.h"
 
-#include <openssl/evp.h>
+#include "oneoff/digest.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,18 +30,6 @@ const char *task_state_name(enum task_state s)
     if ((size_t)s >= sizeof(task_state_names) / sizeof(task_state_names[0]))
         return NULL;
     return task_state_names[s];
-}
-
-static void sha256_hex(const char *data, size_t len, char out[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-
-    out[0] = '\0';
-    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
-        return;
-    for (unsigned i = 0; i < mdlen && i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 static bool is_hex64(const char *v, size_t n)

@@ -496,6 +496,7 @@ int sshcfg_expand(const char *s, const struct sshcfg_token *tok, size_t ntok,
                   bool dollar, char **out, char *err)
 {
     struct buf b = BUF_INIT(1 << 20);
+    bool full = false; /* an append was refused: the value is too long */
 
     *out = NULL;
     for (; *s; s++) {
@@ -524,17 +525,17 @@ int sshcfg_expand(const char *s, const struct sshcfg_token *tok, size_t ntok,
                 return -1;
             }
             free(var);
-            buf_adds(&b, val);
+            full |= buf_adds(&b, val) != 0;
             s = end;
             continue;
         }
         if (*s != '%' || tok == NULL) {
-            buf_addc(&b, *s);
+            full |= buf_addc(&b, *s) != 0;
             continue;
         }
         s++;
         if (*s == '%') {
-            buf_addc(&b, '%');
+            full |= buf_addc(&b, '%') != 0;
             continue;
         }
         if (*s == '\0') {
@@ -552,9 +553,9 @@ int sshcfg_expand(const char *s, const struct sshcfg_token *tok, size_t ntok,
             buf_release(&b);
             return errf(err, "unknown token '%%%c'", c);
         }
-        buf_adds(&b, tok[i].val);
+        full |= buf_adds(&b, tok[i].val) != 0;
     }
-    if (b.len >= b.max - 1) {
+    if (full || b.len >= b.max - 1) {
         buf_release(&b);
         return errf(err, "expanded value too long");
     }

@@ -7,8 +7,9 @@
 #define _GNU_SOURCE
 #include "oneoff/task.h"
 
+#include "oneoff/digest.h"
+
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,18 +51,6 @@ bool command_uses_args(const char *c)
             return true;
     }
     return false;
-}
-
-static void sha256_hex(const char *data, size_t len, char out[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-
-    out[0] = '\0';
-    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
-        return;
-    for (unsigned i = 0; i < mdlen && i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 static int read_run_on(const struct ydoc *d, const struct ynode *v,

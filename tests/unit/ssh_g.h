@@ -135,7 +135,7 @@ static char *expand_like_ssh(const char *s, const struct dump *d)
                             {"i", uid}};
 
     if (s[0] == '~' && (s[1] == '/' || s[1] == '\0')) {
-        buf_addf(&b, "%s/", pw->pw_dir);
+        assert_int_equal(buf_addf(&b, "%s/", pw->pw_dir), 0);
         s += 1 + strspn(s + 1, "/");
     }
     for (; *s; s++) {
@@ -145,11 +145,11 @@ static char *expand_like_ssh(const char *s, const struct dump *d)
             const char *e = strchr(s, '}');
             char *var = xstrndup(s + 2, (size_t)(e - s - 2));
 
-            buf_adds(&b, getenv(var));
+            assert_int_equal(buf_adds(&b, getenv(var)), 0);
             free(var);
             s = e;
         } else if (*s != '%') {
-            buf_addc(&b, *s);
+            assert_int_equal(buf_addc(&b, *s), 0);
         } else {
             s++;
             for (i = 0; i < sizeof(tok) / sizeof(tok[0]); i++)
@@ -158,7 +158,7 @@ static char *expand_like_ssh(const char *s, const struct dump *d)
             if (i == sizeof(tok) / sizeof(tok[0]))
                 fail_msg("corpus uses a token the test cannot expand: %%%c",
                          *s);
-            buf_adds(&b, tok[i][1]);
+            assert_int_equal(buf_adds(&b, tok[i][1]), 0);
         }
     }
     return buf_detach(&b);

@@ -451,20 +451,25 @@ static char *big_config(unsigned nhosts)
 {
     struct buf b = BUF_INIT(64 << 20);
 
-    buf_adds(&b, "# an inventory-sized config\n"
-                 "Host bastion\n    HostName 192.0.2.1\n    User jump\n");
+    assert_int_equal(
+        buf_adds(&b, "# an inventory-sized config\n"
+                     "Host bastion\n    HostName 192.0.2.1\n    User jump\n"),
+        0);
     for (unsigned i = 0; i < nhosts; i++)
-        buf_addf(&b,
-                 "Host web%04u web%04u.example.com\n"
-                 "    HostName 10.%u.%u.%u\n"
-                 "    IdentityFile ~/.ssh/web_%%h\n",
-                 i, i, i / 65536, (i / 256) % 256, i % 256);
-    buf_adds(&b, "Match originalhost web0* user root\n"
-                 "    ProxyJump bastion\n"
-                 "Host *.example.com\n    User app\n"
-                 "Host *\n"
-                 "    ServerAliveInterval 15\n"
-                 "    UserKnownHostsFile ~/.ssh/known_hosts.d/%k\n");
+        assert_int_equal(buf_addf(&b,
+                                  "Host web%04u web%04u.example.com\n"
+                                  "    HostName 10.%u.%u.%u\n"
+                                  "    IdentityFile ~/.ssh/web_%%h\n",
+                                  i, i, i / 65536, (i / 256) % 256, i % 256),
+                         0);
+    assert_int_equal(
+        buf_adds(&b, "Match originalhost web0* user root\n"
+                     "    ProxyJump bastion\n"
+                     "Host *.example.com\n    User app\n"
+                     "Host *\n"
+                     "    ServerAliveInterval 15\n"
+                     "    UserKnownHostsFile ~/.ssh/known_hosts.d/%k\n"),
+        0);
     char *path = write_tmp("big.conf", buf_str(&b), 0644);
 
     buf_release(&b);
