@@ -109,9 +109,15 @@ uint64_t host_transition(struct host_table *t, size_t i,
                          const struct host_update *u)
 {
     uint64_t gen;
+    enum host_phase ph;
+    enum host_outcome oc;
 
     pthread_mutex_lock(&t->lock);
+    ph = t->v[i].phase;
+    oc = t->v[i].outcome;
     apply(&t->v[i], u);
+    if (t->observer && (t->v[i].phase != ph || t->v[i].outcome != oc))
+        t->observer(t->observer_ctx, i, &t->v[i]);
     gen = ++t->wanted;
     pthread_cond_broadcast(&t->cond);
     pthread_mutex_unlock(&t->lock);
