@@ -191,6 +191,9 @@ EOF
     oo drift run tf-mark -s test
     expect_rc 4 "hosts disagree on the release"
     tf_nothing_ran
+    expect_json gate.verdict release-drift
+    expect_json gate.releases_agree false
+    expect_json gate.exit_code 4
     for i in $(seq 1 "$NHOSTS"); do
         if [ "$i" = 3 ]; then
             expect_grep "$ERR" "^oneoff: +h3 +$new +zzz *\$" "stderr (release table: h3)"
@@ -313,6 +316,9 @@ test_task_in_release_drift() {
     expect_valid_json
     expect_json exit_code 4
     expect_json allow_drift false
+    expect_json gate.verdict task-drift
+    expect_json gate.allow_drift false
+    expect_json gate.releases_agree true
     expect_json hosts.h2.task_in_release differs
     expect_json hosts.h1.task_in_release same
     [ "$(jget refused)" != null ] || fail_run "run.json: 'refused' does not say why nothing ran"
@@ -324,6 +330,9 @@ test_task_in_release_drift() {
     expect_valid_json
     expect_json allow_drift true
     expect_json refused null
+    expect_json gate.verdict go
+    expect_json gate.allow_drift true
+    expect_json gate.hosts_judged "$NHOSTS"
     expect_json hosts.h2.task_in_release differs
 }
 
