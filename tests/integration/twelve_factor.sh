@@ -838,7 +838,11 @@ EOF
     expect_row dev failed 5
     expect_json hosts.dev.exit_code 5
     expect_json exit_code 1
-    ! grep -rqF local-secret-value "$RUNDIR/run.json" || fail_run "run.json holds the local env file's secret"
+    # the task printed it: only its output's tail may hold it, as the log does
+    ! grep -vF '"tail":' "$RUNDIR/run.json" | grep -qF local-secret-value ||
+        fail_run "run.json holds the local env file's secret outside the task's output"
+    jget hosts.dev.output.stdout.tail | grep -qF local-secret-value ||
+        fail_run "run.json's output tail does not hold what the task printed"
 }
 
 # ---------------------------------------------------------------------------------------------
