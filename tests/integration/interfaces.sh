@@ -1,5 +1,5 @@
 # tests/integration/interfaces.sh - integration tests of what tools and operators read
-# (README "The run record", "Following a run: --json", "JUnit reports", "Help"): run.json's
+# (README "The run record", "Following a run: --json", "JUnit reports", "Commands"): run.json's
 # format, output tails and gate; the --json event stream; --report-junit; `oneoff help` and
 # the suggestions for mistyped commands and options.
 #
@@ -74,7 +74,7 @@ test_if_json_events() {
         fail_run "the last event is not run_end with exit code 1"
     local h ph
     for h in h1 h2 h3; do
-        for ph in connecting preflight ready running done; do
+        for ph in connecting preflight ready running "done"; do
             grep -q "\"event\":\"host_state\",[^}]*\"host\":\"$h\",\"phase\":\"$ph\"" "$OUT" ||
                 fail_run "no host_state $ph for $h"
         done
