@@ -14,8 +14,9 @@ _oneoff_opts_dry_run='-n --dry-run'
 _oneoff_opts_yes='-y --yes'
 _oneoff_opts_ssh='-i --identity --ssh-config --known-hosts --host-key-policy
     --connect-timeout'
-_oneoff_opts_run='--parallel --timeout --log-dir --report --output -e --env
+_oneoff_opts_run='--parallel --log-dir --report --report-junit --json
     --release'
+_oneoff_opts_task='--timeout --output -e --env'
 _oneoff_opts_rollout='--preflight --allow-drift --wait-lock --batch
     --max-fail'
 
@@ -26,7 +27,7 @@ _oneoff_command_opts()
     run | exec)
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
             "$_oneoff_opts_dry_run $_oneoff_opts_yes $_oneoff_opts_ssh" \
-            "$_oneoff_opts_run $_oneoff_opts_rollout --"
+            "$_oneoff_opts_run $_oneoff_opts_task $_oneoff_opts_rollout --"
         ;;
     check)
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
@@ -101,8 +102,8 @@ _oneoff()
         -s | --stage | -l | --limit | -r | --role | -i | --identity | \
             --ssh-config | --known-hosts | --host-key-policy | \
             --connect-timeout | --parallel | --timeout | --log-dir | \
-            --report | --output | -e | --env | --release | --wait-lock | \
-            --batch | --max-fail)
+            --report | --report-junit | --output | -e | --env | --release | \
+            --wait-lock | --batch | --max-fail)
             opt_value=value
             ;;
         -*) ;;
@@ -130,7 +131,8 @@ _oneoff()
         _oneoff_reply "$(_oneoff_yml_names "$dir" hosts)" "$cur"
         return 0
         ;;
-    -i | --identity | --ssh-config | --known-hosts | --report)
+    -i | --identity | --ssh-config | --known-hosts | --report | \
+        --report-junit)
         _oneoff_paths -f "$cur"
         return 0
         ;;
@@ -153,7 +155,7 @@ _oneoff()
         if [[ $cur == -* ]]; then
             _oneoff_reply $'-C\n-h\n--help\n--version' "$cur"
         else
-            _oneoff_reply $'run\nexec\ncheck\nhosts\ntasks' "$cur"
+            _oneoff_reply $'run\nexec\ncheck\nhosts\ntasks\nhelp' "$cur"
         fi
         return 0
     fi
@@ -161,6 +163,9 @@ _oneoff()
         mapfile -t COMPREPLY < <(compgen -W "$(_oneoff_command_opts "$cmd")" \
             -- "$cur")
         return 0
+    fi
+    if [[ $cmd == help && $npos -eq 0 ]]; then
+        _oneoff_reply $'run\nexec\ncheck\nhosts\ntasks\nhelp' "$cur"
     fi
     if [[ $cmd == run && $npos -eq 0 ]]; then
         _oneoff_reply "$(_oneoff_yml_names "$dir" tasks)" "$cur"

@@ -6,7 +6,8 @@ set -eu
 
 PACKAGES="gcc libc6-dev make pkg-config coreutils libssh-dev libyaml-dev libcmocka-dev
 libjansson-dev libssl-dev openssh-server openssh-client procps iproute2
-util-linux sqlite3 time sudo shellcheck busybox strace man-db groff-base"
+util-linux sqlite3 time sudo shellcheck busybox strace man-db groff-base
+libxml2-utils"
 
 missing=""
 for p in $PACKAGES; do

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oneoff/record.h"
 #include "oneoff/text.h"
 
 /* A command-line value quoted in a message: escaped (text.h). */
@@ -34,6 +35,8 @@ enum long_only {
     LO_WAIT_LOCK,
     LO_BATCH,
     LO_MAX_FAIL,
+    LO_REPORT_JUNIT,
+    LO_JSON,
 };
 
 struct optdef {
@@ -81,7 +84,7 @@ static const struct optdef defs[] = {
      OPT_RUN,
      "    --parallel N         hosts at once (default 64)"},
     {{"timeout", required_argument, NULL, LO_TIMEOUT},
-     OPT_RUN,
+     OPT_TASK,
      "    --timeout D          stop the task after D (default: the task's)"},
     {{"log-dir", required_argument, NULL, LO_LOG_DIR},
      OPT_RUN,
@@ -90,12 +93,20 @@ static const struct optdef defs[] = {
      OPT_RUN,
      "    --report FILE        also write the JSON run record to FILE ('-':\n"
      "                         stdout, and the rest of the output to stderr)"},
-    {{"output", required_argument, NULL, LO_OUTPUT},
+    {{"report-junit", required_argument, NULL, LO_REPORT_JUNIT},
      OPT_RUN,
+     "    --report-junit FILE  also write a JUnit XML report to FILE: one\n"
+     "                         test case per host"},
+    {{"json", no_argument, NULL, LO_JSON},
+     OPT_RUN,
+     "    --json               JSON events on stdout, one per line; the rest\n"
+     "                         of the output goes to stderr"},
+    {{"output", required_argument, NULL, LO_OUTPUT},
+     OPT_TASK,
      "    --output MODE        stream (default) or grouped: one block per\n"
      "                         host when it finishes"},
     {{"env", required_argument, NULL, 'e'},
-     OPT_RUN,
+     OPT_TASK,
      "-e, --env KEY=VALUE      export KEY to the task (repeatable)"},
     {{"release", required_argument, NULL, LO_RELEASE},
      OPT_RUN,
@@ -144,6 +155,7 @@ void options_release(struct options *o)
     free(o->report);
     free(o->batch);
     free(o->max_fail);
+    free(o->junit);
     plan_opts_release(&o->plan);
     strlist_clear(&o->positional);
     strlist_clear(&o->identities);
@@ -289,9 +301,65 @@ static int apply(struct options *o, int c, const char *arg, char *err)
     case LO_MAX_FAIL:
         set_str(&o->max_fail, arg);
         return 0;
+    case LO_REPORT_JUNIT:
+        set_str(&o->junit, arg);
+        return 0;
+    case LO_JSON:
+        o->json = true;
+        return 0;
     default:
         return errf(err, "unexpected option");
     }
+}
+
+const char *cli_closest(const char *s, const char *const *names, size_t n)
+{
+    const char *best = NULL;
+    size_t bd = 3;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t d = str_distance(s, names[i], 2);
+        if (d < bd && d < strlen(s)) {
+            bd = d;
+            best = names[i];
+        }
+    }
+    return best;
+}
+
+/* The definition getopt_long() returned c for (longindex, or -1). */
+static const struct optdef *def_of(int c, int longindex)
+{
+    if (longindex >= 0 && (size_t)longindex < NDEFS)
+        return &defs[longindex];
+    for (size_t i = 0; i < NDEFS; i++)
+        if (defs[i].lo.val == c)
+            return &defs[i];
+    return NULL;
+}
+
+/* "unknown option '--dryrun'; did you mean '--dry-run'?", suggesting only
+ * the options cmd accepts. */
+static int unknown_option(const char *cmd, const char *arg, unsigned allowed,
+                          char *err)
+{
+    const char *names[NDEFS];
+    const char *best;
+    char q[256], name[64];
+    size_t n = 0, len;
+
+    if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0')
+        return errf(err, "%s: unknown option '%s'", cmd, Q(arg));
+    len = strcspn(arg + 2, "=");
+    snprintf(name, sizeof(name), "%.*s", (int)len, arg + 2);
+    for (size_t i = 0; i < NDEFS; i++)
+        if (defs[i].bit == 0 || (defs[i].bit & allowed))
+            names[n++] = defs[i].lo.name;
+    best = cli_closest(name, names, n);
+    if (best)
+        return errf(err, "%s: unknown option '%s'; did you mean '--%s'?", cmd,
+                    Q(arg), best);
+    return errf(err, "%s: unknown option '%s'", cmd, Q(arg));
 }
 
 int cli_parse(struct options *o, int argc, char **argv, unsigned allowed,
@@ -299,8 +367,8 @@ int cli_parse(struct options *o, int argc, char **argv, unsigned allowed,
 {
     struct option lo[NDEFS + 1];
     char shortopts[64], q[256];
-    size_t nlo = 0, ns = 1;
-    int nargs = argc, c;
+    size_t ns = 1;
+    int nargs = argc, c, li;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) {
@@ -313,11 +381,11 @@ int cli_parse(struct options *o, int argc, char **argv, unsigned allowed,
     }
     if (o->have_dashdash && !(allowed & OPT_ARGS))
         return errf(err, "'%s' takes no arguments after '--'", argv[0]);
+    /* every option is known to getopt, so that one of another command is
+     * told apart from a typo; its bit is checked below */
     shortopts[0] = ':';
     for (size_t i = 0; i < NDEFS; i++) {
-        if (defs[i].bit && !(defs[i].bit & allowed))
-            continue;
-        lo[nlo++] = defs[i].lo;
+        lo[i] = defs[i].lo;
         if (defs[i].lo.val < 256) {
             shortopts[ns++] = (char)defs[i].lo.val;
             if (defs[i].lo.has_arg == required_argument)
@@ -325,23 +393,40 @@ int cli_parse(struct options *o, int argc, char **argv, unsigned allowed,
         }
     }
     shortopts[ns] = '\0';
-    memset(&lo[nlo], 0, sizeof(lo[nlo]));
+    memset(&lo[NDEFS], 0, sizeof(lo[NDEFS]));
     optind = 0; /* full reset, as glibc documents */
     opterr = 0;
-    while ((c = getopt_long(nargs, argv, shortopts, lo, NULL)) != -1) {
+    while ((li = -1, c = getopt_long(nargs, argv, shortopts, lo, &li)) != -1) {
+        const struct optdef *d;
         if (c == '?') {
             char opt[3] = {'-', (char)optopt, '\0'};
-            return errf(err, "%s: unknown option '%s'", argv[0],
-                        Q(optopt ? opt : argv[optind - 1]));
+            if (optopt >= 256)
+                return errf(err, "%s: option '%s' takes no value", argv[0],
+                            Q(argv[optind - 1]));
+            if (optopt)
+                return errf(err, "%s: unknown option '%s'", argv[0], Q(opt));
+            return unknown_option(argv[0], argv[optind - 1], allowed, err);
         }
         if (c == ':')
             return errf(err, "%s: option '%s' needs a value", argv[0],
                         Q(argv[optind - 1]));
+        d = def_of(c, li);
+        if (d && d->bit && !(d->bit & allowed)) {
+            if (d->lo.val < 256)
+                return errf(err, "'%s' does not take -%c (--%s)", argv[0],
+                            d->lo.val, d->lo.name);
+            return errf(err, "'%s' does not take --%s", argv[0], d->lo.name);
+        }
         if (apply(o, c, optarg, err))
             return -1;
     }
     for (int i = optind; i < nargs; i++)
         strlist_push(&o->positional, argv[i]);
+    if (o->json && o->report && record_report_is_stdout(o->report))
+        return errf(err,
+                    "--json and --report '%s' would both write to "
+                    "stdout; give --report a file",
+                    Q(o->report));
     return 0;
 }
 

@@ -55,6 +55,8 @@ static int check_run(struct options *o)
     ro.output = OUT_STREAM;
     ro.log_root = log_root;
     ro.report = o->report;
+    ro.json = o->json;
+    ro.junit = o->junit;
     ro.transports = tps.per_host;
     err[0] = '\0';
     rc = runner_run(&plan, &ro, err);

@@ -15,6 +15,7 @@
 #include "oneoff/inventory.h"
 #include "oneoff/plan.h"
 #include "oneoff/host_script.h"
+#include "oneoff/junit.h"
 #include "oneoff/record.h"
 #include "oneoff/runner.h"
 #include "oneoff/task.h"
@@ -113,6 +114,28 @@ static int check_rollout(const struct options *o, const struct plan *p,
     return 0;
 }
 
+/* --report-junit for a refused run: every planned host skipped, why. */
+static void junit_refusal(const char *path, const struct record_run *run,
+                          const struct plan *p, const char *why, int code)
+{
+    struct record_run rr = *run;
+    struct record_host *hosts = xcalloc(p->nhosts + 1, sizeof(*hosts));
+    char err[ERR_MAX];
+
+    rr.refused = why;
+    rr.exit_code = code;
+    rr.started_ms = rr.finished_ms = clock_wall_ms();
+    for (size_t i = 0; i < p->nhosts; i++) {
+        hosts[i].name = p->hosts[i].host->name;
+        hosts[i].status = "refused";
+        hosts[i].exit_code = -1;
+        hosts[i].error = why;
+    }
+    if (junit_write(path, &rr, hosts, p->nhosts, err))
+        fprintf(stderr, "oneoff: %s\n", err);
+    free(hosts);
+}
+
 /* A run refused before it started still leaves its --report, saying
  * why (CI reads the report, not the terminal). */
 static void report_refusal(const struct options *o, const struct plan *p,
@@ -122,7 +145,7 @@ static void report_refusal(const struct options *o, const struct plan *p,
     struct record_run run;
     char id[64], op[64], err[ERR_MAX];
 
-    if (o->report == NULL)
+    if (o->report == NULL && o->junit == NULL)
         return;
     memset(&run, 0, sizeof(run));
     record_new_id(id, sizeof(id));
@@ -137,8 +160,10 @@ static void report_refusal(const struct options *o, const struct plan *p,
     run.args = &p->args;
     run.allow_drift = o->allow_drift;
     run.timeout_ms = o->timeout_ms ? o->timeout_ms : t->timeout_ms;
-    if (record_write_refused(o->report, &run, why, code, err))
+    if (o->report && record_write_refused(o->report, &run, why, code, err))
         fprintf(stderr, "oneoff: %s\n", err);
+    if (o->junit)
+        junit_refusal(o->junit, &run, p, why, code);
 }
 
 /* A protected stage: --yes, or the operator types the stage name. */
@@ -199,6 +224,8 @@ static int start(const struct options *o, const struct plan *p)
     ro.output = o->output == OUTPUT_GROUPED ? OUT_GROUPED : OUT_STREAM;
     ro.log_root = log_root;
     ro.report = o->report;
+    ro.json = o->json;
+    ro.junit = o->junit;
     ro.transports = tps.per_host;
     err[0] = '\0';
     rc = runner_run(p, &ro, err);
@@ -292,7 +319,7 @@ const struct command cmd_run = {
             "Every host first reports its release,\nrevision, task file and "
             "lock; nothing runs anywhere unless they agree.",
     .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN |
-            OPT_ARGS | OPT_ROLLOUT,
+            OPT_TASK | OPT_ARGS | OPT_ROLLOUT,
     .run = run_run,
 };
 
@@ -305,6 +332,6 @@ const struct command cmd_exec = {
             "a shell command line\n('env | sort'); several words are a "
             "command and its arguments, each\npassed verbatim.",
     .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN |
-            OPT_ARGS | OPT_ROLLOUT,
+            OPT_TASK | OPT_ARGS | OPT_ROLLOUT,
     .run = run_exec,
 };

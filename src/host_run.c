@@ -104,12 +104,25 @@ uint64_t host_transition(struct host_table *t, size_t i,
                          const struct host_update *u)
 {
     uint64_t gen;
+    enum host_phase ph;
+    enum host_outcome oc;
+    struct host_state now;
+    bool changed;
 
     pthread_mutex_lock(&t->lock);
+    ph = t->v[i].phase;
+    oc = t->v[i].outcome;
     apply(&t->v[i], u);
+    changed = t->v[i].phase != ph || t->v[i].outcome != oc;
+    now = t->v[i];
+    now.release = now.revision = NULL; /* owned by the table */
     gen = ++t->wanted;
     pthread_cond_broadcast(&t->cond);
     pthread_mutex_unlock(&t->lock);
+    /* outside the lock: an observer may block (a slow reader of --json);
+     * one host's transitions come from one thread at a time, in order */
+    if (t->observer && changed)
+        t->observer(t->observer_ctx, i, &now);
     return gen;
 }
 

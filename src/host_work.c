@@ -30,6 +30,8 @@ static void emit_lines(void *ctx, enum line_stream s, const struct line *v,
     char err[ERR_MAX];
 
     output_lines(&w->r->out, &w->oh, s, v, n);
+    tail_add(&w->tails[s == LINE_OUT ? 0 : 1], v, n);
+    events_lines(&w->r->events, w->i, s, v, n);
     if (record_log_lines(&w->log, s, v, n, err))
         output_note(&w->r->out, "%s", err);
 }
@@ -393,6 +395,8 @@ void worker_host_init(struct worker_host *w, struct run_shared *r, size_t i)
     for (int s = 0; s < LINE_STREAMS; s++)
         lines_init(&w->lines[s], (enum line_stream)s, emit_lines, w);
     buf_init(&w->noise, CAPTURE_MAX);
+    tail_init(&w->tails[0]);
+    tail_init(&w->tails[1]);
     output_host_init(&r->out, &w->oh, w->ph->host->name, i);
 }
 
@@ -420,6 +424,8 @@ void worker_host_release(struct worker_host *w)
     buf_release(&w->noise);
     preflight_release(&w->pf);
     output_host_release(&w->oh);
+    tail_release(&w->tails[0]);
+    tail_release(&w->tails[1]);
     free(w->log_path);
     w->log_path = NULL;
 }

@@ -22,13 +22,71 @@ static void print_main_help(void)
            "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         printf("  %-8s %s\n", commands[i]->name, commands[i]->summary);
-    printf("\n'oneoff COMMAND --help' describes a command.\n\n%s",
+    printf("  %-8s %s\n", "help", "describe a command: oneoff help COMMAND");
+    printf("\n'oneoff help COMMAND' (or 'oneoff COMMAND --help') describes a "
+           "command.\n\n%s",
            exit_codes_help);
+}
+
+/* "'rn' is not a command; did you mean 'run'?" to stderr. */
+static int not_a_command(const char *name)
+{
+    const char *names[NCOMMANDS + 1];
+    const char *best;
+    char q[256];
+
+    for (size_t k = 0; k < NCOMMANDS; k++)
+        names[k] = commands[k]->name;
+    names[NCOMMANDS] = "help";
+    best = cli_closest(name, names, NCOMMANDS + 1);
+    text_escape_msg(name, q, sizeof(q));
+    if (best)
+        fprintf(stderr, "oneoff: '%s' is not a command; did you mean '%s'?\n",
+                q, best);
+    else
+        fprintf(stderr, "oneoff: '%s' is not a command (see 'oneoff help')\n",
+                q);
+    return EXIT_USAGE;
+}
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t k = 0; k < NCOMMANDS; k++)
+        if (strcmp(name, commands[k]->name) == 0)
+            return commands[k];
+    return NULL;
+}
+
+/* `oneoff help [COMMAND]`: the same as --help. */
+static int help(int argc, char **argv)
+{
+    const struct command *c;
+
+    if (argc < 1) {
+        print_main_help();
+        return EXIT_OK;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "oneoff: usage: oneoff help [COMMAND]\n");
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[0], "help") == 0) {
+        printf("usage: oneoff help [COMMAND]\n\nDescribes COMMAND, or lists "
+               "the commands; the same as\n'oneoff COMMAND --help' and "
+               "'oneoff --help'.\n");
+        return EXIT_OK;
+    }
+    c = find_command(argv[0]);
+    if (c == NULL)
+        return not_a_command(argv[0]);
+    command_print_help(c);
+    return EXIT_OK;
 }
 
 int main(int argc, char **argv)
 {
     const char *dir = ".";
+    const struct command *c;
     struct options o;
     char err[ERR_MAX], q[256];
     int i = 1, rc;
@@ -55,24 +113,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "oneoff: no command given (see 'oneoff --help')\n");
         return EXIT_USAGE;
     }
-    for (size_t k = 0; k < NCOMMANDS; k++) {
-        const struct command *c = commands[k];
-        if (strcmp(argv[i], c->name) != 0)
-            continue;
-        options_init(&o);
-        o.dir = dir;
-        if (cli_parse(&o, argc - i, argv + i, c->opts, err)) {
-            rc = command_usage_error(c, err);
-        } else if (o.help) {
-            command_print_help(c);
-            rc = EXIT_OK;
-        } else {
-            rc = c->run(&o);
-        }
-        options_release(&o);
-        return rc;
+    if (strcmp(argv[i], "help") == 0)
+        return help(argc - i - 1, argv + i + 1);
+    c = find_command(argv[i]);
+    if (c == NULL)
+        return not_a_command(argv[i]);
+    options_init(&o);
+    o.dir = dir;
+    if (cli_parse(&o, argc - i, argv + i, c->opts, err)) {
+        rc = command_usage_error(c, err);
+    } else if (o.help) {
+        command_print_help(c);
+        rc = EXIT_OK;
+    } else {
+        rc = c->run(&o);
     }
-    fprintf(stderr, "oneoff: '%s' is not a command (see 'oneoff --help')\n",
-            text_escape_msg(argv[i], q, sizeof(q)));
-    return EXIT_USAGE;
+    options_release(&o);
+    return rc;
 }

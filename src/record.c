@@ -486,8 +486,42 @@ static json_t *jtime(int64_t ms)
     return json_string(ts);
 }
 
+static json_t *output_json(const struct record_output *o)
+{
+    json_t *j = json_object();
+    struct buf b;
+
+    /* text_utf8() makes at most 3 bytes of each byte */
+    buf_init(&b, 3 * o->len + 1);
+    BUF_MUST(text_utf8(&b, o->text ? o->text : "", o->text ? o->len : 0));
+    json_object_set_new(j, "tail", json_stringn(buf_str(&b), b.len));
+    buf_release(&b);
+    json_object_set_new(j, "bytes", json_integer((json_int_t)o->total));
+    json_object_set_new(j, "truncated", json_boolean(o->truncated));
+    return j;
+}
+
+static json_t *gate_json(const struct record_gate *g)
+{
+    json_t *j;
+
+    if (g == NULL)
+        return json_null();
+    j = json_object();
+    json_object_set_new(j, "verdict", jstr(g->verdict));
+    json_object_set_new(
+        j, "reason", g->reason && *g->reason ? jstr(g->reason) : json_null());
+    json_object_set_new(j, "exit_code", json_integer(g->exit_code));
+    json_object_set_new(j, "allow_drift", json_boolean(g->allow_drift));
+    json_object_set_new(j, "releases_agree", json_boolean(g->releases_agree));
+    json_object_set_new(j, "hosts_judged",
+                        json_integer((json_int_t)g->hosts_judged));
+    return j;
+}
+
 static json_t *host_json(const struct record_host *h)
 {
+    json_t *out;
     json_t *o = json_object();
 
     json_object_set_new(o, "name", jstr(h->name));
@@ -512,6 +546,10 @@ static json_t *host_json(const struct record_host *h)
                             : json_null());
     json_object_set_new(o, "log", jstr(h->log_path));
     json_object_set_new(o, "error", jstr(h->error));
+    out = json_object();
+    json_object_set_new(out, "stdout", output_json(&h->out));
+    json_object_set_new(out, "stderr", output_json(&h->err));
+    json_object_set_new(o, "output", out);
     return o;
 }
 
@@ -522,6 +560,7 @@ static char *record_json(const struct record_run *run,
     json_t *root = json_object(), *args = json_array(), *arr = json_array();
     char *text;
 
+    json_object_set_new(root, "format", json_integer(RECORD_FORMAT));
     json_object_set_new(root, "run_id", jstr(run->run_id));
     json_object_set_new(root, "operator", jstr(run->operator_name));
     json_object_set_new(root, "stage", jstr(run->stage));
@@ -546,6 +585,7 @@ static char *record_json(const struct record_run *run,
                         run->exit_code >= 0 ? json_integer(run->exit_code)
                                             : json_null());
     json_object_set_new(root, "logs_incomplete", json_boolean(logs_lost));
+    json_object_set_new(root, "gate", gate_json(run->gate));
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, host_json(&hosts[i]));
     json_object_set_new(root, "hosts", arr);
@@ -584,6 +624,12 @@ static int write_atomic(const char *path, const char *data, size_t len,
         unlink(tmp);
     free(tmp);
     return rc;
+}
+
+int record_file_replace(const char *path, const char *data, size_t len,
+                        bool durable, char *err)
+{
+    return write_atomic(path, data, len, durable, err);
 }
 
 /* Writes the record through a device, FIFO or descriptor, once. */

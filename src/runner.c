@@ -44,6 +44,12 @@
  * timestamped). What the set-up prints (stderr before the report, and any
  * stdout that is not part of the framed report) is shown and logged as
  * set-up output.
+ *
+ * What tools read. Each stream of each host also keeps its last bytes
+ * (tail.c) for run.json's "output" and the JUnit report; --json (events.c)
+ * follows every change of the host table (its observer), every line and
+ * the gate; the JUnit report (junit.c) is written once, after the final
+ * run.json.
  */
 #define _GNU_SOURCE
 #include "oneoff/runner.h"
@@ -65,6 +71,7 @@
 #include "oneoff/gate.h"
 #include "oneoff/host_run.h"
 #include "oneoff/host_work.h"
+#include "oneoff/junit.h"
 #include "oneoff/pool.h"
 
 #define RECORD_EVERY_MS 250
@@ -79,6 +86,8 @@ struct runner {
     struct record_run run;
     /* the main thread's own */
     struct gate_result gate;
+    struct record_gate rgate; /* run.gate points here once decided */
+    const char **names;       /* host names, for the events */
     int seen_interrupts;
     int64_t abandon_at;
     int sigfd;
@@ -158,18 +167,13 @@ static void restore_signals(struct runner *r)
 
 /* ---- the record thread -------------------------------------------------- */
 
-static int record_now(struct runner *r, char *err)
+/* The record's view of the hosts: rows (a snapshot) and copies of the
+ * output tails, freed by hosts_free(). */
+static struct record_host *hosts_fill(struct runner *r,
+                                      const struct host_state *rows,
+                                      struct tail_copy *tc)
 {
-    struct host_state *rows = xcalloc(r->n ? r->n : 1, sizeof(*rows));
     struct record_host *rh = xcalloc(r->n ? r->n : 1, sizeof(*rh));
-    struct record_run run;
-    uint64_t gen;
-    int rc;
-
-    pthread_mutex_lock(&r->s.tab.lock);
-    run = r->run; /* main changes it under this lock */
-    pthread_mutex_unlock(&r->s.tab.lock);
-    gen = host_table_snapshot(&r->s.tab, rows);
 
     for (size_t i = 0; i < r->n; i++) {
         const struct host *host = r->w[i].ph->host;
@@ -188,13 +192,77 @@ static int record_now(struct runner *r, char *err)
         rh[i].release = rows[i].release;
         rh[i].revision = rows[i].revision;
         rh[i].task_in_release = task_state_name(rows[i].task_state);
+        for (int k = 0; k < 2; k++) {
+            struct record_output *o = k ? &rh[i].err : &rh[i].out;
+            tail_copy(&r->w[i].tails[k], &tc[2 * i + k]);
+            o->text = tc[2 * i + k].text;
+            o->len = tc[2 * i + k].len;
+            o->total = tc[2 * i + k].total;
+            o->truncated = tc[2 * i + k].truncated;
+        }
     }
+    return rh;
+}
+
+static void hosts_free(struct record_host *rh, struct tail_copy *tc, size_t n)
+{
+    for (size_t i = 0; i < 2 * n; i++)
+        tail_copy_release(&tc[i]);
+    free(rh);
+}
+
+static int record_now(struct runner *r, char *err)
+{
+    struct host_state *rows = xcalloc(r->n ? r->n : 1, sizeof(*rows));
+    struct tail_copy *tc = xcalloc(2 * r->n + 1, sizeof(*tc));
+    struct record_host *rh;
+    struct record_run run;
+    uint64_t gen;
+    int rc;
+
+    pthread_mutex_lock(&r->s.tab.lock);
+    run = r->run; /* main changes it under this lock */
+    pthread_mutex_unlock(&r->s.tab.lock);
+    gen = host_table_snapshot(&r->s.tab, rows);
+    rh = hosts_fill(r, rows, tc);
     rc = record_write(&r->s.rec, &run, rh, r->n, err);
     host_table_mark_written(&r->s.tab, gen);
     host_snapshot_release(rows, r->n);
     free(rows);
-    free(rh);
+    hosts_free(rh, tc, r->n);
+    free(tc);
     return rc;
+}
+
+/* --report-junit, from the final state; a failure is said and counts as
+ * an incomplete record. */
+static int junit_now(struct runner *r, int code)
+{
+    struct host_state *rows = xcalloc(r->n ? r->n : 1, sizeof(*rows));
+    struct tail_copy *tc = xcalloc(2 * r->n + 1, sizeof(*tc));
+    struct record_host *rh;
+    char err[ERR_MAX];
+
+    host_table_snapshot(&r->s.tab, rows);
+    rh = hosts_fill(r, rows, tc);
+    if (junit_write(r->s.opts->junit, &r->run, rh, r->n, err)) {
+        output_note(&r->s.out, "%s", err);
+        if (code == EXIT_OK)
+            code = EXIT_TASK_FAILED;
+    }
+    host_snapshot_release(rows, r->n);
+    free(rows);
+    hosts_free(rh, tc, r->n);
+    free(tc);
+    return code;
+}
+
+/* The host table's observer: every phase or outcome change, as events. */
+static void on_host_change(void *ctx, size_t i, const struct host_state *s)
+{
+    struct runner *r = ctx;
+
+    events_host_state(&r->s.events, i, s);
 }
 
 static void record_or_note(struct runner *r)
@@ -351,6 +419,17 @@ static void decide(struct runner *r)
     in.task_path = r->s.plan->task->path;
     in.task_sha256 = r->s.plan->task->sha256;
     gate_decide(&in, &r->gate);
+    r->rgate.verdict = gate_verdict_name(r->gate.verdict);
+    r->rgate.reason = r->gate.reason;
+    r->rgate.exit_code = r->gate.exit_code;
+    r->rgate.allow_drift = in.allow_drift;
+    r->rgate.releases_agree = !r->gate.release_drift;
+    for (size_t i = 0; i < r->n; i++)
+        r->rgate.hosts_judged += gh[i].reported;
+    pthread_mutex_lock(&r->s.tab.lock); /* the recorder reads run */
+    r->run.gate = &r->rgate;
+    pthread_mutex_unlock(&r->s.tab.lock);
+    events_gate(&r->s.events, &r->rgate);
     if (r->gate.detail)
         output_note(&r->s.out, "%s", r->gate.detail);
     else if (r->gate.reason[0] && !check)
@@ -517,7 +596,13 @@ static int runner_init(struct runner *r, const struct plan *p,
         if ((int)strlen(p->hosts[i].host->name) > width)
             width = (int)strlen(p->hosts[i].host->name);
     output_init(&r->s.out, o->output, width,
-                record_report_is_stdout(o->report));
+                record_report_is_stdout(o->report) || o->json);
+    r->names = xcalloc(r->n ? r->n : 1, sizeof(*r->names));
+    for (size_t i = 0; i < r->n; i++)
+        r->names[i] = p->hosts[i].host->name;
+    events_init(&r->s.events, o->json ? STDOUT_FILENO : -1, r->names, r->n);
+    r->s.tab.observer = on_host_change;
+    r->s.tab.observer_ctx = r;
     r->w = xcalloc(r->n ? r->n : 1, sizeof(*r->w));
     for (size_t i = 0; i < r->n; i++)
         worker_host_init(&r->w[i], &r->s, i);
@@ -531,6 +616,8 @@ static void runner_release(struct runner *r)
     free(r->w);
     gate_result_release(&r->gate);
     output_release(&r->s.out);
+    events_release(&r->s.events);
+    free(r->names);
     record_release(&r->s.rec);
     host_table_release(&r->s.tab);
     pthread_mutex_destroy(&r->s.fail_lock);
@@ -594,6 +681,10 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
         runner_release(&r);
         return EXIT_USAGE;
     }
+    events_run_start(&r.s.events, &r.run,
+                     o->mode == RUN_TASK        ? "run"
+                     : o->mode == RUN_PREFLIGHT ? "preflight"
+                                                : "check");
     block_signals(&r);
     r.recorder_started = pthread_create(&r.recorder, NULL, recorder, &r) == 0;
     all = all_hosts(r.n);
@@ -624,7 +715,10 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
         if (code == EXIT_OK) /* the final record's own write failed */
             code = EXIT_TASK_FAILED;
     }
+    if (o->junit)
+        code = junit_now(&r, code);
     output_note(&r.s.out, "logs: %s", r.s.rec.dir);
+    events_run_end(&r.s.events, r.run.run_id, code, r.s.rec.json_path);
     host_snapshot_release(rows, r.n);
     free(rows);
     if (!joined) {

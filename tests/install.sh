@@ -125,7 +125,10 @@ done
 # them all with the installed completion.
 cat >"$tmp/cases" <<CASES
 $proj|oneoff r|run
-$proj|oneoff |run exec check hosts tasks
+$proj|oneoff |run exec check hosts tasks help
+$proj|oneoff help c|check
+$proj|oneoff check --ti|
+$proj|oneoff run --report-j|--report-junit
 $proj|oneoff run --dr|--dry-run
 $proj|oneoff hosts --s|--stage
 $proj|oneoff check --pre|

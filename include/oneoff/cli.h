@@ -2,8 +2,11 @@
  * cli.h - the options every subcommand shares, parsed with getopt_long.
  *
  * A subcommand names the options it accepts with a mask of OPT_* bits; any
- * other option is a usage error. Everything after the first "--" is kept
- * verbatim as arguments (task arguments, or the command of `exec`).
+ * other option is a usage error: an option of another command is refused
+ * naming the command ("'check' does not take '--timeout'"), an unknown one
+ * with the closest option it accepts ("did you mean '--dry-run'?"). Everything
+ * after the first "--" is kept verbatim as arguments (task arguments, or the
+ * command of `exec`).
  */
 #ifndef ONEOFF_CLI_H
 #define ONEOFF_CLI_H
@@ -22,11 +25,13 @@ enum opt_bit {
     OPT_YES = 1u << 3,     /* -y/--yes */
     OPT_SSH = 1u << 4,     /* --ssh-config, --known-hosts, -i,
                               --host-key-policy, --connect-timeout */
-    OPT_RUN = 1u << 5,     /* --parallel, --timeout, --log-dir, --report,
-                              --output, -e, --release */
+    OPT_RUN = 1u << 5,     /* --parallel, --log-dir, --report, --release,
+                              --report-junit, --json */
     OPT_ARGS = 1u << 6,    /* accepts "-- ARGS..." */
     OPT_ROLLOUT = 1u << 7, /* --preflight, --allow-drift, --wait-lock,
                               --batch, --max-fail */
+    OPT_TASK = 1u << 8,    /* --timeout, --output, -e: what only a task
+                              run uses */
 };
 
 enum host_key_policy { HOST_KEY_STRICT, HOST_KEY_ACCEPT_NEW };
@@ -55,6 +60,8 @@ struct options {
     bool allow_drift;
     char *batch;
     char *max_fail;
+    char *junit; /* --report-junit FILE */
+    bool json;   /* --json: events on stdout */
 };
 
 #define DEFAULT_PARALLEL 64
@@ -65,6 +72,9 @@ void options_release(struct options *o);
 /* Parses argv (argv[0] is the subcommand's name). */
 int cli_parse(struct options *o, int argc, char **argv, unsigned allowed,
               char *err);
+/* The name in names[0..n) closest to s (edit distance at most 2, and less
+ * than s's length), or NULL: for "did you mean". */
+const char *cli_closest(const char *s, const char *const *names, size_t n);
 /* The option lines of --help for the bits in mask. */
 void cli_print_option_help(unsigned mask);
 

@@ -68,8 +68,16 @@ struct host_state {
 /* The status word of a row: its outcome when done, else its phase. */
 const char *host_state_status(const struct host_state *s);
 
+/* Told of every phase or outcome change of host i (s: a copy of its new
+ * row, without release and revision), after the table's lock is released,
+ * by the thread that made the change. */
+typedef void (*host_observer_fn)(void *ctx, size_t i,
+                                 const struct host_state *s);
+
 struct host_table {
     pthread_mutex_t lock;
+    host_observer_fn observer; /* NULL: none; set before any transition */
+    void *observer_ctx;
     pthread_cond_t cond; /* record generations */
     struct host_state *v;
     size_t n;

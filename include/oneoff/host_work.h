@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "oneoff/buf.h"
+#include "oneoff/events.h"
 #include "oneoff/host_run.h"
 #include "oneoff/host_script.h"
 #include "oneoff/lines.h"
@@ -30,6 +31,7 @@
 #include "oneoff/preflight.h"
 #include "oneoff/record.h"
 #include "oneoff/runner.h"
+#include "oneoff/tail.h"
 #include "oneoff/transport.h"
 
 #define CAPTURE_MAX (256u << 10)
@@ -41,6 +43,7 @@ struct run_shared {
     struct host_table tab;
     struct output out;
     struct record rec;
+    struct events events; /* --json (its own lock) */
     char run_id[64];
     char nonce[SCRIPT_NONCE_LEN + 1];
     char operator_name[64];
@@ -62,6 +65,7 @@ struct worker_host {
     struct record_log log;
     char *log_path; /* for the record: set before the workers start */
     struct output_host oh;
+    struct tail tails[2]; /* stdout; stderr and set-up (own locks) */
     /* preflight */
     bool capturing; /* stdout is the report, stderr is set-up output */
     bool ready;     /* the report is complete */

@@ -12,6 +12,11 @@
  *     2026-11-21T09:12:34.123Z # <text>
  * are the tool's own notes (start, preflight, end and status).
  *
+ * run.json (docs/run.schema.json; the README lists its fields) carries
+ * "format": RECORD_FORMAT. Format 2 added "format", each host's "output"
+ * (the last TAIL_MAX bytes of its stdout and stderr, with byte counts) and
+ * the run's "gate" (the go/no-go decision); format 1 had none of them.
+ *
  * run.json is rewritten atomically (a temporary file beside it, then
  * rename; the final version also fsync'ed), so it is always whole, and is
  * valid JSON (UTF-8) whatever bytes the hosts sent.
@@ -59,6 +64,26 @@
 #include "oneoff/lines.h"
 #include "oneoff/util.h"
 
+#define RECORD_FORMAT 2
+
+/* The go/no-go decision (gate.h), as run.json's "gate". */
+struct record_gate {
+    const char *verdict; /* gate_verdict_name() */
+    const char *reason;  /* NULL for go */
+    int exit_code;       /* the gate's: 0, 2 or 4 */
+    bool allow_drift;    /* --allow-drift was given */
+    bool releases_agree; /* every reporting host has one release/revision */
+    size_t hosts_judged; /* hosts whose preflight reported */
+};
+
+/* The kept end of one stream of a host (tail.h). */
+struct record_output {
+    const char *text; /* NULL: none kept */
+    size_t len;
+    uint64_t total; /* bytes received */
+    bool truncated;
+};
+
 struct record_run {
     const char *run_id;
     const char *operator_name;
@@ -68,12 +93,13 @@ struct record_run {
     const char *task_sha256;
     const char *command;
     const struct strlist *args;
-    int64_t started_ms;  /* wall clock */
-    int64_t finished_ms; /* 0 while running; set: the final record */
-    int exit_code;       /* -1 while running */
-    bool allow_drift;    /* --allow-drift was given */
-    const char *refused; /* why nothing ran, or NULL */
-    int64_t timeout_ms;  /* 0: none */
+    int64_t started_ms;             /* wall clock */
+    int64_t finished_ms;            /* 0 while running; set: the final record */
+    int exit_code;                  /* -1 while running */
+    bool allow_drift;               /* --allow-drift was given */
+    const char *refused;            /* why nothing ran, or NULL */
+    int64_t timeout_ms;             /* 0: none */
+    const struct record_gate *gate; /* NULL: not decided (yet) */
 };
 
 struct record_host {
@@ -87,9 +113,10 @@ struct record_host {
     int64_t started_ms, connected_ms, finished_ms; /* wall; 0: not yet */
     const char *log_path;
     const char *error;
-    const char *release;         /* resolved release directory */
-    const char *revision;        /* first line of its revision file */
-    const char *task_in_release; /* same | differs | absent | unknown */
+    const char *release;           /* resolved release directory */
+    const char *revision;          /* first line of its revision file */
+    const char *task_in_release;   /* same | differs | absent | unknown */
+    struct record_output out, err; /* stdout; stderr with set-up output */
 };
 
 enum record_report_kind {
@@ -149,6 +176,11 @@ bool record_report_is_stdout(const char *report);
  * first failure of a file (see the top). */
 int record_write(struct record *r, const struct record_run *run,
                  const struct record_host *hosts, size_t n, char *err);
+
+/* Replaces path with data, atomically (a temporary file beside it, then
+ * rename; fsync'ed when durable). Returns 0, or -1 with err. */
+int record_file_replace(const char *path, const char *data, size_t len,
+                        bool durable, char *err);
 
 /* For a run refused before it started (confirmation declined, a
  * configuration error found after the plan): writes the --report record

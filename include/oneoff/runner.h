@@ -34,6 +34,8 @@ struct runner_opts {
     bool allow_drift;     /* run although the release's task differs */
     const char *batch;    /* NULL: one batch */
     const char *max_fail; /* NULL: no limit */
+    bool json;            /* --json: events on stdout (events.h) */
+    const char *junit;    /* NULL or --report-junit FILE (junit.h) */
 };
 
 /* Runs p; returns the process exit code (0, 1, 2, 3, 4, 130). err is set

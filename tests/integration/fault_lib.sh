@@ -241,7 +241,14 @@ fl_one() {
     trap 'run_cleanup' EXIT
     trap 'exit 143' TERM
     trap 'exit 130' INT
+    touch "$W/.records-t0"
     "$name"
+    # every run.json the test left must match the documented schema
+    local f msg
+    while IFS= read -r f; do
+        msg=$("$FL_TOOLS/schemacheck" "$FL_ROOT/docs/run.schema.json" "$f" 2>&1) ||
+            fail "$f does not match docs/run.schema.json: $msg"
+    done < <(find "$DIR" -name run.json -type f -newer "$W/.records-t0" 2>/dev/null)
     exit 0
 }
 
@@ -277,7 +284,13 @@ fl_main() {
     trap 'exit 143' TERM
     chmod o+x "$TMP"   # a non-root login must reach the fleet in it (tests/fleet.sh FLEET_USER)
     export FL_DIR=$TMP/fleet FL_WORK=$TMP/work
-    mkdir -p "$FL_DIR" "$FL_WORK" "$FL_DIR/client-home"
+    mkdir -p "$FL_DIR" "$FL_WORK" "$FL_DIR/client-home" "$TMP/tools"
+    export FL_TOOLS=$TMP/tools
+    local jansson
+    jansson=$(pkg-config --cflags --libs jansson 2>/dev/null) || jansson=-ljansson
+    # shellcheck disable=SC2086
+    "${CC:-cc}" -O2 -Wall -o "$FL_TOOLS/schemacheck" "$FL_ROOT/tests/integration/schemacheck.c" $jansson ||
+        { echo "$FL_NAME: cannot compile schemacheck.c" >&2; exit 2; }
     local t0
     t0=$(now_ms)
     if ! FLEET_USER=$FL_USER bash "$FLEET" up "$FL_DIR" "$FL_HOSTS" test >"$TMP/fleet-up.log" 2>&1; then

@@ -16,7 +16,8 @@
 #
 # Needs bash, coreutils, procps, iproute2, util-linux (setsid), openssh-server/-client, grep,
 # sed, a C compiler and jansson's headers (a build dependency of oneoff: tests/integration/
-# jsonq.c reads run.json with it; jq is not assumed). Never contacts any non-loopback address,
+# jsonq.c reads run.json with it, schemacheck.c checks every run.json a test leaves against
+# docs/run.schema.json; jq is not assumed). Never contacts any non-loopback address,
 # never uses ~/.ssh (HOME points at an empty directory for oneoff), and only ever signals
 # processes it started, by pid.
 set -u
@@ -169,6 +170,16 @@ expect_nogrep() {
     ! grep -qE -- "$2" "$1" || fail_run "${3:-${1##*/}}: unexpected line matching /$2/: $(grep -m1 -E -- "$2" "$1" | cut -c1-200)"
 }
 expect_file() { [ -f "$1" ] || fail_run "missing file $1"; }
+
+# check_records DIR MARKER: every run.json under DIR newer than MARKER matches
+# docs/run.schema.json (schemacheck.c)
+check_records() {
+    local f msg
+    while IFS= read -r f; do
+        msg=$("$TOOLS/schemacheck" "$ROOT/docs/run.schema.json" "$f" 2>&1) ||
+            fail "$f does not match docs/run.schema.json: $msg"
+    done < <(find "$1" -name run.json -type f -newer "$2" 2>/dev/null)
+}
 
 # jget PATH...: values from the last run.json (see jsonq.c)
 jget() { "$TOOLS/jsonq" "$JSON" "$@"; }
@@ -922,6 +933,7 @@ test_report_unwritable() {
 . "$HERE/twelve_factor.sh" # more test_* functions: one release per run, env, locks, check, ...
 . "$HERE/auth.sh" # more test_* functions: passphrases, denied keys, ssh-agent
 . "$HERE/records.sh" # more test_* functions: lost writes, --report, escaped messages
+. "$HERE/interfaces.sh" # more test_* functions: run.json's format, --json, JUnit, help
 
 # =============================================================================================
 # tasks shared by the tests
@@ -1035,7 +1047,10 @@ if [ "${1:-}" = --one ]; then
     trap 'run_cleanup' EXIT
     trap 'exit 143' TERM
     trap 'exit 130' INT
+    touch "$W/.records-t0"
     "$name"
+    # every run.json the test left must match the documented schema
+    check_records "$DIR" "$W/.records-t0"
     exit 0
 fi
 
@@ -1047,7 +1062,7 @@ case $ONEOFF in /*) ;; *) ONEOFF=$PWD/$ONEOFF ;; esac
 [ -x "$ONEOFF" ] || { echo "integration: ONEOFF=$ONEOFF is not an executable (run make)" >&2; exit 2; }
 IT_TIMEOUT=${IT_TIMEOUT:-60}
 
-mapfile -t ALL < <(sed -n 's/^\(test_[A-Za-z0-9_]*\)() *{.*/\1/p' "$HERE/run.sh" "$HERE/twelve_factor.sh" "$HERE/auth.sh" "$HERE/records.sh")
+mapfile -t ALL < <(sed -n 's/^\(test_[A-Za-z0-9_]*\)() *{.*/\1/p' "$HERE/run.sh" "$HERE/twelve_factor.sh" "$HERE/auth.sh" "$HERE/records.sh" "$HERE/interfaces.sh")
 if [ $# -gt 0 ]; then
     SELECTED=()
     for a in "$@"; do
@@ -1095,6 +1110,9 @@ JANSSON=$(pkg-config --cflags --libs jansson 2>/dev/null) || JANSSON=-ljansson
 # shellcheck disable=SC2086
 "$CC" -O2 -Wall -o "$IT_TOOLS/jsonq" "$HERE/jsonq.c" $JANSSON ||
     { echo "integration: cannot compile jsonq.c (needs jansson's headers)" >&2; exit 2; }
+# shellcheck disable=SC2086
+"$CC" -O2 -Wall -o "$IT_TOOLS/schemacheck" "$HERE/schemacheck.c" $JANSSON ||
+    { echo "integration: cannot compile schemacheck.c" >&2; exit 2; }
 
 if ! bash "$FLEET" up "$DIR" $NHOSTS test >"$TMP/fleet-up.log" 2>&1; then
     cat "$TMP/fleet-up.log" >&2

@@ -191,6 +191,9 @@ EOF
     oo drift run tf-mark -s test
     expect_rc 4 "hosts disagree on the release"
     tf_nothing_ran
+    expect_json gate.verdict release-drift
+    expect_json gate.releases_agree false
+    expect_json gate.exit_code 4
     for i in $(seq 1 "$NHOSTS"); do
         if [ "$i" = 3 ]; then
             expect_grep "$ERR" "^oneoff: +h3 +$new +zzz *\$" "stderr (release table: h3)"
@@ -313,6 +316,9 @@ test_task_in_release_drift() {
     expect_valid_json
     expect_json exit_code 4
     expect_json allow_drift false
+    expect_json gate.verdict task-drift
+    expect_json gate.allow_drift false
+    expect_json gate.releases_agree true
     expect_json hosts.h2.task_in_release differs
     expect_json hosts.h1.task_in_release same
     [ "$(jget refused)" != null ] || fail_run "run.json: 'refused' does not say why nothing ran"
@@ -324,6 +330,9 @@ test_task_in_release_drift() {
     expect_valid_json
     expect_json allow_drift true
     expect_json refused null
+    expect_json gate.verdict go
+    expect_json gate.allow_drift true
+    expect_json gate.hosts_judged "$NHOSTS"
     expect_json hosts.h2.task_in_release differs
 }
 
@@ -343,6 +352,7 @@ test_task_in_release_absent_noted() {
 # 3. environment
 
 # exec 'env | sort': the env file's values, PWD the release; the secret stays out of run.json
+# but for the tail of what the task printed
 test_env_exec_shows_env_file_and_release() {
     local i s
     oo env exec -s test -l h1,h2 -- 'env | sort'
@@ -353,7 +363,9 @@ test_env_exec_shows_env_file_and_release() {
         has_line "$OUT" "h$i | SECRET_KEY_BASE=$s"
         has_line "$OUT" "h$i | APP_HOST=h$i"
         has_line "$OUT" "h$i | PWD=$(tf_rel_dir "$i")"
-        ! grep -qF -- "$s" "$JSON" || fail_run "run.json holds the secret of h$i's env file"
+        # the task printed it: only its output's tail may hold it, as the log does
+        ! grep -vF '"tail":' "$JSON" | grep -qF -- "$s" ||
+            fail_run "run.json holds the secret of h$i's env file outside the task's output"
     done
     expect_json command 'env | sort'
 }
@@ -829,7 +841,11 @@ EOF
     expect_row dev failed 5
     expect_json hosts.dev.exit_code 5
     expect_json exit_code 1
-    ! grep -rqF local-secret-value "$RUNDIR/run.json" || fail_run "run.json holds the local env file's secret"
+    # the task printed it: only its output's tail may hold it, as the log does
+    ! grep -vF '"tail":' "$RUNDIR/run.json" | grep -qF local-secret-value ||
+        fail_run "run.json holds the local env file's secret outside the task's output"
+    jget hosts.dev.output.stdout.tail | grep -qF local-secret-value ||
+        fail_run "run.json's output tail does not hold what the task printed"
 }
 
 # ---------------------------------------------------------------------------------------------

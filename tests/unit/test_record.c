@@ -215,6 +215,49 @@ static void test_log_failure_noted_at_close(void **state)
     rmtree(dir);
 }
 
+/* Format 2: "format", the gate once decided, each host's output tails
+ * (valid UTF-8 whatever the bytes, with counts and the truncated flag). */
+static void test_json_format_2(void **state)
+{
+    struct record r;
+    struct record_run run;
+    struct record_host h;
+    struct record_gate g = {
+        "task-drift", "tasks/x.yml differs", 4, false, true, 3};
+    char *dir = tmpdir(), err[ERR_MAX], *data;
+
+    (void)state;
+    run_init(&run);
+    memset(&h, 0, sizeof(h));
+    h.name = "web1";
+    h.status = "refused";
+    h.exit_code = -1;
+    h.out.text = "ok\n\xff";
+    h.out.len = 4;
+    h.out.total = 70000;
+    h.out.truncated = true;
+    assert_int_equal(record_open(&r, dir, "run1", NULL, err), 0);
+    assert_int_equal(record_write(&r, &run, &h, 1, err), 0);
+    data = slurp(r.json_path);
+    assert_non_null(strstr(data, "\"format\": 2,"));
+    assert_non_null(strstr(data, "\"gate\": null"));
+    assert_non_null(strstr(data, "\"tail\": \"ok\\n\xef\xbf\xbd\""));
+    assert_non_null(strstr(data, "\"bytes\": 70000"));
+    assert_non_null(strstr(data, "\"truncated\": true"));
+    assert_non_null(strstr(data, "\"tail\": \"\",\n"));
+    free(data);
+    run.gate = &g;
+    assert_int_equal(record_write(&r, &run, &h, 1, err), 0);
+    data = slurp(r.json_path);
+    assert_non_null(strstr(data, "\"verdict\": \"task-drift\""));
+    assert_non_null(strstr(data, "\"reason\": \"tasks/x.yml differs\""));
+    assert_non_null(strstr(data, "\"releases_agree\": true"));
+    assert_non_null(strstr(data, "\"hosts_judged\": 3"));
+    free(data);
+    record_release(&r);
+    rmtree(dir);
+}
+
 /* run.json: a failed write leaves the previous version and no temporary
  * file; the failure is returned once; a later good write clears it. */
 static void test_json_failure_keeps_previous(void **state)
@@ -512,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_report_descriptor),
         cmocka_unit_test(test_report_refused),
         cmocka_unit_test(test_write_refused),
+        cmocka_unit_test(test_json_format_2),
     };
 
     return cmocka_run_group_tests_name("record", tests, NULL, NULL);
