@@ -176,7 +176,9 @@ static void trace_run(const struct app *a, int shell,
                         out, sh, buf_str(&q));
     proc_init(&p, -1, word);
     proc_start(&p, wrapped, NULL);
-    proc_wait(&p, 10000);
+    /* strace writes its file when it exits: wait for that, also on a slow
+     * machine */
+    proc_wait(&p, 60000);
     assert_int_equal(p.pf_rc, 1);
     assert_int_equal(file_read(out, 1u << 20, &data, &len), 0);
     memset(t, 0, sizeof(*t));
