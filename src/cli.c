@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oneoff/nodeset.h"
 #include "oneoff/text.h"
 
 /* A command-line value quoted in a message: escaped (text.h). */
@@ -34,6 +35,7 @@ enum long_only {
     LO_WAIT_LOCK,
     LO_BATCH,
     LO_MAX_FAIL,
+    LO_FOLD,
 };
 
 struct optdef {
@@ -48,8 +50,9 @@ static const struct optdef defs[] = {
      "-s, --stage STAGE        the stage: hosts/STAGE.yml"},
     {{"limit", required_argument, NULL, 'l'},
      OPT_SELECT,
-     "-l, --limit GLOBS        only hosts matching these comma-separated\n"
-     "                         globs; '!GLOB' excludes (repeatable)"},
+     "-l, --limit PATTERNS     only hosts matching these comma-separated\n"
+     "                         node sets, globs or @ROLEs (web[01-10],db*,\n"
+     "                         @db); '!PATTERN' excludes (repeatable)"},
     {{"role", required_argument, NULL, 'r'},
      OPT_SELECT,
      "-r, --role ROLES         only hosts with one of these roles"},
@@ -119,6 +122,9 @@ static const struct optdef defs[] = {
     {{"max-fail", required_argument, NULL, LO_MAX_FAIL},
      OPT_ROLLOUT,
      "    --max-fail N|N%      start no new host once N hosts failed"},
+    {{"fold", no_argument, NULL, LO_FOLD},
+     OPT_FOLD,
+     "    --fold               print the selection as one node set"},
     {{"help", no_argument, NULL, 'h'}, 0, "-h, --help               this help"},
     {{"directory", required_argument, NULL, 'C'},
      0,
@@ -198,7 +204,7 @@ static int apply(struct options *o, int c, const char *arg, char *err)
         set_str(&o->stage, arg);
         return 0;
     case 'l':
-        split_commas(&o->plan.limits, arg);
+        nodeset_split(arg, &o->plan.limits);
         return 0;
     case 'r':
         split_commas(&o->plan.roles, arg);
@@ -288,6 +294,9 @@ static int apply(struct options *o, int c, const char *arg, char *err)
         return 0;
     case LO_MAX_FAIL:
         set_str(&o->max_fail, arg);
+        return 0;
+    case LO_FOLD:
+        o->fold = true;
         return 0;
     default:
         return errf(err, "unexpected option");

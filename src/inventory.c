@@ -4,7 +4,8 @@
  * The file is validated whole before anything uses it: unknown keys (with a
  * "did you mean"), wrong types, missing app_dir, duplicate hosts, invalid
  * names and two primaries for one role are all errors located at the
- * offending line and column.
+ * offending line and column. A host name may be a node set ("web[01-10]"):
+ * each of its names is a host with the same settings.
  */
 #define _GNU_SOURCE
 #include "oneoff/inventory.h"
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oneoff/nodeset.h"
 #include "oneoff/text.h"
 #include "oneoff/yaml_doc.h"
 
@@ -203,7 +205,7 @@ static int read_settings(const struct ydoc *d, const struct ynode *map,
 }
 
 static int read_host(const struct ydoc *d, const struct ynode *key,
-                     const struct ynode *val,
+                     const char *name, const struct ynode *val,
                      const struct host_settings *defaults, struct host *h,
                      char *err)
 {
@@ -211,7 +213,7 @@ static int read_host(const struct ydoc *d, const struct ynode *key,
     char where[300];
 
     memset(h, 0, sizeof(*h));
-    h->name = xstrdup(key->str);
+    h->name = xstrdup(name);
     h->line = key->line;
     h->col = key->col;
     settings_copy(&h->set, defaults);
@@ -251,9 +253,11 @@ static int read_host(const struct ydoc *d, const struct ynode *key,
 }
 
 /* "One primary per role": a second primary host sharing a role (or, for
- * hosts without roles, sharing none) with an earlier one is an error. */
+ * hosts without roles, sharing none) with an earlier one is an error.
+ * key_at[i] is the index in hosts of the key that made host i. */
 static int check_primaries(const struct ydoc *d, const struct ynode *hosts,
-                           const struct inventory *inv, char *err)
+                           const size_t *key_at, const struct inventory *inv,
+                           char *err)
 {
     for (size_t i = 0; i < inv->nhosts; i++) {
         const struct host *a = &inv->hosts[i];
@@ -270,7 +274,9 @@ static int check_primaries(const struct ydoc *d, const struct ynode *hosts,
                 if (host_has_role(b, a->roles.v[r]))
                     shared = a->roles.v[r];
             if (shared) {
-                const struct ynode *hv = ymap_get(hosts, a->name);
+                const struct ynode *hv = hosts->kind == YNODE_MAP
+                                             ? ymap_val(hosts, key_at[i])
+                                             : NULL;
                 const struct ynode *pv = NULL;
                 for (size_t k = 0; k < ymap_len(hv); k++)
                     if (strcmp(ymap_key(hv, k)->str, "primary") == 0)
@@ -290,41 +296,106 @@ static int check_primaries(const struct ydoc *d, const struct ynode *hosts,
     return 0;
 }
 
+struct named {
+    const char *name;
+    size_t i;
+};
+
+static int cmp_named(const void *a, const void *b)
+{
+    const struct named *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Two hosts of one name (two keys, or a node set and a key) are an error
+ * at the later one. */
+static int check_duplicates(const struct ydoc *d, const struct ynode *hosts,
+                            const size_t *key_at, const struct inventory *inv,
+                            char *err)
+{
+    struct named *v = xcalloc(inv->nhosts ? inv->nhosts : 1, sizeof(*v));
+    int rc = 0;
+
+    for (size_t i = 0; i < inv->nhosts; i++) {
+        v[i].name = inv->hosts[i].name;
+        v[i].i = i;
+    }
+    qsort(v, inv->nhosts, sizeof(*v), cmp_named);
+    for (size_t i = 1; i < inv->nhosts && rc == 0; i++) {
+        size_t k = key_at[v[i].i];
+        if (strcmp(v[i - 1].name, v[i].name) == 0)
+            rc = ydoc_err(d,
+                          hosts->kind == YNODE_MAP ? ymap_key(hosts, k)
+                                                   : hosts->item[k],
+                          err, "duplicate host '%s' (first at line %u)",
+                          v[i].name, inv->hosts[v[i - 1].i].line);
+    }
+    free(v);
+    return rc;
+}
+
 static int read_hosts(const struct ydoc *d, const struct ynode *hosts,
                       const struct host_settings *defaults,
                       struct inventory *inv, char *err)
 {
     size_t n = hosts->kind == YNODE_MAP ? ymap_len(hosts) : hosts->n;
+    struct strlist *names;
+    size_t *key_at, total = 0;
+    int rc = -1;
 
     if (n == 0)
         return ydoc_err(d, hosts, err, "'hosts' lists no host");
-    inv->hosts = xcalloc(n, sizeof(*inv->hosts));
+    names = xcalloc(n, sizeof(*names));
     for (size_t i = 0; i < n; i++) {
-        const struct ynode *key, *val = NULL;
-        if (hosts->kind == YNODE_MAP) {
-            key = ymap_key(hosts, i);
-            val = ymap_val(hosts, i);
-        } else {
-            key = hosts->item[i];
-            if (key->kind != YNODE_SCALAR || ynode_is_null(key))
-                return ydoc_err(d, key, err,
-                                "items of 'hosts' must be host names");
-            for (size_t j = 0; j < inv->nhosts; j++)
-                if (strcmp(inv->hosts[j].name, key->str) == 0)
-                    return ydoc_err(d, key, err,
-                                    "duplicate host '%s' (first at line %u)",
-                                    key->str, inv->hosts[j].line);
+        const struct ynode *key =
+            hosts->kind == YNODE_MAP ? ymap_key(hosts, i) : hosts->item[i];
+        char msg[ERR_MAX];
+        if (hosts->kind == YNODE_SEQ &&
+            (key->kind != YNODE_SCALAR || ynode_is_null(key))) {
+            ydoc_err(d, key, err, "items of 'hosts' must be host names");
+            goto out;
         }
-        inv->nhosts++;
-        if (read_host(d, key, val, defaults, &inv->hosts[i], err))
-            return -1;
-        if (inv->hosts[i].set.app_dir == NULL)
-            return ydoc_err(d, key, err,
-                            "host '%s' has no app_dir (set it in 'defaults' "
-                            "or on the host)",
-                            key->str);
+        if (!strpbrk(key->str, "[,")) {
+            strlist_push(&names[i], key->str);
+        } else if (nodeset_expand(key->str, &names[i], msg)) {
+            ydoc_err(d, key, err, "%s", msg);
+            goto out;
+        }
+        total += names[i].n;
     }
-    return check_primaries(d, hosts, inv, err);
+    inv->hosts = xcalloc(total, sizeof(*inv->hosts));
+    key_at = xcalloc(total, sizeof(*key_at));
+    for (size_t i = 0; i < n; i++) {
+        const struct ynode *key =
+            hosts->kind == YNODE_MAP ? ymap_key(hosts, i) : hosts->item[i];
+        const struct ynode *val =
+            hosts->kind == YNODE_MAP ? ymap_val(hosts, i) : NULL;
+        for (size_t k = 0; k < names[i].n; k++) {
+            struct host *h = &inv->hosts[inv->nhosts];
+            key_at[inv->nhosts++] = i;
+            if (read_host(d, key, names[i].v[k], val, defaults, h, err))
+                goto out_keys;
+            if (h->set.app_dir == NULL) {
+                ydoc_err(d, key, err,
+                         "host '%s' has no app_dir (set it in 'defaults' or "
+                         "on the host)",
+                         h->name);
+                goto out_keys;
+            }
+        }
+    }
+    if (check_duplicates(d, hosts, key_at, inv, err) == 0 &&
+        check_primaries(d, hosts, key_at, inv, err) == 0)
+        rc = 0;
+out_keys:
+    free(key_at);
+out:
+    for (size_t i = 0; i < n; i++)
+        strlist_clear(&names[i]);
+    free(names);
+    return rc;
 }
 
 int inventory_parse(struct inventory *inv, const char *name, const char *stage,

@@ -27,6 +27,7 @@ enum opt_bit {
     OPT_ARGS = 1u << 6,    /* accepts "-- ARGS..." */
     OPT_ROLLOUT = 1u << 7, /* --preflight, --allow-drift, --wait-lock,
                               --batch, --max-fail */
+    OPT_FOLD = 1u << 8,    /* --fold (hosts) */
 };
 
 enum host_key_policy { HOST_KEY_STRICT, HOST_KEY_ACCEPT_NEW };
@@ -55,6 +56,7 @@ struct options {
     bool allow_drift;
     char *batch;
     char *max_fail;
+    bool fold;
 };
 
 #define DEFAULT_PARALLEL 64
