@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "oneoff/inventory.h"
+#include "inventory_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -54,7 +55,17 @@ static bool address_valid(const char *s)
     return true;
 }
 
-static void settings_release(struct host_settings *s)
+int inventory_read_address(const struct ydoc *d, const struct ynode *v,
+                           const char *what, char **out, char *err)
+{
+    if (ydoc_str(d, v, what, out, err))
+        return -1;
+    if (!address_valid(*out))
+        return ydoc_err(d, v, err, "'%s' is not a valid address", *out);
+    return 0;
+}
+
+void inventory_settings_release(struct host_settings *s)
 {
     free(s->user);
     free(s->app_dir);
@@ -140,67 +151,73 @@ bad:
                     what, inside, *out);
 }
 
+int inventory_read_setting(const struct ydoc *d, const char *key,
+                           const char *what, const struct ynode *v,
+                           struct host_settings *s, char *err)
+{
+    unsigned long port;
+    char *t = NULL;
+
+    if (strcmp(key, "user") == 0)
+        return read_user(d, v, what, &s->user, err);
+    if (strcmp(key, "port") == 0) {
+        if (ydoc_uint(d, v, what, 1, 65535, &port, err))
+            return -1;
+        s->port = (unsigned)port;
+        return 0;
+    }
+    if (strcmp(key, "app_dir") == 0)
+        return read_path(d, v, what, &s->app_dir, err);
+    if (strcmp(key, "release") == 0)
+        return read_inner_path(d, v, what, "app_dir", &s->release, err);
+    if (strcmp(key, "revision_file") == 0)
+        return read_inner_path(d, v, what, "the release", &s->revision_file,
+                               err);
+    if (strcmp(key, "env_file") == 0) {
+        strlist_clear(&s->env_file);
+        return ynode_is_null(v) ? 0
+                                : ydoc_strlist(d, v, what, &s->env_file, err);
+    }
+    if (strcmp(key, "env") == 0)
+        return ynode_is_null(v) ? 0 : ydoc_env(d, v, what, &s->env, err);
+    if (strcmp(key, "become") == 0) {
+        if (!ynode_is_null(v))
+            return read_user(d, v, what, &s->become, err);
+        free(s->become);
+        s->become = NULL;
+        return 0;
+    }
+    if (strcmp(key, "identity") == 0)
+        return read_path(d, v, what, &s->identity, err);
+    if (strcmp(key, "transport") != 0)
+        return ydoc_err(d, v, err, "'%s' is not a setting", key);
+    if (ydoc_str(d, v, what, &t, err))
+        return -1;
+    if (strcmp(t, "ssh") == 0) {
+        s->transport = TRANSPORT_SSH;
+    } else if (strcmp(t, "local") == 0) {
+        s->transport = TRANSPORT_LOCAL;
+    } else {
+        free(t);
+        return ydoc_err(d, v, err, "'%s' must be ssh or local, not '%s'", what,
+                        v->str);
+    }
+    s->transport_set = true;
+    free(t);
+    return 0;
+}
+
 /* Applies the setting keys present in map onto s. */
 static int read_settings(const struct ydoc *d, const struct ynode *map,
                          struct host_settings *s, char *err)
 {
     const struct ynode *v;
-    unsigned long port;
 
-    if ((v = ymap_get(map, "user")) && read_user(d, v, "user", &s->user, err))
-        return -1;
-    if ((v = ymap_get(map, "port"))) {
-        if (ydoc_uint(d, v, "port", 1, 65535, &port, err))
+    for (size_t i = 0; setting_keys[i]; i++)
+        if ((v = ymap_get(map, setting_keys[i])) &&
+            inventory_read_setting(d, setting_keys[i], setting_keys[i], v, s,
+                                   err))
             return -1;
-        s->port = (unsigned)port;
-    }
-    if ((v = ymap_get(map, "app_dir")) &&
-        read_path(d, v, "app_dir", &s->app_dir, err))
-        return -1;
-    if ((v = ymap_get(map, "release")) &&
-        read_inner_path(d, v, "release", "app_dir", &s->release, err))
-        return -1;
-    if ((v = ymap_get(map, "revision_file")) &&
-        read_inner_path(d, v, "revision_file", "the release", &s->revision_file,
-                        err))
-        return -1;
-    if ((v = ymap_get(map, "env_file"))) {
-        strlist_clear(&s->env_file);
-        if (!ynode_is_null(v) &&
-            ydoc_strlist(d, v, "env_file", &s->env_file, err))
-            return -1;
-    }
-    if ((v = ymap_get(map, "env")) && !ynode_is_null(v) &&
-        ydoc_env(d, v, "env", &s->env, err))
-        return -1;
-    if ((v = ymap_get(map, "become"))) {
-        if (ynode_is_null(v)) {
-            free(s->become);
-            s->become = NULL;
-        } else if (read_user(d, v, "become", &s->become, err)) {
-            return -1;
-        }
-    }
-    if ((v = ymap_get(map, "identity")) &&
-        read_path(d, v, "identity", &s->identity, err))
-        return -1;
-    if ((v = ymap_get(map, "transport"))) {
-        char *t = NULL;
-        if (ydoc_str(d, v, "transport", &t, err))
-            return -1;
-        if (strcmp(t, "ssh") == 0) {
-            s->transport = TRANSPORT_SSH;
-        } else if (strcmp(t, "local") == 0) {
-            s->transport = TRANSPORT_LOCAL;
-        } else {
-            free(t);
-            return ydoc_err(d, v, err,
-                            "'transport' must be ssh or local, not '%s'",
-                            v->str);
-        }
-        s->transport_set = true;
-        free(t);
-    }
     return 0;
 }
 
@@ -231,13 +248,9 @@ static int read_host(const struct ydoc *d, const struct ynode *key,
                         h->name);
     if (ydoc_check_keys(d, val, host_keys, where, err))
         return -1;
-    if ((v = ymap_get(val, "address"))) {
-        if (ydoc_str(d, v, "address", &h->address, err))
-            return -1;
-        if (!address_valid(h->address))
-            return ydoc_err(d, v, err, "'%s' is not a valid address",
-                            h->address);
-    }
+    if ((v = ymap_get(val, "address")) &&
+        inventory_read_address(d, v, "address", &h->address, err))
+        return -1;
     if ((v = ymap_get(val, "roles"))) {
         if (ydoc_strlist(d, v, "roles", &h->roles, err))
             return -1;
@@ -252,12 +265,8 @@ static int read_host(const struct ydoc *d, const struct ynode *key,
     return read_settings(d, val, &h->set, err);
 }
 
-/* "One primary per role": a second primary host sharing a role (or, for
- * hosts without roles, sharing none) with an earlier one is an error.
- * key_at[i] is the index in hosts of the key that made host i. */
-static int check_primaries(const struct ydoc *d, const struct ynode *hosts,
-                           const size_t *key_at, const struct inventory *inv,
-                           char *err)
+int inventory_check_primaries(const struct ydoc *d, const struct inventory *inv,
+                              const struct ynode *const *at, char *err)
 {
     for (size_t i = 0; i < inv->nhosts; i++) {
         const struct host *a = &inv->hosts[i];
@@ -273,27 +282,40 @@ static int check_primaries(const struct ydoc *d, const struct ynode *hosts,
             for (size_t r = 0; !shared && r < a->roles.n; r++)
                 if (host_has_role(b, a->roles.v[r]))
                     shared = a->roles.v[r];
-            if (shared) {
-                const struct ynode *hv = hosts->kind == YNODE_MAP
-                                             ? ymap_val(hosts, key_at[i])
-                                             : NULL;
-                const struct ynode *pv = NULL;
-                for (size_t k = 0; k < ymap_len(hv); k++)
-                    if (strcmp(ymap_key(hv, k)->str, "primary") == 0)
-                        pv = ymap_key(hv, k);
-                if (*shared)
-                    return ydoc_err(d, pv, err,
-                                    "role '%s' has two primary hosts: '%s' "
-                                    "and '%s' (line %u)",
-                                    shared, a->name, b->name, b->line);
-                return ydoc_err(d, pv, err,
+            if (shared && *shared)
+                return ydoc_err(d, at[i], err,
+                                "role '%s' has two primary hosts: '%s' and "
+                                "'%s' (line %u)",
+                                shared, a->name, b->name, b->line);
+            if (shared)
+                return ydoc_err(d, at[i], err,
                                 "two primary hosts without roles: '%s' and "
                                 "'%s' (line %u)",
                                 a->name, b->name, b->line);
-            }
         }
     }
     return 0;
+}
+
+/* "One primary per role", each error at the host's 'primary' key. key_at[i]
+ * is the index in hosts of the key that made host i. */
+static int check_primaries(const struct ydoc *d, const struct ynode *hosts,
+                           const size_t *key_at, const struct inventory *inv,
+                           char *err)
+{
+    const struct ynode **at = xcalloc(inv->nhosts, sizeof(*at));
+    int rc;
+
+    for (size_t i = 0; i < inv->nhosts; i++) {
+        const struct ynode *hv =
+            hosts->kind == YNODE_MAP ? ymap_val(hosts, key_at[i]) : NULL;
+        for (size_t k = 0; inv->hosts[i].primary && k < ymap_len(hv); k++)
+            if (strcmp(ymap_key(hv, k)->str, "primary") == 0)
+                at[i] = ymap_key(hv, k);
+    }
+    rc = inventory_check_primaries(d, inv, at, err);
+    free(at);
+    return rc;
 }
 
 struct named {
@@ -398,6 +420,76 @@ out:
     return rc;
 }
 
+int inventory_read_stage_keys(const struct ydoc *d, const struct ynode *map,
+                              const char *stage, struct inventory *inv,
+                              char *err)
+{
+    const struct ynode *v;
+
+    if ((v = ymap_get(map, "stage"))) {
+        if (ydoc_str(d, v, "stage", &inv->stage, err))
+            return -1;
+        if (!name_valid(inv->stage))
+            return ydoc_err(d, v, err, "'%s' is not a valid stage name",
+                            inv->stage);
+        if (stage && strcmp(stage, inv->stage) != 0)
+            return ydoc_err(d, v, err,
+                            "stage '%s' does not match the file name "
+                            "(expected '%s')",
+                            inv->stage, stage);
+    } else {
+        inv->stage = xstrdup(stage ? stage : "default");
+    }
+    if ((v = ymap_get(map, "confirm")) &&
+        ydoc_bool(d, v, "confirm", &inv->confirm, err))
+        return -1;
+    if ((v = ymap_get(map, "promote_from"))) {
+        if (ydoc_str(d, v, "promote_from", &inv->promote_from, err))
+            return -1;
+        if (!name_valid(inv->promote_from))
+            return ydoc_err(d, v, err, "'%s' is not a valid stage name",
+                            inv->promote_from);
+    }
+    return 0;
+}
+
+/* An Ansible INI inventory ("[webservers]" on a line of its own, at the
+ * start of the line, where YAML would have a flow sequence as the whole
+ * document): refused with a message that says so. */
+static int refuse_ini(const char *name, const char *data, size_t len, char *err)
+{
+    const char *p = data, *end = data + len;
+    unsigned line = 1;
+
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *q = eol ? eol : end;
+        while (q > p && (q[-1] == ' ' || q[-1] == '\r' || q[-1] == '\t'))
+            q--;
+        if (q - p >= 3 && p[0] == '[' && q[-1] == ']' &&
+            !memchr(p, ',', (size_t)(q - p)) &&
+            !memchr(p, ' ', (size_t)(q - p))) {
+            char q1[ERR_MAX / 2], q2[256], sec[64];
+            size_t n = (size_t)(q - p) < sizeof(sec) ? (size_t)(q - p)
+                                                     : sizeof(sec) - 1;
+            memcpy(sec, p, n);
+            sec[n] = '\0';
+            return errf(err,
+                        "%s:%u:1: '%s' is a section of an Ansible INI "
+                        "inventory; oneoff reads Ansible's YAML inventories "
+                        "(ansible-inventory -i FILE --list --yaml converts "
+                        "one)",
+                        text_escape_msg(name, q1, sizeof(q1)), line,
+                        text_escape_msg(sec, q2, sizeof(q2)));
+        }
+        if (eol == NULL)
+            break;
+        p = eol + 1;
+        line++;
+    }
+    return 0;
+}
+
 int inventory_parse(struct inventory *inv, const char *name, const char *stage,
                     const char *data, size_t len, char *err)
 {
@@ -408,42 +500,20 @@ int inventory_parse(struct inventory *inv, const char *name, const char *stage,
 
     memset(inv, 0, sizeof(*inv));
     memset(&defaults, 0, sizeof(defaults));
-    if (ydoc_parse(&d, name, data, len, err))
+    if (refuse_ini(name, data, len, err) ||
+        ydoc_parse(&d, name, data, len, err))
         return -1;
     root = d.root;
     inv->path = xstrdup(name);
-    if (ydoc_want_map(&d, root, "the inventory", err) ||
-        ydoc_check_keys(&d, root, top_keys, NULL, err))
+    if (ydoc_want_map(&d, root, "the inventory", err))
         goto out;
-    if ((v = ymap_get(root, "stage"))) {
-        if (ydoc_str(&d, v, "stage", &inv->stage, err))
-            goto out;
-        if (!name_valid(inv->stage)) {
-            ydoc_err(&d, v, err, "'%s' is not a valid stage name", inv->stage);
-            goto out;
-        }
-        if (stage && strcmp(stage, inv->stage) != 0) {
-            ydoc_err(&d, v, err,
-                     "stage '%s' does not match the file name (expected "
-                     "'%s')",
-                     inv->stage, stage);
-            goto out;
-        }
-    } else {
-        inv->stage = xstrdup(stage ? stage : "default");
-    }
-    if ((v = ymap_get(root, "confirm")) &&
-        ydoc_bool(&d, v, "confirm", &inv->confirm, err))
+    if (inventory_is_ansible(root)) {
+        rc = inventory_parse_ansible(inv, &d, stage, err);
         goto out;
-    if ((v = ymap_get(root, "promote_from"))) {
-        if (ydoc_str(&d, v, "promote_from", &inv->promote_from, err))
-            goto out;
-        if (!name_valid(inv->promote_from)) {
-            ydoc_err(&d, v, err, "'%s' is not a valid stage name",
-                     inv->promote_from);
-            goto out;
-        }
     }
+    if (ydoc_check_keys(&d, root, top_keys, NULL, err) ||
+        inventory_read_stage_keys(&d, root, stage, inv, err))
+        goto out;
     if ((v = ymap_get(root, "defaults")) && !ynode_is_null(v)) {
         if (ydoc_want_map(&d, v, "'defaults'", err) ||
             ydoc_check_keys(&d, v, setting_keys, "in 'defaults'", err) ||
@@ -461,7 +531,7 @@ int inventory_parse(struct inventory *inv, const char *name, const char *stage,
     }
     rc = read_hosts(&d, hosts, &defaults, inv, err);
 out:
-    settings_release(&defaults);
+    inventory_settings_release(&defaults);
     ydoc_release(&d);
     if (rc)
         inventory_release(inv);
@@ -500,7 +570,7 @@ void inventory_release(struct inventory *inv)
         free(h->name);
         free(h->address);
         strlist_clear(&h->roles);
-        settings_release(&h->set);
+        inventory_settings_release(&h->set);
     }
     free(inv->hosts);
     free(inv->path);
