@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "oneoff/nodeset.h"
 #include "oneoff/text.h"
@@ -543,6 +544,35 @@ int inventory_list_stages(const char *dir, struct strlist *out, char *err)
     return yml_names(dir, "hosts", out, err);
 }
 
+/* Without hosts/STAGE.yml, an Ansible INI inventory (hosts/STAGE.ini, or
+ * hosts/STAGE) or a hosts/STAGE.yaml is named rather than missed. */
+static int refuse_other_format(const char *dir, const char *stage, char *err)
+{
+    static const char *const ext[] = {".yml", ".ini", "", ".yaml"};
+    struct stat st;
+    char q[256];
+
+    for (size_t i = 0; i < 4; i++) {
+        char *path = xasprintf("%s/hosts/%s%s", dir, stage, ext[i]);
+        bool found = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+        free(path);
+        if (found && i == 0)
+            return 0;
+        if (found && i == 3)
+            return errf(err,
+                        "hosts/%s.yaml: oneoff reads hosts/%s.yml (rename "
+                        "it)",
+                        text_escape_msg(stage, q, sizeof(q)), q);
+        if (found)
+            return errf(err,
+                        "hosts/%s%s is an Ansible INI inventory: oneoff reads "
+                        "YAML inventories, hosts/%s.yml (ansible-inventory "
+                        "-i FILE --list --yaml converts one)",
+                        text_escape_msg(stage, q, sizeof(q)), ext[i], q);
+    }
+    return 0;
+}
+
 int inventory_load(struct inventory *inv, const char *dir, const char *stage,
                    char *err)
 {
@@ -554,6 +584,8 @@ int inventory_load(struct inventory *inv, const char *dir, const char *stage,
     if (!name_valid(stage))
         return errf(err, "'%s' is not a valid stage name",
                     text_escape_msg(stage, q, sizeof(q)));
+    if (refuse_other_format(dir, stage, err))
+        return -1;
     rc = yml_read(dir, "hosts", stage, "stage", YDOC_MAX_BYTES, &data, &len,
                   &display, err);
     if (rc == 0)

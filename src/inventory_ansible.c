@@ -21,7 +21,6 @@
  * error (a typo must not pass silently), with a "did you mean".
  */
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -319,12 +318,6 @@ static int vars_apply(struct actx *c, const struct vars *e, struct host *h)
     if (e->key[V_PRIMARY] &&
         ydoc_bool(c->d, e->val[V_PRIMARY], "primary", &h->primary, c->err))
         return -1;
-    if (e->key[V_PRIORITY]) {
-        unsigned long p;
-        if (ydoc_uint(c->d, e->val[V_PRIORITY], e->key[V_PRIORITY]->str, 0,
-                      1000000, &p, c->err))
-            return -1;
-    }
     if (e->key[V_BECOME] &&
         ansible_bool(e->key[V_BECOME], e->val[V_BECOME], c, &become))
         return -1;
@@ -347,101 +340,6 @@ static int vars_apply(struct actx *c, const struct vars *e, struct host *h)
 }
 
 /* ---- host names ---- */
-
-/* Expands Ansible's ranges "[BEG:END]" and "[BEG:END:STEP]" (numbers,
- * zero padding when BEG is written with a leading zero, or single
- * letters), the first bracket of text, then the rest. */
-static int expand_range(struct actx *c, const struct ynode *at,
-                        const char *text, struct strlist *out)
-{
-    const char *open = strchr(text, '['), *close;
-    char beg[32] = "", end[32] = "", step[32] = "1", *part[3];
-    size_t nparts = 0, width = 0;
-    long long b, e, st;
-    static const char letters[] =
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-
-    if (open == NULL) {
-        if (out->n >= NODESET_MAX)
-            return ydoc_err(c->d, at, c->err,
-                            "host range '%s' makes more than %d names", at->str,
-                            NODESET_MAX);
-        strlist_push(out, text);
-        return 0;
-    }
-    close = strchr(open, ']');
-    part[0] = beg;
-    part[1] = end;
-    part[2] = step;
-    for (const char *p = open + 1; close && p < close; p++) {
-        if (*p == ':') {
-            if (++nparts > 2)
-                break;
-            part[nparts][0] = '\0';
-        } else {
-            size_t n = strlen(part[nparts]);
-            if (n + 1 >= sizeof(beg))
-                break;
-            part[nparts][n] = *p;
-            part[nparts][n + 1] = '\0';
-        }
-    }
-    if (close == NULL || nparts < 1 || nparts > 2 || *end == '\0')
-        return ydoc_err(c->d, at, c->err,
-                        "host range in '%s' must be [BEGIN:END] or "
-                        "[BEGIN:END:STEP]",
-                        at->str);
-    if (*beg == '\0')
-        strcpy(beg, "0");
-    st = strtoll(step, NULL, 10);
-    if (strspn(step, "0123456789") != strlen(step) || st < 1)
-        return ydoc_err(c->d, at, c->err,
-                        "host range in '%s': step '%s' is not a positive "
-                        "number",
-                        at->str, step);
-    if (beg[0] == '0' && beg[1]) {
-        width = strlen(beg);
-        if (width != strlen(end))
-            return ydoc_err(c->d, at, c->err,
-                            "host range in '%s': '%s' and '%s' must have as "
-                            "many digits",
-                            at->str, beg, end);
-    }
-    if (!beg[1] && !end[1] && isalpha((unsigned char)beg[0]) &&
-        isalpha((unsigned char)end[0])) {
-        b = strchr(letters, beg[0]) - letters;
-        e = strchr(letters, end[0]) - letters;
-    } else if (strspn(beg, "0123456789") == strlen(beg) &&
-               strspn(end, "0123456789") == strlen(end) && strlen(beg) < 16 &&
-               strlen(end) < 16) {
-        b = strtoll(beg, NULL, 10);
-        e = strtoll(end, NULL, 10);
-    } else {
-        return ydoc_err(c->d, at, c->err,
-                        "host range in '%s': '%s:%s' is neither numbers nor "
-                        "letters",
-                        at->str, beg, end);
-    }
-    if (b > e)
-        return ydoc_err(c->d, at, c->err,
-                        "host range in '%s': '%s:%s' goes down", at->str, beg,
-                        end);
-    for (long long i = b; i <= e; i += st) {
-        char *name;
-        int rc;
-        if (isalpha((unsigned char)beg[0]))
-            name = xasprintf("%.*s%c%s", (int)(open - text), text, letters[i],
-                             close + 1);
-        else
-            name = xasprintf("%.*s%0*lld%s", (int)(open - text), text,
-                             (int)width, i, close + 1);
-        rc = expand_range(c, at, name, out);
-        free(name);
-        if (rc)
-            return -1;
-    }
-    return 0;
-}
 
 /* The names of a host key: "name", "name:PORT", a node set
  * ("web[01-10]") or an Ansible range ("www[01:50].example.com"). *port
@@ -470,10 +368,9 @@ static int host_names(struct actx *c, const struct ynode *key,
     } else {
         text = xstrdup(s);
     }
-    if (range) {
-        rc = expand_range(c, key, text, out);
-    } else if (strpbrk(text, "[,")) {
-        rc = nodeset_expand(text, out, msg);
+    if (range || strpbrk(text, "[,")) {
+        rc = range ? nodeset_expand_ansible(text, out, msg)
+                   : nodeset_expand(text, out, msg);
         if (rc)
             ydoc_err(c->d, key, c->err, "%s", msg);
     } else {
@@ -578,10 +475,9 @@ static int read_children(struct actx *c, size_t gi, const struct ynode *kids)
 }
 
 /* A section given as one name ("hosts: web1") stands for {web1: null}. */
-static const struct ynode *as_map(struct actx *c, const struct ynode *v,
-                                  struct ynode *tmp, const struct ynode **item)
+static const struct ynode *as_map(const struct ynode *v, struct ynode *tmp,
+                                  const struct ynode **item)
 {
-    (void)c;
     if (v->kind != YNODE_SCALAR)
         return v;
     memset(tmp, 0, sizeof(*tmp));
@@ -648,7 +544,7 @@ static int read_group(struct actx *c, const struct ynode *key,
                             "Ansible's YAML inventories), not a %s",
                             k, key->str,
                             v->kind == YNODE_SEQ ? "list" : "string");
-        v = as_map(c, v, &tmp, item);
+        v = as_map(v, &tmp, item);
         snprintf(where, sizeof(where), "group '%s'", key->str);
         if (*k == 'v' && vars_read(c, v, where, strcmp(key->str, "all") == 0,
                                    &c->g[gi].vars))
