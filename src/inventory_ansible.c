@@ -773,6 +773,8 @@ int inventory_parse_ansible(struct inventory *inv, const struct ydoc *d,
         if (read_group(&c, k, v, SIZE_MAX))
             goto out;
     }
+    if (settle_groups(&c, &order))
+        goto out;
     if (c.nh == 0) {
         ydoc_err(d, root, err, "the inventory lists no host");
         goto out;
@@ -787,7 +789,7 @@ int inventory_parse_ansible(struct inventory *inv, const struct ydoc *d,
             stage_items[stage_map.n++] = c.g[0].vars.val[v];
         }
     if (inventory_read_stage_keys(d, &stage_map, stage, inv, err) ||
-        settle_groups(&c, &order) || make_hosts(&c, order, inv))
+        make_hosts(&c, order, inv))
         goto out;
     rc = 0;
 out:
