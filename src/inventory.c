@@ -4,8 +4,10 @@
  * The file is validated whole before anything uses it: unknown keys (with a
  * "did you mean"), wrong types, missing app_dir, duplicate hosts, invalid
  * names and two primaries for one role are all errors located at the
- * offending line and column. A host name may be a node set ("web[01-10]"):
- * each of its names is a host with the same settings.
+ * offending line and column. A host name may be a node set ("web[01-10]")
+ * or an Ansible range ("web[01:10]"): each of its names is a host with the
+ * same settings. A file in Ansible's YAML format (a top-level `all`) is
+ * read by inventory_ansible.c; an INI one is refused, saying so.
  */
 #define _GNU_SOURCE
 #include "oneoff/inventory.h"
@@ -382,7 +384,9 @@ static int read_hosts(const struct ydoc *d, const struct ynode *hosts,
         }
         if (!strpbrk(key->str, "[,")) {
             strlist_push(&names[i], key->str);
-        } else if (nodeset_expand(key->str, &names[i], msg)) {
+        } else if (strchr(key->str, ':')
+                       ? nodeset_expand_ansible(key->str, &names[i], msg)
+                       : nodeset_expand(key->str, &names[i], msg)) {
             ydoc_err(d, key, err, "%s", msg);
             goto out;
         }

@@ -80,6 +80,12 @@ static int limit_init(struct limit *l, const struct inventory *inv,
                         "--limit '%s': '@' takes a role (group) name, "
                         "alone in its item ('@web,!web2')",
                         item);
+    } else if (strchr(g, '[') && strchr(g, ':')) {
+        return errf(err,
+                    "--limit '%s': write ranges with '-' (web[1-3]); "
+                    "Ansible's [0:2] slices a group, which --limit does not "
+                    "do",
+                    item);
     } else if (nodeset_match_init(&l->m, g, msg)) {
         return errf(err, "--limit: %s", msg);
     }

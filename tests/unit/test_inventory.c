@@ -819,6 +819,15 @@ static void test_node_set_hosts(void **state)
     assert_int_equal(inv.nhosts, 3);
     assert_string_equal(inv.hosts[0].name, "db1");
     inventory_release(&inv);
+    /* Ansible's range syntax too. */
+    parse_ok(&inv, "production",
+             "defaults: { app_dir: /srv/app }\n"
+             "hosts:\n"
+             "  web[08:10]: { roles: [web] }\n");
+    assert_int_equal(inv.nhosts, 3);
+    assert_string_equal(inv.hosts[0].name, "web08");
+    assert_string_equal(inv.hosts[2].name, "web10");
+    inventory_release(&inv);
     parse_fails("production",
                 "defaults: { app_dir: /a }\n"
                 "hosts:\n"

@@ -192,6 +192,10 @@ static void test_limit_globs(void **state)
     assert_selects(f, t, "@web!web2", NULL,
                    "error: --limit '@web!web2': '@' takes a role (group) "
                    "name, alone in its item ('@web,!web2')");
+    assert_selects(f, t, "web[1:2]", NULL,
+                   "error: --limit 'web[1:2]': write ranges with '-' "
+                   "(web[1-3]); Ansible's [0:2] slices a group, which --limit "
+                   "does not do");
     assert_selects(f, t, "@", NULL,
                    "error: --limit '@': '@' takes a role (group) name, alone "
                    "in its item ('@web,!web2')");
