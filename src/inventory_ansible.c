@@ -419,6 +419,20 @@ static size_t group_get(struct actx *c, const char *name,
     return c->ng++;
 }
 
+/* Makes gi a child of p (once), named at at. */
+static void add_kid(struct group *p, size_t gi, const struct ynode *at)
+{
+    size_t a = p->kalloc;
+
+    for (size_t i = 0; i < p->nkids; i++)
+        if (p->kids[i] == gi)
+            return;
+    xgrow((void **)&p->kids, &p->kalloc, p->nkids + 1, sizeof(*p->kids));
+    xgrow((void **)&p->kid_at, &a, p->nkids + 1, sizeof(*p->kid_at));
+    p->kid_at[p->nkids] = at;
+    p->kids[p->nkids++] = gi;
+}
+
 static int read_hosts(struct actx *c, size_t gi, const struct ynode *hosts)
 {
     for (size_t i = 0; i < ymap_len(hosts); i++) {
@@ -508,20 +522,8 @@ static int read_group(struct actx *c, const struct ynode *key,
                         "group 'all' holds every group; it cannot be a "
                         "child");
     gi = group_get(c, key->str, key);
-    if (parent != SIZE_MAX) {
-        struct group *p = &c->g[parent];
-        bool known = false;
-        for (size_t i = 0; i < p->nkids; i++)
-            known |= p->kids[i] == gi;
-        if (!known) {
-            size_t a = p->kalloc;
-            xgrow((void **)&p->kids, &p->kalloc, p->nkids + 1,
-                  sizeof(*p->kids));
-            xgrow((void **)&p->kid_at, &a, p->nkids + 1, sizeof(*p->kid_at));
-            p->kid_at[p->nkids] = key;
-            p->kids[p->nkids++] = gi;
-        }
-    }
+    if (parent != SIZE_MAX)
+        add_kid(&c->g[parent], gi, key);
     if (ynode_is_null(val))
         return 0;
     snprintf(where, sizeof(where), "in group '%s'", key->str);
@@ -626,15 +628,8 @@ static int settle_groups(struct actx *c, size_t **order)
         for (size_t k = 0; k < c->g[i].nkids; k++)
             listed[c->g[i].kids[k]] = true;
     for (size_t i = 1; i < c->ng; i++)
-        if (!listed[i]) {
-            struct group *a = &c->g[0];
-            size_t al = a->kalloc;
-            xgrow((void **)&a->kids, &a->kalloc, a->nkids + 1,
-                  sizeof(*a->kids));
-            xgrow((void **)&a->kid_at, &al, a->nkids + 1, sizeof(*a->kid_at));
-            a->kid_at[a->nkids] = c->g[i].at;
-            a->kids[a->nkids++] = i;
-        }
+        if (!listed[i])
+            add_kid(&c->g[0], i, c->g[i].at);
     free(listed);
     if (check_cycles(c, 0))
         return -1;
@@ -768,8 +763,13 @@ int inventory_parse_ansible(struct inventory *inv, const struct ydoc *d,
                      "plugin, not an inventory");
             goto out;
         }
-        if (strcmp(k->str, "all") == 0)
-            c.g[0].at = k;
+        if (v && v->kind != YNODE_MAP && !ynode_is_null(v)) {
+            ydoc_err(d, k, err,
+                     "'%s' is not a group; in an Ansible inventory, stage, "
+                     "confirm and promote_from are vars of group 'all'",
+                     k->str);
+            goto out;
+        }
         if (read_group(&c, k, v, SIZE_MAX))
             goto out;
     }

@@ -482,6 +482,11 @@ static void test_errors(void **state)
                 PROD ":3:1: '[webservers]' is a section of an Ansible INI "
                      "inventory; oneoff reads Ansible's YAML inventories "
                      "(ansible-inventory -i FILE --list --yaml converts one)");
+    parse_fails("stage: production\n"
+                "all:\n"
+                "  hosts: { web1: { app_dir: /a } }\n",
+                PROD ":1:1: 'stage' is not a group; in an Ansible inventory, "
+                     "stage, confirm and promote_from are vars of group 'all'");
     parse_fails("all:\n"
                 "  vars: { app_dir: /a }\n"
                 "  children:\n"
