@@ -363,6 +363,7 @@ static void test_expand_ansible(void **state)
                              "numbers nor letters");
     assert_int_equal(nodeset_expand_ansible("h[0:999999]", &l, err), -1);
     assert_int_equal(l.n, 0);
+    strlist_clear(&l);
 }
 
 static void test_errors(void **state)
