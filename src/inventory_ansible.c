@@ -11,14 +11,9 @@
  * parents), then ansible_group_priority, then name, then the host's own
  * (later wins, a value replaces another whole: env is not merged).
  *
- * The variables read: ansible_host, ansible_port, ansible_user,
- * ansible_ssh_private_key_file, ansible_become with ansible_become_user
- * (and ansible_become_method, which must be sudo), ansible_connection
- * (ssh, smart, paramiko or local) and their old ansible_ssh_* names;
- * oneoff's own keys app_dir, release, revision_file, env_file, env,
- * transport and primary; stage, confirm and promote_from in the vars of
- * `all`. Other ansible_* variables are ignored; any other variable is an
- * error (a typo must not pass silently), with a "did you mean".
+ * The variables read are those of var_names[] (oneoff-hosts(5) says what
+ * each does); other ansible_* variables are ignored, any other variable
+ * is an error with a "did you mean" (a typo must not pass silently).
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -215,13 +210,6 @@ static int vars_read(struct actx *c, const struct ynode *map, const char *where,
             out->val[v] = ymap_val(map, i);
             continue;
         }
-        if (strncmp(k->str, "ansible_", 8) == 0)
-            continue;
-        for (j = 0; j < sizeof(renamed) / sizeof(renamed[0]); j++)
-            if (strcmp(k->str, renamed[j][0]) == 0)
-                return ydoc_err(c->d, k, c->err,
-                                "'%s' in %s: an Ansible inventory says %s",
-                                k->str, where, renamed[j][1]);
         for (j = 0; j < NVAR_NAMES; j++) {
             size_t dist = str_distance(k->str, var_names[j].name, 2);
             if (dist < bestd) {
@@ -229,6 +217,14 @@ static int vars_read(struct actx *c, const struct ynode *map, const char *where,
                 best = var_names[j].name;
             }
         }
+        /* Other ansible_* are Ansible's; a near miss is a typo. */
+        if (strncmp(k->str, "ansible_", 8) == 0 && bestd > 1)
+            continue;
+        for (j = 0; j < sizeof(renamed) / sizeof(renamed[0]); j++)
+            if (strcmp(k->str, renamed[j][0]) == 0)
+                return ydoc_err(c->d, k, c->err,
+                                "'%s' in %s: an Ansible inventory says %s",
+                                k->str, where, renamed[j][1]);
         if (best)
             return ydoc_err(c->d, k, c->err,
                             "unknown variable '%s' in %s; did you mean '%s'?",

@@ -377,6 +377,13 @@ static void test_errors(void **state)
                 PROD ":5:7: unknown variable 'app_dri' in host 'web1'; did "
                      "you mean 'app_dir'?");
     parse_fails("all:\n"
+                "  vars: { app_dir: /a }\n"
+                "  hosts:\n"
+                "    jumper: { ansible_hosts: 192.0.2.50 }\n",
+                PROD
+                ":4:15: unknown variable 'ansible_hosts' in host 'jumper'; "
+                "did you mean 'ansible_host'?");
+    parse_fails("all:\n"
                 "  children:\n"
                 "    atlanta:\n"
                 "      hosts: { host1: }\n"
