@@ -208,6 +208,12 @@ static int vars_read(struct actx *c, const struct ynode *map, const char *where,
                                 k->str, where);
             out->key[v] = k;
             out->val[v] = ymap_val(map, i);
+            if (out->val[v] && out->val[v]->kind == YNODE_SCALAR &&
+                strstr(out->val[v]->str, "{{"))
+                return ydoc_err(c->d, out->val[v], c->err,
+                                "'%s' is a Jinja template, which oneoff does "
+                                "not expand",
+                                k->str);
             continue;
         }
         for (j = 0; j < NVAR_NAMES; j++) {
@@ -258,22 +264,17 @@ static int ansible_bool(const struct ynode *k, const struct ynode *v,
 static int read_connection(struct actx *c, const struct ynode *k,
                            const struct ynode *v, struct host_settings *s)
 {
-    static const char *const ssh[] = {"ssh", "smart", "paramiko",
-                                      "paramiko_ssh", NULL};
     char *t = NULL;
 
     if (strcmp(k->str, "transport") == 0)
         return inventory_read_setting(c->d, "transport", k->str, v, s, c->err);
     if (ydoc_str(c->d, v, k->str, &t, c->err))
         return -1;
-    s->transport = TRANSPORT_SSH;
-    for (size_t i = 0; ssh[i]; i++)
-        if (strcmp(t, ssh[i]) == 0)
-            s->transport_set = true;
-    if (strcmp(t, "local") == 0) {
-        s->transport = TRANSPORT_LOCAL;
-        s->transport_set = true;
-    }
+    s->transport = strcmp(t, "local") == 0 ? TRANSPORT_LOCAL : TRANSPORT_SSH;
+    s->transport_set = s->transport == TRANSPORT_LOCAL ||
+                       strcmp(t, "ssh") == 0 || strcmp(t, "smart") == 0 ||
+                       strcmp(t, "paramiko") == 0 ||
+                       strcmp(t, "paramiko_ssh") == 0;
     free(t);
     if (!s->transport_set)
         return ydoc_err(c->d, v, c->err,

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "oneoff/nodeset.h"
+#include "oneoff/text.h"
 
 /* One --limit item: "!" excludes; "@ROLE" is every host of a role (an
  * inventory group), anything else a pattern of node sets and globs. */
@@ -66,7 +67,7 @@ static int limit_init(struct limit *l, const struct inventory *inv,
                       const char *item, char *err)
 {
     const char *g = item;
-    char msg[ERR_MAX];
+    char msg[ERR_MAX], q[ERR_MAX / 2];
     bool hit = false;
 
     l->exclude = *g == '!';
@@ -79,24 +80,24 @@ static int limit_init(struct limit *l, const struct inventory *inv,
             return errf(err,
                         "--limit '%s': '@' takes a role (group) name, "
                         "alone in its item ('@web,!web2')",
-                        item);
+                        text_escape_msg(item, q, sizeof(q)));
     } else if (strchr(g, '[') && strchr(g, ':')) {
         return errf(err,
                     "--limit '%s': write ranges with '-' (web[1-3]); "
                     "Ansible's [0:2] slices a group, which --limit does not "
                     "do",
-                    item);
+                    text_escape_msg(item, q, sizeof(q)));
     } else if (nodeset_match_init(&l->m, g, msg)) {
-        return errf(err, "--limit: %s", msg);
+        return errf(err, "--limit: %s", text_escape_msg(msg, q, sizeof(q)));
     }
     for (size_t j = 0; j < inv->nhosts && !hit; j++)
         hit = limit_hit(l, &inv->hosts[j]);
     if (!hit && l->role)
         return errf(err, "--limit '%s': no host of stage '%s' has role '%s'",
-                    item, inv->stage, l->role);
+                    text_escape_msg(item, q, sizeof(q)), inv->stage, l->role);
     if (!hit)
-        return errf(err, "--limit '%s' matches no host of stage '%s'", item,
-                    inv->stage);
+        return errf(err, "--limit '%s' matches no host of stage '%s'",
+                    text_escape_msg(item, q, sizeof(q)), inv->stage);
     return 0;
 }
 

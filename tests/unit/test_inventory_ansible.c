@@ -384,6 +384,12 @@ static void test_errors(void **state)
                 ":4:15: unknown variable 'ansible_hosts' in host 'jumper'; "
                 "did you mean 'ansible_host'?");
     parse_fails("all:\n"
+                "  vars: { app_dir: /a }\n"
+                "  hosts:\n"
+                "    web1: { ansible_host: '{{ inventory_hostname }}.lan' }\n",
+                PROD ":4:27: 'ansible_host' is a Jinja template, which oneoff "
+                     "does not expand");
+    parse_fails("all:\n"
                 "  children:\n"
                 "    atlanta:\n"
                 "      hosts: { host1: }\n"
