@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "oneoff/inventory.h"
 #include "oneoff/nodeset.h"
@@ -511,6 +513,59 @@ static void test_errors(void **state)
                      "child");
 }
 
+static void put(const char *dir, const char *rel, const char *text)
+{
+    char *path = xasprintf("%s/%s", dir, rel);
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    free(path);
+}
+
+/* hosts/STAGE.ini, hosts/STAGE (INI) and hosts/STAGE.yaml are named, not
+ * missed; hosts/STAGE.yml in Ansible's format loads. */
+static void test_load_formats(void **state)
+{
+    const char *tmp = getenv("TMPDIR");
+    char *dir = xasprintf("%s/oneoff-test-ansible-XXXXXX", tmp ? tmp : "/tmp");
+    char *sub, *cmd, err[ERR_MAX] = "";
+    struct inventory inv;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    sub = xasprintf("%s/hosts", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    put(dir, "hosts/prod.ini", "[web]\nweb1\n");
+    put(dir, "hosts/test", "[web]\nweb1\n");
+    put(dir, "hosts/dev.yaml", "all:\n");
+    put(dir, "hosts/staging.yml",
+        "all:\n  vars: { app_dir: /a }\n  hosts: { web1: }\n");
+    assert_int_equal(inventory_load(&inv, dir, "prod", err), -1);
+    assert_string_equal(err, "hosts/prod.ini is an Ansible INI inventory: "
+                             "oneoff reads YAML inventories, hosts/prod.yml "
+                             "(ansible-inventory -i FILE --list --yaml "
+                             "converts one)");
+    assert_int_equal(inventory_load(&inv, dir, "test", err), -1);
+    assert_string_equal(err, "hosts/test is an Ansible INI inventory: oneoff "
+                             "reads YAML inventories, hosts/test.yml "
+                             "(ansible-inventory -i FILE --list --yaml "
+                             "converts one)");
+    assert_int_equal(inventory_load(&inv, dir, "dev", err), -1);
+    assert_string_equal(err, "hosts/dev.yaml: oneoff reads hosts/dev.yml "
+                             "(rename it)");
+    assert_int_equal(inventory_load(&inv, dir, "staging", err), 0);
+    assert_string_equal(inv.stage, "staging");
+    assert_int_equal(inv.nhosts, 1);
+    inventory_release(&inv);
+    cmd = xasprintf("rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    free(sub);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_ranges),
         cmocka_unit_test(test_expand_ansible),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_load_formats),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
