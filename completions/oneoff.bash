@@ -34,7 +34,8 @@ _oneoff_command_opts()
             "$_oneoff_opts_ssh $_oneoff_opts_run"
         ;;
     hosts)
-        echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select"
+        echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
+            "--fold"
         ;;
     tasks)
         echo "$_oneoff_opts_common"

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "oneoff/record.h"
+#include "oneoff/nodeset.h"
 #include "oneoff/text.h"
 
 /* A command-line value quoted in a message: escaped (text.h). */
@@ -37,6 +38,7 @@ enum long_only {
     LO_MAX_FAIL,
     LO_REPORT_JUNIT,
     LO_JSON,
+    LO_FOLD,
 };
 
 struct optdef {
@@ -51,8 +53,9 @@ static const struct optdef defs[] = {
      "-s, --stage STAGE        the stage: hosts/STAGE.yml"},
     {{"limit", required_argument, NULL, 'l'},
      OPT_SELECT,
-     "-l, --limit GLOBS        only hosts matching these comma-separated\n"
-     "                         globs; '!GLOB' excludes (repeatable)"},
+     "-l, --limit PATTERNS     only hosts matching these comma-separated\n"
+     "                         node sets, globs or @ROLEs (web[01-10],db*,\n"
+     "                         @db); '!PATTERN' excludes (repeatable)"},
     {{"role", required_argument, NULL, 'r'},
      OPT_SELECT,
      "-r, --role ROLES         only hosts with one of these roles"},
@@ -130,6 +133,9 @@ static const struct optdef defs[] = {
     {{"max-fail", required_argument, NULL, LO_MAX_FAIL},
      OPT_ROLLOUT,
      "    --max-fail N|N%      start no new host once N hosts failed"},
+    {{"fold", no_argument, NULL, LO_FOLD},
+     OPT_FOLD,
+     "    --fold               print the selection as one node set"},
     {{"help", no_argument, NULL, 'h'}, 0, "-h, --help               this help"},
     {{"directory", required_argument, NULL, 'C'},
      0,
@@ -210,7 +216,7 @@ static int apply(struct options *o, int c, const char *arg, char *err)
         set_str(&o->stage, arg);
         return 0;
     case 'l':
-        split_commas(&o->plan.limits, arg);
+        nodeset_split(arg, &o->plan.limits);
         return 0;
     case 'r':
         split_commas(&o->plan.roles, arg);
@@ -306,6 +312,9 @@ static int apply(struct options *o, int c, const char *arg, char *err)
         return 0;
     case LO_JSON:
         o->json = true;
+        return 0;
+    case LO_FOLD:
+        o->fold = true;
         return 0;
     default:
         return errf(err, "unexpected option");

@@ -8,7 +8,28 @@
 
 #include "oneoff/commands.h"
 #include "oneoff/inventory.h"
+#include "oneoff/nodeset.h"
 #include "oneoff/plan.h"
+
+/* --fold: the selection as one node set ("db1,web[01-10]"). */
+static int print_folded(const struct host **sel, size_t n)
+{
+    struct strlist names = {0};
+    char err[ERR_MAX];
+    char *s = NULL;
+
+    for (size_t i = 0; i < n; i++)
+        strlist_push(&names, sel[i]->name);
+    if (nodeset_fold(&names, &s, err)) {
+        fprintf(stderr, "oneoff: %s\n", err);
+        strlist_clear(&names);
+        return EXIT_USAGE;
+    }
+    printf("%s\n", s);
+    free(s);
+    strlist_clear(&names);
+    return EXIT_OK;
+}
 
 static int hosts_run(struct options *o)
 {
@@ -29,6 +50,12 @@ static int hosts_run(struct options *o)
         fprintf(stderr, "oneoff: %s\n", err);
         inventory_release(&inv);
         return EXIT_USAGE;
+    }
+    if (o->fold) {
+        int rc = print_folded(sel, n);
+        free(sel);
+        inventory_release(&inv);
+        return rc;
     }
     for (size_t i = 0; i < n; i++) {
         const char *a = sel[i]->address ? sel[i]->address : sel[i]->name;
@@ -58,11 +85,12 @@ static int hosts_run(struct options *o)
 
 const struct command cmd_hosts = {
     .name = "hosts",
-    .usage = "-s STAGE [--limit GLOBS] [--role ROLES]",
+    .usage = "-s STAGE [--limit PATTERNS] [--role ROLES] [--fold]",
     .summary = "show the hosts a stage and selection resolve to",
     .help = "Prints the hosts of hosts/STAGE.yml that the selection keeps:\n"
             "name, address, port, user, whether it is primary, and roles.\n"
-            "'-' means the value comes from ssh config or its default.",
-    .opts = OPT_STAGE | OPT_SELECT,
+            "'-' means the value comes from ssh config or its default.\n"
+            "--fold prints the names only, folded into one node set.",
+    .opts = OPT_STAGE | OPT_SELECT | OPT_FOLD,
     .run = hosts_run,
 };

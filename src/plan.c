@@ -1,8 +1,9 @@
 /*
  * plan.c - host selection and per-host script composition.
  *
- * Selection order: --limit globs (a positive glob that matches no host is
- * an error, since a typo there must not widen or empty a production run),
+ * Selection order: --limit patterns, node sets or globs (a positive one
+ * that matches no host is an error, since a typo there must not widen or
+ * empty a production run),
  * then --role, then the task's run_on. `run_on: primary` must find exactly
  * one primary among the selected hosts (of the task's role when it names
  * one): zero or several is an error naming the candidates, so that a
@@ -14,49 +15,107 @@
  */
 #include "oneoff/plan.h"
 
-#include <fnmatch.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static bool limit_match(const struct strlist *limits, const struct host *h)
+#include "oneoff/nodeset.h"
+#include "oneoff/text.h"
+
+/* One --limit item: "!" excludes; "@ROLE" is every host of a role (an
+ * inventory group), anything else a pattern of node sets and globs. */
+struct limit {
+    bool exclude;
+    const char *role; /* "@ROLE": ROLE, else NULL */
+    struct nodeset_match m;
+};
+
+static bool limit_hit(const struct limit *l, const struct host *h)
+{
+    return l->role ? host_has_role(h, l->role)
+                   : nodeset_match_test(&l->m, h->name);
+}
+
+static bool limit_match(const struct limit *l, size_t n, const struct host *h)
 {
     bool have_pos = false, in = false;
 
-    for (size_t i = 0; i < limits->n; i++) {
-        const char *g = limits->v[i];
-        if (g[0] == '!')
+    for (size_t i = 0; i < n; i++) {
+        if (l[i].exclude)
             continue;
         have_pos = true;
-        if (fnmatch(g, h->name, 0) == 0)
+        if (limit_hit(&l[i], h))
             in = true;
     }
     if (have_pos && !in)
         return false;
-    for (size_t i = 0; i < limits->n; i++) {
-        const char *g = limits->v[i];
-        if (g[0] == '!' && fnmatch(g + 1, h->name, 0) == 0)
+    for (size_t i = 0; i < n; i++)
+        if (l[i].exclude && limit_hit(&l[i], h))
             return false;
-    }
     return true;
 }
 
-static int check_limits(const struct inventory *inv,
-                        const struct strlist *limits, char *err)
+static void limits_release(struct limit *l, size_t n)
 {
-    for (size_t i = 0; i < limits->n; i++) {
-        const char *g =
-            limits->v[i][0] == '!' ? limits->v[i] + 1 : limits->v[i];
-        bool hit = false;
-        if (*g == '\0')
-            return errf(err, "empty pattern in --limit");
-        for (size_t j = 0; j < inv->nhosts && !hit; j++)
-            hit = fnmatch(g, inv->hosts[j].name, 0) == 0;
-        if (!hit)
-            return errf(err, "--limit '%s' matches no host of stage '%s'",
-                        limits->v[i], inv->stage);
+    for (size_t i = 0; i < n; i++)
+        nodeset_match_release(&l[i].m);
+    free(l);
+}
+
+static int limit_init(struct limit *l, const struct inventory *inv,
+                      const char *item, char *err)
+{
+    const char *g = item;
+    char msg[ERR_MAX], q[ERR_MAX / 2];
+    bool hit = false;
+
+    l->exclude = *g == '!';
+    g += l->exclude;
+    if (*g == '\0')
+        return errf(err, "empty pattern in --limit");
+    if (*g == '@') {
+        l->role = g + 1;
+        if (!name_valid(l->role))
+            return errf(err,
+                        "--limit '%s': '@' takes a role (group) name, "
+                        "alone in its item ('@web,!web2')",
+                        text_escape_msg(item, q, sizeof(q)));
+    } else if (strchr(g, '[') && strchr(g, ':')) {
+        return errf(err,
+                    "--limit '%s': write ranges with '-' (web[1-3]); "
+                    "Ansible's [0:2] slices a group, which --limit does not "
+                    "do",
+                    text_escape_msg(item, q, sizeof(q)));
+    } else if (nodeset_match_init(&l->m, g, msg)) {
+        return errf(err, "--limit: %s", text_escape_msg(msg, q, sizeof(q)));
     }
+    for (size_t j = 0; j < inv->nhosts && !hit; j++)
+        hit = limit_hit(l, &inv->hosts[j]);
+    if (!hit && l->role)
+        return errf(err, "--limit '%s': no host of stage '%s' has role '%s'",
+                    text_escape_msg(item, q, sizeof(q)), inv->stage, l->role);
+    if (!hit)
+        return errf(err, "--limit '%s' matches no host of stage '%s'",
+                    text_escape_msg(item, q, sizeof(q)), inv->stage);
+    return 0;
+}
+
+/* Compiles every --limit item and checks each matches some host. */
+static int check_limits(const struct inventory *inv,
+                        const struct strlist *limits, struct limit **out,
+                        char *err)
+{
+    struct limit *l = xcalloc(limits->n ? limits->n : 1, sizeof(*l));
+
+    *out = NULL;
+    for (size_t i = 0; i < limits->n; i++) {
+        if (limit_init(&l[i], inv, limits->v[i], err)) {
+            limits_release(l, i + 1);
+            return -1;
+        }
+    }
+    *out = l;
     return 0;
 }
 
@@ -150,26 +209,30 @@ int plan_select(const struct inventory *inv, const struct task *t,
                 size_t *nsel, char *err)
 {
     const struct host **sel;
+    struct limit *lm = NULL;
     size_t n = 0;
 
     *selp = NULL;
     *nsel = 0;
-    if (check_limits(inv, &o->limits, err))
+    if (check_limits(inv, &o->limits, &lm, err))
         return -1;
     for (size_t i = 0; i < o->roles.n; i++) {
         bool known = false;
         for (size_t j = 0; j < inv->nhosts && !known; j++)
             known = host_has_role(&inv->hosts[j], o->roles.v[i]);
-        if (!known)
+        if (!known) {
+            limits_release(lm, o->limits.n);
             return errf(err, "--role '%s': no host of stage '%s' has it",
                         o->roles.v[i], inv->stage);
+        }
     }
     sel = xcalloc(inv->nhosts, sizeof(*sel));
     for (size_t i = 0; i < inv->nhosts; i++) {
         const struct host *h = &inv->hosts[i];
-        if (limit_match(&o->limits, h) && roles_match(&o->roles, h))
+        if (limit_match(lm, o->limits.n, h) && roles_match(&o->roles, h))
             sel[n++] = h;
     }
+    limits_release(lm, o->limits.n);
     if (n == 0) {
         free(sel);
         return errf(err, "no host of stage '%s' matches the selection",

@@ -32,6 +32,7 @@ enum opt_bit {
                               --batch, --max-fail */
     OPT_TASK = 1u << 8,    /* --timeout, --output, -e: what only a task
                               run uses */
+    OPT_FOLD = 1u << 9,    /* --fold (hosts) */
 };
 
 enum host_key_policy { HOST_KEY_STRICT, HOST_KEY_ACCEPT_NEW };
@@ -62,6 +63,7 @@ struct options {
     char *max_fail;
     char *junit; /* --report-junit FILE */
     bool json;   /* --json: events on stdout */
+    bool fold;
 };
 
 #define DEFAULT_PARALLEL 64

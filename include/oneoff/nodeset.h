@@ -40,6 +40,11 @@
  * without duplicates. On error out is left as it was. */
 int nodeset_expand(const char *text, struct strlist *out, char *err);
 
+/* Expands Ansible's host ranges ("www[01:50].example.com", "[1:9:2]",
+ * "[a:f]"; nodeset_range.c), in Ansible's order, appending to out; at most
+ * NODESET_MAX names. On error out is left as it was. */
+int nodeset_expand_ansible(const char *text, struct strlist *out, char *err);
+
 /* Folds names (duplicates allowed) into the shortest node set string, as
  * `nodeset -f` prints it; *out is newly allocated (caller frees). Fails for
  * a name that could not be read back: empty, or holding whitespace, a

@@ -18,7 +18,7 @@
 #include "oneoff/util.h"
 
 struct plan_opts {
-    struct strlist limits; /* globs on host names; "!glob" excludes */
+    struct strlist limits; /* node sets, globs, "@ROLE"; "!..." excludes */
     struct strlist roles;  /* --role: keep hosts with any of these */
     struct strlist args;   /* what followed "--" */
     struct kvlist env;     /* -e KEY=VALUE */

@@ -863,6 +863,54 @@ test_exec() {
     expect_row h1 failed 3
 }
 
+# 15b. an Ansible YAML inventory read as is: groups are roles (--limit @GROUP), ansible_host,
+# ansible_port and ansible_user reach the hosts, a group's vars win over all's
+test_ansible_inventory() {
+    cat >"$DIR/app/hosts/ansible.yml" <<EOF
+all:
+  vars:
+    stage: ansible
+    ansible_user: nobody-at-all
+    ansible_port: 1
+    ansible_ssh_private_key_file: $DIR/client_key
+    env_file: shared/.env
+  children:
+    webservers:
+      hosts:
+        web1: { ansible_host: $(host_ip 1), app_dir: $DIR/hosts/h1/app }
+        web2: { ansible_host: $(host_ip 2), app_dir: $DIR/hosts/h2/app }
+    dbservers:
+      hosts:
+        db1: { ansible_host: $(host_ip 3), app_dir: $DIR/hosts/h3/app, primary: true }
+    prod:
+      children:
+        webservers:
+        dbservers:
+      vars:
+        ansible_user: root
+        ansible_port: $PORT
+EOF
+    oo ansible1 exec -s ansible --limit @webservers -- 'echo "$APP_HOST as $(id -un)"'
+    expect_rc 0
+    has_line "$OUT" "web1 | h1 as root"
+    has_line "$OUT" "web2 | h2 as root"
+    expect_counts "2 ok, 0 failed, 0 unreachable"
+    expect_json hosts.web1.port "$PORT"
+    expect_json hosts.web2.user root
+    oo ansible2 exec -s ansible --limit '@dbservers,web[2]' -- 'echo "$APP_HOST"'
+    expect_rc 0
+    has_line "$OUT" "web2 | h2"
+    has_line "$OUT" "db1  | h3"
+    expect_counts "2 ok, 0 failed, 0 unreachable"
+    local folded
+    folded=$("$ONEOFF" hosts -C "$DIR/app" -s ansible --limit '@prod,!web1' --fold) ||
+        fail "oneoff hosts --fold failed"
+    [ "$folded" = "db1,web2" ] || fail "hosts --fold printed '$folded'"
+    oo ansible4 exec -s ansible --limit @web -- true
+    expect_rc 2
+    has_line "$ERR" "oneoff: --limit '@web': no host of stage 'ansible' has role 'web'"
+}
+
 # 16. hostile task arguments arrive byte for byte
 test_task_args_verbatim() {
     local -a args=(-n "it's" '"dq"' "\$(touch $W/pwned)" "\`touch $W/pwned2\`" 'a;b' $'x\ny'

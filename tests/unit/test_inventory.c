@@ -777,6 +777,69 @@ static void test_regress_control_bytes_in_errors(void **state)
     assert_string_equal(err, "'st\\e[2Jx' is not a valid stage name");
 }
 
+/* A host key may be a node set: one host per name, same settings. */
+static void test_node_set_hosts(void **state)
+{
+    struct inventory inv;
+
+    (void)state;
+    parse_ok(&inv, "production",
+             "defaults: { app_dir: /srv/app }\n"
+             "hosts:\n"
+             "  web[01-03]: { roles: [web], port: 2222 }\n"
+             "  db1: { primary: true }\n"
+             "  r[1-2]n[1-2]: {}\n");
+    assert_int_equal(inv.nhosts, 8);
+    assert_string_equal(inv.hosts[0].name, "web01");
+    assert_string_equal(inv.hosts[2].name, "web03");
+    assert_int_equal(inv.hosts[2].set.port, 2222);
+    assert_true(host_has_role(&inv.hosts[2], "web"));
+    assert_int_equal(inv.hosts[2].line, 3);
+    assert_string_equal(inv.hosts[3].name, "db1");
+    assert_string_equal(inv.hosts[7].name, "r2n2");
+    inventory_release(&inv);
+    parse_ok(&inv, "production",
+             "defaults: { app_dir: /srv/app }\n"
+             "hosts:\n"
+             "  - web[1-2],db1\n");
+    assert_int_equal(inv.nhosts, 3);
+    assert_string_equal(inv.hosts[0].name, "db1");
+    inventory_release(&inv);
+    /* Ansible's range syntax too. */
+    parse_ok(&inv, "production",
+             "defaults: { app_dir: /srv/app }\n"
+             "hosts:\n"
+             "  web[08:10]: { roles: [web] }\n");
+    assert_int_equal(inv.nhosts, 3);
+    assert_string_equal(inv.hosts[0].name, "web08");
+    assert_string_equal(inv.hosts[2].name, "web10");
+    inventory_release(&inv);
+    parse_fails("production",
+                "defaults: { app_dir: /a }\n"
+                "hosts:\n"
+                "  web[1-3]: {}\n"
+                "  web2: {}\n",
+                PROD ":4:3: duplicate host 'web2' (first at line 3)");
+    parse_fails("production",
+                "defaults: { app_dir: /a }\n"
+                "hosts:\n"
+                "  web[3-1]: {}\n",
+                PROD ":3:3: node set 'web[3-1]', column 5: range '3-1' goes "
+                     "down (write 1-3)");
+    parse_fails("production",
+                "defaults: { app_dir: /a }\n"
+                "hosts:\n"
+                "  web[1-2]: { roles: [db], primary: true }\n",
+                PROD ":3:28: role 'db' has two primary hosts: 'web2' and "
+                     "'web1' (line 3)");
+    parse_fails("production",
+                "defaults: { app_dir: /a }\n"
+                "hosts:\n"
+                "  web[1-2]x%: {}\n",
+                PROD ":3:3: 'web1x%' is not a valid host name (letters, "
+                     "digits, '.', '_' and '-')");
+}
+
 static void test_name_valid(void **state)
 {
     char long_name[300];
@@ -819,6 +882,7 @@ int main(void)
         cmocka_unit_test(test_primaries),
         cmocka_unit_test_setup_teardown(test_load, make_dir, remove_dir),
         cmocka_unit_test(test_name_valid),
+        cmocka_unit_test(test_node_set_hosts),
         cmocka_unit_test(test_regress_env_times_hosts),
         cmocka_unit_test(test_regress_control_bytes_in_errors),
     };

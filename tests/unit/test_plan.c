@@ -163,7 +163,42 @@ static void test_limit_globs(void **state)
     assert_selects(f, t, "!web*", NULL, "db1,db2,cache1,worker1");
     assert_selects(f, t, "!web* !db?", NULL, "cache1,worker1");
     assert_selects(f, t, "*1", NULL, "web1,db1,cache1,worker1");
-    assert_selects(f, t, "web[12]", NULL, "web1,web2");
+    /* A bracket holding a range list is a node set (ClusterShell's
+     * syntax), any other a glob class. */
+    assert_selects(f, t, "web[1-2]", NULL, "web1,web2");
+    assert_selects(f, t, "web[1-3]!web2", NULL, "web1,web3");
+    assert_selects(f, t, "web[1-3] !web[2]", NULL, "web1,web3");
+    assert_selects(f, t, "web[1-2],db[1-2]", NULL, "web1,web2,db1,db2");
+    assert_selects(f, t, "web[!1]", NULL, "web2,web3");
+    assert_selects(f, t, "web[12]", NULL,
+                   "error: --limit 'web[12]' matches no host of stage "
+                   "'production'");
+    assert_selects(f, t, "web[3-1]", NULL,
+                   "error: --limit: pattern 'web[3-1]', column 5: range "
+                   "'3-1' goes down (write 1-3)");
+    /* "@ROLE" selects a role (an inventory group), also among patterns
+     * and as an exclusion. */
+    assert_selects(f, t, "@db", NULL, "db1,db2");
+    assert_selects(f, t, "@db web1", NULL, "web1,db1,db2");
+    assert_selects(f, t, "@web !web2", NULL, "web1,web3");
+    assert_selects(f, t, "!@web !@db", NULL, "cache1,worker1");
+    assert_selects(f, t, "@web db[1-2]", "db", "db1,db2");
+    assert_selects(f, t, "@dbs", NULL,
+                   "error: --limit '@dbs': no host of stage 'production' "
+                   "has role 'dbs'");
+    assert_selects(f, t, "!@dbs", NULL,
+                   "error: --limit '!@dbs': no host of stage 'production' "
+                   "has role 'dbs'");
+    assert_selects(f, t, "@web!web2", NULL,
+                   "error: --limit '@web!web2': '@' takes a role (group) "
+                   "name, alone in its item ('@web,!web2')");
+    assert_selects(f, t, "web[1:2]", NULL,
+                   "error: --limit 'web[1:2]': write ranges with '-' "
+                   "(web[1-3]); Ansible's [0:2] slices a group, which --limit "
+                   "does not do");
+    assert_selects(f, t, "@", NULL,
+                   "error: --limit '@': '@' takes a role (group) name, alone "
+                   "in its item ('@web,!web2')");
     assert_selects(f, t, "db1 web3", NULL, "web3,db1");
     assert_selects(f, t, "web1 web1", NULL, "web1");
     assert_selects(f, t, "worker1", NULL, "worker1");
@@ -382,7 +417,7 @@ static void test_env_precedence(void **state)
     memset(&o, 0, sizeof(o));
     kvlist_set(&o.env, "F", "cli");
     kvlist_set(&o.env, "D", "cli");
-    strlist_push(&o.limits, "web[12]");
+    strlist_push(&o.limits, "web[1-2]");
     assert_int_equal(plan_build(&p, &f->inv, t, &o, err), 0);
     assert_int_equal(p.nhosts, 2);
     /* stage < host < task < -e, each key keeping its first position. */
@@ -412,7 +447,7 @@ static void test_release(void **state)
     char err[ERR_MAX] = "";
 
     memset(&o, 0, sizeof(o));
-    strlist_push(&o.limits, "web[12]");
+    strlist_push(&o.limits, "web[1-2]");
     assert_int_equal(plan_build(&p, &f->inv, t, &o, err), 0);
     assert_string_equal(find_ph(&p, "web1")->release, "current");
     assert_string_equal(find_ph(&p, "web2")->release, "releases/7");
@@ -465,7 +500,7 @@ static void test_become(void **state)
     char err[ERR_MAX] = "";
 
     memset(&o, 0, sizeof(o));
-    strlist_push(&o.limits, "web[12]");
+    strlist_push(&o.limits, "web[1-2]");
     assert_int_equal(plan_build(&p, &f->inv, t, &o, err), 0);
     assert_string_equal(find_ph(&p, "web1")->become, "deploy");
     assert_null(find_ph(&p, "web2")->become);
