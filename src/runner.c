@@ -44,6 +44,11 @@
  * timestamped). What the set-up prints (stderr before the report, and any
  * stdout that is not part of the framed report) is shown and logged as
  * set-up output.
+ *
+ * What the operator sees besides (output.h, progress.h): the main thread
+ * draws the status line and says -v's notes from on_tick() (progress.c
+ * reads the host table's snapshots); gathered output is shown once every
+ * host is done, before the summary.
  */
 #define _GNU_SOURCE
 #include "oneoff/runner.h"
@@ -65,6 +70,7 @@
 #include "oneoff/host_run.h"
 #include "oneoff/host_work.h"
 #include "oneoff/pool.h"
+#include "oneoff/progress.h"
 
 #define RECORD_EVERY_MS 250
 #define ABANDON_AFTER_MS 3000
@@ -77,6 +83,8 @@ struct runner {
      * s.tab.lock, copied by the record thread under it */
     struct record_run run;
     /* the main thread's own */
+    struct progress prog;
+    struct output_host **ohs; /* &w[i].oh, for progress and gathering */
     struct gate_result gate;
     int seen_interrupts;
     int64_t abandon_at;
@@ -132,6 +140,7 @@ static bool on_tick(void *ctx, bool signalled)
     }
     if (n >= 2 && r->abandon_at == 0)
         r->abandon_at = clock_mono_ms() + ABANDON_AFTER_MS;
+    progress_tick(&r->prog);
     return !(r->abandon_at && clock_mono_ms() >= r->abandon_at);
 }
 
@@ -347,7 +356,7 @@ static bool run_batches(struct runner *r)
         if (size > nready - off)
             size = nready - off;
         if (ro.nsizes > 1 || (ro.nsizes == 1 && size < nready))
-            output_note(&r->s.out, "batch %zu: %zu host(s)", b + 1, size);
+            output_info(&r->s.out, "batch %zu: %zu host(s)", b + 1, size);
         joined = pool_run(ready + off, size, r->s.opts->parallel, run_host,
                           on_tick, r->sigfd, r);
         off += size;
@@ -416,9 +425,10 @@ static void summarize(struct runner *r, const struct host_state *rows)
             absent++;
         sr[i].error = s->error[0] ? s->error : NULL;
     }
+    output_gathered(&r->s.out, r->ohs, sr, r->n);
     output_summary(&r->s.out, sr, r->n);
     if (absent && r->gate.verdict == GATE_GO && r->s.opts->mode == RUN_TASK)
-        output_note(&r->s.out,
+        output_info(&r->s.out,
                     "the deployed release has no %s on %zu host%s: "
                     "the task ran from this checkout",
                     r->s.plan->task->path, absent, absent == 1 ? "" : "s");
@@ -460,17 +470,27 @@ static int runner_init(struct runner *r, const struct plan *p,
             width = (int)strlen(p->hosts[i].host->name);
     output_init(&r->s.out, o->output, width,
                 record_report_is_stdout(o->report));
+    r->s.out.quiet = o->quiet;
+    r->s.out.diff = o->diff;
+    r->s.out.summary = o->summary;
     r->w = xcalloc(r->n ? r->n : 1, sizeof(*r->w));
-    for (size_t i = 0; i < r->n; i++)
+    r->ohs = xcalloc(r->n ? r->n : 1, sizeof(*r->ohs));
+    for (size_t i = 0; i < r->n; i++) {
         worker_host_init(&r->w[i], &r->s, i);
+        r->ohs[i] = &r->w[i].oh;
+    }
+    progress_init(&r->prog, &r->s.out, &r->s.tab, p, r->ohs, o->verbose,
+                  o->silent_after_ms);
     return script_nonce_new(r->s.nonce, err);
 }
 
 static void runner_release(struct runner *r)
 {
+    progress_release(&r->prog);
     for (size_t i = 0; i < r->n; i++)
         worker_host_release(&r->w[i]);
     free(r->w);
+    free(r->ohs);
     gate_result_release(&r->gate);
     output_release(&r->s.out);
     record_release(&r->s.rec);
@@ -549,6 +569,7 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
             joined = run_batches(&r);
     }
     conclude_all(&r, joined);
+    progress_end(&r.prog);
     rows = xcalloc(r.n ? r.n : 1, sizeof(*rows));
     host_table_snapshot(&r.s.tab, rows);
     code = host_exit_code(rows, r.n, atomic_load(&r.s.interrupts) > 0,
@@ -568,7 +589,7 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
         if (code == EXIT_OK) /* the final record's own write failed */
             code = EXIT_TASK_FAILED;
     }
-    output_note(&r.s.out, "logs: %s", r.s.rec.dir);
+    output_info(&r.s.out, "logs: %s", r.s.rec.dir);
     host_snapshot_release(rows, r.n);
     free(rows);
     if (!joined) {

@@ -27,10 +27,13 @@ enum opt_bit {
     OPT_ARGS = 1u << 6,    /* accepts "-- ARGS..." */
     OPT_ROLLOUT = 1u << 7, /* --preflight, --allow-drift, --wait-lock,
                               --batch, --max-fail */
+    OPT_VIEW = 1u << 8,    /* -b/--gather, --diff, --summary, -q/--quiet,
+                              -v/--verbose, --silent-after */
 };
 
 enum host_key_policy { HOST_KEY_STRICT, HOST_KEY_ACCEPT_NEW };
-enum output_mode { OUTPUT_STREAM, OUTPUT_GROUPED };
+enum output_mode { OUTPUT_STREAM, OUTPUT_GROUPED, OUTPUT_GATHER };
+enum summary_opt { SUMMARY_OPT_AUTO, SUMMARY_OPT_FULL, SUMMARY_OPT_SHORT };
 
 struct options {
     const char *dir; /* -C DIR, "." by default */
@@ -55,6 +58,11 @@ struct options {
     bool allow_drift;
     char *batch;
     char *max_fail;
+    /* OPT_VIEW */
+    bool diff;
+    enum summary_opt summary;
+    bool quiet, verbose;
+    int64_t silent_after_ms; /* 0: the default */
 };
 
 #define DEFAULT_PARALLEL 64

@@ -34,6 +34,10 @@ struct runner_opts {
     bool allow_drift;     /* run although the release's task differs */
     const char *batch;    /* NULL: one batch */
     const char *max_fail; /* NULL: no limit */
+    /* what the operator sees (output.h, progress.h) */
+    bool diff, quiet, verbose;
+    enum summary_mode summary;
+    int64_t silent_after_ms; /* 0: PROGRESS_SILENT_MS */
 };
 
 /* Runs p; returns the process exit code (0, 1, 2, 3, 4, 130). err is set
