@@ -114,6 +114,15 @@ static int64_t quiet_since(const struct progress *p, size_t i)
 
 /* The PROGRESS_NAMES active hosts with the smallest key (oldest since, or
  * oldest line), those older than min_age only. Returns how many. */
+/* A duration in whole seconds: "0s", "12s", "1m2s". */
+static void seconds(int64_t ms, char *buf, size_t n)
+{
+    if (ms < 1000)
+        snprintf(buf, n, "0s");
+    else
+        duration_format(ms / 1000 * 1000, buf, n);
+}
+
 static int64_t key_of(const struct progress *p, size_t i, bool by_line)
 {
     return by_line ? quiet_since(p, i) : p->since[i];
@@ -154,7 +163,7 @@ static void add_names(struct buf *b, const struct progress *p, const char *what,
         char name[NAME_SHOWN], d[32];
         int64_t t = key_of(p, pick[j], by_line);
         text_escape_msg(p->plan->hosts[pick[j]].host->name, name, sizeof(name));
-        duration_format((now - t) / 1000 * 1000, d, sizeof(d));
+        seconds(now - t, d, sizeof(d));
         /* b's maximum is far above a status line */
         BUF_MUST(buf_addf(b, "%s%s %s", j ? ", " : what, name, d));
     }
@@ -179,7 +188,7 @@ void progress_render(const struct progress *p, int64_t now, size_t width,
             waiting++;
         }
     }
-    duration_format((now - p->t0) / 1000 * 1000, el, sizeof(el));
+    seconds(now - p->t0, el, sizeof(el));
     /* a status line is far below b's maximum */
     BUF_MUST(buf_addf(&b, "[%s] %zu/%zu done, %zu running, %zu waiting", el,
                       done, p->n, running, waiting));
