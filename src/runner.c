@@ -401,7 +401,10 @@ static void conclude_all(struct runner *r, bool joined)
     free(rows);
 }
 
-static void summarize(struct runner *r, const struct host_state *rows)
+/* joined false: workers may still be running, and gathered output, which
+ * they write, is not read (the logs have it). */
+static void summarize(struct runner *r, const struct host_state *rows,
+                      bool joined)
 {
     struct summary_row *sr = xcalloc(r->n ? r->n : 1, sizeof(*sr));
     size_t absent = 0;
@@ -425,7 +428,11 @@ static void summarize(struct runner *r, const struct host_state *rows)
             absent++;
         sr[i].error = s->error[0] ? s->error : NULL;
     }
-    output_gathered(&r->s.out, r->ohs, sr, r->n);
+    if (joined)
+        output_gathered(&r->s.out, r->ohs, sr, r->n);
+    else if (r->s.opts->output == OUT_GATHER)
+        output_note(&r->s.out, "gathered output not shown (abandoned): "
+                               "the host logs have it");
     output_summary(&r->s.out, sr, r->n);
     if (absent && r->gate.verdict == GATE_GO && r->s.opts->mode == RUN_TASK)
         output_info(&r->s.out,
@@ -582,7 +589,7 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
     pthread_mutex_unlock(&r.s.tab.lock);
     recorder_stop(&r);
     record_or_note(&r);
-    summarize(&r, rows);
+    summarize(&r, rows, joined);
     if (record_lost(&r.s.rec)) {
         output_note(&r.s.out, "the logs of this run are incomplete (see the "
                               "errors above)");
