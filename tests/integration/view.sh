@@ -230,3 +230,20 @@ EOF
     expect_rc 0
     ! grep -qF "$erase" "$ERR" || fail_run "a status line without a terminal"
 }
+
+# a host past gathering's bound (64 KiB) is shown on its own block, every line whole, with a
+# note; the others are still gathered
+test_view_gather_bound() {
+    view_task view-big <<'EOF2'
+description: 20000 lines (109 KB) on h1, one line elsewhere
+command: if [ "$APP_HOST" = h1 ]; then seq 1 20000; else echo small; fi
+EOF2
+    oo bound run view-big -s test -l h1,h2,h3 -b
+    expect_rc 0
+    has_line "$ERR" "oneoff: h1: more output than gathering keeps (64 KiB a host, 64 MiB in all): shown on its own"
+    [ "$(grep -c '^h1 | [0-9]*$' "$OUT")" = 20000 ] || fail_run "h1: not 20000 prefixed lines"
+    [ "$(sed -n 's/^h1 | //p' "$OUT" | sha)" = "$(seq 1 20000 | sha)" ] || fail_run "h1's lines differ"
+    has_line "$OUT" 'h[2-3] (2 hosts): ok, exit 0'
+    has_line "$OUT" small
+    expect_nogrep "$OUT" '^h1 \(' "stdout (h1 gathered)"
+}
