@@ -8,9 +8,10 @@
  * byte for byte. Then the groups are sorted by size.
  *
  * The diff is Myers' O((N+M)D) algorithm over lines, keeping the frontier
- * of every step for the backtrack: memory and time grow with the square of
- * the number of edits D, so D is capped (GATHER_DIFF_MAX_EDITS); past it
- * the caller shows the group whole. Lines are compared by a hash first,
+ * of every step for the backtrack: memory grows with the square of the
+ * number of edits D and time with (N+M)D, so D is capped
+ * (GATHER_DIFF_MAX_EDITS, and GATHER_DIFF_WORK / (N+M)); past it the
+ * caller shows the group whole. Lines are compared by a hash first,
  * then by their bytes.
  */
 #define _GNU_SOURCE
@@ -343,7 +344,12 @@ int gather_diff(struct buf *dst, const char *mark, const struct buf *ta,
     size_t na, nb;
     struct dline *a = split(ta, &na), *b = split(tb, &nb);
     enum op *ops = xcalloc(na + nb + 1, sizeof(*ops));
-    long nops = myers(a, (long)na, b, (long)nb, GATHER_DIFF_MAX_EDITS, ops);
+    /* Myers' work is (na + nb) * D: a long text gets fewer edits */
+    long max_d = GATHER_DIFF_WORK / (long)(na + nb + 1);
+    long nops = myers(a, (long)na, b, (long)nb,
+                      max_d < GATHER_DIFF_MAX_EDITS ? max_d
+                                                    : GATHER_DIFF_MAX_EDITS,
+                      ops);
     size_t mark_len = dst->len;
     int rc = 0;
 

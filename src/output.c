@@ -596,9 +596,9 @@ static void group_text(struct buf *b, const struct gather_host *g,
             continue; /* the same */
         if (rc == 1) {
             BUF_MUST(buf_addf(b,
-                              "(%s: more than %d lines differ from %s: "
-                              "shown whole)\n",
-                              stream_label[s], GATHER_DIFF_MAX_EDITS, bname));
+                              "(%s: too many lines differ from %s for a "
+                              "diff: shown whole)\n",
+                              stream_label[s], bname));
             BUF_MUST(gather_lines(b, stream_mark[s], g->kept[s]));
             continue;
         }

@@ -15,7 +15,8 @@
  * GATHER_HOST_MAX bytes kept per host and GATHER_TOTAL_MAX in all; a host
  * past either is shown on its own block instead, as --output grouped
  * does. The diff is bounded too: at most GATHER_DIFF_MAX_EDITS changed
- * lines per stream, else the group is shown whole.
+ * lines per stream, and fewer for long texts (the work, lines times
+ * edits, stays under GATHER_DIFF_WORK), else the group is shown whole.
  *
  * Pure functions: no locks, no output; output.c writes what they build.
  */
@@ -31,6 +32,7 @@
 #define GATHER_HOST_MAX (64u << 10)
 #define GATHER_TOTAL_MAX (64u << 20)
 #define GATHER_DIFF_MAX_EDITS 1000
+#define GATHER_DIFF_WORK (16l << 20)
 #define GATHER_DIFF_CONTEXT 3
 
 /* One host as gathered: kept[s] holds stream s's lines, each ending in
@@ -71,8 +73,8 @@ int gather_lines(struct buf *dst, const char *mark,
 /* A unified diff (3 lines of context, "@@ -a,b +c,d @@" hunks) of text a
  * (the old, lines ending in '\n') against b, escaped, each line after its
  * '-', '+' or ' ' and mark; nothing when they are equal. Returns 0, 1 when
- * more than GATHER_DIFF_MAX_EDITS lines differ (dst unchanged), or -1 when
- * dst is full. */
+ * too many lines differ (see the top; dst unchanged), or -1 when dst is
+ * full. */
 int gather_diff(struct buf *dst, const char *mark, const struct buf *a,
                 const struct buf *b) ONEOFF_MUST_USE;
 
