@@ -479,7 +479,8 @@ static int runner_init(struct runner *r, const struct plan *p,
                 record_report_is_stdout(o->report));
     r->s.out.quiet = o->quiet;
     r->s.out.diff = o->diff;
-    r->s.out.summary = o->summary;
+    /* `check` shows every host's release: its table is its output */
+    r->s.out.summary = o->mode == RUN_CHECK ? SUMMARY_FULL : o->summary;
     r->w = xcalloc(r->n ? r->n : 1, sizeof(*r->w));
     r->ohs = xcalloc(r->n ? r->n : 1, sizeof(*r->ohs));
     for (size_t i = 0; i < r->n; i++) {

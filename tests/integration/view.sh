@@ -140,6 +140,11 @@ EOF
     expect_rc 1
     [ "$(sed -n '/^HOST  *STATUS /,$p' "$OUT" | sed '1d;$d' | awk '{ print $1 }')" = h2 ] ||
         fail_run "--summary short: rows other than h2"
+    # check's table is its output: every host, however many
+    oo manycheck check -s view-many
+    expect_rc 0
+    [ "$(sed -n '/^HOST  *STATUS /,$p' "$OUT" | sed '1d;$d' | wc -l)" = 24 ] ||
+        fail_run "check: not 24 rows"
     # gathered, the 24 names fold into node sets
     oo manygather run view-fail2 -s view-many -b
     expect_rc 1
