@@ -19,6 +19,8 @@ _oneoff_opts_run='--parallel --log-dir --report --report-junit --json
 _oneoff_opts_task='--timeout --output -e --env'
 _oneoff_opts_rollout='--preflight --allow-drift --wait-lock --batch
     --max-fail'
+_oneoff_opts_view='-b --gather --diff --summary -q --quiet -v --verbose
+    --silent-after'
 
 # The options a command takes.
 _oneoff_command_opts()
@@ -27,7 +29,7 @@ _oneoff_command_opts()
     run | exec)
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
             "$_oneoff_opts_dry_run $_oneoff_opts_yes $_oneoff_opts_ssh" \
-            "$_oneoff_opts_run $_oneoff_opts_task $_oneoff_opts_rollout --"
+            "$_oneoff_opts_run $_oneoff_opts_task $_oneoff_opts_rollout $_oneoff_opts_view --"
         ;;
     check)
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
@@ -104,7 +106,7 @@ _oneoff()
             --ssh-config | --known-hosts | --host-key-policy | \
             --connect-timeout | --parallel | --timeout | --log-dir | \
             --report | --report-junit | --output | -e | --env | --release | \
-            --wait-lock | --batch | --max-fail)
+            --wait-lock | --batch | --max-fail | --summary | --silent-after)
             opt_value=value
             ;;
         -*) ;;
@@ -138,7 +140,11 @@ _oneoff()
         return 0
         ;;
     --output)
-        _oneoff_reply $'stream\ngrouped' "$cur"
+        _oneoff_reply $'stream\ngrouped\ngather' "$cur"
+        return 0
+        ;;
+    --summary)
+        _oneoff_reply $'auto\nfull\nshort' "$cur"
         return 0
         ;;
     --host-key-policy)
@@ -147,7 +153,7 @@ _oneoff()
         ;;
     -l | --limit | -r | --role | -e | --env | --connect-timeout | \
         --parallel | --timeout | --release | --wait-lock | --batch | \
-        --max-fail)
+        --max-fail | --silent-after)
         return 0
         ;;
     esac

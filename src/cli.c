@@ -39,6 +39,9 @@ enum long_only {
     LO_REPORT_JUNIT,
     LO_JSON,
     LO_FOLD,
+    LO_DIFF,
+    LO_SUMMARY,
+    LO_SILENT_AFTER,
 };
 
 struct optdef {
@@ -106,8 +109,10 @@ static const struct optdef defs[] = {
      "                         of the output goes to stderr"},
     {{"output", required_argument, NULL, LO_OUTPUT},
      OPT_TASK,
-     "    --output MODE        stream (default) or grouped: one block per\n"
-     "                         host when it finishes"},
+     "    --output MODE        stream (default); grouped: one block per\n"
+     "                         host when it finishes; gather: hosts with\n"
+     "                         the same output and exit shown once, at the\n"
+     "                         end (keeps 64 KiB a host, 64 MiB in all)"},
     {{"env", required_argument, NULL, 'e'},
      OPT_TASK,
      "-e, --env KEY=VALUE      export KEY to the task (repeatable)"},
@@ -136,6 +141,29 @@ static const struct optdef defs[] = {
     {{"fold", no_argument, NULL, LO_FOLD},
      OPT_FOLD,
      "    --fold               print the selection as one node set"},
+    {{"gather", no_argument, NULL, 'b'},
+     OPT_VIEW,
+     "-b, --gather             the same as --output gather"},
+    {{"diff", no_argument, NULL, LO_DIFF},
+     OPT_VIEW,
+     "    --diff               gather (implied), and show the other groups\n"
+     "                         as unified diffs against the biggest"},
+    {{"summary", required_argument, NULL, LO_SUMMARY},
+     OPT_VIEW,
+     "    --summary MODE       auto (all hosts up to 20, else those not\n"
+     "                         ok), full or short (only those not ok)"},
+    {{"quiet", no_argument, NULL, 'q'},
+     OPT_VIEW,
+     "-q, --quiet              only errors and the summary: no host lines\n"
+     "                         (the logs keep them), no progress"},
+    {{"verbose", no_argument, NULL, 'v'},
+     OPT_VIEW,
+     "-v, --verbose            say where each host is connected and its\n"
+     "                         release"},
+    {{"silent-after", required_argument, NULL, LO_SILENT_AFTER},
+     OPT_VIEW,
+     "    --silent-after D     name hosts silent this long on the progress\n"
+     "                         line (default 10s)"},
     {{"help", no_argument, NULL, 'h'}, 0, "-h, --help               this help"},
     {{"directory", required_argument, NULL, 'C'},
      0,
@@ -285,8 +313,40 @@ static int apply(struct options *o, int c, const char *arg, char *err)
             o->output = OUTPUT_STREAM;
         else if (strcmp(arg, "grouped") == 0)
             o->output = OUTPUT_GROUPED;
+        else if (strcmp(arg, "gather") == 0)
+            o->output = OUTPUT_GATHER;
         else
-            return errf(err, "--output: '%s' is not stream or grouped", Q(arg));
+            return errf(err, "--output: '%s' is not stream, grouped or gather",
+                        Q(arg));
+        return 0;
+    case 'b':
+        o->output = OUTPUT_GATHER;
+        return 0;
+    case LO_DIFF:
+        o->diff = true;
+        return 0;
+    case LO_SUMMARY:
+        if (strcmp(arg, "auto") == 0)
+            o->summary = SUMMARY_OPT_AUTO;
+        else if (strcmp(arg, "full") == 0)
+            o->summary = SUMMARY_OPT_FULL;
+        else if (strcmp(arg, "short") == 0)
+            o->summary = SUMMARY_OPT_SHORT;
+        else
+            return errf(err, "--summary: '%s' is not auto, full or short",
+                        Q(arg));
+        return 0;
+    case 'q':
+        o->quiet = true;
+        return 0;
+    case 'v':
+        o->verbose = true;
+        return 0;
+    case LO_SILENT_AFTER:
+        if (duration_parse(arg, &o->silent_after_ms, msg))
+            return errf(err, "--silent-after: %s", Q(msg));
+        if (o->silent_after_ms <= 0)
+            return errf(err, "--silent-after: must be more than 0");
         return 0;
     case LO_RELEASE:
         o->plan.release = arg;

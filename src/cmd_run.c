@@ -222,6 +222,15 @@ static int start(const struct options *o, const struct plan *p)
     ro.parallel = o->parallel;
     ro.timeout_ms = o->timeout_ms ? o->timeout_ms : p->task->timeout_ms;
     ro.output = o->output == OUTPUT_GROUPED ? OUT_GROUPED : OUT_STREAM;
+    if (o->output == OUTPUT_GATHER || o->diff)
+        ro.output = OUT_GATHER;
+    ro.diff = o->diff;
+    ro.quiet = o->quiet;
+    ro.verbose = o->verbose;
+    ro.summary = o->summary == SUMMARY_OPT_FULL    ? SUMMARY_FULL
+                 : o->summary == SUMMARY_OPT_SHORT ? SUMMARY_SHORT
+                                                   : SUMMARY_AUTO;
+    ro.silent_after_ms = o->silent_after_ms;
     ro.log_root = log_root;
     ro.report = o->report;
     ro.json = o->json;
@@ -319,7 +328,7 @@ const struct command cmd_run = {
             "Every host first reports its release,\nrevision, task file and "
             "lock; nothing runs anywhere unless they agree.",
     .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN |
-            OPT_TASK | OPT_ARGS | OPT_ROLLOUT,
+            OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW,
     .run = run_run,
 };
 
@@ -332,6 +341,6 @@ const struct command cmd_exec = {
             "a shell command line\n('env | sort'); several words are a "
             "command and its arguments, each\npassed verbatim.",
     .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN |
-            OPT_TASK | OPT_ARGS | OPT_ROLLOUT,
+            OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW,
     .run = run_exec,
 };

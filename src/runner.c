@@ -50,6 +50,11 @@
  * follows every change of the host table (its observer), every line and
  * the gate; the JUnit report (junit.c) is written once, after the final
  * run.json.
+ *
+ * What the operator sees besides (output.h, progress.h): the main thread
+ * draws the status line and says -v's notes from on_tick() (progress.c
+ * reads the host table's snapshots); gathered output is shown once every
+ * host is done, before the summary.
  */
 #define _GNU_SOURCE
 #include "oneoff/runner.h"
@@ -73,6 +78,7 @@
 #include "oneoff/host_work.h"
 #include "oneoff/junit.h"
 #include "oneoff/pool.h"
+#include "oneoff/progress.h"
 
 #define RECORD_EVERY_MS 250
 #define ABANDON_AFTER_MS 3000
@@ -85,6 +91,8 @@ struct runner {
      * s.tab.lock, copied by the record thread under it */
     struct record_run run;
     /* the main thread's own */
+    struct progress prog;
+    struct output_host **ohs; /* &w[i].oh, for progress and gathering */
     struct gate_result gate;
     struct record_gate rgate; /* run.gate points here once decided */
     const char **names;       /* host names, for the events */
@@ -142,6 +150,7 @@ static bool on_tick(void *ctx, bool signalled)
     }
     if (n >= 2 && r->abandon_at == 0)
         r->abandon_at = clock_mono_ms() + ABANDON_AFTER_MS;
+    progress_tick(&r->prog);
     return !(r->abandon_at && clock_mono_ms() >= r->abandon_at);
 }
 
@@ -484,7 +493,7 @@ static bool run_batches(struct runner *r)
         if (size > nready - off)
             size = nready - off;
         if (ro.nsizes > 1 || (ro.nsizes == 1 && size < nready))
-            output_note(&r->s.out, "batch %zu: %zu host(s)", b + 1, size);
+            output_info(&r->s.out, "batch %zu: %zu host(s)", b + 1, size);
         joined = pool_run(ready + off, size, r->s.opts->parallel, run_host,
                           on_tick, r->sigfd, r);
         off += size;
@@ -529,7 +538,10 @@ static void conclude_all(struct runner *r, bool joined)
     free(rows);
 }
 
-static void summarize(struct runner *r, const struct host_state *rows)
+/* joined false: workers may still be running, and gathered output, which
+ * they write, is not read (the logs have it). */
+static void summarize(struct runner *r, const struct host_state *rows,
+                      bool joined)
 {
     struct summary_row *sr = xcalloc(r->n ? r->n : 1, sizeof(*sr));
     size_t absent = 0;
@@ -553,9 +565,14 @@ static void summarize(struct runner *r, const struct host_state *rows)
             absent++;
         sr[i].error = s->error[0] ? s->error : NULL;
     }
+    if (joined)
+        output_gathered(&r->s.out, r->ohs, sr, r->n);
+    else if (r->s.opts->output == OUT_GATHER)
+        output_note(&r->s.out, "gathered output not shown (abandoned): "
+                               "the host logs have it");
     output_summary(&r->s.out, sr, r->n);
     if (absent && r->gate.verdict == GATE_GO && r->s.opts->mode == RUN_TASK)
-        output_note(&r->s.out,
+        output_info(&r->s.out,
                     "the deployed release has no %s on %zu host%s: "
                     "the task ran from this checkout",
                     r->s.plan->task->path, absent, absent == 1 ? "" : "s");
@@ -603,17 +620,28 @@ static int runner_init(struct runner *r, const struct plan *p,
     events_init(&r->s.events, o->json ? STDOUT_FILENO : -1, r->names, r->n);
     r->s.tab.observer = on_host_change;
     r->s.tab.observer_ctx = r;
+    r->s.out.quiet = o->quiet;
+    r->s.out.diff = o->diff;
+    /* `check` shows every host's release: its table is its output */
+    r->s.out.summary = o->mode == RUN_CHECK ? SUMMARY_FULL : o->summary;
     r->w = xcalloc(r->n ? r->n : 1, sizeof(*r->w));
-    for (size_t i = 0; i < r->n; i++)
+    r->ohs = xcalloc(r->n ? r->n : 1, sizeof(*r->ohs));
+    for (size_t i = 0; i < r->n; i++) {
         worker_host_init(&r->w[i], &r->s, i);
+        r->ohs[i] = &r->w[i].oh;
+    }
+    progress_init(&r->prog, &r->s.out, &r->s.tab, p, r->ohs, o->verbose,
+                  o->silent_after_ms);
     return script_nonce_new(r->s.nonce, err);
 }
 
 static void runner_release(struct runner *r)
 {
+    progress_release(&r->prog);
     for (size_t i = 0; i < r->n; i++)
         worker_host_release(&r->w[i]);
     free(r->w);
+    free(r->ohs);
     gate_result_release(&r->gate);
     output_release(&r->s.out);
     events_release(&r->s.events);
@@ -696,6 +724,7 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
             joined = run_batches(&r);
     }
     conclude_all(&r, joined);
+    progress_end(&r.prog);
     rows = xcalloc(r.n ? r.n : 1, sizeof(*rows));
     host_table_snapshot(&r.s.tab, rows);
     code = host_exit_code(rows, r.n, atomic_load(&r.s.interrupts) > 0,
@@ -708,7 +737,7 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
     pthread_mutex_unlock(&r.s.tab.lock);
     recorder_stop(&r);
     record_or_note(&r);
-    summarize(&r, rows);
+    summarize(&r, rows, joined);
     if (record_lost(&r.s.rec)) {
         output_note(&r.s.out, "the logs of this run are incomplete (see the "
                               "errors above)");
@@ -717,7 +746,7 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
     }
     if (o->junit)
         code = junit_now(&r, code);
-    output_note(&r.s.out, "logs: %s", r.s.rec.dir);
+    output_info(&r.s.out, "logs: %s", r.s.rec.dir);
     events_run_end(&r.s.events, r.run.run_id, code, r.s.rec.json_path);
     host_snapshot_release(rows, r.n);
     free(rows);

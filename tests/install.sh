@@ -137,7 +137,7 @@ $proj|oneoff run -s a|alpha
 $proj|oneoff hosts --stage |alpha beta
 $proj|oneoff run |migrate report
 $proj|oneoff run migrate -s alpha |
-$proj|oneoff run --output |stream grouped
+$proj|oneoff run --output |stream grouped gather
 $away|oneoff run |
 $away|oneoff -C $proj run |migrate report
 $away|oneoff -C $proj run -s |alpha beta

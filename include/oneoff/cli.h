@@ -33,10 +33,13 @@ enum opt_bit {
     OPT_TASK = 1u << 8,    /* --timeout, --output, -e: what only a task
                               run uses */
     OPT_FOLD = 1u << 9,    /* --fold (hosts) */
+    OPT_VIEW = 1u << 10,   /* -b/--gather, --diff, --summary, -q/--quiet,
+                              -v/--verbose, --silent-after */
 };
 
 enum host_key_policy { HOST_KEY_STRICT, HOST_KEY_ACCEPT_NEW };
-enum output_mode { OUTPUT_STREAM, OUTPUT_GROUPED };
+enum output_mode { OUTPUT_STREAM, OUTPUT_GROUPED, OUTPUT_GATHER };
+enum summary_opt { SUMMARY_OPT_AUTO, SUMMARY_OPT_FULL, SUMMARY_OPT_SHORT };
 
 struct options {
     const char *dir; /* -C DIR, "." by default */
@@ -64,6 +67,11 @@ struct options {
     char *junit; /* --report-junit FILE */
     bool json;   /* --json: events on stdout */
     bool fold;
+    /* OPT_VIEW */
+    bool diff;
+    enum summary_opt summary;
+    bool quiet, verbose;
+    int64_t silent_after_ms; /* 0: the default */
 };
 
 #define DEFAULT_PARALLEL 64

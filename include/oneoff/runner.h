@@ -36,6 +36,10 @@ struct runner_opts {
     const char *max_fail; /* NULL: no limit */
     bool json;            /* --json: events on stdout (events.h) */
     const char *junit;    /* NULL or --report-junit FILE (junit.h) */
+    /* what the operator sees (output.h, progress.h) */
+    bool diff, quiet, verbose;
+    enum summary_mode summary;
+    int64_t silent_after_ms; /* 0: PROGRESS_SILENT_MS */
 };
 
 /* Runs p; returns the process exit code (0, 1, 2, 3, 4, 130). err is set
