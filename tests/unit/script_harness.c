@@ -439,3 +439,21 @@ void group_wait_empty(pid_t pgid, int timeout_ms)
                  (int)pgid, timeout_ms);
     }
 }
+
+int app_setup(void **state)
+{
+    struct app *a = xcalloc(1, sizeof(*a));
+
+    app_create(a);
+    *state = a;
+    return 0;
+}
+
+int app_teardown(void **state)
+{
+    struct app *a = *state;
+
+    app_destroy(a);
+    free(a);
+    return 0;
+}

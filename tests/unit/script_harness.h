@@ -42,6 +42,9 @@ struct app {
 
 void app_create(struct app *a);
 void app_destroy(struct app *a);
+/* cmocka group fixtures: a new app in *state, and its removal. */
+int app_setup(void **state);
+int app_teardown(void **state);
 /* A spec for a task 't' of the fixture in mode, command cmd. */
 void app_spec(const struct app *a, struct script_spec *s, enum script_mode mode,
               const char *cmd);

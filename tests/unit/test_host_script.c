@@ -29,24 +29,6 @@
 #include "oneoff/util.h"
 #include "script_harness.h"
 
-static int setup(void **state)
-{
-    struct app *a = xcalloc(1, sizeof(*a));
-
-    app_create(a);
-    *state = a;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct app *a = *state;
-
-    app_destroy(a);
-    free(a);
-    return 0;
-}
-
 /* Runs spec's script under shell with word, to its end (10 s at most). */
 static void run_spec(struct proc *p, int shell, enum word word,
                      const struct script_spec *spec, const struct strlist *args)
@@ -614,17 +596,19 @@ int main(void)
         cmocka_unit_test(test_sh_quote),
         cmocka_unit_test(test_command_line_shape),
         cmocka_unit_test(test_prelude_is_data),
-        cmocka_unit_test_setup_teardown(test_hostile_values, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_env_files_and_release, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_exit_codes_and_signals, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_word, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_setup_failures, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_full_command_line, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_task_stdin_detached, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_values, app_setup,
+                                        app_teardown),
+        cmocka_unit_test_setup_teardown(test_env_files_and_release, app_setup,
+                                        app_teardown),
+        cmocka_unit_test_setup_teardown(test_exit_codes_and_signals, app_setup,
+                                        app_teardown),
+        cmocka_unit_test_setup_teardown(test_word, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(test_setup_failures, app_setup,
+                                        app_teardown),
+        cmocka_unit_test_setup_teardown(test_full_command_line, app_setup,
+                                        app_teardown),
+        cmocka_unit_test_setup_teardown(test_task_stdin_detached, app_setup,
+                                        app_teardown),
     };
 
     return cmocka_run_group_tests_name("host_script", tests, NULL, NULL);

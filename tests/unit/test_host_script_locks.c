@@ -31,24 +31,6 @@
 #define OLD_ID "20261121T091234Z-0000ff"
 #define YOUNG_ID "20261121T091234Z-000100" /* same second, larger suffix */
 
-static int setup(void **state)
-{
-    struct app *a = xcalloc(1, sizeof(*a));
-
-    app_create(a);
-    *state = a;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct app *a = *state;
-
-    app_destroy(a);
-    free(a);
-    return 0;
-}
-
 static char *holder_of(const char *id)
 {
     return xasprintf("run %s by tester since now on h", id);
@@ -416,14 +398,16 @@ static void test_two_runs_five_hosts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_lock_taken_kept_refused, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_lock_dir_created, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lock_older_wins, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lock_unknown_holder, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_two_runs_five_hosts, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_lock_taken_kept_refused, app_setup,
+                                        app_teardown),
+        cmocka_unit_test_setup_teardown(test_lock_dir_created, app_setup,
+                                        app_teardown),
+        cmocka_unit_test_setup_teardown(test_lock_older_wins, app_setup,
+                                        app_teardown),
+        cmocka_unit_test_setup_teardown(test_lock_unknown_holder, app_setup,
+                                        app_teardown),
+        cmocka_unit_test_setup_teardown(test_two_runs_five_hosts, app_setup,
+                                        app_teardown),
     };
 
     return cmocka_run_group_tests_name("host_script_locks", tests, NULL, NULL);

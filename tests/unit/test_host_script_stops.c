@@ -31,24 +31,6 @@
 
 #define GRACE_MS 5000
 
-static int setup(void **state)
-{
-    struct app *a = xcalloc(1, sizeof(*a));
-
-    app_create(a);
-    *state = a;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct app *a = *state;
-
-    app_destroy(a);
-    free(a);
-    return 0;
-}
-
 enum stop_case {
     STOP_STUBBORN,         /* ignores TERM; stdin EOF */
     STOP_STUBBORN_KILLPG,  /* ignores TERM; killpg TERM, then EOF */
@@ -262,8 +244,9 @@ static void test_footprint(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_stops, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_footprint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stops, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(test_footprint, app_setup,
+                                        app_teardown),
     };
 
     return cmocka_run_group_tests_name("host_script_stops", tests, NULL, NULL);

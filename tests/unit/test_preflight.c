@@ -295,24 +295,6 @@ static void test_rollout(void **state)
 
 /* ---- the real script's report ---- */
 
-static int setup(void **state)
-{
-    struct app *a = xcalloc(1, sizeof(*a));
-
-    app_create(a);
-    *state = a;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct app *a = *state;
-
-    app_destroy(a);
-    free(a);
-    return 0;
-}
-
 /* The login shell's noise: a line, a fake frame with another nonce, a
  * partial line, and a background process printing while the report is
  * written. */
@@ -536,13 +518,14 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_noise_is_passed_on),
         cmocka_unit_test(test_rollout),
-        cmocka_unit_test_setup_teardown(test_script_report, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_script_report_hostile_names, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_script_locale_restored, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_script_check_locks, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_script_report, app_setup,
+                                        app_teardown),
+        cmocka_unit_test_setup_teardown(test_script_report_hostile_names,
+                                        app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(test_script_locale_restored, app_setup,
+                                        app_teardown),
+        cmocka_unit_test_setup_teardown(test_script_check_locks, app_setup,
+                                        app_teardown),
     };
 
     return cmocka_run_group_tests_name("preflight", tests, NULL, NULL);
