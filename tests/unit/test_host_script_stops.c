@@ -166,8 +166,9 @@ static void trace_run(const struct app *a, int shell,
     memset(t, 0, sizeof(*t));
     for (line = strtok_r(data, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
-        const char *c = strchr(line, ' ');
-        c = c ? c + 1 : line;
+        /* "PID  call(...)": strace pads the pid, so skip every blank */
+        const char *c = line + strspn(line, "0123456789");
+        c += strspn(c, " ");
         if (strstr(c, "resumed>") == c || strstr(c, "<... ") == c)
             continue;
         if (strncmp(c, "execve(\"", 8) == 0) {
