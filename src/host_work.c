@@ -69,19 +69,32 @@ static void emit_noise(struct worker_host *w)
     }
 }
 
+/* Keeps the first SETUP_ERR_MAX - 1 bytes the set-up wrote on stderr:
+ * where the reason of a failed set-up is (setup_reason()). */
 static void keep_setup_err(struct worker_host *w, const char *p, size_t n)
 {
-    size_t have = strlen(w->setup_err), take;
+    size_t have = strlen(w->setup_err), take = SETUP_ERR_MAX - 1 - have;
 
-    if (have || n == 0)
-        return;
-    take = strcspn(p, "\n");
     if (take > n)
         take = n;
-    if (take >= sizeof(w->setup_err))
-        take = sizeof(w->setup_err) - 1;
-    memcpy(w->setup_err, p, take);
-    w->setup_err[take] = '\0';
+    memcpy(w->setup_err + have, p, take);
+    w->setup_err[have + take] = '\0';
+    /* a NUL from the host ends the text early: harmless, it is a message */
+}
+
+/* The line that says why the set-up failed: the script's last "oneoff: "
+ * line, else the first line (sudo's, the login shell's). */
+static void setup_reason(const struct worker_host *w, char *out, size_t n)
+{
+    const char *s = w->setup_err, *best = NULL, *line;
+
+    for (line = s; *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1
+                                                    : line + strlen(line))
+        if (strncmp(line, "oneoff: ", 8) == 0)
+            best = line + 8;
+    if (best == NULL)
+        best = s;
+    snprintf(out, n, "%.*s", (int)strcspn(best, "\n"), best);
 }
 
 /* ---- the transport's sink ----------------------------------------------- */
@@ -232,7 +245,9 @@ static void preflight_failed(struct worker_host *w,
     } else if (w->malformed) {
         host_finish(&r->tab, w->i, HOST_FAILED, "preflight: %s", w->perr);
     } else if (w->setup_err[0]) {
-        host_finish(&r->tab, w->i, HOST_FAILED, "preflight: %s", w->setup_err);
+        char why[SETUP_ERR_MAX];
+        setup_reason(w, why, sizeof(why));
+        host_finish(&r->tab, w->i, HOST_FAILED, "preflight: %s", why);
     } else if (res->outcome == OUTCOME_ERROR && res->error[0]) {
         host_finish(&r->tab, w->i, HOST_FAILED, "%s", res->error);
     } else {

@@ -71,7 +71,7 @@ struct worker_host {
     bool ready;     /* the report is complete */
     bool malformed;
     struct buf noise; /* set-up stdout outside the report's frames */
-    char setup_err[SETUP_ERR_MAX]; /* first set-up line on stderr */
+    char setup_err[SETUP_ERR_MAX]; /* what the set-up wrote on stderr */
     struct preflight pf;
     enum task_state task_state;
     char perr[ERR_MAX];
