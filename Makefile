@@ -141,7 +141,7 @@ build/fuzz/%: tests/fuzz/%.c src/yaml_doc.c src/inventory.c \
 		$(shell $(PKG_CONFIG) --libs yaml-0.1 libcrypto 2>/dev/null)
 
 build/fuzz/fuzz_preflight: tests/fuzz/fuzz_preflight.c src/preflight.c src/digest.c \
-		src/util.c src/buf.c
+		src/util.c src/buf.c src/text.c
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) -o $@ $^ \
 		$(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null)
@@ -150,7 +150,7 @@ build/fuzz/fuzz_preflight: tests/fuzz/fuzz_preflight.c src/preflight.c src/diges
 # bounds on names and on folding work keep each input fast while it tests
 # the same code.
 build/fuzz/fuzz_nodeset: tests/fuzz/fuzz_nodeset.c src/nodeset.c \
-		src/nodeset_fold.c src/util.c src/buf.c include/oneoff/nodeset.h
+		src/nodeset_fold.c src/util.c src/buf.c src/text.c include/oneoff/nodeset.h
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) -DNODESET_MAX=10000 -DFOLD_BUDGET=1000000 \
 		-o $@ $(filter %.c,$^)
