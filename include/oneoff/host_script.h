@@ -21,9 +21,6 @@
  * task never started. */
 #define SCRIPT_SETUP_FAILED 125
 
-/* Where a task's lock lives, relative to app_dir. */
-#define LOCK_DIR "shared/.oneoff/locks"
-
 /* The report's nonce: this many lowercase hex digits. */
 #define SCRIPT_NONCE_LEN 32
 /* Longest run id and lock holder line the prelude carries; longer ones are
