@@ -49,8 +49,9 @@ TEST_LIBS = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
 SRCS := $(wildcard src/*.c)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
-# src/host_script.sh is embedded by an assembler file (.incbin): no tool
-# beyond the compiler
+# src/host_script.sh is embedded by an assembler file (.incbin), without
+# its comment lines and indentation: every host receives and parses it on
+# every run (the only multi-line string in it, a newline, survives this)
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(O)/%.o) $(O)/host_script_text.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
@@ -80,9 +81,14 @@ $(O)/%.o: src/%.c | $(O)
 	@echo "  CC $<"
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
-$(O)/host_script_text.o: src/host_script_text.S src/host_script.sh | $(O)
+$(O)/host_script.sh: src/host_script.sh | $(O)
+	@echo "  GEN $@"
+	@sed -e '/^[[:space:]]*#/d' -e 's/^[[:space:]]*//' -e '/^$$/d' $< >$@.tmp
+	@mv $@.tmp $@
+
+$(O)/host_script_text.o: src/host_script_text.S $(O)/host_script.sh | $(O)
 	@echo "  AS $<"
-	@$(CC) -Wa,-Isrc -c -o $@ src/host_script_text.S
+	@$(CC) -Wa,-I$(O) -c -o $@ src/host_script_text.S
 
 $(O)/tests/%: tests/unit/%.c $(UNIT_HELPERS) tests/unit/script_harness.h \
 		$(O)/liboneoff.a | $(O)/tests

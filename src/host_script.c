@@ -21,7 +21,12 @@ extern const char oneoff_host_script[];
 
 size_t sh_quoted_max(const char *s)
 {
-    return 4 * strlen(s) + 2; /* each ' becomes '\'' */
+    size_t n = strlen(s) + 2;
+
+    for (; *s; s++)
+        if (*s == '\'')
+            n += 3; /* each ' becomes '\'' */
+    return n;
 }
 
 int sh_quote(struct buf *b, const char *s)
@@ -82,22 +87,11 @@ static void assign_nth(struct buf *b, const char *prefix, size_t i,
     assign(b, name, value);
 }
 
-/* Appends the script, leaving out comment lines and blank lines: the
- * script has no here-documents and no multi-line string whose lines could
- * start with '#', so those lines are comments. */
+/* Appends the script: the build left out its comment lines, indentation
+ * and blank lines (Makefile), so it is sent as it is. */
 static void add_script_body(struct buf *b)
 {
-    const char *p = oneoff_host_script;
-
-    while (*p) {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) + 1 : strlen(p);
-        size_t lead = strspn(p, " \t");
-
-        if (p[lead] != '#' && p[lead] != '\n' && p[lead] != '\0')
-            BUF_MUST(buf_add(b, p, n)); /* sized for the whole text */
-        p += n;
-    }
+    BUF_MUST(buf_adds(b, oneoff_host_script)); /* sized for the whole text */
 }
 
 /* The most script_compose() can write for s. */

@@ -1,8 +1,9 @@
 /*
  * host_script_text.S - src/host_script.sh, embedded at build time as the
  * NUL-terminated string oneoff_host_script (see host_script.c). The
- * Makefile assembles this with -Wa,-I of src/ and rebuilds it when the
- * script changes.
+ * Makefile first drops the script's comment lines, indentation and blank
+ * lines into the build directory (host_script.sh there), assembles this
+ * with -Wa,-I of that directory, and rebuilds it when the script changes.
  */
     .section .rodata
     .globl oneoff_host_script

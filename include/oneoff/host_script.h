@@ -60,6 +60,8 @@ struct script_spec {
  * 0, or -1 (b unchanged) when it would pass b's maximum, which
  * sh_quoted_max(s) bytes of room always avoid. */
 int sh_quote(struct buf *b, const char *s) ONEOFF_MUST_USE;
+/* The exact length of s quoted by sh_quote(): every host's command line is
+ * built in a buffer of its final size. */
 size_t sh_quoted_max(const char *s);
 
 /* The script for spec: its data prelude, then the embedded script without
