@@ -21,6 +21,7 @@ _oneoff_opts_rollout='--preflight --allow-drift --wait-lock --batch
     --max-fail'
 _oneoff_opts_view='-b --gather --diff --summary -q --quiet -v --verbose
     --silent-after'
+_oneoff_opts_reason='-m --reason --force'
 
 # The options a command takes.
 _oneoff_command_opts()
@@ -29,7 +30,8 @@ _oneoff_command_opts()
     run | exec)
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
             "$_oneoff_opts_dry_run $_oneoff_opts_yes $_oneoff_opts_ssh" \
-            "$_oneoff_opts_run $_oneoff_opts_task $_oneoff_opts_rollout $_oneoff_opts_view --"
+            "$_oneoff_opts_run $_oneoff_opts_task $_oneoff_opts_rollout $_oneoff_opts_view" \
+            "$_oneoff_opts_reason --"
         ;;
     check)
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
@@ -41,6 +43,14 @@ _oneoff_command_opts()
         ;;
     tasks)
         echo "$_oneoff_opts_common"
+        ;;
+    history)
+        echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
+            "$_oneoff_opts_ssh --json"
+        ;;
+    show)
+        echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
+            "$_oneoff_opts_ssh --json"
         ;;
     esac
 }
@@ -106,7 +116,8 @@ _oneoff()
             --ssh-config | --known-hosts | --host-key-policy | \
             --connect-timeout | --parallel | --timeout | --log-dir | \
             --report | --report-junit | --output | -e | --env | --release | \
-            --wait-lock | --batch | --max-fail | --summary | --silent-after)
+            --wait-lock | --batch | --max-fail | --summary | --silent-after | \
+            -m | --reason)
             opt_value=value
             ;;
         -*) ;;
@@ -153,7 +164,7 @@ _oneoff()
         ;;
     -l | --limit | -r | --role | -e | --env | --connect-timeout | \
         --parallel | --timeout | --release | --wait-lock | --batch | \
-        --max-fail | --silent-after)
+        --max-fail | --silent-after | -m | --reason)
         return 0
         ;;
     esac
@@ -162,7 +173,7 @@ _oneoff()
         if [[ $cur == -* ]]; then
             _oneoff_reply $'-C\n-h\n--help\n--version' "$cur"
         else
-            _oneoff_reply $'run\nexec\ncheck\nhosts\ntasks\nhelp' "$cur"
+            _oneoff_reply $'run\nexec\ncheck\nhosts\ntasks\nhistory\nshow\nhelp' "$cur"
         fi
         return 0
     fi
@@ -172,9 +183,9 @@ _oneoff()
         return 0
     fi
     if [[ $cmd == help && $npos -eq 0 ]]; then
-        _oneoff_reply $'run\nexec\ncheck\nhosts\ntasks\nhelp' "$cur"
+        _oneoff_reply $'run\nexec\ncheck\nhosts\ntasks\nhistory\nshow\nhelp' "$cur"
     fi
-    if [[ $cmd == run && $npos -eq 0 ]]; then
+    if [[ ($cmd == run || $cmd == history) && $npos -eq 0 ]]; then
         _oneoff_reply "$(_oneoff_yml_names "$dir" tasks)" "$cur"
     fi
     return 0

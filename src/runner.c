@@ -77,6 +77,7 @@
 #include "oneoff/host_run.h"
 #include "oneoff/host_work.h"
 #include "oneoff/junit.h"
+#include "oneoff/once.h"
 #include "oneoff/pool.h"
 #include "oneoff/progress.h"
 
@@ -386,6 +387,34 @@ static bool preflight_all(struct runner *r, const size_t *all)
     }
 }
 
+/* A `once` task: what the hosts' histories say of it (once.h). */
+static void once_gate(struct runner *r, const struct gate_host *gh)
+{
+    struct once_host *oh = xcalloc(r->n ? r->n : 1, sizeof(*oh));
+    struct once_input in;
+    char *note = NULL, *warnings = NULL;
+
+    for (size_t i = 0; i < r->n; i++) {
+        oh[i].name = gh[i].name;
+        oh[i].pf = gh[i].reported ? &r->w[i].pf : NULL;
+    }
+    memset(&in, 0, sizeof(in));
+    in.hosts = oh;
+    in.n = r->n;
+    in.stage = r->s.plan->inv->stage;
+    in.task = r->s.plan->task->name;
+    in.sha256 = r->s.plan->task->sha256;
+    in.force = r->s.opts->force;
+    once_decide(&in, &r->gate, &note, &warnings);
+    if (warnings)
+        output_note(&r->s.out, "%s", warnings);
+    if (note)
+        output_note(&r->s.out, "%s", note);
+    free(warnings);
+    free(note);
+    free(oh);
+}
+
 /* The gate's view of the hosts; the workers are joined, so their private
  * state may be read here. */
 static void decide(struct runner *r)
@@ -428,6 +457,8 @@ static void decide(struct runner *r)
     in.task_path = r->s.plan->task->path;
     in.task_sha256 = r->s.plan->task->sha256;
     gate_decide(&in, &r->gate);
+    if (r->gate.verdict == GATE_GO && !check && r->s.plan->task->once)
+        once_gate(r, gh);
     r->rgate.verdict = gate_verdict_name(r->gate.verdict);
     r->rgate.reason = r->gate.reason;
     r->rgate.exit_code = r->gate.exit_code;
@@ -604,7 +635,10 @@ static int runner_init(struct runner *r, const struct plan *p,
     r->run.task_file = p->task->adhoc ? NULL : p->task->path;
     r->run.task_sha256 = p->task->sha256;
     r->run.command = p->task->command;
-    r->run.args = &p->args;
+    r->run.args = &p->shown_args;
+    r->run.reason = o->reason;
+    r->run.email = o->email;
+    r->run.overrides = o->overrides;
     r->run.allow_drift = o->allow_drift;
     r->run.timeout_ms = o->timeout_ms;
     r->run.started_ms = clock_wall_ms();

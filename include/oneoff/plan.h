@@ -39,6 +39,9 @@ struct plan {
     const struct inventory *inv;
     const struct task *task;
     struct strlist args;
+    /* args as history, records, logs and the console show them: values of
+     * the task's secret_args masked (history_mask_args()) */
+    struct strlist shown_args;
     struct plan_host *hosts;
     size_t nhosts;
     bool confirm;     /* the stage or the task asks for confirmation */

@@ -40,6 +40,11 @@ struct runner_opts {
     bool diff, quiet, verbose;
     enum summary_mode summary;
     int64_t silent_after_ms; /* 0: PROGRESS_SILENT_MS */
+    /* what the history and run.json say of the run (history.h) */
+    const char *reason;              /* --reason, or NULL */
+    const char *email;               /* git user.email, or NULL */
+    const struct strlist *overrides; /* "force", "allow-drift", ... */
+    bool force;                      /* --force: run a `once` task again */
 };
 
 /* Runs p; returns the process exit code (0, 1, 2, 3, 4, 130). err is set
