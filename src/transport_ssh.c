@@ -100,6 +100,7 @@ struct host_socket {
  * libssh keeps a pointer to cb. */
 struct ssh_chan {
     struct tchan base; /* first: ops */
+    struct ssh_tp *t;
     struct ssh_hostopts o;
     struct host_socket hs;
     ssh_session s;
@@ -108,7 +109,8 @@ struct ssh_chan {
     struct chan_state cs;
     struct ssh_channel_callbacks_struct cb;
     bool callbacks_set;
-    int stage; /* 0 running, 1 stop asked, 2 closed by us */
+    bool paced; /* holds a pacing turn */
+    int stage;  /* 0 running, 1 stop asked, 2 closed by us */
     int64_t hard;
     bool lost;
     char lost_error[ERR_MAX];
@@ -369,12 +371,23 @@ static int chan_connect(struct ssh_tp *t, struct ssh_chan *c,
         res->outcome = OUTCOME_CLOSED;
         return errf(res->error, "not started: stopped while connecting");
     }
+    c->paced = true;
     rc = connect_auth(t, c, sink, res);
-    pace_release(t, c->o.pace_key);
     return rc;
 }
 
-static int chan_start(struct ssh_chan *c, const struct transport_cmd *cmd,
+/* The turn is given back once the host has answered after the login: by
+ * then sshd no longer counts the connection against MaxStartups (it stops
+ * counting a moment after it told us we are in). */
+static void unpace(struct ssh_tp *t, struct ssh_chan *c)
+{
+    if (c->paced)
+        pace_release(t, c->o.pace_key);
+    c->paced = false;
+}
+
+static int chan_start(struct ssh_tp *t, struct ssh_chan *c,
+                      const struct transport_cmd *cmd,
                       struct transport_result *res)
 {
     ssh_session s = c->s;
@@ -384,6 +397,7 @@ static int chan_start(struct ssh_chan *c, const struct transport_cmd *cmd,
         res->outcome = ssh_is_connected(s) ? OUTCOME_ERROR : OUTCOME_LOST;
         return errf(res->error, "cannot open a channel: %s", ssh_get_error(s));
     }
+    unpace(t, c);
     c->cb.userdata = &c->cs;
     c->cb.channel_data_function = on_data;
     c->cb.channel_close_function = on_close;
@@ -416,6 +430,7 @@ static void ssh_chan_free(struct tchan *base)
 {
     struct ssh_chan *c = (struct ssh_chan *)base;
 
+    unpace(c->t, c);
     if (c->s && c->lost)
         ssh_set_blocking(c->s, 0); /* nobody answers: never wait */
     if (c->ev) {
@@ -447,6 +462,7 @@ static int ssh_open(struct transport *base, const struct transport_target *tg,
     *out = NULL;
     transport_result_init(res);
     c->base.ops = &transport_ssh_ops;
+    c->t = t;
     c->cs.sink = sink;
     c->hs.fd = c->hs.lib_fd = c->hs.errfd = -1;
     errno = 0;
@@ -463,7 +479,7 @@ static int ssh_open(struct transport *base, const struct transport_target *tg,
         errf(res->error, "not started: stopped while connecting");
         goto fail;
     }
-    if (chan_start(c, cmd, res))
+    if (chan_start(t, c, cmd, res))
         goto fail;
     *out = &c->base;
     return 0;

@@ -217,6 +217,25 @@ static int get_string(const unsigned char **p, size_t *left,
     return 0;
 }
 
+bool cert_of_key(ssh_key cert, ssh_key pub)
+{
+    size_t cl = 0, pl = 0, cleft, pleft, n;
+    unsigned char *cb = blob_of_key(cert, &cl), *pb = blob_of_key(pub, &pl);
+    const unsigned char *c = cb, *p = pb, *s;
+    bool r = false;
+
+    /* cert: type, nonce, the key's fields, ...; key: type, its fields */
+    cleft = cl;
+    pleft = pl;
+    if (cb && pb && get_string(&c, &cleft, &s, &n) == 0 &&
+        get_string(&c, &cleft, &s, &n) == 0 &&
+        get_string(&p, &pleft, &s, &n) == 0 && pleft > 0 && cleft >= pleft)
+        r = memcmp(c, p, pleft) == 0;
+    free(cb);
+    free(pb);
+    return r;
+}
+
 void agent_list(struct ssh_tp *t)
 {
     unsigned char req = AGENTC_REQUEST_IDENTITIES, *ans = NULL;

@@ -91,6 +91,7 @@ void ssh_tp_free(struct transport *base)
     for (size_t i = 0; i < t->ncerts; i++) {
         free(t->certs[i].path);
         ssh_key_free(t->certs[i].cert);
+        ssh_string_free_char(t->certs[i].b64);
     }
     free(t->certs);
     for (size_t i = 0; i < t->nagent; i++) {

@@ -38,6 +38,7 @@ struct loaded_key {
 struct loaded_cert {
     char *path;
     ssh_key cert; /* NULL: unreadable */
+    char *b64;    /* to copy it: libssh 0.10's ssh_key_dup() cannot */
 };
 
 /* One key ssh-agent holds, as it listed it. */
@@ -138,6 +139,8 @@ void ssh_tp_free(struct transport *base);
 char *expand_home(const char *p);
 
 /* transport_ssh_agent.c */
+/* cert certifies pub (libssh 0.10's ssh_key_cmp() says they differ). */
+bool cert_of_key(ssh_key cert, ssh_key pub);
 /* Lists the keys of the agent at t->agent_sock (none when unreachable). */
 void agent_list(struct ssh_tp *t);
 /* The agent key equal to pub, or NULL. */

@@ -129,8 +129,15 @@ static struct loaded_key *key_get_locked(struct ssh_tp *t, const char *path)
     memset(k, 0, sizeof(*k));
     k->path = abs; /* transferred */
     if (access(abs, R_OK) != 0) {
+        /* only FILE.pub: usable when the agent holds its key, as in ssh */
         errf(k->error, "identity '%s': %s", abs, strerror(errno));
         k->tried = true;
+        k->pub = public_half(abs);
+        k->in_agent = agent_find(t, k->pub) != NULL;
+        if (!k->in_agent) {
+            ssh_key_free(k->pub);
+            k->pub = NULL;
+        }
         return k;
     }
     k->pub = public_half(abs);
@@ -157,22 +164,25 @@ int preload(struct ssh_tp *t, const char *path, bool explicit, char *err)
 }
 
 /* The certificate at path, read once per run (NULL: none there). */
-static ssh_key cert_get_locked(struct ssh_tp *t, const char *path)
+static struct loaded_cert *cert_get_locked(struct ssh_tp *t, const char *path)
 {
     struct loaded_cert *c;
 
     for (size_t i = 0; i < t->ncerts; i++)
         if (strcmp(t->certs[i].path, path) == 0)
-            return t->certs[i].cert;
+            return &t->certs[i];
     xgrow((void **)&t->certs, &t->certs_alloc, t->ncerts + 1,
           sizeof(*t->certs));
     c = &t->certs[t->ncerts++];
     c->path = xstrdup(path);
     c->cert = NULL;
+    c->b64 = NULL;
     if (access(path, R_OK) != 0 ||
         ssh_pki_import_cert_file(path, &c->cert) != SSH_OK)
         c->cert = NULL;
-    return c->cert;
+    else if (ssh_pki_export_pubkey_base64(c->cert, &c->b64) != SSH_OK)
+        c->b64 = NULL;
+    return c;
 }
 
 /* The certificate for k: the first CertificateFile of its key, else
@@ -181,16 +191,20 @@ static ssh_key cert_for_locked(struct ssh_tp *t, const struct ssh_hostopts *o,
                                const struct loaded_key *k)
 {
     char *own = xasprintf("%s-cert.pub", k->path);
-    ssh_key found = NULL;
+    const struct loaded_cert *found = NULL;
+    ssh_key copy = NULL;
 
     for (size_t i = 0; i <= o->certificates.n && found == NULL; i++) {
         const char *p = i < o->certificates.n ? o->certificates.v[i] : own;
-        ssh_key c = cert_get_locked(t, p);
-        if (c && k->pub && ssh_key_cmp(c, k->pub, SSH_KEY_CMP_PUBLIC) == 0)
+        const struct loaded_cert *c = cert_get_locked(t, p);
+        if (c->cert && c->b64 && k->pub && cert_of_key(c->cert, k->pub))
             found = c;
     }
     free(own);
-    return found ? ssh_key_dup(found) : NULL;
+    if (found && ssh_pki_import_cert_base64(
+                     found->b64, ssh_key_type(found->cert), &copy) != SSH_OK)
+        copy = NULL;
+    return copy;
 }
 
 /* One identity of a host, copied out of the shared table. */
