@@ -206,6 +206,11 @@ test_sshcfg_agent_identities_only() {
     expect_nogrep "$SC_LOG" 'Too many authentication failures|maximum authentication attempts' "the private sshd's log"
     expect_nogrep "$ERR" 'passphrase' "stderr (the agent holds the key)"
 
+    # with a terminal too: the agent's copy is used, nothing is asked
+    KH=$SC_KH au_pty tty "never-typed" exec -s sc-agent -l p01 --ssh-config "$W/only.conf" -- true
+    expect_rc 0
+    [ "$PROMPTS" = 0 ] || fail_run "a passphrase was asked for a key ssh-agent holds"
+
     # no .pub beside the key: its public half is read from the key file itself
     mv "$W/right.pub" "$W/right.pub.away"
     KH=$SC_KH AU_NOTTY=1 au_oo nopub exec -s sc-agent -l p01 --ssh-config "$W/only.conf" -- true
