@@ -370,3 +370,36 @@ EOF
     expect_rc 0
     has_line "$OUT" "h2 | jumped to h2"
 }
+
+# S8. host keys as the config says: HostKeyAlias (looked up without the port), the
+#     UserKnownHostsFile of the config (no --known-hosts), StrictHostKeyChecking accept-new
+#     recording an unknown key there, and strict by default naming the file
+test_sshcfg_known_hosts_from_config() {
+    local key
+    key=$(cut -d' ' -f1,2 "$DIR/hosts/h1/ssh_host_ed25519_key.pub")
+    echo "sc-alias $key" >"$W/kh_alias"
+    : >"$W/kh_empty"
+    cat >"$W/kh.conf" <<EOF
+Host h1
+    HostKeyAlias sc-alias
+    UserKnownHostsFile $W/kh_alias
+Host h2
+    StrictHostKeyChecking accept-new
+    UserKnownHostsFile $W/kh_new
+Host h3
+    UserKnownHostsFile $W/kh_empty
+EOF
+    OUT=$W/kh.out ERR=$W/kh.err
+    env -u SSH_AUTH_SOCK HOME="$CLIENT_HOME" "$ONEOFF" exec -C "$DIR/app" -s test -l h1,h2,h3 \
+        --ssh-config "$W/kh.conf" -- true >"$OUT" 2>"$ERR" </dev/null
+    RC=$?
+    find_rundir
+    expect_rc 3
+    expect_row h1 ok 0
+    expect_row h2 ok 0
+    expect_row h3 host-key
+    expect_match "$(summary_line h3)" "$W/kh_empty" "summary row of h3 (the config's known_hosts file)"
+    [ "$(grep -c "^\\[$(host_ip 2)\\]:$PORT ssh-ed25519 " "$W/kh_new")" = 1 ] ||
+        fail_run "accept-new from the config did not record h2's key in $W/kh_new: $(cat "$W/kh_new" 2>&1)"
+    [ ! -s "$W/kh_empty" ] || fail_run "strict checking wrote $W/kh_empty"
+}
