@@ -320,7 +320,8 @@ test_sshcfg_keepalive_frozen_host() {
 
 # S6. pacing: 12 inventory entries on one sshd that refuses a 4th unauthenticated connection
 #     (MaxStartups 3:100:3), all at once: with --max-connecting 2 every one succeeds and
-#     sshd drops nothing
+#     sshd drops nothing (unpaced, it drops some); 30 entries on one sshd with sshd's default
+#     MaxStartups and oneoff's default pacing: the same
 test_sshcfg_pacing() {
     sc_sshd pace "MaxStartups 3:100:3"
     sc_private_stage sc-pace 12
@@ -332,6 +333,14 @@ test_sshcfg_pacing() {
     # unpaced (a window as wide as the run), the same sshd drops connections
     KH=$SC_KH au_oo storm exec -s sc-pace --parallel 12 --max-connecting 12 -i "$DIR/client_key" -- true
     note "without pacing: exit $RC, $(grep -c 'drop connection' "$SC_LOG") connection(s) dropped by sshd"
+
+    # the default (8) against sshd's default MaxStartups 10:30:100: 30 hosts on one address
+    sc_sshd pace10 "MaxStartups 10:30:100"
+    sc_private_stage sc-pace30 30
+    KH=$SC_KH au_oo pace30 exec -s sc-pace30 --parallel 30 -i "$DIR/client_key" -- true
+    expect_rc 0
+    expect_counts "30 ok, 0 failed, 0 unreachable"
+    expect_nogrep "$SC_LOG" 'drop connection|beginning MaxStartups' "the private sshd's log (default pacing)"
 }
 
 # S7. ProxyCommand: runs with /bin/sh, %h and %p expanded; one that fails shows its stderr in
