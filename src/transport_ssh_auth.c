@@ -69,7 +69,7 @@ int transport_ssh_new(struct transport **out, const struct ssh_settings *set,
         for (size_t i = 0; i < set->identities->n; i++)
             strlist_push_owned(&t->cli_ids, expand_home(set->identities->v[i]));
     for (size_t i = 0; i < t->cli_ids.n; i++) {
-        if (preload(t, t->cli_ids.v[i], true, err)) {
+        if (preload(t, t->cli_ids.v[i], ID_REQUIRED, err)) {
             ssh_tp_free(&t->base);
             return -1;
         }

@@ -164,10 +164,14 @@ int transport_ssh_preload(struct transport *base,
         hostopts_release(&o);
         return -1;
     }
-    for (size_t i = 0; i < o.identities.n && rc == 0; i++)
-        rc =
-            preload(t, o.identities.v[i],
-                    o.identities_explicit || !o.h->identity_files_default, err);
+    for (size_t i = 0; i < o.identities.n && rc == 0; i++) {
+        enum id_need need = ID_CONFIGURED;
+        if (o.identities_explicit)
+            need = ID_REQUIRED;
+        else if (o.h->identity_files_default)
+            need = ID_DEFAULT;
+        rc = preload(t, o.identities.v[i], need, err);
+    }
     hostopts_release(&o);
     return rc;
 }

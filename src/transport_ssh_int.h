@@ -30,6 +30,7 @@ struct loaded_key {
     ssh_key pub;  /* NULL: no such key file (error says why) */
     ssh_key key;  /* decrypted private key; NULL when in the agent */
     bool in_agent;
+    bool missing; /* no such file (nor FILE.pub of an agent key) */
     bool tried;   /* decryption was attempted (error says why it failed) */
     char error[ERR_MAX];
 };
@@ -128,10 +129,16 @@ int verify_host_key(struct ssh_tp *t, ssh_session s,
                     const struct ssh_hostopts *o, char *err);
 int authenticate(struct ssh_tp *t, ssh_session s, const struct ssh_hostopts *o,
                  char *err);
+/* How much a key must be usable. */
+enum id_need {
+    ID_REQUIRED,   /* -i, identity: missing or undecryptable is an error */
+    ID_CONFIGURED, /* IdentityFile: missing is skipped (as ssh does),
+                      undecryptable is an error */
+    ID_DEFAULT,    /* OpenSSH's default names: skipped when unusable */
+};
 /* Reads the key at path once per run, decrypting it unless ssh-agent holds
- * it; explicit: a missing or undecryptable key is an error, else skipped
- * later (OpenSSH's default identities). */
-int preload(struct ssh_tp *t, const char *path, bool explicit, char *err);
+ * it (asking for its passphrase on the terminal). */
+int preload(struct ssh_tp *t, const char *path, enum id_need need, char *err);
 /* "host" or "[host]:port", as known_hosts spells it. */
 void endpoint(const struct ssh_hostopts *o, char *out, size_t n);
 bool out_of_resources(int e);

@@ -132,11 +132,14 @@ static struct loaded_key *key_get_locked(struct ssh_tp *t, const char *path)
         /* only FILE.pub: usable when the agent holds its key, as in ssh */
         errf(k->error, "identity '%s': %s", abs, strerror(errno));
         k->tried = true;
+        k->missing = true;
         k->pub = public_half(abs);
         k->in_agent = agent_find(t, k->pub) != NULL;
         if (!k->in_agent) {
             ssh_key_free(k->pub);
             k->pub = NULL;
+        } else {
+            k->missing = false;
         }
         return k;
     }
@@ -147,18 +150,16 @@ static struct loaded_key *key_get_locked(struct ssh_tp *t, const char *path)
     return k;
 }
 
-int preload(struct ssh_tp *t, const char *path, bool explicit, char *err)
+int preload(struct ssh_tp *t, const char *path, enum id_need need, char *err)
 {
     struct loaded_key *k;
     int rc = 0;
 
     pthread_mutex_lock(&t->lock);
     k = key_get_locked(t, path);
-    if (explicit && k->key == NULL && !k->in_agent) {
-        /* a configured IdentityFile that does not exist is skipped, as
-         * ssh skips it; -i and identity: must exist */
+    if (k->key == NULL && !k->in_agent &&
+        (need == ID_REQUIRED || (need == ID_CONFIGURED && !k->missing)))
         rc = errf(err, "%s", k->error);
-    }
     pthread_mutex_unlock(&t->lock);
     return rc;
 }

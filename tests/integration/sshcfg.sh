@@ -91,7 +91,8 @@ sc_offers() { grep -cE '(Failed|Accepted|Postponed) publickey|key_allowed|Partia
 
 # S1. the issue's config: names in the inventory only, HostName/Port/User from the config, an
 #     address pattern that must not match the alias, first value wins; `oneoff hosts` shows
-#     what `ssh -G` says; inventory values win over the config
+#     what `ssh -G` says; inventory values win over the config; an IdentityFile that does not
+#     exist is skipped, as ssh skips it
 test_sshcfg_resolution() {
     local cfg=$W/ssh_config i g
     cat >"$cfg" <<EOF
@@ -102,6 +103,7 @@ Host web2
 Host web*
     Port $PORT
     User root
+    IdentityFile $W/no-such-key
     IdentityFile $DIR/client_key
     UserKnownHostsFile $DIR/known_hosts
 Host 127.0.0.*
