@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@
 #define AGENT_IDENTITIES_ANSWER 12
 #define AGENTC_SIGN_REQUEST 13
 #define AGENT_MSG_MAX (256 * 1024)
+#define AGENT_TIMEOUT_S 30
 
 static int read_full(int fd, void *p, size_t n)
 {
@@ -182,6 +184,7 @@ static int msg_write(int fd, const void *p, size_t n)
 static int agent_connect(const char *path)
 {
     struct sockaddr_un sa;
+    struct timeval tv = {AGENT_TIMEOUT_S, 0};
     int fd;
 
     if (path == NULL || strlen(path) >= sizeof(sa.sun_path))
@@ -196,6 +199,10 @@ static int agent_connect(const char *path)
         close(fd);
         return -1;
     }
+    /* an agent that never answers must not hang the run (a key that needs
+     * a confirmation gets this long) */
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     return fd;
 }
 
