@@ -13,7 +13,7 @@ _oneoff_opts_select='-l --limit -r --role'
 _oneoff_opts_dry_run='-n --dry-run'
 _oneoff_opts_yes='-y --yes'
 _oneoff_opts_ssh='-i --identity --ssh-config --known-hosts --host-key-policy
-    --connect-timeout'
+    --connect-timeout --max-connecting'
 _oneoff_opts_run='--parallel --log-dir --report --report-junit --json
     --release'
 _oneoff_opts_task='--timeout --output -e --env'
@@ -39,7 +39,7 @@ _oneoff_command_opts()
         ;;
     hosts)
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
-            "--fold"
+            "--ssh-config --fold"
         ;;
     tasks)
         echo "$_oneoff_opts_common"
@@ -114,7 +114,7 @@ _oneoff()
         -C?*) dir=${w#-C} ;;
         -s | --stage | -l | --limit | -r | --role | -i | --identity | \
             --ssh-config | --known-hosts | --host-key-policy | \
-            --connect-timeout | --parallel | --timeout | --log-dir | \
+            --connect-timeout | --max-connecting | --parallel | --timeout | --log-dir | \
             --report | --report-junit | --output | -e | --env | --release | \
             --wait-lock | --batch | --max-fail | --summary | --silent-after | \
             -m | --reason)
@@ -163,7 +163,7 @@ _oneoff()
         return 0
         ;;
     -l | --limit | -r | --role | -e | --env | --connect-timeout | \
-        --parallel | --timeout | --release | --wait-lock | --batch | \
+        --max-connecting | --parallel | --timeout | --release | --wait-lock | --batch | \
         --max-fail | --silent-after | -m | --reason)
         return 0
         ;;

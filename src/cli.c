@@ -43,6 +43,7 @@ enum long_only {
     LO_SUMMARY,
     LO_SILENT_AFTER,
     LO_FORCE,
+    LO_MAX_CONNECTING,
 };
 
 struct optdef {
@@ -71,22 +72,32 @@ static const struct optdef defs[] = {
      OPT_YES,
      "-y, --yes                confirm a protected stage without asking"},
     {{"identity", required_argument, NULL, 'i'},
-     OPT_SSH,
+     OPT_SSH_CONN,
      "-i, --identity FILE      private key to authenticate with"},
     {{"ssh-config", required_argument, NULL, LO_SSH_CONFIG},
-     OPT_SSH,
-     "    --ssh-config FILE    read this ssh config instead of ~/.ssh/config"},
+     OPT_SSH_CONFIG,
+     "    --ssh-config FILE    read this ssh config instead of ~/.ssh/config\n"
+     "                         and /etc/ssh/ssh_config ('none': no file);\n"
+     "                         keepalives without ServerAliveInterval:\n"
+     "                         15s, lost after 3 unanswered (45s)"},
     {{"known-hosts", required_argument, NULL, LO_KNOWN_HOSTS},
-     OPT_SSH,
+     OPT_SSH_CONN,
      "    --known-hosts FILE   host keys to trust instead of\n"
      "                         ~/.ssh/known_hosts"},
     {{"host-key-policy", required_argument, NULL, LO_HOST_KEY_POLICY},
-     OPT_SSH,
+     OPT_SSH_CONN,
      "    --host-key-policy P  strict (default) or accept-new: record\n"
      "                         unknown keys, still refuse changed ones"},
     {{"connect-timeout", required_argument, NULL, LO_CONNECT_TIMEOUT},
-     OPT_SSH,
-     "    --connect-timeout D  give up connecting after D (default 10s)"},
+     OPT_SSH_CONN,
+     "    --connect-timeout D  give up connecting after D (default: the ssh\n"
+     "                         config's ConnectTimeout, else 10s)"},
+    {{"max-connecting", required_argument, NULL, LO_MAX_CONNECTING},
+     OPT_SSH_CONN,
+     "    --max-connecting N   connections being set up at once to one\n"
+     "                         address and port, or through one jump host\n"
+     "                         (default 8: sshd's MaxStartups starts\n"
+     "                         refusing at 10)"},
     {{"parallel", required_argument, NULL, LO_PARALLEL},
      OPT_RUN,
      "    --parallel N         hosts at once (default 64)"},
@@ -292,11 +303,24 @@ static int apply(struct options *o, int c, const char *arg, char *err)
                         "--host-key-policy: '%s' is not strict or "
                         "accept-new",
                         Q(arg));
+        o->host_key_policy_set = true;
         return 0;
     case LO_CONNECT_TIMEOUT:
         if (duration_parse(arg, &o->connect_timeout_ms, msg))
             return errf(err, "--connect-timeout: %s", Q(msg));
+        o->connect_timeout_set = true;
         return 0;
+    case LO_MAX_CONNECTING: {
+        char *end = NULL;
+        long v = strtol(arg, &end, 10);
+        if (end == arg || *end || v < 1 || v > 100000)
+            return errf(err,
+                        "--max-connecting: '%s' is not a number from 1 to "
+                        "100000",
+                        Q(arg));
+        o->max_connecting = (unsigned)v;
+        return 0;
+    }
     case LO_TIMEOUT:
         if (duration_parse(arg, &o->timeout_ms, msg))
             return errf(err, "--timeout: %s", Q(msg));

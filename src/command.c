@@ -53,8 +53,11 @@ int command_transports(const struct options *o, const struct plan *p,
         set.policy = o->host_key_policy == HOST_KEY_ACCEPT_NEW
                          ? SSH_HK_ACCEPT_NEW
                          : SSH_HK_STRICT;
+        set.policy_set = o->host_key_policy_set;
         set.connect_timeout_ms = o->connect_timeout_ms;
+        set.connect_timeout_set = o->connect_timeout_set;
         set.identities = &o->identities;
+        set.max_connecting = o->max_connecting;
         if (transport_ssh_new(&out->ssh, &set, err))
             return -1;
     }
@@ -70,7 +73,9 @@ int command_transports(const struct options *o, const struct plan *p,
             continue;
         }
         out->per_host[i] = out->ssh;
-        /* Ask for passphrases now, before anything connects anywhere. */
+        /* Resolve every host's ssh config now (a ProxyJump loop is an
+         * error before anything connects anywhere), and ask for
+         * passphrases. */
         if (transport_ssh_preload(out->ssh, &tg, err)) {
             command_transports_release(out);
             return -1;

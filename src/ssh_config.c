@@ -58,6 +58,8 @@ static int force_target(struct sshcfg_walk *w, const struct sshcfg_target *t,
         return sshcfg_located(w->err, where, "bad port %u", t->port);
     if (t->port != 0)
         o->port = (int)t->port;
+    if (t->hostname != NULL)
+        o->hostname = t->hostname;
     if (t->jump == NULL)
         return 0;
     if (sshcfg_parse_jump(t->jump, jump, true, e) != 0)
@@ -217,6 +219,7 @@ static int finish(struct sshcfg_walk *w, const char *host,
     struct sshcfg_pathlist known = {0};
     int r = -1;
 
+    h->identity_files_default = o->ids.n == 0;
     if (o->ids.n == 0) {
         static const char *const defaults[] = {
             "~/.ssh/id_rsa",     "~/.ssh/id_ecdsa",      "~/.ssh/id_ecdsa_sk",
@@ -273,6 +276,7 @@ static int finish(struct sshcfg_walk *w, const char *host,
     h->server_alive_interval_s = o->alive_interval != -1 ? o->alive_interval
                                  : h->batch_mode         ? 300
                                                          : 0;
+    h->server_alive_set = o->alive_interval != -1 || h->batch_mode;
     h->server_alive_count_max = o->alive_count != -1 ? o->alive_count : 3;
     if (o->host_key_alias != NULL) {
         h->host_key_alias = xstrdup(o->host_key_alias);
@@ -481,8 +485,9 @@ void sshcfg_host_release(struct sshcfg_host *h)
 /* What identifies one ssh process of a chain: its command line. */
 static char *chain_key(const struct sshcfg_target *t)
 {
-    return xasprintf("%s\n%s\n%u\n%s", t->alias, t->user ? t->user : "",
-                     t->port, t->jump ? t->jump : "");
+    return xasprintf("%s\n%s\n%u\n%s\n%s", t->alias, t->user ? t->user : "",
+                     t->port, t->jump ? t->jump : "",
+                     t->hostname ? t->hostname : "");
 }
 
 int sshcfg_resolve_chain(const struct sshcfg *cfg,
@@ -546,6 +551,7 @@ int sshcfg_resolve_chain(const struct sshcfg *cfg,
             jump = xstrndup(pj, (size_t)(strrchr(pj, ',') - pj));
         }
         cur.alias = host;
+        cur.hostname = NULL;
         cur.user = user;
         cur.port = last->port;
         cur.jump = jump;

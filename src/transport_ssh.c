@@ -1,21 +1,38 @@
 /*
  * transport_ssh.c - one command on one host over libssh.
  *
- * Per host, in the calling worker thread: a session of its own (never a
- * shared ssh_event: in libssh 0.10 one dead socket poisons every session in
- * a shared event), connected and authenticated by transport_ssh_auth.c,
- * then one channel (with a terminal when asked), and a callback-driven
- * pump on a one-session event with a 100 ms tick until the channel is
- * CLOSED (not at EOF: exit-status may arrive after it).
+ * Per host, in the calling worker thread: the host's settings resolved
+ * from the ssh config (transport_ssh_host.c), a turn among the connections
+ * being set up to the same address (pacing), a connected socket of our own
+ * (host_socket_open(): TCP, or a ProxyCommand), a libssh session of its
+ * own on it (never a shared ssh_event: in libssh 0.10 one dead socket
+ * poisons every session in a shared event), its host key checked and
+ * authenticated (transport_ssh_auth.c, transport_ssh_keys.c), then one
+ * channel (with a terminal when asked), and a callback-driven pump on a
+ * one-session event with a 100 ms tick until the channel is CLOSED (not at
+ * EOF: exit-status may arrive after it). The pump sends OpenSSH's
+ * keepalive@openssh.com while the host is silent, and gives the host up as
+ * lost when ServerAliveCountMax of them went unanswered.
  */
 #define _GNU_SOURCE
 #include "transport_ssh_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libssh/callbacks.h>
+#include <libssh/server.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 struct chan_state {
@@ -70,21 +87,38 @@ static void on_exit_signal(ssh_session s, ssh_channel c, const char *sig,
     cs->core = core != 0;
 }
 
+/* A connected byte stream to a host's SSH server, and what made it. */
+struct host_socket {
+    int fd;
+    int lib_fd;  /* the copy libssh owns (and may close on an error) */
+    pid_t child; /* the ProxyCommand, or 0 */
+    int errfd;   /* what it wrote on stderr (a memory file), or -1 */
+};
+
 /* One command on one host: the session (ours alone), its one channel, the
  * callbacks and the one-session event that pumps it. Lives on the heap:
  * libssh keeps a pointer to cb. */
 struct ssh_chan {
     struct tchan base; /* first: ops */
+    struct ssh_tp *t;
+    struct ssh_hostopts o;
+    struct host_socket hs;
     ssh_session s;
     ssh_channel ch;
     ssh_event ev;
     struct chan_state cs;
     struct ssh_channel_callbacks_struct cb;
     bool callbacks_set;
-    int stage; /* 0 running, 1 stop asked, 2 closed by us */
+    bool paced; /* holds a pacing turn */
+    int stage;  /* 0 running, 1 stop asked, 2 closed by us */
     int64_t hard;
     bool lost;
     char lost_error[ERR_MAX];
+    /* keepalives */
+    struct ssh_counter_struct sc, rc;
+    uint64_t seen;
+    int64_t last_rx, last_sent;
+    int unanswered;
 };
 
 static int fail_resources(struct transport_result *res, int e)
@@ -95,56 +129,265 @@ static int fail_resources(struct transport_result *res, int e)
     return -1;
 }
 
+/* A TCP connection to host:port, trying each address until deadline. */
+static int tcp_connect(const char *host, unsigned port, int64_t deadline,
+                       struct transport_result *res)
+{
+    struct addrinfo hints, *ai = NULL;
+    char ps[16], why[256] = "no address";
+    int fd = -1, e;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    snprintf(ps, sizeof(ps), "%u", port);
+    res->outcome = OUTCOME_UNREACHABLE;
+    e = getaddrinfo(host, ps, &hints, &ai);
+    if (e != 0)
+        return errf(res->error, "cannot resolve '%s': %s", host,
+                    e == EAI_SYSTEM ? strerror(errno) : gai_strerror(e));
+    for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
+        int err = 0;
+        socklen_t el = sizeof(err);
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    a->ai_protocol);
+        if (fd < 0) {
+            if (out_of_resources(errno)) {
+                freeaddrinfo(ai);
+                return fail_resources(res, errno);
+            }
+            snprintf(why, sizeof(why), "%s", strerror(errno));
+            continue;
+        }
+        if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+            if (errno == EINPROGRESS) {
+                struct pollfd p = {fd, POLLOUT, 0};
+                int64_t left = deadline - clock_mono_ms();
+                int n = left > 0 ? poll(&p, 1, (int)left) : 0;
+                if (n == 0)
+                    err = ETIMEDOUT;
+                else if (n < 0 ||
+                         getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+                    err = errno;
+            } else {
+                err = errno;
+            }
+        }
+        if (err) {
+            snprintf(why, sizeof(why), "%s",
+                     err == ETIMEDOUT ? "Timeout (no answer)" : strerror(err));
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(ai);
+    if (fd < 0)
+        return errf(res->error, "cannot connect to %s port %u: %s", host, port,
+                    why);
+    {
+        int one = 1;
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    return fd;
+}
+
+/* The ProxyCommand in a session of its own, its stdin and stdout one end
+ * of a socket pair, its stderr kept for the error message. */
+static int proxy_start(const char *cmd, struct host_socket *hs,
+                       struct transport_result *res)
+{
+    int sv[2];
+    pid_t pid;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return fail_resources(res, errno);
+    hs->errfd = memfd_create("oneoff-proxy-stderr", MFD_CLOEXEC);
+    pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(sv[0]);
+        close(sv[1]);
+        return fail_resources(res, e);
+    }
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        setsid();
+        dup2(sv[1], 0);
+        dup2(sv[1], 1);
+        if (hs->errfd >= 0)
+            dup2(hs->errfd, 2);
+        close_range(3, ~0U, 0);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(sv[1]);
+    hs->child = pid;
+    return sv[0];
+}
+
+/* Obtains the connected socket for a host: today a TCP connection to its
+ * HostName and Port, or its ProxyCommand (a ProxyJump runs `ssh -W` through
+ * its hops). A native jump host implementation plugs in here, with
+ * o->chain. Returns 0, or -1 with res (UNREACHABLE, ERROR). */
+static int host_socket_open(struct ssh_tp *t, const struct ssh_hostopts *o,
+                            int64_t deadline, struct host_socket *hs,
+                            struct transport_result *res)
+{
+    (void)t;
+    hs->fd = hs->lib_fd = hs->errfd = -1;
+    hs->child = 0;
+    if (o->proxy_command)
+        hs->fd = proxy_start(o->proxy_command, hs, res);
+    else
+        hs->fd = tcp_connect(o->h->hostname, o->h->port, deadline, res);
+    if (hs->fd < 0)
+        return -1;
+    /* libssh 0.10 closes a caller's socket on some error paths but not on
+     * ssh_disconnect(): it gets a copy, reclaimed in host_socket_close() */
+    hs->lib_fd = fcntl(hs->fd, F_DUPFD_CLOEXEC, 3);
+    if (hs->lib_fd < 0)
+        return fail_resources(res, errno);
+    return 0;
+}
+
+/* The last line the ProxyCommand wrote on stderr, for a message. */
+static void proxy_said(const struct host_socket *hs, char *out, size_t n)
+{
+    char b[1024];
+    ssize_t len;
+    char *end, *start;
+
+    out[0] = '\0';
+    if (hs->errfd < 0 || (len = pread(hs->errfd, b, sizeof(b) - 1, 0)) <= 0)
+        return;
+    b[len] = '\0';
+    end = b + len;
+    while (end > b && (end[-1] == '\n' || end[-1] == '\r'))
+        *--end = '\0';
+    start = strrchr(b, '\n');
+    start = start ? start + 1 : b;
+    if (*start) {
+        struct buf m = BUF_INIT(ERR_MAX);
+        if (buf_addf(&m, " (proxy command: %.200s)", start) == 0)
+            snprintf(out, n, "%s", buf_str(&m));
+        buf_release(&m);
+    }
+}
+
+/* After ssh_free(): closes what libssh left open of its copy, and ours;
+ * stops the ProxyCommand. */
+static void host_socket_close(struct host_socket *hs)
+{
+    struct stat a, b;
+
+    if (hs->lib_fd >= 0 && hs->fd >= 0 && fstat(hs->lib_fd, &a) == 0 &&
+        fstat(hs->fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        close(hs->lib_fd);
+    if (hs->fd >= 0)
+        close(hs->fd);
+    if (hs->errfd >= 0)
+        close(hs->errfd);
+    if (hs->child > 0) {
+        int st;
+        for (int i = 0; i < 20 && waitpid(hs->child, &st, WNOHANG) == 0; i++) {
+            if (i == 10)
+                kill(hs->child, SIGTERM);
+            usleep(50 * 1000);
+        }
+        if (waitpid(hs->child, &st, WNOHANG) == 0) {
+            kill(hs->child, SIGKILL);
+            waitpid(hs->child, &st, 0);
+        }
+    }
+    hs->fd = hs->lib_fd = hs->errfd = -1;
+    hs->child = 0;
+}
+
+static bool stop_asked(void *ctx)
+{
+    const struct transport_sink *sink = ctx;
+
+    return sink->control(sink->ctx) != CONTROL_CONTINUE;
+}
+
+/* Socket, session, host key, authentication. */
+static int connect_auth(struct ssh_tp *t, struct ssh_chan *c,
+                        const struct transport_sink *sink,
+                        struct transport_result *res)
+{
+    int64_t deadline = clock_mono_ms() + c->o.connect_timeout_ms;
+    char said[300];
+
+    res->outcome = OUTCOME_ERROR;
+    if (host_socket_open(t, &c->o, deadline, &c->hs, res))
+        return -1;
+    if (set_options(t, c->s, &c->o, c->hs.lib_fd, res->error))
+        return -1;
+    errno = 0;
+    if (ssh_connect(c->s) != SSH_OK) {
+        if (out_of_resources(errno))
+            return fail_resources(res, errno);
+        res->outcome = OUTCOME_UNREACHABLE;
+        proxy_said(&c->hs, said, sizeof(said));
+        return errf(res->error, "cannot connect to %s port %u: %s%s",
+                    c->o.h->hostname, c->o.h->port, ssh_get_error(c->s), said);
+    }
+    switch (verify_host_key(t, c->s, &c->o, res->error)) {
+    case 0:
+        break;
+    case -2:
+        res->outcome = OUTCOME_ERROR;
+        return -1;
+    default:
+        res->outcome = OUTCOME_HOST_KEY;
+        return -1;
+    }
+    if (authenticate(t, c->s, &c->o, res->error)) {
+        res->outcome = OUTCOME_AUTH;
+        return -1;
+    }
+    if (sink->connected)
+        sink->connected(sink->ctx);
+    return 0;
+}
+
 static int chan_connect(struct ssh_tp *t, struct ssh_chan *c,
                         const struct transport_target *tg,
                         const struct transport_sink *sink,
                         struct transport_result *res)
 {
-    char *cfg = NULL;
-    int rc = -1;
+    int rc;
 
     res->outcome = OUTCOME_ERROR;
-    if (set_options(t, c->s, tg, res->error))
+    if (hostopts_resolve(t, tg, &c->o, res->error))
         return -1;
-    /* before connecting: ssh_connect() expands libssh's default identities
-     * and they would read as configured ones */
-    cfg = config_identity(c->s);
-    errno = 0;
-    if (ssh_connect(c->s) != SSH_OK) {
-        char where[300];
-        if (out_of_resources(errno)) {
-            rc = fail_resources(res, errno);
-            goto out;
-        }
-        res->outcome = OUTCOME_UNREACHABLE;
-        endpoint(c->s, where, sizeof(where));
-        errf(res->error, "cannot connect to %s: %s", where,
-             ssh_get_error(c->s));
-        goto out;
+    /* at most max_connecting unauthenticated connections per address */
+    if (pace_acquire(t, c->o.pace_key, stop_asked, (void *)sink)) {
+        res->outcome = OUTCOME_CLOSED;
+        return errf(res->error, "not started: stopped while connecting");
     }
-    switch (verify_host_key(t, c->s, res->error)) {
-    case 0:
-        break;
-    case -2:
-        res->outcome = OUTCOME_ERROR;
-        goto out;
-    default:
-        res->outcome = OUTCOME_HOST_KEY;
-        goto out;
-    }
-    if (authenticate(t, c->s, tg, cfg, res->error)) {
-        res->outcome = OUTCOME_AUTH;
-        goto out;
-    }
-    if (sink->connected)
-        sink->connected(sink->ctx);
-    rc = 0;
-out:
-    free(cfg);
+    c->paced = true;
+    rc = connect_auth(t, c, sink, res);
     return rc;
 }
 
-static int chan_start(struct ssh_chan *c, const struct transport_cmd *cmd,
+/* The turn is given back once the host has answered after the login: by
+ * then sshd no longer counts the connection against MaxStartups (it stops
+ * counting a moment after it told us we are in). */
+static void unpace(struct ssh_tp *t, struct ssh_chan *c)
+{
+    if (c->paced)
+        pace_release(t, c->o.pace_key);
+    c->paced = false;
+}
+
+static int chan_start(struct ssh_tp *t, struct ssh_chan *c,
+                      const struct transport_cmd *cmd,
                       struct transport_result *res)
 {
     ssh_session s = c->s;
@@ -154,6 +397,7 @@ static int chan_start(struct ssh_chan *c, const struct transport_cmd *cmd,
         res->outcome = ssh_is_connected(s) ? OUTCOME_ERROR : OUTCOME_LOST;
         return errf(res->error, "cannot open a channel: %s", ssh_get_error(s));
     }
+    unpace(t, c);
     c->cb.userdata = &c->cs;
     c->cb.channel_data_function = on_data;
     c->cb.channel_close_function = on_close;
@@ -170,6 +414,7 @@ static int chan_start(struct ssh_chan *c, const struct transport_cmd *cmd,
         c->ev = NULL;
         return errf(res->error, "cannot poll the session");
     }
+    ssh_set_counters(s, &c->sc, &c->rc);
     if (cmd->pty &&
         ssh_channel_request_pty_size(c->ch, cmd->term ? cmd->term : "xterm",
                                      (int)cmd->cols, (int)cmd->rows) != SSH_OK)
@@ -185,6 +430,9 @@ static void ssh_chan_free(struct tchan *base)
 {
     struct ssh_chan *c = (struct ssh_chan *)base;
 
+    unpace(c->t, c);
+    if (c->s && c->lost)
+        ssh_set_blocking(c->s, 0); /* nobody answers: never wait */
     if (c->ev) {
         ssh_event_remove_session(c->ev, c->s);
         ssh_event_free(c->ev);
@@ -194,9 +442,12 @@ static void ssh_chan_free(struct tchan *base)
     if (c->ch)
         ssh_channel_free(c->ch);
     if (c->s) {
+        ssh_set_counters(c->s, NULL, NULL);
         ssh_disconnect(c->s);
         ssh_free(c->s);
     }
+    host_socket_close(&c->hs);
+    hostopts_release(&c->o);
     free(c);
 }
 
@@ -211,7 +462,9 @@ static int ssh_open(struct transport *base, const struct transport_target *tg,
     *out = NULL;
     transport_result_init(res);
     c->base.ops = &transport_ssh_ops;
+    c->t = t;
     c->cs.sink = sink;
+    c->hs.fd = c->hs.lib_fd = c->hs.errfd = -1;
     errno = 0;
     c->s = ssh_new();
     if (c->s == NULL) {
@@ -226,7 +479,7 @@ static int ssh_open(struct transport *base, const struct transport_target *tg,
         errf(res->error, "not started: stopped while connecting");
         goto fail;
     }
-    if (chan_start(c, cmd, res))
+    if (chan_start(t, c, cmd, res))
         goto fail;
     *out = &c->base;
     return 0;
@@ -235,10 +488,51 @@ fail:
     return -1;
 }
 
+/* ServerAliveInterval: a keepalive@openssh.com request (answered by any
+ * OpenSSH server) after each interval without a packet from the host; the
+ * host is lost when ServerAliveCountMax of them went unanswered, about
+ * interval x count after it fell silent. Returns true when lost. */
+static bool keepalive(struct ssh_chan *c, int64_t now)
+{
+    int64_t iv = (int64_t)c->o.alive_interval_s * 1000;
+    uint64_t seen = c->sc.in_bytes + c->rc.in_packets;
+
+    if (iv <= 0)
+        return false;
+    if (seen != c->seen) {
+        c->seen = seen;
+        c->last_rx = now;
+        c->unanswered = 0;
+        return false;
+    }
+    if (c->unanswered > 0 && now - c->last_sent >= iv &&
+        now - c->last_rx >= iv * c->o.alive_count_max) {
+        errf(c->lost_error,
+             "connection lost: no answer from the host for %llds "
+             "(ServerAliveInterval %ld x ServerAliveCountMax %d)",
+             (long long)((now - c->last_rx) / 1000), c->o.alive_interval_s,
+             c->o.alive_count_max);
+        return true;
+    }
+    if (now - (c->last_sent > c->last_rx ? c->last_sent : c->last_rx) >= iv) {
+        /* non-blocking: the answer is counted when it arrives; a second
+         * call sends when the first one only collected the last answer */
+        ssh_set_blocking(c->s, 0);
+        ssh_send_keepalive(c->s);
+        ssh_send_keepalive(c->s);
+        ssh_set_blocking(c->s, 1);
+        c->unanswered++;
+        c->last_sent = now;
+    }
+    return false;
+}
+
 /* Pumps the channel, applying the sink's control, until it is closed
  * (returns 1) or control() asks to pause (returns 0). */
 static int pump(struct ssh_chan *c)
 {
+    c->last_rx = clock_mono_ms(); /* a pause is not silence */
+    c->unanswered = 0;
     while (!c->cs.closed) {
         enum transport_control ctl = c->cs.sink->control(c->cs.sink->ctx);
         int64_t now = clock_mono_ms();
@@ -262,6 +556,10 @@ static int pump(struct ssh_chan *c)
         }
         if (c->stage == 2 && now >= c->hard)
             break;
+        if (keepalive(c, now)) {
+            c->lost = true;
+            break;
+        }
         if (ssh_event_dopoll(c->ev, 100) == SSH_ERROR && !c->cs.closed) {
             if (!ssh_is_connected(c->s) ||
                 ssh_get_status(c->s) & SSH_CLOSED_ERROR) {
@@ -341,30 +639,3 @@ const struct transport_ops transport_ssh_ops = {
     .free_chan = ssh_chan_free,
     .free = ssh_tp_free,
 };
-
-int transport_ssh_preload(struct transport *base,
-                          const struct transport_target *tg, char *err)
-{
-    struct ssh_tp *t = (struct ssh_tp *)base;
-    ssh_session s;
-    char *cfg = NULL;
-    int rc = 0;
-
-    if (t->cli_ids.n)
-        return 0; /* -i keys were loaded already and are the only ones */
-    if (tg->identity)
-        return preload(t, tg->identity, err);
-    s = ssh_new();
-    if (s == NULL)
-        return errf(err, "cannot create an SSH session");
-    if (set_options(t, s, tg, err) == 0) {
-        cfg = config_identity(s);
-        if (cfg)
-            rc = preload(t, cfg, err);
-    } else {
-        rc = -1;
-    }
-    free(cfg);
-    ssh_free(s);
-    return rc;
-}

@@ -1,12 +1,14 @@
 /*
- * transport_ssh_int.h - what the two halves of the SSH transport share:
- * transport_ssh_auth.c (options, host keys, keys and authentication) and
- * transport_ssh.c (sessions, channels, the pump). Private to them: the only
- * files that include libssh.
+ * transport_ssh_int.h - what the parts of the SSH transport share:
+ * transport_ssh_host.c (the ssh config resolved per host, connection
+ * pacing), transport_ssh_auth.c (options, host keys, keys and
+ * authentication), transport_ssh_agent.c (ssh-agent, one key at a time)
+ * and transport_ssh.c (the socket, sessions, channels, the pump,
+ * keepalives). Private to them: the only files that include libssh.
  *
  * Locking: struct ssh_tp is shared by every worker; its key table,
- * passphrase prompts and known_hosts updates are under its lock, and the
- * rest is immutable after transport_ssh_new().
+ * passphrase prompts, known_hosts updates and pacing table are under its
+ * locks, and the rest is immutable after transport_ssh_new().
  */
 #ifndef ONEOFF_TRANSPORT_SSH_INT_H
 #define ONEOFF_TRANSPORT_SSH_INT_H
@@ -14,49 +16,147 @@
 #include <libssh/libssh.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "oneoff/buf.h"
+#include "oneoff/ssh_config.h"
 #include "oneoff/transport.h"
 
+/* A key file, read once per run: its public half (from FILE.pub, else the
+ * file itself), whether ssh-agent holds it, and the private key, decrypted
+ * only when the agent does not hold it. */
 struct loaded_key {
     char *path;
-    ssh_key key; /* NULL: failed to load, error says why */
-    ssh_key pub;
+    ssh_key pub;  /* NULL: no such key file (error says why) */
+    ssh_key key;  /* decrypted private key; NULL when in the agent */
+    bool in_agent;
+    bool missing; /* no such file (nor FILE.pub of an agent key) */
+    bool tried;   /* decryption was attempted (error says why it failed) */
     char error[ERR_MAX];
+};
+
+/* A certificate file, read once per run. */
+struct loaded_cert {
+    char *path;
+    ssh_key cert; /* NULL: unreadable */
+    char *b64;    /* to copy it: libssh 0.10's ssh_key_dup() cannot */
+};
+
+/* One key ssh-agent holds, as it listed it. */
+struct agent_key {
+    unsigned char *blob;
+    size_t len;
+    ssh_key pub;
+};
+
+/* Connections being set up to one address (or through one jump host). */
+struct pace_slot {
+    char *key;
+    unsigned busy;
 };
 
 struct ssh_tp {
     struct transport base; /* first: ops */
-    char *ssh_config;
+    struct sshcfg *cfg;
+    char *ssh_config; /* --ssh-config, for ProxyJump's ssh -F */
     char *known_hosts;
     enum ssh_host_key_policy policy;
+    bool policy_set;
     int64_t connect_timeout_ms;
+    bool connect_timeout_set;
     struct strlist cli_ids;
+    char *agent_sock; /* SSH_AUTH_SOCK, NULL: none */
+    struct agent_key *agent_keys;
+    size_t nagent;
     pthread_mutex_t lock; /* keys, prompting, known_hosts updates */
     struct loaded_key *keys;
     size_t nkeys, alloc;
+    struct loaded_cert *certs;
+    size_t ncerts, certs_alloc;
+    unsigned max_connecting;
+    pthread_mutex_t pace_lock;
+    pthread_cond_t pace_cond;
+    struct pace_slot *pace;
+    size_t npace, pace_alloc;
 };
 
-/* "~/x" and "%d/x" (the ssh directory) to absolute paths. */
+/* How one host is connected: the ssh config's resolution for it (and for
+ * each ProxyJump hop), with the inventory's and the command line's values
+ * applied. */
+struct ssh_hostopts {
+    /* chain.v[0 .. n-2]: the ProxyJump hops, the first one connected to
+     * first, each resolved as ssh resolves it; chain.v[n-1]: the target.
+     * A jump implementation reaches hop 0, then each next one through it. */
+    struct sshcfg_chain chain;
+    const struct sshcfg_host *h; /* the target: &chain.v[chain.n - 1] */
+    char *proxy_command;         /* to run with /bin/sh -c, or NULL */
+    /* What to offer, in order: -i, else the inventory's identity, else the
+     * ssh config's IdentityFile list. */
+    struct strlist identities;
+    bool identities_explicit; /* -i or identity: a bad one is an error */
+    bool identities_only;     /* never offer other agent keys */
+    struct strlist certificates;
+    enum ssh_host_key_policy policy;
+    int64_t connect_timeout_ms;
+    long alive_interval_s; /* 0: no keepalives */
+    int alive_count_max;
+    char *known_hosts;   /* read, and written by accept-new */
+    char *kh_host;       /* the name looked up in known_hosts */
+    unsigned kh_port;    /* its port there (22: "host", else "[host]:port") */
+    char *pace_key;      /* "host:port" of the first machine connected to */
+};
+
 extern const struct transport_ops transport_ssh_ops;
 
-/* Applies Host, the ssh config, then the target's values and the policy we
- * always enforce (strict host keys, timeouts, TCP_NODELAY). */
-int set_options(struct ssh_tp *t, ssh_session s,
-                const struct transport_target *tg, char *err);
+/* transport_ssh_host.c */
+int hostopts_resolve(struct ssh_tp *t, const struct transport_target *tg,
+                     struct ssh_hostopts *out, char *err);
+void hostopts_release(struct ssh_hostopts *o);
+/* Waits until fewer than max_connecting connections to key are being set
+ * up, polling stop() every 100 ms; -1 when stop() said to give up. */
+int pace_acquire(struct ssh_tp *t, const char *key, bool (*stop)(void *),
+                 void *ctx);
+void pace_release(struct ssh_tp *t, const char *key);
+
+/* transport_ssh_auth.c */
+/* libssh's options for a session whose socket is fd: no config parsing of
+ * its own, strict host keys, timeouts, TCP_NODELAY. */
+int set_options(struct ssh_tp *t, ssh_session s, const struct ssh_hostopts *o,
+                int fd, char *err);
 /* 0 when the host key is known and matches; -1 with err (a host key
  * problem); -2 with err when the process is out of descriptors. */
-int verify_host_key(struct ssh_tp *t, ssh_session s, char *err);
-/* The identity named by the ssh config (caller frees), or NULL. */
-char *config_identity(ssh_session s);
-int authenticate(struct ssh_tp *t, ssh_session s,
-                 const struct transport_target *tg, const char *cfg,
+int verify_host_key(struct ssh_tp *t, ssh_session s,
+                    const struct ssh_hostopts *o, char *err);
+int authenticate(struct ssh_tp *t, ssh_session s, const struct ssh_hostopts *o,
                  char *err);
-/* Loads (decrypts) the key at path once per run. */
-int preload(struct ssh_tp *t, const char *path, char *err);
+/* How much a key must be usable. */
+enum id_need {
+    ID_REQUIRED,   /* -i, identity: missing or undecryptable is an error */
+    ID_CONFIGURED, /* IdentityFile: missing is skipped (as ssh does),
+                      undecryptable is an error */
+    ID_DEFAULT,    /* OpenSSH's default names: skipped when unusable */
+};
+/* Reads the key at path once per run, decrypting it unless ssh-agent holds
+ * it (asking for its passphrase on the terminal). */
+int preload(struct ssh_tp *t, const char *path, enum id_need need, char *err);
 /* "host" or "[host]:port", as known_hosts spells it. */
-void endpoint(ssh_session s, char *out, size_t n);
+void endpoint(const struct ssh_hostopts *o, char *out, size_t n);
 bool out_of_resources(int e);
 void ssh_tp_free(struct transport *base);
+char *expand_home(const char *p);
+
+/* transport_ssh_agent.c */
+/* cert certifies pub (libssh 0.10's ssh_key_cmp() says they differ). */
+bool cert_of_key(ssh_key cert, ssh_key pub);
+/* Lists the keys of the agent at t->agent_sock (none when unreachable). */
+void agent_list(struct ssh_tp *t);
+/* The agent key equal to pub, or NULL. */
+const struct agent_key *agent_find(const struct ssh_tp *t, ssh_key pub);
+/* Authenticates through the agent offering keys[0..n) only (the agent's
+ * keys; certs[i], when set, offered instead of keys[i] and signed by its
+ * key). Returns an SSH_AUTH_* code. */
+int agent_auth(struct ssh_tp *t, ssh_session s,
+               const struct agent_key *const *keys, ssh_key const *certs,
+               size_t n, char *err);
 
 #endif

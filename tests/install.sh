@@ -130,7 +130,7 @@ $proj|oneoff help c|check
 $proj|oneoff check --ti|
 $proj|oneoff run --report-j|--report-junit
 $proj|oneoff run --dr|--dry-run
-$proj|oneoff hosts --s|--stage
+$proj|oneoff hosts --st|--stage
 $proj|oneoff check --pre|
 $proj|oneoff run -s |alpha beta
 $proj|oneoff run -s a|alpha

@@ -19,24 +19,26 @@
 #include "oneoff/util.h"
 
 enum opt_bit {
-    OPT_STAGE = 1u << 0,   /* -s STAGE */
-    OPT_SELECT = 1u << 1,  /* -l/--limit, -r/--role */
-    OPT_DRY_RUN = 1u << 2, /* -n/--dry-run */
-    OPT_YES = 1u << 3,     /* -y/--yes */
-    OPT_SSH = 1u << 4,     /* --ssh-config, --known-hosts, -i,
-                              --host-key-policy, --connect-timeout */
-    OPT_RUN = 1u << 5,     /* --parallel, --log-dir, --report, --release,
-                              --report-junit, --json */
-    OPT_ARGS = 1u << 6,    /* accepts "-- ARGS..." */
-    OPT_ROLLOUT = 1u << 7, /* --preflight, --allow-drift, --wait-lock,
-                              --batch, --max-fail */
-    OPT_TASK = 1u << 8,    /* --timeout, --output, -e: what only a task
-                              run uses */
-    OPT_FOLD = 1u << 9,    /* --fold (hosts) */
-    OPT_VIEW = 1u << 10,   /* -b/--gather, --diff, --summary, -q/--quiet,
-                              -v/--verbose, --silent-after */
-    OPT_REASON = 1u << 11, /* -m/--reason, --force: what history records */
-    OPT_JSON = 1u << 12,   /* --json alone (history, show) */
+    OPT_STAGE = 1u << 0,       /* -s STAGE */
+    OPT_SELECT = 1u << 1,      /* -l/--limit, -r/--role */
+    OPT_DRY_RUN = 1u << 2,     /* -n/--dry-run */
+    OPT_YES = 1u << 3,         /* -y/--yes */
+    OPT_SSH_CONN = 1u << 4,    /* --known-hosts, -i, --host-key-policy,
+                                  --connect-timeout, --max-connecting */
+    OPT_RUN = 1u << 5,         /* --parallel, --log-dir, --report, --release,
+                                  --report-junit, --json */
+    OPT_ARGS = 1u << 6,        /* accepts "-- ARGS..." */
+    OPT_ROLLOUT = 1u << 7,     /* --preflight, --allow-drift, --wait-lock,
+                                  --batch, --max-fail */
+    OPT_TASK = 1u << 8,        /* --timeout, --output, -e: what only a task
+                                  run uses */
+    OPT_FOLD = 1u << 9,        /* --fold (hosts) */
+    OPT_VIEW = 1u << 10,       /* -b/--gather, --diff, --summary, -q/--quiet,
+                                  -v/--verbose, --silent-after */
+    OPT_REASON = 1u << 11,     /* -m/--reason, --force: what history records */
+    OPT_JSON = 1u << 12,       /* --json alone (history, show) */
+    OPT_SSH_CONFIG = 1u << 13, /* --ssh-config */
+    OPT_SSH = OPT_SSH_CONN | OPT_SSH_CONFIG, /* every SSH option */
 };
 
 enum host_key_policy { HOST_KEY_STRICT, HOST_KEY_ACCEPT_NEW };
@@ -58,6 +60,9 @@ struct options {
     char *ssh_config;
     char *known_hosts;
     enum host_key_policy host_key_policy;
+    bool host_key_policy_set; /* given: wins over StrictHostKeyChecking */
+    bool connect_timeout_set; /* given: wins over ConnectTimeout */
+    unsigned max_connecting;  /* 0: the default */
     struct strlist identities;
     char *log_dir;
     char *report;

@@ -77,6 +77,9 @@ struct sshcfg_target {
     const char *user;  /* NULL: from the configuration, else local_user */
     unsigned port;     /* 0: from the configuration, else 22 */
     const char *jump;  /* NULL: ProxyJump from the configuration; "none" */
+    /* NULL: HostName from the configuration; else like `-o HostName=X`
+     * (`Match host` sees it). Applies to the target only, not its hops. */
+    const char *hostname;
 };
 
 /* One ProxyJump hop, [user@]host[:port] or ssh://[user@]host[:port]. */
@@ -107,6 +110,7 @@ struct sshcfg_host {
      * unexpanded). ssh also tries FILE-cert when no CertificateFile is
      * set: that is the loader's business. */
     struct strlist identity_files;
+    bool identity_files_default; /* none configured: OpenSSH's defaults */
     bool identities_only;
     struct strlist certificate_files; /* expanded likewise */
     /* ProxyJump as ssh -G prints it, NULL when none; hops in connection
@@ -121,8 +125,9 @@ struct sshcfg_host {
     struct strlist known_hosts_files; /* expanded; empty: "none" */
     char *host_key_alias;             /* lowercase, NULL when unset */
     enum sshcfg_strict strict_host_key_checking;
-    long connect_timeout_s; /* -1: none */
-    long server_alive_interval_s;
+    long connect_timeout_s;       /* -1: none */
+    long server_alive_interval_s; /* 0: off */
+    bool server_alive_set;        /* configured (or implied by BatchMode) */
     int server_alive_count_max;
     bool batch_mode;
 };

@@ -153,24 +153,50 @@ void transport_result_init(struct transport_result *res);
 
 enum ssh_host_key_policy { SSH_HK_STRICT, SSH_HK_ACCEPT_NEW };
 
+/* Keepalives when the ssh config sets no ServerAliveInterval: a peer that
+ * stops answering is "lost" after about interval x count. */
+#define SSH_ALIVE_INTERVAL_S 15
+#define SSH_ALIVE_COUNT_MAX 3
+/* Connections being set up (not yet authenticated) at once to one address
+ * and port, or through one jump host: below sshd's MaxStartups 10. */
+#define SSH_MAX_CONNECTING 8
+
 struct ssh_settings {
     const char *ssh_config;  /* NULL: ~/.ssh/config and /etc/ssh/ssh_config */
-    const char *known_hosts; /* NULL: ~/.ssh/known_hosts (+ global file) */
+    const char *known_hosts; /* NULL: the ssh config's UserKnownHostsFile */
     enum ssh_host_key_policy policy;
+    bool policy_set; /* policy given on the command line: wins */
     int64_t connect_timeout_ms;
+    bool connect_timeout_set;         /* given on the command line: wins */
     const struct strlist *identities; /* -i: used for every host */
+    unsigned max_connecting;          /* 0: SSH_MAX_CONNECTING */
 };
 
-/* Prepares what all SSH sessions of a run share: decrypted keys (asked for
- * once, on the terminal), the known_hosts lock. Identities named with -i
- * are loaded here so a bad passphrase fails before any host is contacted. */
+/* Reads the ssh config once (sshcfg_load: a bad line fails here with
+ * "FILE:LINE: what"), lists the keys ssh-agent holds, and loads the -i
+ * identities (asking for passphrases on the terminal), before any host is
+ * contacted. */
 int transport_ssh_new(struct transport **out, const struct ssh_settings *set,
                       char *err);
-/* Loads the identity tg will use (its own, else the ssh config's
- * IdentityFile), so that a passphrase is asked once, before anything
- * connects. */
+/* Resolves tg against the ssh config (a ProxyJump loop or a bad token
+ * fails here, located) and loads the identities it will offer that
+ * ssh-agent does not hold, so that a passphrase is asked once, before
+ * anything connects. */
 int transport_ssh_preload(struct transport *t,
                           const struct transport_target *tg, char *err);
+
+/* Where tg would be connected to, for display: the ssh config resolved,
+ * the inventory's values applied. */
+struct ssh_where {
+    char *address; /* HostName */
+    unsigned port;
+    char *user;
+    char *jump;          /* "bastion -> inner" (ProxyJump hops), or NULL */
+    char *proxy_command; /* as configured, or NULL */
+};
+int transport_ssh_where(struct transport *t, const struct transport_target *tg,
+                        struct ssh_where *out, char *err);
+void ssh_where_release(struct ssh_where *w);
 
 /* ---- this machine ------------------------------------------------------- */
 

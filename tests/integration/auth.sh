@@ -89,7 +89,8 @@ au_oo() {
 # au_q ARGS...: the arguments quoted for bash
 au_q() { printf '%q ' "$@"; }
 
-# au_pty NAME PASSPHRASE SUBCOMMAND ARGS...: runs oneoff (options of `oo`) on a pseudo-terminal
+# au_pty NAME PASSPHRASE SUBCOMMAND ARGS...: runs oneoff (options of `oo`, environment of
+# AU_ENV) on a pseudo-terminal
 # made by `script`, its stdout and stderr to $OUT and $ERR, and types PASSPHRASE (and Enter)
 # each time a "passphrase for" prompt appears on the terminal (after it, so that the echo is
 # off: typed-ahead input is discarded). Sets RC, OUT, ERR, MS, RUNDIR, JSON, TTY (what the
@@ -104,8 +105,9 @@ au_pty() {
     mkfifo "$fifo" || fail "mkfifo $fifo"
     {
         echo "echo \$\$ >$(au_q "$pidf.tmp") && mv -f $(au_q "$pidf.tmp" "$pidf")"
-        echo "exec $(au_q env -u SSH_AUTH_SOCK HOME="$CLIENT_HOME" "$ONEOFF" "$sub" -C "$DIR/app" \
-            --known-hosts "${KH:-$DIR/known_hosts}" "$@") >$(au_q "$OUT") 2>$(au_q "$ERR")"
+        echo "exec $(au_q env -u SSH_AUTH_SOCK HOME="$CLIENT_HOME" ${AU_ENV[@]+"${AU_ENV[@]}"} \
+            "$ONEOFF" "$sub" -C "$DIR/app" --known-hosts "${KH:-$DIR/known_hosts}" "$@") \
+            >$(au_q "$OUT") 2>$(au_q "$ERR")"
     } >"$cmdf"
     : >"$TTY"
     t0=$(now_ms)

@@ -984,6 +984,7 @@ test_report_unwritable() {
 . "$HERE/interfaces.sh" # more test_* functions: run.json's format, --json, JUnit, help
 . "$HERE/view.sh" # more test_* functions: gathered output, big summaries, -q, -v, progress
 . "$HERE/history.sh" # more test_* functions: history on the hosts, reasons, once, secret_args
+. "$HERE/sshcfg.sh" # more test_* functions: ssh config, agent, certificates, keepalives, pacing
 
 # =============================================================================================
 # tasks shared by the tests
@@ -1112,7 +1113,9 @@ case $ONEOFF in /*) ;; *) ONEOFF=$PWD/$ONEOFF ;; esac
 [ -x "$ONEOFF" ] || { echo "integration: ONEOFF=$ONEOFF is not an executable (run make)" >&2; exit 2; }
 IT_TIMEOUT=${IT_TIMEOUT:-60}
 
-mapfile -t ALL < <(sed -n 's/^\(test_[A-Za-z0-9_]*\)() *{.*/\1/p' "$HERE/run.sh" "$HERE/twelve_factor.sh" "$HERE/auth.sh" "$HERE/records.sh" "$HERE/interfaces.sh" "$HERE/view.sh" "$HERE/history.sh")
+# every test_* function of this file and of the suites it sources, in that order
+mapfile -t ALL < <(cd "$HERE" && sed -n 's/^\(test_[A-Za-z0-9_]*\)() *{.*/\1/p' run.sh \
+    $(sed -n 's/^\. "\$HERE\/\([a-z_]*\.sh\)".*/\1/p' run.sh))
 if [ $# -gt 0 ]; then
     SELECTED=()
     for a in "$@"; do

@@ -46,7 +46,7 @@ static void ssh_g(const char *file, const struct sshcfg_target *t,
                   struct dump *d)
 {
     const char *argv[16];
-    char port[16];
+    char port[16], hostname[300];
     size_t n = 0;
     int fd[2], status;
     pid_t pid;
@@ -71,6 +71,11 @@ static void ssh_g(const char *file, const struct sshcfg_target *t,
     if (t->jump != NULL) {
         argv[n++] = "-J";
         argv[n++] = t->jump;
+    }
+    if (t->hostname != NULL) {
+        snprintf(hostname, sizeof(hostname), "HostName=%s", t->hostname);
+        argv[n++] = "-o";
+        argv[n++] = hostname;
     }
     argv[n++] = "--";
     argv[n++] = t->alias;

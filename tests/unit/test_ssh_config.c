@@ -52,7 +52,8 @@ static int load(struct sshcfg **cfg, const char *file, char *err)
     return sshcfg_load(cfg, &o, err);
 }
 
-/* "ALIAS [-l USER] [-p PORT] [-J JUMP]" into t (pointing into s). */
+/* "ALIAS [-l USER] [-p PORT] [-J JUMP] [-H HOSTNAME]" into t (pointing
+ * into s); -H is ssh's -o HostName=HOSTNAME (an inventory's address). */
 static void parse_target(char *s, struct sshcfg_target *t)
 {
     char *w[8];
@@ -69,6 +70,8 @@ static void parse_target(char *s, struct sshcfg_target *t)
             t->port = (unsigned)strtoul(w[++i], NULL, 10);
         else if (strcmp(w[i], "-J") == 0 && i + 1 < n)
             t->jump = w[++i];
+        else if (strcmp(w[i], "-H") == 0 && i + 1 < n)
+            t->hostname = w[++i];
         else
             t->alias = w[i];
     }
