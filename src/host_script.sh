@@ -20,6 +20,8 @@
 #     oneoff_lock_wait     seconds to wait for a lock held by an older run
 #     oneoff_check_locks   1: report every held task lock (oneoff check)
 #     oneoff_cmd           the task's command, run by /bin/sh -c
+#     oneoff_pty           1: a console, on a terminal (see Consoles)
+#     oneoff_stdin         1: the task gets the client's input (see Input)
 # The task's arguments are this shell's positional parameters.
 #
 # Protocol, the same over SSH and for local hosts:
@@ -77,6 +79,28 @@
 # so that SSH reports exit-signal. A process that leaves the group (setsid)
 # is out of the watchdog's reach. After a stop, the watchdog's sleep may
 # outlive this shell by up to the five seconds; it holds nothing.
+#
+# Consoles (oneoff_pty). The channel has a terminal, which is this shell's
+# stdin and stdout. Until "go" it neither echoes (so the client's word does
+# not come back as output) nor turns newlines into CR LF (the report's
+# frames stay lines): stty -echo -onlcr at the start, stty echo onlcr after
+# "go"; the word is read in canonical mode. Then the task runs in the
+# foreground on the terminal, with no watchdog: HUP keeps its default, so
+# when the connection goes and sshd hangs the terminal up, this shell (the
+# session's leader) dies and the kernel sends HUP to the terminal's
+# foreground job, as for any SSH login. This shell catches INT, QUIT, TERM
+# and TSTP, which Ctrl-C, Ctrl-\ and Ctrl-Z send to the foreground group,
+# to outlive them and report how the task ended. Two stty are the whole
+# extra cost.
+#
+# Input (oneoff_stdin). When the client has input for the task, it sends
+# it after "go" in frames, "<length>\n" and that many bytes, then "0\n" at
+# its end; EOF (or a lost connection) still means stop. The watchdog
+# copies each frame into a fifo (mkfifo, removed once both ends are open)
+# that is the task's stdin, one `head -c` per frame (the client sends large
+# frames), and closes it at "0": the task sees the end of its input and
+# goes on. If the task stops reading, the rest is drained with one cat.
+# Without input none of this runs and the task's stdin is /dev/null.
 #
 # Footprint: every process started here is paid on every host. On the
 # normal path this shell forks twice (the task and the watchdog) and execs
@@ -275,6 +299,22 @@ oneoff_report_held() {
     done
 }
 
+# oneoff_demux: the watchdog's part when the task has input (see Input).
+oneoff_demux() {
+    exec 4>"$oneoff_in"
+    PATH=$oneoff_path rm -f -- "$oneoff_in"
+    while IFS= read -r oneoff_x; do
+        case $oneoff_x in
+        0 | '' | *[!0-9]*) break ;;
+        *) PATH=$oneoff_path head -c "$oneoff_x" >&4 && continue ;;
+        esac
+        exec 4>&-
+        PATH=$oneoff_path cat >/dev/null
+        break
+    done
+    exec 4>&-
+}
+
 # oneoff_under PATH: sets oneoff_d to PATH made absolute from app_dir (or,
 # before app_dir is entered, from here), so that neither CDPATH nor an env
 # file that changes directory can move it.
@@ -284,6 +324,8 @@ oneoff_under() {
     *) oneoff_d=$oneoff_app/$1 ;;
     esac
 }
+
+[ -z "$oneoff_pty" ] || PATH=$oneoff_path stty -echo -onlcr 2>/dev/null
 
 # 1. set-up
 oneoff_app=.
@@ -355,31 +397,47 @@ while [ "$oneoff_i" -lt "$oneoff_env" ]; do
     export "${oneoff_e?}"
 done
 
-# The watchdog, its signals ignored before it exists (no window), its stdin
-# the channel's, fd 9 closed so that it never holds the lock.
-exec 3<&0 </dev/null
-trap '' HUP INT QUIT TERM USR1 USR2 ALRM PIPE
-{
-    while IFS= read -r oneoff_x; do :; done
-    kill -s TERM 0
-    exec </dev/null
-    PATH=$oneoff_path
-    sleep 5
-    kill -s KILL 0
-} <&3 >/dev/null 2>&1 9>&- &
-oneoff_dog=$!
-exec 3<&-
-trap - QUIT USR1 USR2 ALRM PIPE
-trap : HUP INT TERM
+# the task's input (see Input)
+oneoff_in=/dev/null
+if [ -n "$oneoff_stdin" ]; then
+    oneoff_in=${TMPDIR:-/tmp}/oneoff-$oneoff_nonce-$$.in
+    PATH=$oneoff_path mkfifo -m 600 -- "$oneoff_in" ||
+        oneoff_fail "cannot create the fifo $oneoff_in"
+fi
 
-/bin/sh -c "$oneoff_cmd" oneoff "$@"
+if [ -n "$oneoff_pty" ]; then
+    # a console: the terminal, no watchdog (see Consoles)
+    PATH=$oneoff_path stty echo onlcr 2>/dev/null
+    oneoff_in=/dev/stdin oneoff_dog=
+    trap : INT QUIT TERM TSTP
+else
+    # The watchdog, its signals ignored before it exists (no window), its
+    # stdin the channel's, fd 9 closed so that it never holds the lock.
+    exec 3<&0 </dev/null
+    trap '' HUP INT QUIT TERM USR1 USR2 ALRM PIPE
+    {
+        [ -z "$oneoff_stdin" ] || oneoff_demux
+        while IFS= read -r oneoff_x; do :; done
+        kill -s TERM 0
+        exec </dev/null
+        PATH=$oneoff_path
+        sleep 5
+        kill -s KILL 0
+    } <&3 >/dev/null 2>&1 9>&- &
+    oneoff_dog=$!
+    exec 3<&-
+    trap - QUIT USR1 USR2 ALRM PIPE
+    trap : HUP INT TERM
+fi
+
+/bin/sh -c "$oneoff_cmd" oneoff "$@" <"$oneoff_in"
 oneoff_rc=$?
 # (reaped quietly: bash would report the job's death on stderr)
 {
     kill -s KILL "$oneoff_dog"
     wait "$oneoff_dog"
 } 2>/dev/null
-trap - HUP INT TERM
+trap - HUP INT QUIT TERM TSTP
 if [ "$oneoff_rc" -gt 128 ]; then
     # signals whose default action ends a process (Linux numbering)
     case $((oneoff_rc - 128)) in

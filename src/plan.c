@@ -271,6 +271,8 @@ static void spec_of(const struct plan *p, const struct plan_host *ph,
     spec->lock = t->lock ? t->name : NULL;
     spec->lock_wait_s = p->wait_lock_s;
     spec->check_locks = mode == SCRIPT_CHECK && p->check_locks;
+    spec->pty = mode == SCRIPT_RUN && t->pty;
+    spec->input = mode == SCRIPT_RUN && p->input;
     spec->command = t->command;
 }
 
@@ -419,6 +421,7 @@ int plan_build(struct plan *p, const struct inventory *inv,
     p->task = t;
     p->confirm = inv->confirm || t->confirm;
     p->wait_lock_s = (long)((o->wait_lock_ms + 999) / 1000);
+    p->input = o->input;
     strlist_copy(&p->args, &o->args);
     p->hosts = xcalloc(n, sizeof(*p->hosts));
     p->nhosts = n;

@@ -24,6 +24,7 @@ struct plan_opts {
     struct kvlist env;     /* -e KEY=VALUE */
     const char *release;   /* --release ID: app_dir/releases/ID */
     int64_t wait_lock_ms;  /* --wait-lock D: wait for a held lock */
+    bool input; /* the task gets oneoff's stdin, in frames (stdin_feed.h) */
 };
 
 struct plan_host {
@@ -44,6 +45,7 @@ struct plan {
     bool confirm;     /* the stage or the task asks for confirmation */
     long wait_lock_s; /* 0: a held lock refuses the run */
     bool check_locks; /* preflight reports every held lock (check) */
+    bool input;       /* plan_opts.input */
 };
 
 /* Selects the hosts and composes their scripts. Errors are usage or

@@ -16,6 +16,8 @@
 #include "oneoff/plan.h"
 #include "oneoff/transport.h"
 
+struct console;
+
 enum runner_mode {
     RUN_TASK,      /* preflight every host, then run */
     RUN_PREFLIGHT, /* --preflight: stop after the preflight */
@@ -40,6 +42,10 @@ struct runner_opts {
     bool diff, quiet, verbose;
     enum summary_mode summary;
     int64_t silent_after_ms; /* 0: PROGRESS_SILENT_MS */
+    /* A console (console.h): the one host's task runs on a terminal whose
+     * I/O the console takes over after "go"; nothing else is printed while
+     * it runs. NULL for every other run. */
+    struct console *console;
 };
 
 /* Runs p; returns the process exit code (0, 1, 2, 3, 4, 130). err is set
