@@ -80,7 +80,7 @@ static int run_console(struct options *o)
     if (con.ran) {
         rc = console_exit_code(&con);
         if (con.res.outcome == OUTCOME_LOST)
-            fprintf(stderr, "oneoff: the console's %s\n", con.res.error);
+            fprintf(stderr, "oneoff: %s\n", con.res.error);
     }
     console_release(&con);
     task_release(&t);

@@ -163,7 +163,9 @@ enum transport_control console_control(struct console *c, bool interrupted)
 {
     struct pollfd pf = {c->in, POLLIN, 0};
 
-    if (interrupted || c->disconnect)
+    if (interrupted)
+        c->interrupted = true;
+    if (c->interrupted || c->disconnect)
         return CONTROL_CLOSE;
     if (resized) {
         unsigned cols = c->cols, rows = c->rows;
@@ -318,7 +320,7 @@ int console_exit_code(const struct console *c)
 {
     const struct transport_result *r = &c->res;
 
-    if (c->disconnect)
+    if (c->disconnect || c->interrupted)
         return EXIT_INTERRUPTED;
     switch (r->outcome) {
     case OUTCOME_EXITED:

@@ -47,7 +47,8 @@ struct console {
     char keys[4096]; /* typed, not yet sent */
     size_t nkeys;
     bool bol, tilde; /* for "~." */
-    bool disconnect; /* "~." was typed */
+    bool disconnect;  /* "~." was typed */
+    bool interrupted; /* oneoff got SIGTERM or SIGHUP */
     /* console_copy() */
     int copy_fd;
     char copy_buf[65536];

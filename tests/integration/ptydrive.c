@@ -12,6 +12,7 @@
  *   resize COLS ROWS     resizes the terminal (the kernel sends SIGWINCH)
  *   sleep MS
  *   run COMMAND          /bin/sh -c COMMAND; fails unless it exits 0
+ *   signal N             sends signal N to PROGRAM
  *   exit SECONDS CODE    waits for PROGRAM to end; fails unless its exit
  *                        status is CODE
  *   modes                fails unless the terminal's modes equal those it
@@ -220,6 +221,9 @@ int main(int argc, char **argv)
             int st = system(arg);
             if (st != 0)
                 die("'%s' failed", arg);
+        } else if (strncmp(line, "signal ", 7) == 0) {
+            if (kill(child, atoi(arg)))
+                die("kill: %s", strerror(errno));
         } else if (strncmp(line, "exit ", 5) == 0) {
             long long end = now_ms() + atoi(arg) * 1000LL;
             int want = atoi(strchr(arg, ' ') ? strchr(arg, ' ') : "-1");
