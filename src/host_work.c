@@ -112,6 +112,7 @@ static void sink_data(void *ctx, enum transport_stream st, const char *p,
                       size_t n)
 {
     struct worker_host *w = ctx;
+    size_t before;
     int rc;
 
     if (w->in_console) {
@@ -127,7 +128,11 @@ static void sink_data(void *ctx, enum transport_stream st, const char *p,
         lines_feed(&w->lines[LINE_SETUP], p, n);
         return;
     }
+    before = w->noise.len;
     rc = preflight_parse(&w->pf, w->r->nonce, p, n, &w->noise, w->perr);
+    /* on a terminal, stderr is stdout: the set-up's reason is noise */
+    if (w->pty && w->noise.len > before)
+        keep_setup_err(w, w->noise.data + before, w->noise.len - before);
     if (rc < 0) {
         w->malformed = true;
     } else if (rc == 1 && !w->ready) {
@@ -328,7 +333,7 @@ void host_work_preflight(struct worker_host *w)
     lock_holder(r, w, holder, sizeof(holder));
     memset(&cmd, 0, sizeof(cmd));
     if (r->opts->console && r->plan->task->pty) {
-        cmd.pty = true;
+        cmd.pty = w->pty = true;
         cmd.cols = r->opts->console->cols;
         cmd.rows = r->opts->console->rows;
         cmd.term = r->opts->console->term;

@@ -79,6 +79,7 @@ struct worker_host {
     char perr[ERR_MAX];
     /* after "go": the task's input, or the console's terminal */
     bool feeding, in_console;
+    bool pty; /* the script runs on a terminal: stderr is stdout */
     /* control */
     int64_t deadline; /* monotonic; 0: none */
     bool timed_out, interrupted;
