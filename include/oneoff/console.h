@@ -46,7 +46,7 @@ struct console {
     bool casting, raw;
     char keys[4096]; /* typed, not yet sent */
     size_t nkeys;
-    bool bol, tilde; /* for "~." */
+    bool bol, tilde;  /* for "~." */
     bool disconnect;  /* "~." was typed */
     bool interrupted; /* oneoff got SIGTERM or SIGHUP */
     /* console_copy() */
