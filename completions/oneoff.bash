@@ -1,8 +1,8 @@
 # bash completion for oneoff(1)                              -*- shell-script -*-
 #
 # Completes the commands, each command's options (as src/cli.c accepts
-# them), the values of -s/--stage (hosts/*.yml) and the task of `run`
-# (tasks/*.yml), read from the project folder: the current directory, or
+# them), the values of -s/--stage (hosts/*.yml) and the task of `run` and
+# `console` (tasks/*.yml), read from the project folder: the current directory, or
 # the one given with -C/--directory on the line. Needs nothing but bash;
 # installed as share/bash-completion/completions/oneoff.
 
@@ -29,7 +29,13 @@ _oneoff_command_opts()
     run | exec)
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
             "$_oneoff_opts_dry_run $_oneoff_opts_yes $_oneoff_opts_ssh" \
-            "$_oneoff_opts_run $_oneoff_opts_task $_oneoff_opts_rollout $_oneoff_opts_view --"
+            "$_oneoff_opts_run $_oneoff_opts_task $_oneoff_opts_rollout $_oneoff_opts_view" \
+            "--no-stdin --"
+        ;;
+    console)
+        echo "$_oneoff_opts_common $_oneoff_opts_stage --host" \
+            "$_oneoff_opts_dry_run $_oneoff_opts_yes $_oneoff_opts_ssh" \
+            "$_oneoff_opts_run $_oneoff_opts_rollout --"
         ;;
     check)
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
@@ -106,7 +112,8 @@ _oneoff()
             --ssh-config | --known-hosts | --host-key-policy | \
             --connect-timeout | --parallel | --timeout | --log-dir | \
             --report | --report-junit | --output | -e | --env | --release | \
-            --wait-lock | --batch | --max-fail | --summary | --silent-after)
+            --wait-lock | --batch | --max-fail | --summary | --silent-after | \
+            --host)
             opt_value=value
             ;;
         -*) ;;
@@ -153,7 +160,7 @@ _oneoff()
         ;;
     -l | --limit | -r | --role | -e | --env | --connect-timeout | \
         --parallel | --timeout | --release | --wait-lock | --batch | \
-        --max-fail | --silent-after)
+        --max-fail | --silent-after | --host)
         return 0
         ;;
     esac
@@ -162,7 +169,7 @@ _oneoff()
         if [[ $cur == -* ]]; then
             _oneoff_reply $'-C\n-h\n--help\n--version' "$cur"
         else
-            _oneoff_reply $'run\nexec\ncheck\nhosts\ntasks\nhelp' "$cur"
+            _oneoff_reply $'run\nexec\nconsole\ncheck\nhosts\ntasks\nhelp' "$cur"
         fi
         return 0
     fi
@@ -172,9 +179,9 @@ _oneoff()
         return 0
     fi
     if [[ $cmd == help && $npos -eq 0 ]]; then
-        _oneoff_reply $'run\nexec\ncheck\nhosts\ntasks\nhelp' "$cur"
+        _oneoff_reply $'run\nexec\nconsole\ncheck\nhosts\ntasks\nhelp' "$cur"
     fi
-    if [[ $cmd == run && $npos -eq 0 ]]; then
+    if [[ ($cmd == run || $cmd == console) && $npos -eq 0 ]]; then
         _oneoff_reply "$(_oneoff_yml_names "$dir" tasks)" "$cur"
     fi
     return 0
