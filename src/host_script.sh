@@ -97,9 +97,11 @@
 # it after "go" in frames, "<length>\n" and that many bytes, then "0\n" at
 # its end; EOF (or a lost connection) still means stop. The watchdog
 # copies each frame into a fifo (mkfifo, removed once both ends are open)
-# that is the task's stdin, one `head -c` per frame (the client sends large
-# frames), and closes it at "0": the task sees the end of its input and
-# goes on. If the task stops reading, the rest is drained with one cat.
+# that is the task's stdin, one dd per frame (the client sends frames of up
+# to 1 MiB), and closes it at "0": the task sees the end of its input and
+# goes on. `dd bs=N count=1 iflag=fullblock` reads exactly N bytes, with
+# GNU and busybox alike (busybox's head -c reads ahead, through stdio). If
+# the task stops reading, the rest is drained with one cat.
 # Without input none of this runs and the task's stdin is /dev/null.
 #
 # Footprint: every process started here is paid on every host. On the
@@ -306,7 +308,8 @@ oneoff_demux() {
     while IFS= read -r oneoff_x; do
         case $oneoff_x in
         0 | '' | *[!0-9]*) break ;;
-        *) PATH=$oneoff_path head -c "$oneoff_x" >&4 && continue ;;
+        *) PATH=$oneoff_path dd bs="$oneoff_x" count=1 iflag=fullblock \
+            2>/dev/null >&4 && continue ;;
         esac
         exec 4>&-
         PATH=$oneoff_path cat >/dev/null

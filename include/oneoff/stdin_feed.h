@@ -28,7 +28,7 @@
 #include "oneoff/util.h"
 
 #define FEED_RING (4u << 20)      /* the memory bound of a run's input */
-#define FEED_FRAME_MAX (1u << 20) /* one frame: one `head -c` on the host */
+#define FEED_FRAME_MAX (1u << 20) /* one frame: one dd on the host */
 
 struct feed;
 
