@@ -4,11 +4,12 @@
  * Restoring the terminal. console_end() restores the modes saved by
  * console_begin(); an atexit() handler does it too, for an exit() from
  * anywhere (out of memory, a bug's abort path that exits). That handler
- * needs the saved modes in a file-scope variable: the one mutable state
- * here that is not in struct console, written only before raw mode is
- * entered. Signals oneoff ends on (TERM, HUP) do not kill it: the runner
- * reads them from a signalfd, and the session's control() closes the
- * channel, so console_end() runs.
+ * needs the saved modes in file-scope variables (saved_modes, saved_fd),
+ * written only before raw mode is entered; raw_on and resized, the other
+ * two, are atomics a signal handler or atexit() may read from any thread.
+ * Nothing else here lives outside struct console. Signals oneoff ends on (TERM,
+ * HUP) do not kill it: the runner reads them from a signalfd, and the session's
+ * control() closes the channel, so console_end() runs.
  */
 #define _GNU_SOURCE
 #include "oneoff/console.h"
@@ -17,6 +18,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,22 +28,24 @@
 
 #include "oneoff/exit_codes.h"
 
-static volatile sig_atomic_t resized;
-static volatile sig_atomic_t raw_on;
+/* lock-free atomics: set by a signal handler in any thread, read by the
+ * worker that pumps the console (volatile sig_atomic_t is only for one
+ * thread) */
+static atomic_int resized;
+static atomic_int raw_on;
 static struct termios saved_modes; /* see above */
 static int saved_fd = -1;
 
 static void on_winch(int sig)
 {
     (void)sig;
-    resized = 1;
+    atomic_store(&resized, 1);
 }
 
 static void restore_at_exit(void)
 {
-    if (raw_on && saved_fd >= 0)
+    if (atomic_exchange(&raw_on, 0) && saved_fd >= 0)
         tcsetattr(saved_fd, TCSADRAIN, &saved_modes);
-    raw_on = 0;
 }
 
 static void window_size(int fd, unsigned *cols, unsigned *rows)
@@ -103,9 +107,9 @@ int console_begin(struct console *c, struct tchan *chan, const char *cast_path,
         registered = atexit(restore_at_exit) == 0;
     raw = saved_modes;
     cfmakeraw(&raw);
-    raw_on = 1;
+    atomic_store(&raw_on, 1);
     if (tcsetattr(c->in, TCSADRAIN, &raw) != 0) {
-        raw_on = 0;
+        atomic_store(&raw_on, 0);
         cast_close(&c->cast, err);
         c->casting = false;
         return errf(err, "cannot put the terminal in raw mode: %s",
@@ -117,7 +121,7 @@ int console_begin(struct console *c, struct tchan *chan, const char *cast_path,
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
     sigaction(SIGWINCH, &sa, NULL);
-    resized = 0;
+    atomic_store(&resized, 0);
     c->chan = chan;
     c->bol = true;
     c->ran = true;
@@ -167,9 +171,8 @@ enum transport_control console_control(struct console *c, bool interrupted)
         c->interrupted = true;
     if (c->interrupted || c->disconnect)
         return CONTROL_CLOSE;
-    if (resized) {
+    if (atomic_exchange(&resized, 0)) {
         unsigned cols = c->cols, rows = c->rows;
-        resized = 0;
         window_size(c->in, &cols, &rows);
         if (cols != c->cols || rows != c->rows) {
             c->cols = cols;
@@ -218,7 +221,7 @@ int console_end(struct console *c, const struct transport_result *res,
     signal(SIGWINCH, SIG_DFL);
     if (c->raw) {
         tcsetattr(c->in, TCSADRAIN, &saved_modes);
-        raw_on = 0;
+        atomic_store(&raw_on, 0);
         c->raw = false;
     }
     if (c->casting && cast_close(&c->cast, err))
