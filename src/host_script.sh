@@ -409,7 +409,8 @@ if [ -n "$oneoff_stdin" ]; then
 fi
 
 if [ -n "$oneoff_pty" ]; then
-    # a console: the terminal, no watchdog (see Consoles)
+    # a console: the terminal, no watchdog (see Consoles); the history
+    # lines around the task are written as for any run (kind "console")
     PATH=$oneoff_path stty echo onlcr 2>/dev/null
     oneoff_in=/dev/stdin oneoff_dog=
     trap : INT QUIT TERM TSTP

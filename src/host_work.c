@@ -327,7 +327,8 @@ void host_work_preflight(struct worker_host *w)
     }
     if (stop_before_start(w))
         return;
-    log_note(w, "run %s: %s '%s' on host '%s'", r->run_id,
+    log_note(w, "run %s: %s%s '%s' on host '%s'", r->run_id,
+             r->opts->console ? "console " : "",
              r->plan->task->adhoc ? "command" : "task", r->plan->task->name,
              host->name);
     lock_holder(r, w, holder, sizeof(holder));

@@ -438,6 +438,11 @@ int plan_build(struct plan *p, const struct inventory *inv,
     return 0;
 }
 
+const char *plan_kind(const struct plan *p)
+{
+    return p->task->pty ? "console" : "run";
+}
+
 void plan_release(struct plan *p)
 {
     for (size_t i = 0; i < p->nhosts; i++) {

@@ -65,6 +65,12 @@ int plan_select(const struct inventory *inv, const struct task *t,
 
 void plan_opts_release(struct plan_opts *o);
 
+/* What kind of run p is, as the hosts' history names it (its "kind"):
+ * "console" for a task on a terminal (oneoff console), else "run". The
+ * history writer's hook for consoles: a console goes through the same plan,
+ * runner and host script as any run. */
+const char *plan_kind(const struct plan *p);
+
 /* A rolling run: batch sizes in order (the last repeats) and the number of
  * failures after which no new host is started. */
 struct rollout {
