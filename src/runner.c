@@ -679,12 +679,13 @@ static void runner_release(struct runner *r)
 }
 
 /* Sessions stay open across the gate: room for a socket and a log per
- * host, and a margin for agents, known_hosts and the record. Refusing up
- * front beats hosts failing one by one for lack of descriptors. */
-static int fd_budget(size_t hosts, char *err)
+ * host (and the wake-up of a run's input: per_host 3), and a margin for
+ * agents, known_hosts and the record. Refusing up front beats hosts
+ * failing one by one for lack of descriptors. */
+static int fd_budget(size_t hosts, unsigned per_host, char *err)
 {
     struct rlimit rl;
-    rlim_t want = (rlim_t)hosts * 2 + 64;
+    rlim_t want = (rlim_t)hosts * per_host + 64;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
         return 0;
@@ -717,7 +718,7 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
     bool joined;
     int code;
 
-    if (fd_budget(p->nhosts, err))
+    if (fd_budget(p->nhosts, p->input ? 3 : 2, err))
         return EXIT_USAGE;
     if (runner_init(&r, p, o, err)) {
         runner_release(&r);
