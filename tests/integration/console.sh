@@ -18,6 +18,7 @@
 #                       3, modes restored, the remote sleep gone
 #   console_sigterm     SIGTERM to oneoff: exit 130, modes restored, the remote sleep gone
 #   console_escape      "~." after a newline disconnects: exit 130, modes restored
+#   console_signal      the remote program killed by SIGKILL: oneoff exits 137 (128+9)
 #   console_needs_terminal  without a terminal on stdin: refused, exit 2
 #   stdin_broadcast     10 MB piped through `exec -- sha256sum` on 3 hosts: same digests
 #   stdin_sqlite        SQL piped into sqlite3 in the release, on the primary (run_on)
@@ -38,7 +39,7 @@ FL_HOSTS=3
 FL_TIMEOUT=120
 FL_USER=${FL_USER-}
 FL_TESTS=(test_console_shell test_console_host test_console_lost test_console_sigterm
-    test_console_escape test_console_needs_terminal test_stdin_broadcast test_stdin_sqlite
+    test_console_escape test_console_signal test_console_needs_terminal test_stdin_broadcast test_stdin_sqlite
     test_stdin_end_keeps_task test_stdin_lost_connection)
 RELEASE_ID=20261101120000
 
@@ -199,6 +200,15 @@ expect 10 a~b
 expect 10 oo> $
 send ~.
 exit 30 130
+modes
+EOF
+}
+
+test_console_signal() {
+    drive -- env 'PS1=oo> ' sh <<'EOF'
+expect 40 oo> $
+send kill -KILL $$\r
+exit 30 137
 modes
 EOF
 }
