@@ -116,7 +116,7 @@ unit: $(UNIT_BINS)
 
 # run.sh, then the fault tests (stops, locks), each with a fleet of its own;
 # every suite runs even when one before it failed.
-INTEGRATION_SUITES = run stops locks
+INTEGRATION_SUITES = run stops locks console
 integration: $(O)/oneoff
 	@rc=0; for s in $(INTEGRATION_SUITES); do \
 		echo "ONEOFF=$(CURDIR)/$(O)/oneoff bash tests/integration/$$s.sh"; \

@@ -1,8 +1,8 @@
 # bash completion for oneoff(1)                              -*- shell-script -*-
 #
 # Completes the commands, each command's options (as src/cli.c accepts
-# them), the values of -s/--stage (hosts/*.yml) and the task of `run`
-# (tasks/*.yml), read from the project folder: the current directory, or
+# them), the values of -s/--stage (hosts/*.yml) and the task of `run` and
+# `console` (tasks/*.yml), read from the project folder: the current directory, or
 # the one given with -C/--directory on the line. Needs nothing but bash;
 # installed as share/bash-completion/completions/oneoff.
 
@@ -31,7 +31,12 @@ _oneoff_command_opts()
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
             "$_oneoff_opts_dry_run $_oneoff_opts_yes $_oneoff_opts_ssh" \
             "$_oneoff_opts_run $_oneoff_opts_task $_oneoff_opts_rollout $_oneoff_opts_view" \
-            "$_oneoff_opts_reason --"
+            "$_oneoff_opts_reason --no-stdin --"
+        ;;
+    console)
+        echo "$_oneoff_opts_common $_oneoff_opts_stage --host" \
+            "$_oneoff_opts_dry_run $_oneoff_opts_yes $_oneoff_opts_ssh" \
+            "$_oneoff_opts_run $_oneoff_opts_rollout $_oneoff_opts_reason --"
         ;;
     check)
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
@@ -117,7 +122,7 @@ _oneoff()
             --connect-timeout | --max-connecting | --parallel | --timeout | --log-dir | \
             --report | --report-junit | --output | -e | --env | --release | \
             --wait-lock | --batch | --max-fail | --summary | --silent-after | \
-            -m | --reason)
+            -m | --reason | --host)
             opt_value=value
             ;;
         -*) ;;
@@ -164,7 +169,7 @@ _oneoff()
         ;;
     -l | --limit | -r | --role | -e | --env | --connect-timeout | \
         --max-connecting | --parallel | --timeout | --release | --wait-lock | --batch | \
-        --max-fail | --silent-after | -m | --reason)
+        --max-fail | --silent-after | -m | --reason | --host)
         return 0
         ;;
     esac
@@ -173,7 +178,7 @@ _oneoff()
         if [[ $cur == -* ]]; then
             _oneoff_reply $'-C\n-h\n--help\n--version' "$cur"
         else
-            _oneoff_reply $'run\nexec\ncheck\nhosts\ntasks\nhistory\nshow\nhelp' "$cur"
+            _oneoff_reply $'run\nexec\nconsole\ncheck\nhosts\ntasks\nhistory\nshow\nhelp' "$cur"
         fi
         return 0
     fi
@@ -183,9 +188,9 @@ _oneoff()
         return 0
     fi
     if [[ $cmd == help && $npos -eq 0 ]]; then
-        _oneoff_reply $'run\nexec\ncheck\nhosts\ntasks\nhistory\nshow\nhelp' "$cur"
+        _oneoff_reply $'run\nexec\nconsole\ncheck\nhosts\ntasks\nhistory\nshow\nhelp' "$cur"
     fi
-    if [[ ($cmd == run || $cmd == history) && $npos -eq 0 ]]; then
+    if [[ ($cmd == run || $cmd == history || $cmd == console) && $npos -eq 0 ]]; then
         _oneoff_reply "$(_oneoff_yml_names "$dir" tasks)" "$cur"
     fi
     return 0

@@ -44,6 +44,8 @@ enum long_only {
     LO_SILENT_AFTER,
     LO_FORCE,
     LO_MAX_CONNECTING,
+    LO_HOST,
+    LO_NO_STDIN,
 };
 
 struct optdef {
@@ -184,6 +186,14 @@ static const struct optdef defs[] = {
      OPT_VIEW,
      "    --silent-after D     name hosts silent this long on the progress\n"
      "                         line (default 10s)"},
+    {{"host", required_argument, NULL, LO_HOST},
+     OPT_HOST,
+     "    --host NAME          the host to open the console on (default:\n"
+     "                         the task's run_on, the primary first)"},
+    {{"no-stdin", no_argument, NULL, LO_NO_STDIN},
+     OPT_STDIN,
+     "    --no-stdin           do not pass oneoff's standard input (a pipe\n"
+     "                         or a file) to the task"},
     {{"help", no_argument, NULL, 'h'}, 0, "-h, --help               this help"},
     {{"directory", required_argument, NULL, 'C'},
      0,
@@ -211,6 +221,7 @@ void options_release(struct options *o)
     free(o->max_fail);
     free(o->junit);
     free(o->reason);
+    free(o->host);
     plan_opts_release(&o->plan);
     strlist_clear(&o->positional);
     strlist_clear(&o->identities);
@@ -417,6 +428,12 @@ static int apply(struct options *o, int c, const char *arg, char *err)
         return 0;
     case LO_FORCE:
         o->force = true;
+        return 0;
+    case LO_HOST:
+        set_str(&o->host, arg);
+        return 0;
+    case LO_NO_STDIN:
+        o->no_stdin = true;
         return 0;
     default:
         return errf(err, "unexpected option");

@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "oneoff/commands.h"
+#include "oneoff/console.h"
 #include "oneoff/inventory.h"
 #include "oneoff/plan.h"
 #include "oneoff/host_script.h"
@@ -66,7 +68,7 @@ static void print_plan(const struct plan *p)
 
 /* Joins the words after "--" of `exec`: one word is a shell command line;
  * several are a command and its arguments, each passed verbatim. */
-static char *exec_command(const struct strlist *words)
+char *command_join_words(const struct strlist *words)
 {
     struct buf b;
     size_t max = 1;
@@ -90,14 +92,16 @@ static char *exec_command(const struct strlist *words)
 static void report_refusal(const struct options *o, const struct plan *p,
                            const char *why, int code);
 
-/* Task keys this version parses but cannot honour yet. */
-static int unsupported(const struct task *t, char *err)
+/* Task keys this version parses but cannot honour here: a terminal task
+ * runs only as a console. */
+static int unsupported(const struct task *t, const struct options *o,
+                       bool console, char *err)
 {
-    if (t->pty)
+    if (t->pty && !console)
         return errf(err,
-                    "task '%s' needs a terminal ('pty: true'); "
-                    "interactive consoles are not supported yet",
-                    t->name);
+                    "task '%s' needs a terminal ('pty: true'): open it with "
+                    "'oneoff console -s %s %s'",
+                    t->name, o->stage, t->name);
     return 0;
 }
 
@@ -276,7 +280,8 @@ static int confirm(const struct plan *p, const struct options *o)
     return EXIT_OK;
 }
 
-static int start(const struct options *o, const struct plan *p)
+static int start(const struct options *o, const struct plan *p,
+                 struct console *con)
 {
     struct command_transports tps;
     struct runner_opts ro;
@@ -322,6 +327,13 @@ static int start(const struct options *o, const struct plan *p)
     if (o->plan.release)
         strlist_push(&overrides, "release");
     ro.overrides = &overrides;
+    if (con) {
+        /* nothing may print over the session; no deadline for a human */
+        ro.console = con;
+        ro.quiet = true;
+        ro.timeout_ms = o->timeout_ms;
+        ro.output = OUT_STREAM;
+    }
     err[0] = '\0';
     rc = runner_run(p, &ro, err);
     if (err[0])
@@ -333,7 +345,60 @@ static int start(const struct options *o, const struct plan *p)
     return rc;
 }
 
-static int execute(struct options *o, struct task *t)
+/* Whether the task gets oneoff's stdin: a pipe or a file, never a
+ * terminal, and not /dev/null (which gives nothing, so it costs nothing). */
+static bool has_input(const struct options *o)
+{
+    struct stat st, null;
+
+    if (o->no_stdin || o->preflight || isatty(STDIN_FILENO) ||
+        fstat(STDIN_FILENO, &st) != 0)
+        return false;
+    return !(S_ISCHR(st.st_mode) && stat("/dev/null", &null) == 0 &&
+             st.st_rdev == null.st_rdev);
+}
+
+/* Every host reads the one input at once (stdin_feed.h): none may wait
+ * for a batch or a free worker. */
+static int check_input(const struct options *o, const struct plan *p, char *err)
+{
+    if (!p->input)
+        return 0;
+    if (o->batch || p->task->batch)
+        return errf(err, "standard input goes to every host at once, not in "
+                         "batches: pass --no-stdin, or run without a batch");
+    if (p->nhosts > o->parallel)
+        return errf(err,
+                    "standard input goes to every host at once: %zu hosts "
+                    "need --parallel %zu (or pass --no-stdin)",
+                    p->nhosts, p->nhosts);
+    return 0;
+}
+
+/* A console runs on one host: --host, else the primary among the hosts
+ * the task's run_on selects, else the first of them. */
+static int console_host(struct options *o, const struct inventory *inv,
+                        struct task *t, struct plan *plan, char *err)
+{
+    const char *name = NULL;
+
+    if (plan->nhosts == 1)
+        return 0;
+    if (o->host)
+        return errf(err, "--host '%s' names %zu hosts of stage '%s'; name one",
+                    o->host, plan->nhosts, inv->stage);
+    for (size_t i = 0; i < plan->nhosts && !name; i++)
+        if (plan->hosts[i].host->primary)
+            name = plan->hosts[i].host->name;
+    if (name == NULL)
+        name = plan->hosts[0].host->name;
+    strlist_push(&o->plan.limits, name);
+    t->run_on = RUN_ON_ALL;
+    plan_release(plan);
+    return plan_build(plan, inv, t, &o->plan, err);
+}
+
+int command_run_task(struct options *o, struct task *t, struct console *con)
 {
     struct inventory inv;
     struct plan plan;
@@ -344,8 +409,11 @@ static int execute(struct options *o, struct task *t)
         fprintf(stderr, "oneoff: %s\n", err);
         return EXIT_USAGE;
     }
-    if (plan_build(&plan, &inv, t, &o->plan, err)) {
+    o->plan.input = con == NULL && has_input(o);
+    if (plan_build(&plan, &inv, t, &o->plan, err) ||
+        (con && console_host(o, &inv, t, &plan, err))) {
         fprintf(stderr, "oneoff: %s\n", err);
+        plan_release(&plan);
         inventory_release(&inv);
         return EXIT_USAGE;
     }
@@ -356,7 +424,8 @@ static int execute(struct options *o, struct task *t)
             fprintf(stderr, "oneoff: %s\n", err);
             rc = EXIT_REFUSED;
         }
-    } else if (unsupported(t, err) || check_rollout(o, &plan, err)) {
+    } else if (unsupported(t, o, con != NULL, err) ||
+               check_rollout(o, &plan, err) || check_input(o, &plan, err)) {
         fprintf(stderr, "oneoff: %s\n", err);
         rc = EXIT_USAGE;
         report_refusal(o, &plan, err, rc);
@@ -366,7 +435,7 @@ static int execute(struct options *o, struct task *t)
         report_refusal(o, &plan, err, rc);
     } else if ((rc = confirm(&plan, o)) == EXIT_OK &&
                (rc = confirm_force(&plan, o)) == EXIT_OK) {
-        rc = start(o, &plan);
+        rc = start(o, &plan, con);
     }
     plan_release(&plan);
     inventory_release(&inv);
@@ -389,7 +458,7 @@ static int run_run(struct options *o)
         fprintf(stderr, "oneoff: %s\n", err);
         return EXIT_USAGE;
     }
-    rc = execute(o, &t);
+    rc = command_run_task(o, &t, NULL);
     task_release(&t);
     return rc;
 }
@@ -406,11 +475,11 @@ static int run_exec(struct options *o)
         return command_usage_error(&cmd_exec, "no stage given (-s STAGE)");
     if (o->plan.args.n == 0 || o->plan.args.v[0][0] == '\0')
         return command_usage_error(&cmd_exec, "no command given after '--'");
-    command = exec_command(&o->plan.args);
+    command = command_join_words(&o->plan.args);
     task_adhoc(&t, command);
     free(command);
     strlist_clear(&o->plan.args);
-    rc = execute(o, &t);
+    rc = command_run_task(o, &t, NULL);
     task_release(&t);
     return rc;
 }
@@ -425,7 +494,8 @@ const struct command cmd_run = {
             "Every host first reports its release,\nrevision, task file and "
             "lock; nothing runs anywhere unless they agree.",
     .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN |
-            OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW | OPT_REASON,
+            OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW | OPT_REASON |
+            OPT_STDIN,
     .run = run_run,
 };
 
@@ -438,6 +508,7 @@ const struct command cmd_exec = {
             "a shell command line\n('env | sort'); several words are a "
             "command and its arguments, each\npassed verbatim.",
     .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN |
-            OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW | OPT_REASON,
+            OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW | OPT_REASON |
+            OPT_STDIN,
     .run = run_exec,
 };

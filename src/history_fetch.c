@@ -85,7 +85,10 @@ static void fetch_one(void *ctx, size_t i)
     const struct host *h = f->ph->host;
     struct transport_target tg = {h->name, h->address, h->set.port, h->set.user,
                                   h->set.identity};
-    struct transport_sink sink = {f, sink_connected, sink_data, sink_control};
+    struct transport_sink sink = {.ctx = f,
+                                  .connected = sink_connected,
+                                  .data = sink_data,
+                                  .control = sink_control};
     struct transport_cmd cmd;
     struct transport_result res;
     struct tchan *c = NULL;

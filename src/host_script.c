@@ -148,6 +148,8 @@ char *script_compose(const struct script_spec *s)
     assign_num(&b, "oneoff_lock_wait", s->lock_wait_s > 0 ? s->lock_wait_s : 0);
     assign(&b, "oneoff_check_locks", s->check_locks ? "1" : "");
     assign_cut(&b, "oneoff_once", s->once_sha256, 64);
+    assign(&b, "oneoff_pty", s->pty ? "1" : "");
+    assign(&b, "oneoff_stdin", s->input ? "1" : "");
     assign(&b, "oneoff_cmd", s->command);
     add_script_body(&b);
     return buf_detach(&b);
@@ -178,6 +180,26 @@ char *script_command_line(const char *script, const char *become,
         BUF_MUST(sh_quote(&b, args->v[i]));
     }
     return buf_detach(&b);
+}
+
+char *script_copy_line(const char *app_dir, const char *become,
+                       const char *run_id)
+{
+    /* app_dir as the host script enters it: relative to the login
+     * directory, never through CDPATH; one process (cat) */
+    static const char copy[] =
+        "umask 077 && case $1 in /*) ;; *) set -- \"./$1\" \"$2\" ;; esac &&"
+        " cd -P -- \"$1\" && d=shared/.oneoff/consoles &&"
+        " { [ -d \"$d\" ] || mkdir -p -- \"$d\"; } &&"
+        " exec cat >\"$d/$2.cast\"";
+    struct strlist args = {0};
+    char *line;
+
+    strlist_push(&args, app_dir);
+    strlist_push(&args, run_id);
+    line = script_command_line(copy, become, &args);
+    strlist_clear(&args);
+    return line;
 }
 
 int script_nonce_new(char out[SCRIPT_NONCE_LEN + 1], char *err)

@@ -22,6 +22,8 @@
 #     oneoff_once          run: a task digest whose runs the report
 #                          carries from the history ('' : none)
 #     oneoff_cmd           the task's command, run by /bin/sh -c
+#     oneoff_pty           1: a console, on a terminal (see Consoles)
+#     oneoff_stdin         1: the task gets the client's input (see Input)
 # The task's arguments are this shell's positional parameters.
 #
 # Protocol, the same over SSH and for local hosts:
@@ -102,6 +104,30 @@
 # so that SSH reports exit-signal. A process that leaves the group (setsid)
 # is out of the watchdog's reach. After a stop, the watchdog's sleep may
 # outlive this shell by up to the five seconds; it holds nothing.
+#
+# Consoles (oneoff_pty). The channel has a terminal, which is this shell's
+# stdin and stdout. Until "go" it neither echoes (so the client's word does
+# not come back as output) nor turns newlines into CR LF (the report's
+# frames stay lines): stty -echo -onlcr at the start, stty echo onlcr after
+# "go"; the word is read in canonical mode. Then the task runs in the
+# foreground on the terminal, with no watchdog: HUP keeps its default, so
+# when the connection goes and sshd hangs the terminal up, this shell (the
+# session's leader) dies and the kernel sends HUP to the terminal's
+# foreground job, as for any SSH login. This shell catches INT, QUIT, TERM
+# and TSTP, which Ctrl-C, Ctrl-\ and Ctrl-Z send to the foreground group,
+# to outlive them and report how the task ended. Two stty are the whole
+# extra cost.
+#
+# Input (oneoff_stdin). When the client has input for the task, it sends
+# it after "go" in frames, "<length>\n" and that many bytes, then "0\n" at
+# its end; EOF (or a lost connection) still means stop. The watchdog
+# copies each frame into a fifo (mkfifo, removed once both ends are open)
+# that is the task's stdin, one dd per frame (the client sends frames of up
+# to 1 MiB), and closes it at "0": the task sees the end of its input and
+# goes on. `dd bs=N count=1 iflag=fullblock` reads exactly N bytes, with
+# GNU and busybox alike (busybox's head -c reads ahead, through stdio). If
+# the task stops reading, the rest is drained with one cat.
+# Without input none of this runs and the task's stdin is /dev/null.
 #
 # Footprint: every process started here is paid on every host. On the
 # normal path this shell forks twice (the task and the watchdog) and execs
@@ -393,6 +419,23 @@ oneoff_history_end() {
     oneoff_history_add "$oneoff_he,\"at\":\"$oneoff_at\",\"outcome\":\"$oneoff_o\",\"exit\":$oneoff_x,\"signal\":$oneoff_sig,\"duration_ms\":$oneoff_d}"
 }
 
+# oneoff_demux: the watchdog's part when the task has input (see Input).
+oneoff_demux() {
+    exec 4>"$oneoff_in"
+    PATH=$oneoff_path rm -f -- "$oneoff_in"
+    while IFS= read -r oneoff_x; do
+        case $oneoff_x in
+        0 | '' | *[!0-9]*) break ;;
+        *) PATH=$oneoff_path dd bs="$oneoff_x" count=1 iflag=fullblock \
+            2>/dev/null >&4 && continue ;;
+        esac
+        exec 4>&-
+        PATH=$oneoff_path cat >/dev/null
+        break
+    done
+    exec 4>&-
+}
+
 # oneoff_under PATH: sets oneoff_d to PATH made absolute from app_dir (or,
 # before app_dir is entered, from here), so that neither CDPATH nor an env
 # file that changes directory can move it.
@@ -402,6 +445,8 @@ oneoff_under() {
     *) oneoff_d=$oneoff_app/$1 ;;
     esac
 }
+
+[ -z "$oneoff_pty" ] || PATH=$oneoff_path stty -echo -onlcr 2>/dev/null
 
 # 1. set-up
 oneoff_app=.
@@ -482,23 +527,40 @@ while [ "$oneoff_i" -lt "$oneoff_env" ]; do
     export "${oneoff_e?}"
 done
 
-# The watchdog, its signals ignored before it exists (no window), its stdin
-# the channel's, fd 9 closed so that it never holds the lock.
-exec 3<&0 </dev/null
-trap '' HUP INT QUIT TERM USR1 USR2 ALRM PIPE
-{
-    while IFS= read -r oneoff_x; do :; done
-    kill -s TERM 0
-    exec </dev/null
-    PATH=$oneoff_path
-    sleep 5
-    kill -s KILL 0
-} <&3 >/dev/null 2>&1 9>&- &
-oneoff_dog=$!
-exec 3<&-
-trap - QUIT USR1 USR2 ALRM PIPE
+# the task's input (see Input)
+oneoff_in=/dev/null
+if [ -n "$oneoff_stdin" ]; then
+    oneoff_in=${TMPDIR:-/tmp}/oneoff-$oneoff_nonce-$$.in
+    PATH=$oneoff_path mkfifo -m 600 -- "$oneoff_in" ||
+        oneoff_fail "cannot create the fifo $oneoff_in"
+fi
+
 oneoff_stopped=
-trap 'oneoff_stopped=1' HUP INT TERM
+if [ -n "$oneoff_pty" ]; then
+    # a console: the terminal, no watchdog (see Consoles); Ctrl-C and the
+    # like are the operator's keys for the program, not a stop of the run
+    PATH=$oneoff_path stty echo onlcr 2>/dev/null
+    oneoff_in=/dev/stdin oneoff_dog=
+    trap : INT QUIT TERM TSTP
+else
+    # The watchdog, its signals ignored before it exists (no window), its
+    # stdin the channel's, fd 9 closed so that it never holds the lock.
+    exec 3<&0 </dev/null
+    trap '' HUP INT QUIT TERM USR1 USR2 ALRM PIPE
+    {
+        [ -z "$oneoff_stdin" ] || oneoff_demux
+        while IFS= read -r oneoff_x; do :; done
+        kill -s TERM 0
+        exec </dev/null
+        PATH=$oneoff_path
+        sleep 5
+        kill -s KILL 0
+    } <&3 >/dev/null 2>&1 9>&- &
+    oneoff_dog=$!
+    exec 3<&-
+    trap - QUIT USR1 USR2 ALRM PIPE
+    trap 'oneoff_stopped=1' HUP INT TERM
+fi
 
 # the start line, under the signals' watch: a stop from now on is noted
 oneoff_hist=$oneoff_app/shared/.oneoff/history.jsonl
@@ -506,10 +568,12 @@ oneoff_hist=$oneoff_app/shared/.oneoff/history.jsonl
     PATH=$oneoff_path mkdir -p -- "$oneoff_app/shared/.oneoff" 2>/dev/null
 if ! oneoff_history_add "$oneoff_hs"; then
     { kill -s KILL "$oneoff_dog"; wait "$oneoff_dog"; } 2>/dev/null
+    [ "$oneoff_in" = /dev/null ] || [ "$oneoff_in" = /dev/stdin ] ||
+        PATH=$oneoff_path rm -f -- "$oneoff_in"
     oneoff_fail "cannot append to $oneoff_hist; the task did not start"
 fi
 if [ -z "$oneoff_stopped" ]; then
-    /bin/sh -c "$oneoff_cmd" oneoff "$@"
+    /bin/sh -c "$oneoff_cmd" oneoff "$@" <"$oneoff_in"
     oneoff_rc=$?
 else
     oneoff_rc=143 # stopped before it started: as if by TERM
@@ -519,7 +583,7 @@ fi
     kill -s KILL "$oneoff_dog"
     wait "$oneoff_dog"
 } 2>/dev/null
-trap - HUP INT TERM
+trap - HUP INT QUIT TERM TSTP
 oneoff_history_end "$oneoff_rc"
 if [ "$oneoff_rc" -gt 128 ]; then
     # signals whose default action ends a process (Linux numbering)

@@ -14,6 +14,7 @@
 
 #include "oneoff/digest.h"
 #include "oneoff/history.h"
+#include "oneoff/console.h"
 #include "oneoff/host_script.h"
 
 #define PREFLIGHT_TIMEOUT_MS 30000
@@ -113,8 +114,13 @@ static void sink_data(void *ctx, enum transport_stream st, const char *p,
                       size_t n)
 {
     struct worker_host *w = ctx;
+    size_t before;
     int rc;
 
+    if (w->in_console) {
+        console_output(w->r->opts->console, p, n);
+        return;
+    }
     if (!w->capturing) {
         lines_feed(&w->lines[st == STREAM_ERR ? LINE_ERR : LINE_OUT], p, n);
         return;
@@ -124,7 +130,11 @@ static void sink_data(void *ctx, enum transport_stream st, const char *p,
         lines_feed(&w->lines[LINE_SETUP], p, n);
         return;
     }
+    before = w->noise.len;
     rc = preflight_parse(&w->pf, w->r->nonce, p, n, &w->noise, w->perr);
+    /* on a terminal, stderr is stdout: the set-up's reason is noise */
+    if (w->pty && w->noise.len > before)
+        keep_setup_err(w, w->noise.data + before, w->noise.len - before);
     if (rc < 0) {
         w->malformed = true;
     } else if (rc == 1 && !w->ready) {
@@ -143,6 +153,12 @@ static enum transport_control sink_control(void *ctx)
     struct worker_host *w = ctx;
     int n = atomic_load(&w->r->interrupts);
 
+    if (w->in_console) {
+        enum transport_control c = console_control(w->r->opts->console, n > 0);
+        if (c != CONTROL_CONTINUE)
+            w->interrupted = true;
+        return c;
+    }
     if (w->capturing && (w->ready || w->malformed))
         return w->malformed ? CONTROL_CLOSE : CONTROL_PAUSE;
     if (n >= 2) {
@@ -158,6 +174,35 @@ static enum transport_control sink_control(void *ctx)
         return CONTROL_STOP;
     }
     return CONTROL_CONTINUE;
+}
+
+/* After "go": the task's input (stdin_feed.h) or the console's keys. */
+static size_t sink_feed(void *ctx, const char **p)
+{
+    struct worker_host *w = ctx;
+
+    if (w->in_console)
+        return console_feed(w->r->opts->console, p);
+    return w->feeding ? feed_take(w->r->feed, w->i, p) : 0;
+}
+
+static void sink_fed(void *ctx, size_t k)
+{
+    struct worker_host *w = ctx;
+
+    if (w->in_console)
+        console_fed(w->r->opts->console, k);
+    else if (w->feeding)
+        feed_took(w->r->feed, w->i, k);
+}
+
+static int sink_wake_fd(void *ctx)
+{
+    struct worker_host *w = ctx;
+
+    if (w->in_console)
+        return console_wake_fd(w->r->opts->console);
+    return w->feeding ? feed_wake_fd(w->r->feed, w->i) : -1;
 }
 
 /* ---- one host ----------------------------------------------------------- */
@@ -284,11 +329,18 @@ void host_work_preflight(struct worker_host *w)
     }
     if (stop_before_start(w))
         return;
-    log_note(w, "run %s: %s '%s' on host '%s'", r->run_id,
+    log_note(w, "run %s: %s%s '%s' on host '%s'", r->run_id,
+             r->opts->console ? "console " : "",
              r->plan->task->adhoc ? "command" : "task", r->plan->task->name,
              host->name);
     lock_holder(r, w, holder, sizeof(holder));
     memset(&cmd, 0, sizeof(cmd));
+    if (r->opts->console && r->plan->task->pty) {
+        cmd.pty = w->pty = true;
+        cmd.cols = r->opts->console->cols;
+        cmd.rows = r->opts->console->rows;
+        cmd.term = r->opts->console->term;
+    }
     cmd.command = plan_command(
         r->plan, w->ph, r->opts->mode == RUN_TASK ? SCRIPT_RUN : SCRIPT_CHECK,
         r->nonce, r->run_id, holder);
@@ -352,7 +404,7 @@ static char *go_message(const struct worker_host *w)
         sha256_hex(t->command, strlen(t->command), digest);
     memset(&hs, 0, sizeof(hs));
     hs.run = r->run_id;
-    hs.kind = "run";
+    hs.kind = plan_kind(r->plan);
     hs.host = w->ph->host->name;
     hs.stage = r->plan->inv->stage;
     hs.task = t->adhoc ? NULL : t->name;
@@ -372,6 +424,52 @@ static char *go_message(const struct worker_host *w)
     free(start);
     free(end);
     return msg;
+}
+
+/* Phase 2 of a console: the terminal's session, then its transcript to the
+ * host over the same connection (console.h). */
+static void console_session(struct worker_host *w, struct transport_result *res)
+{
+    struct run_shared *r = w->r;
+    struct console *con = r->opts->console;
+    char *path = xasprintf("%s/%s.cast", r->rec.dir, w->ph->host->name);
+    char *go;
+    char err[ERR_MAX];
+
+    transport_result_init(res);
+    if (console_begin(con, w->chan, path, err)) {
+        res->outcome = OUTCOME_ERROR;
+        snprintf(res->error, sizeof(res->error), "%s", err);
+        free(path);
+        return;
+    }
+    w->in_console = true;
+    go = go_message(w);
+    if (tchan_write(w->chan, go, strlen(go)) == 0) {
+        while (!tchan_pump(w->chan, res))
+            ;
+    } else {
+        res->outcome = OUTCOME_LOST;
+        snprintf(res->error, sizeof(res->error),
+                 "connection lost before the console started");
+    }
+    free(go);
+    w->in_console = false;
+    if (console_end(con, res, err))
+        output_note(&r->out, "%s", err);
+    log_note(w, "console transcript: %s", path);
+    if (res->outcome == OUTCOME_EXITED || res->outcome == OUTCOME_SIGNALED) {
+        char *line = script_copy_line(w->ph->host->set.app_dir, w->ph->become,
+                                      r->run_id);
+        if (console_copy(con, w->chan, path, line, err))
+            output_note(&r->out, "%s: the transcript was not copied: %s",
+                        w->ph->host->name, err);
+        else
+            log_note(w, "transcript copied to shared/.oneoff/consoles/%s.cast",
+                     r->run_id);
+        free(line);
+    }
+    free(path);
 }
 
 /* Phase 2 for one host: "go" to the paused script. */
@@ -401,18 +499,28 @@ void host_work_run(struct worker_host *w)
     /* the record says "running" before the task can run */
     gen = host_transition(&r->tab, i, &u);
     host_table_wait_written(&r->tab, gen, RECORD_WAIT_MS);
+    if (r->opts->console) {
+        console_session(w, &res);
+        goto end;
+    }
     if (r->opts->timeout_ms > 0)
         w->deadline = clock_mono_ms() + r->opts->timeout_ms;
     go = go_message(w);
     if (tchan_write(w->chan, go, strlen(go)) == 0) {
+        if (r->feed) {
+            feed_host_start(r->feed, i);
+            w->feeding = true;
+        }
         while (!tchan_pump(w->chan, &res))
             ;
+        w->feeding = false;
     } else {
         transport_result_init(&res);
         res.outcome = OUTCOME_LOST;
         snprintf(res.error, sizeof(res.error),
                  "connection lost before the task started");
     }
+end:
     tchan_free(w->chan);
     w->chan = NULL;
     flush_lines(w);
@@ -421,6 +529,8 @@ void host_work_run(struct worker_host *w)
         count_failure(r);
 out:
     free(go);
+    if (r->feed)
+        feed_host_done(r->feed, i);
     output_host_done(&r->out, &w->oh);
 }
 
@@ -451,6 +561,11 @@ void worker_host_init(struct worker_host *w, struct run_shared *r, size_t i)
     w->sink.connected = sink_connected;
     w->sink.data = sink_data;
     w->sink.control = sink_control;
+    if (r->plan->input || r->opts->console) {
+        w->sink.feed = sink_feed;
+        w->sink.fed = sink_fed;
+        w->sink.wake_fd = sink_wake_fd;
+    }
     for (int s = 0; s < LINE_STREAMS; s++)
         lines_init(&w->lines[s], (enum line_stream)s, emit_lines, w);
     buf_init(&w->noise, CAPTURE_MAX);

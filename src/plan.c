@@ -273,6 +273,8 @@ static void spec_of(const struct plan *p, const struct plan_host *ph,
     spec->lock_wait_s = p->wait_lock_s;
     spec->check_locks = mode == SCRIPT_CHECK && p->check_locks;
     spec->once_sha256 = mode == SCRIPT_RUN && t->once ? t->sha256 : NULL;
+    spec->pty = mode == SCRIPT_RUN && t->pty;
+    spec->input = mode == SCRIPT_RUN && p->input;
     spec->command = t->command;
 }
 
@@ -421,6 +423,7 @@ int plan_build(struct plan *p, const struct inventory *inv,
     p->task = t;
     p->confirm = inv->confirm || t->confirm;
     p->wait_lock_s = (long)((o->wait_lock_ms + 999) / 1000);
+    p->input = o->input;
     strlist_copy(&p->args, &o->args);
     history_mask_args(&p->args, &t->secret_args, &p->shown_args);
     p->hosts = xcalloc(n, sizeof(*p->hosts));
@@ -436,6 +439,11 @@ int plan_build(struct plan *p, const struct inventory *inv,
         compose_dry_run(p, &p->hosts[i]);
     }
     return 0;
+}
+
+const char *plan_kind(const struct plan *p)
+{
+    return p->task->pty ? "console" : "run";
 }
 
 void plan_release(struct plan *p)

@@ -72,6 +72,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "oneoff/console.h"
 #include "oneoff/exit_codes.h"
 #include "oneoff/gate.h"
 #include "oneoff/host_run.h"
@@ -141,7 +142,9 @@ static bool on_tick(void *ctx, bool signalled)
     if (signalled)
         drain_signals(r);
     n = atomic_load(&r->s.interrupts);
-    if (n > r->seen_interrupts) {
+    if (n > r->seen_interrupts && r->s.opts->console) {
+        r->seen_interrupts = n; /* the console closes: nothing on screen */
+    } else if (n > r->seen_interrupts) {
         if (r->seen_interrupts == 0)
             output_note(&r->s.out, "interrupted: stopping the remote tasks "
                                    "(Ctrl-C again to close at once)");
@@ -535,6 +538,26 @@ static bool run_batches(struct runner *r)
     return joined;
 }
 
+/* The task's input (stdin_feed.h): read from now on, for the hosts that
+ * are ready; false (every host refused) when it cannot be. */
+static bool input_start(struct runner *r)
+{
+    char err[ERR_MAX];
+
+    if (r->s.feed == NULL)
+        return true;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->w[i].chan == NULL)
+            feed_host_done(r->s.feed, i);
+    if (feed_start(r->s.feed, err) == 0)
+        return true;
+    output_note(&r->s.out, "%s", err);
+    for (size_t i = 0; i < r->n; i++)
+        if (r->w[i].chan)
+            host_finish(&r->s.tab, i, HOST_FAILED, "not started: %s", err);
+    return false;
+}
+
 /* Every host gets a final state, its log its closing note, and its channel
  * is closed (a paused script sees EOF and exits without running). */
 static void conclude_all(struct runner *r, bool joined)
@@ -666,12 +689,16 @@ static int runner_init(struct runner *r, const struct plan *p,
     }
     progress_init(&r->prog, &r->s.out, &r->s.tab, p, r->ohs, o->verbose,
                   o->silent_after_ms);
+    if (p->input && feed_new(&r->s.feed, STDIN_FILENO, r->n, err))
+        return -1;
     return script_nonce_new(r->s.nonce, err);
 }
 
 static void runner_release(struct runner *r)
 {
     progress_release(&r->prog);
+    feed_free(r->s.feed);
+    r->s.feed = NULL;
     for (size_t i = 0; i < r->n; i++)
         worker_host_release(&r->w[i]);
     free(r->w);
@@ -686,12 +713,13 @@ static void runner_release(struct runner *r)
 }
 
 /* Sessions stay open across the gate: room for a socket and a log per
- * host, and a margin for agents, known_hosts and the record. Refusing up
- * front beats hosts failing one by one for lack of descriptors. */
-static int fd_budget(size_t hosts, char *err)
+ * host (and the wake-up of a run's input: per_host 3), and a margin for
+ * agents, known_hosts and the record. Refusing up front beats hosts
+ * failing one by one for lack of descriptors. */
+static int fd_budget(size_t hosts, unsigned per_host, char *err)
 {
     struct rlimit rl;
-    rlim_t want = (rlim_t)hosts * 2 + 64;
+    rlim_t want = (rlim_t)hosts * per_host + 64;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
         return 0;
@@ -724,7 +752,7 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
     bool joined;
     int code;
 
-    if (fd_budget(p->nhosts, err))
+    if (fd_budget(p->nhosts, p->input ? 3 : 2, err))
         return EXIT_USAGE;
     if (runner_init(&r, p, o, err)) {
         runner_release(&r);
@@ -754,7 +782,7 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
     free(all);
     if (joined && atomic_load(&r.s.interrupts) == 0) {
         decide(&r);
-        if (r.gate.verdict == GATE_GO && o->mode == RUN_TASK)
+        if (r.gate.verdict == GATE_GO && o->mode == RUN_TASK && input_start(&r))
             joined = run_batches(&r);
     }
     conclude_all(&r, joined);
@@ -771,7 +799,8 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
     pthread_mutex_unlock(&r.s.tab.lock);
     recorder_stop(&r);
     record_or_note(&r);
-    summarize(&r, rows, joined);
+    if (o->console == NULL || !o->console->ran)
+        summarize(&r, rows, joined); /* a console's end is its screen's */
     if (record_lost(&r.s.rec)) {
         output_note(&r.s.out, "the logs of this run are incomplete (see the "
                               "errors above)");

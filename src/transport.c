@@ -41,6 +41,12 @@ int tchan_resize(struct tchan *c, unsigned cols, unsigned rows)
     return c->ops->resize(c, cols, rows);
 }
 
+int tchan_again(struct tchan *c, const struct transport_cmd *cmd,
+                const struct transport_sink *sink, struct transport_result *res)
+{
+    return c->ops->again(c, cmd, sink, res);
+}
+
 void tchan_free(struct tchan *c)
 {
     if (c)

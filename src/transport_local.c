@@ -28,7 +28,8 @@ struct local_chan {
     pid_t pid;
     int in, out, err; /* ours; -1 when closed. With a pty, out is it. */
     bool pty;
-    int stage; /* 0 running, 1 stop asked, 2 killed */
+    bool in_broken; /* the sink's input can no longer be written */
+    int stage;      /* 0 running, 1 stop asked, 2 killed */
     int64_t hard;
     bool reaped;
     int status;
@@ -146,6 +147,18 @@ static int spawn_pty(struct local_chan *c, const struct transport_cmd *cmd,
     return 0;
 }
 
+/* Starts cmd; with an input to feed, its stdin never blocks the pump. */
+static int spawn(struct local_chan *c, const struct transport_cmd *cmd,
+                 struct transport_result *res)
+{
+    int rc =
+        cmd->pty ? spawn_pty(c, cmd, res) : spawn_pipes(c, cmd->command, res);
+
+    if (rc == 0 && c->sink->feed && c->in >= 0)
+        fcntl(c->in, F_SETFL, fcntl(c->in, F_GETFL) | O_NONBLOCK);
+    return rc;
+}
+
 static void local_chan_free(struct tchan *base)
 {
     struct local_chan *c = (struct local_chan *)base;
@@ -184,7 +197,7 @@ static int local_open(struct transport *t, const struct transport_target *tg,
         free(c);
         return -1;
     }
-    rc = cmd->pty ? spawn_pty(c, cmd, res) : spawn_pipes(c, cmd->command, res);
+    rc = spawn(c, cmd, res);
     if (rc) {
         free(c);
         return -1;
@@ -224,19 +237,56 @@ static void read_ready(struct local_chan *c, int *fd, enum transport_stream s)
         close_fd(fd); /* EIO on a pty: the other side is gone */
 }
 
+/* Writes what the sink's feed() offers until the pipe is full; true when
+ * bytes are left waiting for room. */
+static bool feed_input(struct local_chan *c)
+{
+    const struct transport_sink *k = c->sink;
+
+    if (k->feed == NULL || c->in < 0 || c->in_broken || c->stage != 0)
+        return false;
+    for (;;) {
+        const char *p = NULL;
+        size_t n = k->feed(k->ctx, &p);
+        ssize_t w;
+
+        if (n == 0)
+            return false;
+        w = write(c->in, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN)
+            return true;
+        if (w <= 0) {
+            c->in_broken = true;
+            return false;
+        }
+        k->fed(k->ctx, (size_t)w);
+        if ((size_t)w < n)
+            return true;
+    }
+}
+
 static int local_pump(struct tchan *base, struct transport_result *res)
 {
     struct local_chan *c = (struct local_chan *)base;
 
     transport_result_init(res);
     while (c->out >= 0 || c->err >= 0) {
-        struct pollfd pf[2] = {{c->out, POLLIN, 0}, {c->err, POLLIN, 0}};
+        struct pollfd pf[4] = {{c->out, POLLIN, 0},
+                               {c->err, POLLIN, 0},
+                               {-1, POLLIN, 0},
+                               {-1, POLLOUT, 0}};
         enum transport_control ctl = c->sink->control(c->sink->ctx);
 
         if (ctl == CONTROL_PAUSE)
             return 0;
         apply_control(c, ctl);
-        if (poll(pf, 2, 100) < 0 && errno != EINTR)
+        if (c->sink->wake_fd)
+            pf[2].fd = c->sink->wake_fd(c->sink->ctx);
+        if (feed_input(c))
+            pf[3].fd = c->in;
+        if (poll(pf, 4, 100) < 0 && errno != EINTR)
             break;
         if (c->out >= 0 && (pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
             read_ready(c, &c->out, STREAM_OUT);
@@ -299,6 +349,32 @@ static int local_resize(struct tchan *base, unsigned cols, unsigned rows)
     return ioctl(c->out, TIOCSWINSZ, &ws) == 0 ? 0 : -1;
 }
 
+static int local_again(struct tchan *base, const struct transport_cmd *cmd,
+                       const struct transport_sink *sink,
+                       struct transport_result *res)
+{
+    struct local_chan *c = (struct local_chan *)base;
+
+    transport_result_init(res);
+    close_fd(&c->in);
+    close_fd(&c->out);
+    close_fd(&c->err);
+    if (c->pid > 0 && !c->reaped) {
+        kill(-c->pid, SIGKILL);
+        while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    c->pid = 0;
+    c->reaped = c->pty = c->in_broken = false;
+    c->stage = 0;
+    c->sink = sink;
+    if (spawn(c, cmd, res))
+        return -1;
+    if (sink->connected)
+        sink->connected(sink->ctx);
+    return 0;
+}
+
 static void local_free(struct transport *t)
 {
     free(t);
@@ -311,6 +387,7 @@ static const struct transport_ops local_ops = {
     .write = local_write,
     .close_stdin = local_close_stdin,
     .resize = local_resize,
+    .again = local_again,
     .free_chan = local_chan_free,
     .free = local_free,
 };

@@ -110,6 +110,7 @@ struct ssh_chan {
     struct ssh_channel_callbacks_struct cb;
     bool callbacks_set;
     bool paced; /* holds a pacing turn */
+    int wake;   /* the sink's wake_fd in ev, or -1 */
     int stage;  /* 0 running, 1 stop asked, 2 closed by us */
     int64_t hard;
     bool lost;
@@ -120,6 +121,16 @@ struct ssh_chan {
     int64_t last_rx, last_sent;
     int unanswered;
 };
+
+/* The sink's wake_fd only ends ssh_event_dopoll()'s wait: control() and
+ * feed() read it. */
+static int on_wake(socket_t fd, int revents, void *ud)
+{
+    (void)fd;
+    (void)revents;
+    (void)ud;
+    return 0;
+}
 
 static int fail_resources(struct transport_result *res, int e)
 {
@@ -426,6 +437,25 @@ static int chan_start(struct ssh_tp *t, struct ssh_chan *c,
     return 0;
 }
 
+/* Forgets the channel, keeping the session. */
+static void chan_drop(struct ssh_chan *c)
+{
+    if (c->ev) {
+        if (c->wake >= 0)
+            ssh_event_remove_fd(c->ev, c->wake);
+        ssh_event_remove_session(c->ev, c->s);
+        ssh_event_free(c->ev);
+    }
+    c->ev = NULL;
+    c->wake = -1;
+    if (c->callbacks_set)
+        ssh_remove_channel_callbacks(c->ch, &c->cb);
+    c->callbacks_set = false;
+    if (c->ch)
+        ssh_channel_free(c->ch);
+    c->ch = NULL;
+}
+
 static void ssh_chan_free(struct tchan *base)
 {
     struct ssh_chan *c = (struct ssh_chan *)base;
@@ -433,14 +463,7 @@ static void ssh_chan_free(struct tchan *base)
     unpace(c->t, c);
     if (c->s && c->lost)
         ssh_set_blocking(c->s, 0); /* nobody answers: never wait */
-    if (c->ev) {
-        ssh_event_remove_session(c->ev, c->s);
-        ssh_event_free(c->ev);
-    }
-    if (c->callbacks_set)
-        ssh_remove_channel_callbacks(c->ch, &c->cb);
-    if (c->ch)
-        ssh_channel_free(c->ch);
+    chan_drop(c);
     if (c->s) {
         ssh_set_counters(c->s, NULL, NULL);
         ssh_disconnect(c->s);
@@ -465,6 +488,7 @@ static int ssh_open(struct transport *base, const struct transport_target *tg,
     c->t = t;
     c->cs.sink = sink;
     c->hs.fd = c->hs.lib_fd = c->hs.errfd = -1;
+    c->wake = -1;
     errno = 0;
     c->s = ssh_new();
     if (c->s == NULL) {
@@ -527,6 +551,52 @@ static bool keepalive(struct ssh_chan *c, int64_t now)
     return false;
 }
 
+/* Keeps the sink's wake_fd, which may change from round to round, in the
+ * event. */
+static void follow_wake(struct ssh_chan *c)
+{
+    const struct transport_sink *k = c->cs.sink;
+    int want = k->wake_fd ? k->wake_fd(k->ctx) : -1;
+
+    if (want == c->wake)
+        return;
+    if (c->wake >= 0)
+        ssh_event_remove_fd(c->ev, c->wake);
+    c->wake = -1;
+    if (want >= 0 &&
+        ssh_event_add_fd(c->ev, want, POLLIN, on_wake, NULL) == SSH_OK)
+        c->wake = want;
+}
+
+/* Writes what the sink's feed() offers, as far as the channel's window
+ * takes it now: never waits for the window to open. */
+static void feed_input(struct ssh_chan *c)
+{
+    const struct transport_sink *k = c->cs.sink;
+
+    if (k->feed == NULL || c->stage != 0)
+        return;
+    for (;;) {
+        const char *p = NULL;
+        size_t n = k->feed(k->ctx, &p);
+        uint32_t win;
+        int w;
+
+        if (n == 0 || (win = ssh_channel_window_size(c->ch)) == 0)
+            return;
+        if (n > win)
+            n = win;
+        if (n > 32768)
+            n = 32768;
+        w = ssh_channel_write(c->ch, p, (uint32_t)n);
+        if (w <= 0)
+            return;
+        k->fed(k->ctx, (size_t)w);
+        if ((size_t)w < n)
+            return;
+    }
+}
+
 /* Pumps the channel, applying the sink's control, until it is closed
  * (returns 1) or control() asks to pause (returns 0). */
 static int pump(struct ssh_chan *c)
@@ -560,6 +630,8 @@ static int pump(struct ssh_chan *c)
             c->lost = true;
             break;
         }
+        feed_input(c);
+        follow_wake(c);
         if (ssh_event_dopoll(c->ev, 100) == SSH_ERROR && !c->cs.closed) {
             if (!ssh_is_connected(c->s) ||
                 ssh_get_status(c->s) & SSH_CLOSED_ERROR) {
@@ -629,6 +701,22 @@ static int ssh_resize(struct tchan *base, unsigned cols, unsigned rows)
                : -1;
 }
 
+static int ssh_again(struct tchan *base, const struct transport_cmd *cmd,
+                     const struct transport_sink *sink,
+                     struct transport_result *res)
+{
+    struct ssh_chan *c = (struct ssh_chan *)base;
+
+    transport_result_init(res);
+    chan_drop(c);
+    memset(&c->cs, 0, sizeof(c->cs));
+    c->cs.sink = sink;
+    c->stage = 0;
+    c->lost = false;
+    c->lost_error[0] = '\0';
+    return chan_start(c->t, c, cmd, res);
+}
+
 const struct transport_ops transport_ssh_ops = {
     .name = "ssh",
     .open = ssh_open,
@@ -636,6 +724,7 @@ const struct transport_ops transport_ssh_ops = {
     .write = ssh_write,
     .close_stdin = ssh_close_stdin,
     .resize = ssh_resize,
+    .again = ssh_again,
     .free_chan = ssh_chan_free,
     .free = ssh_tp_free,
 };

@@ -39,6 +39,8 @@ enum opt_bit {
     OPT_JSON = 1u << 12,       /* --json alone (history, show) */
     OPT_SSH_CONFIG = 1u << 13, /* --ssh-config */
     OPT_SSH = OPT_SSH_CONN | OPT_SSH_CONFIG, /* every SSH option */
+    OPT_HOST = 1u << 14,                     /* --host NAME (console) */
+    OPT_STDIN = 1u << 15,                    /* --no-stdin (run, exec) */
 };
 
 enum host_key_policy { HOST_KEY_STRICT, HOST_KEY_ACCEPT_NEW };
@@ -81,6 +83,8 @@ struct options {
     enum summary_opt summary;
     bool quiet, verbose;
     int64_t silent_after_ms; /* 0: the default */
+    char *host;              /* --host NAME */
+    bool no_stdin;           /* --no-stdin */
 };
 
 #define DEFAULT_PARALLEL 64

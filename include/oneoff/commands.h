@@ -26,6 +26,18 @@ extern const struct command cmd_exec;
 extern const struct command cmd_check;
 extern const struct command cmd_history;
 extern const struct command cmd_show;
+extern const struct command cmd_console;
+
+struct console;
+
+/* What run, exec and console share (cmd_run.c): the plan (with con, one
+ * host), --dry-run, the checks, the confirmation, then the runner.
+ * Returns the process exit code. */
+int command_run_task(struct options *o, struct task *t, struct console *con);
+/* The words after "--" as one command line: one word is a shell command
+ * line; several are a command and its arguments, each quoted. Caller
+ * frees. */
+char *command_join_words(const struct strlist *words);
 
 /* The exit-code table printed by every --help. */
 extern const char exit_codes_help[];

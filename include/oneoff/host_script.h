@@ -57,6 +57,8 @@ struct script_spec {
     /* run: report the history's runs of this task digest (`once`);
      * NULL: none */
     const char *once_sha256;
+    bool pty;   /* a console: the channel has a terminal (run) */
+    bool input; /* the client sends the task's stdin in frames (run) */
     const char *command;
 };
 
@@ -78,6 +80,13 @@ char *script_compose(const struct script_spec *spec);
  * become may be NULL. Caller frees. */
 char *script_command_line(const char *script, const char *become,
                           const struct strlist *args);
+
+/* The command line that stores its stdin as
+ * app_dir/shared/.oneoff/consoles/RUN_ID.cast (mode 0600), as become (or
+ * the login user): a console's transcript, sent after the session over the
+ * same connection. Caller frees. */
+char *script_copy_line(const char *app_dir, const char *become,
+                       const char *run_id);
 
 /* Fills out with a new nonce (SCRIPT_NONCE_LEN hex digits and a NUL) from
  * the kernel's random source. */

@@ -31,6 +31,7 @@
 #include "oneoff/preflight.h"
 #include "oneoff/record.h"
 #include "oneoff/runner.h"
+#include "oneoff/stdin_feed.h"
 #include "oneoff/tail.h"
 #include "oneoff/transport.h"
 
@@ -51,6 +52,7 @@ struct run_shared {
     pthread_mutex_t fail_lock;
     size_t failures, max_fail;
     bool stop_starting;
+    struct feed *feed; /* the task's input; NULL: none (stdin_feed.h) */
 };
 
 /* One host's private state: used by one thread at a time (see above). */
@@ -75,6 +77,9 @@ struct worker_host {
     struct preflight pf;
     enum task_state task_state;
     char perr[ERR_MAX];
+    /* after "go": the task's input, or the console's terminal */
+    bool feeding, in_console;
+    bool pty; /* the script runs on a terminal: stderr is stdout */
     /* control */
     int64_t deadline; /* monotonic; 0: none */
     bool timed_out, interrupted;

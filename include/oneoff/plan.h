@@ -24,6 +24,7 @@ struct plan_opts {
     struct kvlist env;     /* -e KEY=VALUE */
     const char *release;   /* --release ID: app_dir/releases/ID */
     int64_t wait_lock_ms;  /* --wait-lock D: wait for a held lock */
+    bool input; /* the task gets oneoff's stdin, in frames (stdin_feed.h) */
 };
 
 struct plan_host {
@@ -47,6 +48,7 @@ struct plan {
     bool confirm;     /* the stage or the task asks for confirmation */
     long wait_lock_s; /* 0: a held lock refuses the run */
     bool check_locks; /* preflight reports every held lock (check) */
+    bool input;       /* plan_opts.input */
 };
 
 /* Selects the hosts and composes their scripts. Errors are usage or
@@ -65,6 +67,12 @@ int plan_select(const struct inventory *inv, const struct task *t,
                 size_t *nsel, char *err);
 
 void plan_opts_release(struct plan_opts *o);
+
+/* What kind of run p is, as the hosts' history names it (its "kind"):
+ * "console" for a task on a terminal (oneoff console), else "run". The
+ * history writer's hook for consoles: a console goes through the same plan,
+ * runner and host script as any run. */
+const char *plan_kind(const struct plan *p);
 
 /* A rolling run: batch sizes in order (the last repeats) and the number of
  * failures after which no new host is started. */

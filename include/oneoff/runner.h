@@ -16,6 +16,8 @@
 #include "oneoff/plan.h"
 #include "oneoff/transport.h"
 
+struct console;
+
 enum runner_mode {
     RUN_TASK,      /* preflight every host, then run */
     RUN_PREFLIGHT, /* --preflight: stop after the preflight */
@@ -45,6 +47,10 @@ struct runner_opts {
     const char *email;               /* git user.email, or NULL */
     const struct strlist *overrides; /* "force", "allow-drift", ... */
     bool force;                      /* --force: run a `once` task again */
+    /* A console (console.h): the one host's task runs on a terminal whose
+     * I/O the console takes over after "go"; nothing else is printed while
+     * it runs. NULL for every other run. */
+    struct console *console;
 };
 
 /* Runs p; returns the process exit code (0, 1, 2, 3, 4, 130). err is set

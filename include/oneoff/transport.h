@@ -68,6 +68,17 @@ struct transport_sink {
     /* Bytes received on a stream, in order. */
     void (*data)(void *ctx, enum transport_stream s, const char *p, size_t n);
     enum transport_control (*control)(void *ctx);
+    /* May be NULL. An input for the command's standard input: feed()
+     * returns how many bytes are waiting (*p points at them; 0: none now),
+     * and after writing k of them, without ever blocking (as much as the
+     * SSH window or the pipe takes), the pump calls fed(ctx, k). Asked on
+     * every round of the pump, after control(). */
+    size_t (*feed)(void *ctx, const char **p);
+    void (*fed)(void *ctx, size_t k);
+    /* May be NULL. A descriptor that ends the pump's wait as soon as it is
+     * readable (control() and feed() are asked at once), or -1: a terminal
+     * or an input that must not wait for the 100 ms tick. */
+    int (*wake_fd)(void *ctx);
 };
 
 struct transport_result {
@@ -117,6 +128,13 @@ int tchan_write(struct tchan *c, const void *p, size_t n);
 int tchan_close_stdin(struct tchan *c);
 /* Changes the size of the command's terminal (pty only). */
 int tchan_resize(struct tchan *c, unsigned cols, unsigned rows);
+/* Runs cmd over the connection of c, whose command has ended (tchan_pump()
+ * returned 1): a new channel on the same SSH session, costing no new
+ * handshake; a new process for the local transport. c then drives the new
+ * command, with sink. On failure res says why and c may only be freed. */
+int tchan_again(struct tchan *c, const struct transport_cmd *cmd,
+                const struct transport_sink *sink,
+                struct transport_result *res);
 /* Closes the channel (and the connection it owns) and frees it; a command
  * still running is left to its watchdog. NULL is fine. */
 void tchan_free(struct tchan *c);
@@ -134,6 +152,9 @@ struct transport_ops {
     int (*write)(struct tchan *c, const void *p, size_t n);
     int (*close_stdin)(struct tchan *c);
     int (*resize)(struct tchan *c, unsigned cols, unsigned rows);
+    int (*again)(struct tchan *c, const struct transport_cmd *cmd,
+                 const struct transport_sink *sink,
+                 struct transport_result *res);
     void (*free_chan)(struct tchan *c);
     void (*free)(struct transport *t);
 };

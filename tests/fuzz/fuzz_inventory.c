@@ -17,8 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct inventory inv;
     char err[ERR_MAX];
 
-    if (inventory_parse(&inv, "hosts/fuzz.yml", NULL, (const char *)data,
-                        size, err) == 0)
+    if (inventory_parse(&inv, "hosts/fuzz.yml", NULL, (const char *)data, size,
+                        err) == 0)
         inventory_release(&inv);
     return 0;
 }

@@ -126,6 +126,8 @@ static void test_prelude_is_data(void **state)
         "oneoff_lock_wait='30'\n"
         "oneoff_check_locks='1'\n"
         "oneoff_once=''\n"
+        "oneoff_pty=''\n"
+        "oneoff_stdin=''\n"
         "oneoff_cmd='bin/migrate \"$@\"'\n"
         "oneoff_nl='\n"
         "'\n";

@@ -51,7 +51,8 @@ static enum transport_control on_control(void *ctx)
 
 static struct transport_sink sink_of(struct probe *pr)
 {
-    struct transport_sink s = {pr, on_connected, on_data, on_control};
+    struct transport_sink s = {pr,   on_connected, on_data, on_control,
+                               NULL, NULL,         NULL};
 
     return s;
 }
