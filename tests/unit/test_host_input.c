@@ -42,7 +42,7 @@ static void test_frames_reach_the_task(void **state)
         struct proc p;
         start(a, &p, sh, "cat; sleep 0.2; echo '[end]'");
         /* frames split anywhere: the script reads what each says */
-        proc_send(&p, "go\n5\nhel");
+        proc_send(&p, SCRIPT_GO "5\nhel");
         sleep_ms(50);
         proc_send(&p, "lo3\n\nab0\n");
         proc_wait(&p, 10000);
@@ -64,7 +64,7 @@ static void test_task_that_stops_reading(void **state)
     for (int sh = 0; sh < HARNESS_NSHELLS; sh++) {
         struct proc p;
         start(a, &p, sh, "head -c 2; echo '[done]'");
-        proc_send(&p, "go\n60000\n");
+        proc_send(&p, SCRIPT_GO "60000\n");
         proc_send(&p, big);
         proc_wait(&p, 10000);
         if (!proc_exited(&p, 0))
@@ -82,7 +82,7 @@ static void test_eof_still_stops(void **state)
     for (int sh = 0; sh < HARNESS_NSHELLS; sh++) {
         struct proc p;
         start(a, &p, sh, "cat; sleep 5; echo not-stopped");
-        proc_send(&p, "go\n3\nabc");
+        proc_send(&p, SCRIPT_GO "3\nabc");
         sleep_ms(200);
         proc_send(&p, NULL); /* the connection is gone */
         proc_wait(&p, 10000);
