@@ -16,8 +16,10 @@
 #include <string.h>
 #include <sys/random.h>
 
-/* src/host_script.sh, NUL-terminated (host_script_text.S) */
+/* src/host_script.sh and src/host_runtime.sh, NUL-terminated
+ * (host_script_text.S) */
 extern const char oneoff_host_script[];
+extern const char oneoff_host_runtime[];
 
 size_t sh_quoted_max(const char *s)
 {
@@ -82,13 +84,11 @@ static void assign_nth(struct buf *b, const char *prefix, size_t i,
     assign(b, name, value);
 }
 
-/* Appends the script, leaving out comment lines and blank lines: the
- * script has no here-documents and no multi-line string whose lines could
- * start with '#', so those lines are comments. */
-static void add_script_body(struct buf *b)
+/* Appends a script, leaving out comment lines and blank lines: the
+ * scripts have no here-document and no multi-line string with a line that
+ * could start with '#' or be blank, so those lines are comments. */
+static void add_script_body(struct buf *b, const char *p)
 {
-    const char *p = oneoff_host_script;
-
     while (*p) {
         const char *nl = strchr(p, '\n');
         size_t n = nl ? (size_t)(nl - p) + 1 : strlen(p);
@@ -100,12 +100,34 @@ static void add_script_body(struct buf *b)
     }
 }
 
+/* The runtime's part of the prelude, and its script (host_runtime.sh). */
+static void add_runtime(struct buf *b, const struct script_spec *s)
+{
+    const struct runtime *rt = s->runtime;
+    bool image = rt->kind == RUNTIME_IMAGE;
+    char *name = xasprintf("oneoff-%.*s-%s", SCRIPT_RUN_ID_MAX,
+                           s->run_id ? s->run_id : "", s->host ? s->host : "");
+
+    assign(b, "oneoff_runtime", runtime_name(rt->kind));
+    assign(b, "oneoff_engine", runtime_engine(rt));
+    assign(b, "oneoff_container", image ? rt->image_of : rt->container);
+    assign(b, "oneoff_network_of", image ? rt->network_of : NULL);
+    assign(b, "oneoff_ctr_name", image ? name : NULL);
+    free(name);
+    add_script_body(b, oneoff_host_runtime);
+}
+
 /* The most script_compose() can write for s. */
 static size_t compose_max(const struct script_spec *s)
 {
     size_t nfiles = s->env_files ? s->env_files->n : 0;
     size_t nenv = s->env ? s->env->n : 0;
-    size_t max = strlen(oneoff_host_script) + 20 * assign_max(NULL) +
+    size_t max = strlen(oneoff_host_script) + strlen(oneoff_host_runtime) +
+                 20 * assign_max(NULL) +
+                 4 * (16 + SCRIPT_RUN_ID_MAX + strlen(s->host ? s->host : "")) +
+                 assign_max(s->runtime ? s->runtime->container : NULL) +
+                 assign_max(s->runtime ? s->runtime->image_of : NULL) +
+                 assign_max(s->runtime ? s->runtime->network_of : NULL) +
                  assign_max(s->nonce) + assign_max(s->run_id) +
                  assign_max(s->label) + assign_max(s->app_dir) +
                  assign_max(s->release) + assign_max(s->revision_file) +
@@ -150,7 +172,9 @@ char *script_compose(const struct script_spec *s)
     assign_num(&b, "oneoff_lock_wait", s->lock_wait_s > 0 ? s->lock_wait_s : 0);
     assign(&b, "oneoff_check_locks", s->check_locks ? "1" : "");
     assign(&b, "oneoff_cmd", s->command);
-    add_script_body(&b);
+    if (s->runtime && s->runtime->kind != RUNTIME_PLAIN)
+        add_runtime(&b, s);
+    add_script_body(&b, oneoff_host_script);
     return buf_detach(&b);
 }
 

@@ -20,6 +20,8 @@
 #     oneoff_lock_wait     seconds to wait for a lock held by an older run
 #     oneoff_check_locks   1: report every held task lock (oneoff check)
 #     oneoff_cmd           the task's command, run by /bin/sh -c
+#     oneoff_runtime ...   only where the task runs in a container: then
+#                          src/host_runtime.sh comes before this script
 # The task's arguments are this shell's positional parameters.
 #
 # Protocol, the same over SSH and for local hosts:
@@ -308,19 +310,28 @@ while [ "$oneoff_i" -lt "$oneoff_env_files" ]; do
     . "$oneoff_d" >&2
     set +a
 done
-oneoff_under "$oneoff_release"
-cd -P -- "$oneoff_d" 2>/dev/null ||
-    oneoff_fail "cannot enter release $oneoff_release"
+if [ -n "${oneoff_runtime-}" ]; then
+    # in a container: its image is the release (src/host_runtime.sh)
+    oneoff_rt_inspect
+else
+    oneoff_under "$oneoff_release"
+    cd -P -- "$oneoff_d" 2>/dev/null ||
+        oneoff_fail "cannot enter release $oneoff_release"
+fi
 
 # 2. the report, measured in bytes and with the login PATH
 oneoff_lc=${LC_ALL-} oneoff_lc_set=${LC_ALL+1} oneoff_task_path=$PATH
 LC_ALL=C PATH=$oneoff_path
-oneoff_frame release "$PWD"
-oneoff_r=
-[ -f "$oneoff_revision_file" ] && [ -r "$oneoff_revision_file" ] &&
-    IFS= read -r oneoff_r <"$oneoff_revision_file"
-oneoff_frame revision "$oneoff_r"
-[ -z "$oneoff_task_file" ] || oneoff_report_task
+if [ -n "${oneoff_runtime-}" ]; then
+    oneoff_rt_report
+else
+    oneoff_frame release "$PWD"
+    oneoff_r=
+    [ -f "$oneoff_revision_file" ] && [ -r "$oneoff_revision_file" ] &&
+        IFS= read -r oneoff_r <"$oneoff_revision_file"
+    oneoff_frame revision "$oneoff_r"
+    [ -z "$oneoff_task_file" ] || oneoff_report_task
+fi
 [ -z "$oneoff_lock" ] || oneoff_report_lock
 [ -z "$oneoff_check_locks" ] || oneoff_report_held
 oneoff_frame ready ''
@@ -357,6 +368,8 @@ done
 
 # The watchdog, its signals ignored before it exists (no window), its stdin
 # the channel's, fd 9 closed so that it never holds the lock.
+# (a container's engine reads the channel too, on fd 4)
+[ -z "${oneoff_runtime-}" ] || exec 4<&0
 exec 3<&0 </dev/null
 trap '' HUP INT QUIT TERM USR1 USR2 ALRM PIPE
 {
@@ -372,8 +385,12 @@ exec 3<&-
 trap - QUIT USR1 USR2 ALRM PIPE
 trap : HUP INT TERM
 
-/bin/sh -c "$oneoff_cmd" oneoff "$@"
-oneoff_rc=$?
+if [ -n "${oneoff_runtime-}" ]; then
+    oneoff_rt_run "$@"
+else
+    /bin/sh -c "$oneoff_cmd" oneoff "$@"
+    oneoff_rc=$?
+fi
 # (reaped quietly: bash would report the job's death on stderr)
 {
     kill -s KILL "$oneoff_dog"

@@ -1,8 +1,8 @@
 /*
- * host_script_text.S - src/host_script.sh, embedded at build time as the
- * NUL-terminated string oneoff_host_script (see host_script.c). The
- * Makefile assembles this with -Wa,-I of src/ and rebuilds it when the
- * script changes.
+ * host_script_text.S - src/host_script.sh and src/host_runtime.sh,
+ * embedded at build time as the NUL-terminated strings oneoff_host_script
+ * and oneoff_host_runtime (see host_script.c). The Makefile assembles this
+ * with -Wa,-I of src/ and rebuilds it when a script changes.
  */
     .section .rodata
     .globl oneoff_host_script
@@ -11,4 +11,10 @@ oneoff_host_script:
     .incbin "host_script.sh"
     .byte 0
     .size oneoff_host_script, . - oneoff_host_script
+    .globl oneoff_host_runtime
+    .type oneoff_host_runtime, @object
+oneoff_host_runtime:
+    .incbin "host_runtime.sh"
+    .byte 0
+    .size oneoff_host_runtime, . - oneoff_host_runtime
     .section .note.GNU-stack, "", @progbits

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "oneoff/buf.h"
+#include "oneoff/runtime.h"
 #include "oneoff/util.h"
 
 /* Exit status of the script when it cannot set up (app_dir, env file,
@@ -54,6 +55,10 @@ struct script_spec {
     long lock_wait_s;        /* --wait-lock; 0: do not wait */
     bool check_locks;        /* report every held task lock (check) */
     const char *command;
+    /* NULL or plain: the task runs in the release. Otherwise the prelude
+     * also carries the runtime and the script src/host_runtime.sh. */
+    const struct runtime *runtime;
+    const char *host; /* inventory name: names a fresh container */
 };
 
 /* Appends s to b in single quotes: the shell reads back exactly s. Returns
