@@ -81,7 +81,7 @@ $(O)/%.o: src/%.c | $(O)
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(O)/host_script_text.o: src/host_script_text.S src/host_script.sh \
-		src/host_runtime.sh | $(O)
+		src/host_runtime.sh src/host_job.sh | $(O)
 	@echo "  AS $<"
 	@$(CC) -Wa,-Isrc -c -o $@ src/host_script_text.S
 
@@ -111,7 +111,7 @@ unit: $(UNIT_BINS)
 
 # run.sh, then the fault tests (stops, locks), each with a fleet of its own;
 # every suite runs even when one before it failed.
-INTEGRATION_SUITES = run stops locks containers
+INTEGRATION_SUITES = run stops locks containers detached
 integration: $(O)/oneoff
 	@rc=0; for s in $(INTEGRATION_SUITES); do \
 		echo "ONEOFF=$(CURDIR)/$(O)/oneoff bash tests/integration/$$s.sh"; \
@@ -215,7 +215,8 @@ format-check:
 # The host script is POSIX sh: shellcheck reads it as such.
 shellcheck:
 	@if command -v shellcheck >/dev/null 2>&1; then \
-		shellcheck -s sh src/host_script.sh src/host_runtime.sh && echo "shellcheck: ok"; \
+		shellcheck -s sh src/host_script.sh src/host_runtime.sh \
+			src/host_job.sh && echo "shellcheck: ok"; \
 	else echo "shellcheck: not found, skipped"; fi
 
 # Functions we never call: unbounded string writes and libssh's

@@ -42,6 +42,8 @@ enum long_only {
     LO_DIFF,
     LO_SUMMARY,
     LO_SILENT_AFTER,
+    LO_DETACH,
+    LO_FOLLOW,
 };
 
 struct optdef {
@@ -138,6 +140,14 @@ static const struct optdef defs[] = {
     {{"max-fail", required_argument, NULL, LO_MAX_FAIL},
      OPT_ROLLOUT,
      "    --max-fail N|N%      start no new host once N hosts failed"},
+    {{"detach", no_argument, NULL, LO_DETACH},
+     OPT_DETACH,
+     "    --detach             start the task so that it outlives this\n"
+     "                         connection; print its run id and return"},
+    {{"follow", no_argument, NULL, LO_FOLLOW},
+     OPT_FOLLOW,
+     "    --follow             keep printing the output until the run ends\n"
+     "                         (Ctrl-C stops following, not the run)"},
     {{"fold", no_argument, NULL, LO_FOLD},
      OPT_FOLD,
      "    --fold               print the selection as one node set"},
@@ -375,6 +385,12 @@ static int apply(struct options *o, int c, const char *arg, char *err)
         return 0;
     case LO_FOLD:
         o->fold = true;
+        return 0;
+    case LO_DETACH:
+        o->detach = true;
+        return 0;
+    case LO_FOLLOW:
+        o->follow = true;
         return 0;
     default:
         return errf(err, "unexpected option");

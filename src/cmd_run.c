@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "oneoff/commands.h"
+#include "oneoff/job.h"
 #include "oneoff/inventory.h"
 #include "oneoff/plan.h"
 #include "oneoff/host_script.h"
@@ -201,16 +202,23 @@ static int confirm(const struct plan *p, const struct options *o)
     return EXIT_OK;
 }
 
-static int start(const struct options *o, const struct plan *p)
+static int start(const struct options *o, struct plan *p)
 {
     struct command_transports tps;
     struct runner_opts ro;
+    struct job_detach jd;
     char err[ERR_MAX];
     char *log_root = NULL;
     int rc;
 
+    if (o->detach && job_detach_prepare(p, o->allow_drift, &jd, err)) {
+        fprintf(stderr, "oneoff: %s\n", err);
+        return EXIT_USAGE;
+    }
     if (command_transports(o, p, &tps, err)) {
         fprintf(stderr, "oneoff: %s\n", err);
+        if (o->detach)
+            job_detach_done(p, &jd, EXIT_USAGE);
         return EXIT_USAGE;
     }
     log_root = o->log_dir ? xstrdup(o->log_dir) : xasprintf("%s/log", o->dir);
@@ -236,10 +244,13 @@ static int start(const struct options *o, const struct plan *p)
     ro.json = o->json;
     ro.junit = o->junit;
     ro.transports = tps.per_host;
+    ro.run_id = o->detach ? jd.run_id : NULL;
     err[0] = '\0';
     rc = runner_run(p, &ro, err);
     if (err[0])
         fprintf(stderr, "oneoff: %s\n", err);
+    if (o->detach)
+        job_detach_done(p, &jd, rc);
     free(log_root);
     command_transports_release(&tps);
     return rc;
@@ -328,7 +339,7 @@ const struct command cmd_run = {
             "Every host first reports its release,\nrevision, task file and "
             "lock; nothing runs anywhere unless they agree.",
     .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN |
-            OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW,
+            OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW | OPT_DETACH,
     .run = run_run,
 };
 
@@ -341,6 +352,6 @@ const struct command cmd_exec = {
             "a shell command line\n('env | sort'); several words are a "
             "command and its arguments, each\npassed verbatim.",
     .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN |
-            OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW,
+            OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW | OPT_DETACH,
     .run = run_exec,
 };

@@ -20,6 +20,7 @@
  * (host_script_text.S) */
 extern const char oneoff_host_script[];
 extern const char oneoff_host_runtime[];
+extern const char oneoff_host_job[];
 
 size_t sh_quoted_max(const char *s)
 {
@@ -123,6 +124,8 @@ static size_t compose_max(const struct script_spec *s)
     size_t nfiles = s->env_files ? s->env_files->n : 0;
     size_t nenv = s->env ? s->env->n : 0;
     size_t max = strlen(oneoff_host_script) + strlen(oneoff_host_runtime) +
+                 strlen(oneoff_host_job) + assign_max(s->job_run) +
+                 assign_max(s->hist) + assign_max(s->host) +
                  20 * assign_max(NULL) +
                  4 * (16 + SCRIPT_RUN_ID_MAX + strlen(s->host ? s->host : "")) +
                  assign_max(s->runtime ? s->runtime->container : NULL) +
@@ -174,6 +177,13 @@ char *script_compose(const struct script_spec *s)
     assign(&b, "oneoff_cmd", s->command);
     if (s->runtime && s->runtime->kind != RUNTIME_PLAIN)
         add_runtime(&b, s);
+    if (s->job) {
+        assign(&b, "oneoff_job", s->job);
+        assign(&b, "oneoff_job_run", s->job_run);
+        assign(&b, "oneoff_host", s->host);
+        assign(&b, "oneoff_hist", s->hist);
+        add_script_body(&b, oneoff_host_job);
+    }
     add_script_body(&b, oneoff_host_script);
     return buf_detach(&b);
 }

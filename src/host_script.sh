@@ -22,6 +22,8 @@
 #     oneoff_cmd           the task's command, run by /bin/sh -c
 #     oneoff_runtime ...   only where the task runs in a container: then
 #                          src/host_runtime.sh comes before this script
+#     oneoff_job ...       only for a detached run and its queries: then
+#                          src/host_job.sh comes before this script
 # The task's arguments are this shell's positional parameters.
 #
 # Protocol, the same over SSH and for local hosts:
@@ -365,6 +367,9 @@ while [ "$oneoff_i" -lt "$oneoff_env" ]; do
     eval "$oneoff_e=\$oneoff_env_value_$oneoff_i"
     export "${oneoff_e?}"
 done
+
+# a detached run, or a query about one (src/host_job.sh): never returns
+[ -z "${oneoff_job-}" ] || oneoff_job_main "$@"
 
 # The watchdog, its signals ignored before it exists (no window), its stdin
 # the channel's, fd 9 closed so that it never holds the lock.

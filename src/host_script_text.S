@@ -1,7 +1,8 @@
 /*
- * host_script_text.S - src/host_script.sh and src/host_runtime.sh,
- * embedded at build time as the NUL-terminated strings oneoff_host_script
- * and oneoff_host_runtime (see host_script.c). The Makefile assembles this
+ * host_script_text.S - src/host_script.sh, src/host_runtime.sh and
+ * src/host_job.sh, embedded at build time as the NUL-terminated strings
+ * oneoff_host_script, oneoff_host_runtime and oneoff_host_job (see
+ * host_script.c). The Makefile assembles this
  * with -Wa,-I of src/ and rebuilds it when a script changes.
  */
     .section .rodata
@@ -17,4 +18,10 @@ oneoff_host_runtime:
     .incbin "host_runtime.sh"
     .byte 0
     .size oneoff_host_runtime, . - oneoff_host_runtime
+    .globl oneoff_host_job
+    .type oneoff_host_job, @object
+oneoff_host_job:
+    .incbin "host_job.sh"
+    .byte 0
+    .size oneoff_host_job, . - oneoff_host_job
     .section .note.GNU-stack, "", @progbits

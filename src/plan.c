@@ -274,6 +274,9 @@ static void spec_of(const struct plan *p, const struct plan_host *ph,
     spec->command = t->command;
     spec->runtime = &ph->rt;
     spec->host = h->name;
+    spec->job = p->job;
+    spec->job_run = p->job_run;
+    spec->hist = p->hist;
 }
 
 char *plan_command(const struct plan *p, const struct plan_host *ph,

@@ -35,6 +35,8 @@ enum opt_bit {
     OPT_FOLD = 1u << 9,    /* --fold (hosts) */
     OPT_VIEW = 1u << 10,   /* -b/--gather, --diff, --summary, -q/--quiet,
                               -v/--verbose, --silent-after */
+    OPT_DETACH = 1u << 11, /* --detach */
+    OPT_FOLLOW = 1u << 12, /* --follow (logs) */
 };
 
 enum host_key_policy { HOST_KEY_STRICT, HOST_KEY_ACCEPT_NEW };
@@ -72,6 +74,8 @@ struct options {
     enum summary_opt summary;
     bool quiet, verbose;
     int64_t silent_after_ms; /* 0: the default */
+    bool detach;             /* run --detach */
+    bool follow;             /* logs --follow */
 };
 
 #define DEFAULT_PARALLEL 64

@@ -24,6 +24,9 @@ extern const struct command cmd_tasks;
 extern const struct command cmd_run;
 extern const struct command cmd_exec;
 extern const struct command cmd_check;
+extern const struct command cmd_status;
+extern const struct command cmd_logs;
+extern const struct command cmd_cancel;
 
 /* The exit-code table printed by every --help. */
 extern const char exit_codes_help[];

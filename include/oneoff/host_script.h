@@ -59,6 +59,12 @@ struct script_spec {
      * also carries the runtime and the script src/host_runtime.sh. */
     const struct runtime *runtime;
     const char *host; /* inventory name: names a fresh container */
+    /* NULL, or a detached run ("detach") or a query about one ("status",
+     * "logs", "follow", "cancel"): the prelude then also carries job_run
+     * and hist, and the script src/host_job.sh. */
+    const char *job;
+    const char *job_run; /* the queried run's id */
+    const char *hist;    /* detach: JSON members of the history line */
 };
 
 /* Appends s to b in single quotes: the shell reads back exactly s. Returns

@@ -45,6 +45,9 @@ struct plan {
     bool confirm;     /* the stage or the task asks for confirmation */
     long wait_lock_s; /* 0: a held lock refuses the run */
     bool check_locks; /* preflight reports every held lock (check) */
+    /* A detached run or a query about one (host_script.h's job, job_run,
+     * hist): set by the command after plan_build(), borrowed. */
+    const char *job, *job_run, *hist;
 };
 
 /* Selects the hosts and composes their scripts. Errors are usage or

@@ -40,6 +40,7 @@ struct runner_opts {
     bool diff, quiet, verbose;
     enum summary_mode summary;
     int64_t silent_after_ms; /* 0: PROGRESS_SILENT_MS */
+    const char *run_id;      /* NULL: a new one (record_new_id) */
 };
 
 /* Runs p; returns the process exit code (0, 1, 2, 3, 4, 130). err is set
