@@ -125,8 +125,8 @@ done
 # them all with the installed completion.
 cat >"$tmp/cases" <<CASES
 $proj|oneoff r|run
-$proj|oneoff |run exec check hosts tasks help
-$proj|oneoff help c|check
+$proj|oneoff |run exec check hosts tasks status logs cancel help
+$proj|oneoff help c|check cancel
 $proj|oneoff check --ti|
 $proj|oneoff run --report-j|--report-junit
 $proj|oneoff run --dr|--dry-run
