@@ -24,6 +24,9 @@
 #   exec_ctrl_c    a running task in the container; -e's value is in the task's environment
 #                  but on no engine command line; Ctrl-C: exit 130 and, within 15 s, no
 #                  process of the task is left in the container
+#   exec_timeout, exec_lost_connection  a task that ignores TERM, stopped by --timeout or by
+#                  cutting every connection (tests/fleet.sh drop): exit 1, and within 20 s no
+#                  process of it is left in either container (TERM, then KILL 5 s later)
 #   mixed_images   h1,h2 (A) and h3 (B): refused (exit 4) before anything runs
 #   not_running    a container that does not exist: the set-up fails (exit 2), naming it
 #   image_run      runtime: image, image_of and network_of: a fresh container of A with the
@@ -41,8 +44,8 @@ FL_NAME=containers
 FL_HOSTS=3
 FL_TIMEOUT=120
 FL_USER= # root logins: the fleet's podman is rootful
-FL_TESTS=(test_exec_env_user_workdir test_exec_ctrl_c test_mixed_images test_not_running
-    test_image_run test_image_ctrl_c)
+FL_TESTS=(test_exec_env_user_workdir test_exec_ctrl_c test_exec_timeout test_exec_lost_connection
+    test_mixed_images test_not_running test_image_run test_image_ctrl_c)
 
 # ---------------------------------------------------------------------------------------------
 # set-up and clean-up of the engine (in the runner)
@@ -196,6 +199,29 @@ EOF
     wait_procs_n "^sleep $MARK\$" 0 15 ||
         fail_run "the task still runs in the container 15 s after Ctrl-C: $(pgrep -fa -- "sleep $MARK")"
 }
+
+# exec_stop HOW: a task in the container stopped by HOW (timeout, lost): nothing is left
+exec_stop() {
+    new_marker
+    ct_stage ct 1 2 '  runtime: container'
+    fl_task ct-stop <<EOF
+command: echo started; trap '' TERM; sleep $MARK
+EOF
+    if [ "$1" = timeout ]; then
+        oo_bg stop run ct-stop -s ct --timeout 3s
+    else
+        oo_bg stop run ct-stop -s ct
+    fi
+    wait_procs_n "^sleep $MARK\$" 2 40 || fail_run "the task does not run in both containers"
+    [ "$1" = timeout ] || bash "$FLEET" drop "$DIR" 1 2 >/dev/null 2>&1 || fail "fleet.sh drop failed"
+    WAIT_T0=$(now_ms) wait_bg 40
+    expect_rc 1 "$1"
+    # the task ignores TERM: KILL 5 s after the watchdog saw the channel go
+    wait_procs_n "^sleep $MARK\$" 0 20 ||
+        fail_run "the task still runs in the container 20 s after the $1: $(pgrep -fa -- "sleep $MARK")"
+}
+test_exec_timeout() { exec_stop timeout; }
+test_exec_lost_connection() { exec_stop lost; }
 
 test_mixed_images() {
     ct_stage ct 1 3 '  runtime: container'

@@ -41,6 +41,13 @@ oo() {
 }
 
 runs_dir() { echo "$DIR/hosts/h$1/app/shared/.oneoff/runs"; }
+# run_of I: the detached runs of hI whose job has started (wrote its pid)
+run_of() {
+    local f
+    for f in "$(runs_dir "$1")"/20*; do
+        [ -s "$f/pid" ] && echo "${f##*/}"
+    done
+}
 history_of() { cat "$DIR/hosts/h$1/app/shared/.oneoff/history.jsonl" 2>/dev/null; }
 
 # wait_status ID WANT SECONDS: until every host's status file reads WANT
@@ -75,15 +82,13 @@ EOF
     oo_bg start run "$task" -s test --detach
     # the client is SIGKILLed as soon as the job runs on both hosts
     for ((i = 0; i < 300; i++)); do
-        [ "$(ls "$(runs_dir 1)" "$(runs_dir 2)" 2>/dev/null | grep -c '^20')" = 2 ] &&
-            [ -s "$(runs_dir 1)/$(ls "$(runs_dir 1)" | head -n 1)/pid" ] &&
-            [ -s "$(runs_dir 2)/$(ls "$(runs_dir 2)" | head -n 1)/pid" ] && break
+        [ -n "$(run_of 1)" ] && [ -n "$(run_of 2)" ] && break
         sleep 0.05
     done
     kill -KILL "$OOPID" 2>/dev/null
-    id=$(ls "$(runs_dir 1)" 2>/dev/null | head -n 1)
+    id=$(run_of 1)
     [ -n "$id" ] || fail_run "no detached run on h1"
-    [ "$(ls "$(runs_dir 2)")" = "$id" ] || fail_run "h2 has another run: $(ls "$(runs_dir 2)")"
+    [ "$(run_of 2)" = "$id" ] || fail_run "h2 has another run: $(run_of 2)"
 
     oo status status "$id" -s test
     [ "$RC" = 0 ] || fail_run "status exited $RC"
