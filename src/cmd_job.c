@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "oneoff/commands.h"
+#include "oneoff/digest.h"
 #include "oneoff/inventory.h"
 #include "oneoff/job.h"
 #include "oneoff/plan.h"
@@ -24,25 +25,50 @@
 #include "oneoff/runner.h"
 #include "oneoff/task.h"
 
+/* s as a JSON string of at most max bytes: cut at a character boundary,
+ * with "…" (history lines stay under 4 KiB); null when s is not UTF-8. */
+static json_t *cut(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    char *c;
+    json_t *j;
+
+    if (n <= max) {
+        j = json_string(s); /* NULL: not UTF-8 */
+        return j ? j : json_null();
+    }
+    while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+        max--;
+    c = xasprintf("%.*s\u2026", (int)max, s);
+    j = json_string(c);
+    free(c);
+    return j ? j : json_null();
+}
+
 /* The client's members of the history start line (docs: history format):
  * the host adds run, kind, host, release, revision and at. */
 static char *history_members(const struct plan *p, bool allow_drift)
 {
     const struct task *t = p->task;
     json_t *o = json_object(), *args = json_array(), *ov = json_array();
-    char op[64], *text, *members;
+    char op[64], digest[65], *text, *members;
     size_t n;
 
     record_operator(op, sizeof(op));
-    for (size_t i = 0; i < p->args.n; i++)
-        json_array_append_new(args, json_string(p->args.v[i]));
+    for (size_t i = 0; i < p->args.n && i < 16; i++)
+        json_array_append_new(args, cut(p->args.v[i], 128));
+    if (p->args.n > 16)
+        json_array_append_new(args, json_string("\u2026"));
     if (allow_drift)
         json_array_append_new(ov, json_string("allow-drift"));
     json_object_set_new(o, "stage", json_string(p->inv->stage));
     json_object_set_new(o, "task",
                         t->adhoc ? json_null() : json_string(t->name));
-    json_object_set_new(o, "sha256", json_string(t->sha256));
-    json_object_set_new(o, "command", json_string(t->command));
+    if (t->sha256[0] == '\0') /* exec: the command's digest */
+        sha256_hex(t->command, strlen(t->command), digest);
+    json_object_set_new(o, "sha256",
+                        json_string(t->sha256[0] ? t->sha256 : digest));
+    json_object_set_new(o, "command", cut(t->command, 1024));
     json_object_set_new(o, "args", args);
     json_object_set_new(o, "operator", json_string(op));
     json_object_set_new(o, "email", json_null());
