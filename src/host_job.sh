@@ -22,8 +22,10 @@
 # detach appends the start line to app_dir/shared/.oneoff/history.jsonl
 # (kind "detached", in the agreed format, one write), then starts the job
 # in a session of its own (setsid; under `systemd-run --scope` in a unit
-# oneoff-<run id> where systemd is PID 1, so that logind's clean-up of the
-# SSH session spares it), with stdin /dev/null, and exits 0 at once. The
+# oneoff-<run id> where systemd is PID 1 and the login is root, so that
+# logind's clean-up of the SSH session spares it; other users need
+# KillUserProcesses=no, logind's default), with stdin /dev/null, and exits
+# 0 at once. The
 # job inherits the task's lock (fd 9): the lock is held for its whole life.
 # When the task ends the job appends the end line and writes status.
 # Footprint: detach runs date, mkdir and setsid (and systemd-run); the job
@@ -93,7 +95,8 @@ oneoff_job_detach() {
     set -- /bin/sh -c "$oneoff_job_text" oneoff-job "$oneoff_d" \
         "$oneoff_job_hist" "$oneoff_host" "$oneoff_run_id" "${oneoff_t%% *}" \
         "$oneoff_cmd" "$@"
-    if [ -d /run/systemd/system ] &&
+    # (the system manager without polkit: root, who can write there)
+    if [ -d /run/systemd/system ] && [ -w /run/systemd/system ] &&
         PATH=$oneoff_path command -v systemd-run >/dev/null 2>&1; then
         set -- systemd-run --scope --quiet --collect \
             --unit="oneoff-$oneoff_run_id" -- "$@"
