@@ -49,9 +49,11 @@ TEST_LIBS = $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
 SRCS := $(wildcard src/*.c)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
-# src/host_script.sh is embedded by an assembler file (.incbin), without
-# its comment lines and indentation: every host receives and parses it on
-# every run (the only multi-line string in it, a newline, survives this)
+# src/host_script.sh (and host_runtime.sh, host_job.sh) are embedded by an
+# assembler file (.incbin), without their comment lines and indentation:
+# every host receives and parses them on every run (their multi-line
+# strings hold code or a newline, and their one here-document's lines
+# start with no blank, so this changes no meaning)
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(O)/%.o) $(O)/host_script_text.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
@@ -81,12 +83,14 @@ $(O)/%.o: src/%.c | $(O)
 	@echo "  CC $<"
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
-$(O)/host_script.sh: src/host_script.sh | $(O)
+HOST_SCRIPTS := $(O)/host_script.sh $(O)/host_runtime.sh $(O)/host_job.sh
+
+$(HOST_SCRIPTS): $(O)/%.sh: src/%.sh | $(O)
 	@echo "  GEN $@"
 	@sed -e '/^[[:space:]]*#/d' -e 's/^[[:space:]]*//' -e '/^$$/d' $< >$@.tmp
 	@mv $@.tmp $@
 
-$(O)/host_script_text.o: src/host_script_text.S $(O)/host_script.sh | $(O)
+$(O)/host_script_text.o: src/host_script_text.S $(HOST_SCRIPTS) | $(O)
 	@echo "  AS $<"
 	@$(CC) -Wa,-I$(O) -c -o $@ src/host_script_text.S
 
@@ -116,7 +120,7 @@ unit: $(UNIT_BINS)
 
 # run.sh, then the fault tests (stops, locks), each with a fleet of its own;
 # every suite runs even when one before it failed.
-INTEGRATION_SUITES = run stops locks console
+INTEGRATION_SUITES = run stops locks console containers detached
 integration: $(O)/oneoff
 	@rc=0; for s in $(INTEGRATION_SUITES); do \
 		echo "ONEOFF=$(CURDIR)/$(O)/oneoff bash tests/integration/$$s.sh"; \
@@ -226,7 +230,8 @@ format-check:
 # The host script is POSIX sh: shellcheck reads it as such.
 shellcheck:
 	@if command -v shellcheck >/dev/null 2>&1; then \
-		shellcheck -s sh src/host_script.sh && echo "shellcheck: ok"; \
+		shellcheck -s sh src/host_script.sh src/host_runtime.sh \
+			src/host_job.sh && echo "shellcheck: ok"; \
 	else echo "shellcheck: not found, skipped"; fi
 
 # Functions we never call: unbounded string writes and libssh's

@@ -31,12 +31,20 @@ _oneoff_command_opts()
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
             "$_oneoff_opts_dry_run $_oneoff_opts_yes $_oneoff_opts_ssh" \
             "$_oneoff_opts_run $_oneoff_opts_task $_oneoff_opts_rollout $_oneoff_opts_view" \
-            "$_oneoff_opts_reason --no-stdin --"
+            "$_oneoff_opts_reason --no-stdin --detach --"
         ;;
     console)
         echo "$_oneoff_opts_common $_oneoff_opts_stage --host" \
             "$_oneoff_opts_dry_run $_oneoff_opts_yes $_oneoff_opts_ssh" \
             "$_oneoff_opts_run $_oneoff_opts_rollout $_oneoff_opts_reason --"
+        ;;
+    status | cancel)
+        echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
+            "$_oneoff_opts_ssh"
+        ;;
+    logs)
+        echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
+            "$_oneoff_opts_ssh --follow"
         ;;
     check)
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
@@ -178,7 +186,7 @@ _oneoff()
         if [[ $cur == -* ]]; then
             _oneoff_reply $'-C\n-h\n--help\n--version' "$cur"
         else
-            _oneoff_reply $'run\nexec\nconsole\ncheck\nhosts\ntasks\nhistory\nshow\nhelp' "$cur"
+            _oneoff_reply $'run\nexec\nconsole\ncheck\nhosts\ntasks\nhistory\nshow\nstatus\nlogs\ncancel\nhelp' "$cur"
         fi
         return 0
     fi
@@ -188,7 +196,7 @@ _oneoff()
         return 0
     fi
     if [[ $cmd == help && $npos -eq 0 ]]; then
-        _oneoff_reply $'run\nexec\nconsole\ncheck\nhosts\ntasks\nhistory\nshow\nhelp' "$cur"
+        _oneoff_reply $'run\nexec\nconsole\ncheck\nhosts\ntasks\nhistory\nshow\nstatus\nlogs\ncancel\nhelp' "$cur"
     fi
     if [[ ($cmd == run || $cmd == history || $cmd == console) && $npos -eq 0 ]]; then
         _oneoff_reply "$(_oneoff_yml_names "$dir" tasks)" "$cur"

@@ -6,8 +6,8 @@ set -eu
 
 PACKAGES="gcc libc6-dev make pkg-config coreutils libssh-dev libyaml-dev libcmocka-dev
 libjansson-dev libssl-dev openssh-server openssh-client procps iproute2
-util-linux sqlite3 time sudo shellcheck busybox strace man-db groff-base
-libxml2-utils"
+util-linux sqlite3 time sudo shellcheck busybox-static strace man-db groff-base
+libxml2-utils podman runc conmon"
 
 missing=""
 for p in $PACKAGES; do

@@ -46,6 +46,8 @@ enum long_only {
     LO_MAX_CONNECTING,
     LO_HOST,
     LO_NO_STDIN,
+    LO_DETACH,
+    LO_FOLLOW,
 };
 
 struct optdef {
@@ -160,6 +162,14 @@ static const struct optdef defs[] = {
      OPT_REASON,
      "    --force              run a 'once' task although the history says\n"
      "                         it already ran (asks on a terminal; recorded)"},
+    {{"detach", no_argument, NULL, LO_DETACH},
+     OPT_DETACH,
+     "    --detach             start the task so that it outlives this\n"
+     "                         connection; print its run id and return"},
+    {{"follow", no_argument, NULL, LO_FOLLOW},
+     OPT_FOLLOW,
+     "    --follow             keep printing the output until the run ends\n"
+     "                         (Ctrl-C stops following, not the run)"},
     {{"fold", no_argument, NULL, LO_FOLD},
      OPT_FOLD,
      "    --fold               print the selection as one node set"},
@@ -434,6 +444,12 @@ static int apply(struct options *o, int c, const char *arg, char *err)
         return 0;
     case LO_NO_STDIN:
         o->no_stdin = true;
+        return 0;
+    case LO_DETACH:
+        o->detach = true;
+        return 0;
+    case LO_FOLLOW:
+        o->follow = true;
         return 0;
     default:
         return errf(err, "unexpected option");

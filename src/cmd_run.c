@@ -15,12 +15,14 @@
 
 #include "oneoff/commands.h"
 #include "oneoff/console.h"
+#include "oneoff/job.h"
 #include "oneoff/inventory.h"
 #include "oneoff/plan.h"
 #include "oneoff/host_script.h"
 #include "oneoff/junit.h"
 #include "oneoff/record.h"
 #include "oneoff/runner.h"
+#include "oneoff/runtime.h"
 #include "oneoff/task.h"
 
 static void print_plan(const struct plan *p)
@@ -280,18 +282,24 @@ static int confirm(const struct plan *p, const struct options *o)
     return EXIT_OK;
 }
 
-static int start(const struct options *o, const struct plan *p,
-                 struct console *con)
+static int start(const struct options *o, struct plan *p, struct console *con)
 {
     struct command_transports tps;
     struct runner_opts ro;
     struct strlist overrides = {0};
+    struct job_detach jd;
     char err[ERR_MAX];
     char *log_root = NULL, *email = NULL;
     int rc;
 
+    if (o->detach && job_detach_prepare(p, o->allow_drift, &jd, err)) {
+        fprintf(stderr, "oneoff: %s\n", err);
+        return EXIT_USAGE;
+    }
     if (command_transports(o, p, &tps, err)) {
         fprintf(stderr, "oneoff: %s\n", err);
+        if (o->detach)
+            job_detach_done(p, &jd, EXIT_USAGE);
         return EXIT_USAGE;
     }
     log_root = o->log_dir ? xstrdup(o->log_dir) : xasprintf("%s/log", o->dir);
@@ -334,12 +342,15 @@ static int start(const struct options *o, const struct plan *p,
         ro.timeout_ms = o->timeout_ms;
         ro.output = OUT_STREAM;
     }
+    ro.run_id = o->detach ? jd.run_id : NULL;
     err[0] = '\0';
     rc = runner_run(p, &ro, err);
     if (err[0])
         fprintf(stderr, "oneoff: %s\n", err);
     free(email);
     strlist_clear(&overrides);
+    if (o->detach)
+        job_detach_done(p, &jd, rc);
     free(log_root);
     command_transports_release(&tps);
     return rc;
@@ -372,6 +383,28 @@ static int check_input(const struct options *o, const struct plan *p, char *err)
                     "standard input goes to every host at once: %zu hosts "
                     "need --parallel %zu (or pass --no-stdin)",
                     p->nhosts, p->nhosts);
+    return 0;
+}
+
+/* A task in a container reads the channel itself (host_runtime.sh), not
+ * the framed input: its hosts get none, which is said. */
+static int no_input_in_containers(struct options *o,
+                                  const struct inventory *inv,
+                                  const struct task *t, struct plan *plan,
+                                  char *err)
+{
+    for (size_t i = 0; i < plan->nhosts; i++) {
+        if (plan->hosts[i].rt.kind == RUNTIME_PLAIN)
+            continue;
+        fprintf(stderr,
+                "oneoff: note: standard input is not passed to a "
+                "task in a container (runtime: %s); the task gets "
+                "none (--no-stdin says so quietly)\n",
+                runtime_name(plan->hosts[i].rt.kind));
+        o->plan.input = false;
+        plan_release(plan);
+        return plan_build(plan, inv, t, &o->plan, err);
+    }
     return 0;
 }
 
@@ -409,8 +442,10 @@ int command_run_task(struct options *o, struct task *t, struct console *con)
         fprintf(stderr, "oneoff: %s\n", err);
         return EXIT_USAGE;
     }
-    o->plan.input = con == NULL && has_input(o);
+    /* a detached job's stdin is /dev/null */
+    o->plan.input = con == NULL && !o->detach && has_input(o);
     if (plan_build(&plan, &inv, t, &o->plan, err) ||
+        (plan.input && no_input_in_containers(o, &inv, t, &plan, err)) ||
         (con && console_host(o, &inv, t, &plan, err))) {
         fprintf(stderr, "oneoff: %s\n", err);
         plan_release(&plan);
@@ -495,7 +530,7 @@ const struct command cmd_run = {
             "lock; nothing runs anywhere unless they agree.",
     .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN |
             OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW | OPT_REASON |
-            OPT_STDIN,
+            OPT_STDIN | OPT_DETACH,
     .run = run_run,
 };
 
@@ -509,6 +544,6 @@ const struct command cmd_exec = {
             "command and its arguments, each\npassed verbatim.",
     .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN |
             OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW | OPT_REASON |
-            OPT_STDIN,
+            OPT_STDIN | OPT_DETACH,
     .run = run_exec,
 };

@@ -16,8 +16,11 @@
 #include <string.h>
 #include <sys/random.h>
 
-/* src/host_script.sh, NUL-terminated (host_script_text.S) */
+/* src/host_script.sh and src/host_runtime.sh, NUL-terminated
+ * (host_script_text.S) */
 extern const char oneoff_host_script[];
+extern const char oneoff_host_runtime[];
+extern const char oneoff_host_job[];
 
 size_t sh_quoted_max(const char *s)
 {
@@ -87,11 +90,28 @@ static void assign_nth(struct buf *b, const char *prefix, size_t i,
     assign(b, name, value);
 }
 
-/* Appends the script: the build left out its comment lines, indentation
- * and blank lines (Makefile), so it is sent as it is. */
-static void add_script_body(struct buf *b)
+/* Appends a script: the build left out its comment lines, indentation and
+ * blank lines (Makefile), so it is sent as it is. */
+static void add_script_body(struct buf *b, const char *p)
 {
-    BUF_MUST(buf_adds(b, oneoff_host_script)); /* sized for the whole text */
+    BUF_MUST(buf_adds(b, p)); /* sized for the whole text */
+}
+
+/* The runtime's part of the prelude, and its script (host_runtime.sh). */
+static void add_runtime(struct buf *b, const struct script_spec *s)
+{
+    const struct runtime *rt = s->runtime;
+    bool image = rt->kind == RUNTIME_IMAGE;
+    char *name = xasprintf("oneoff-%.*s-%s", SCRIPT_RUN_ID_MAX,
+                           s->run_id ? s->run_id : "", s->host ? s->host : "");
+
+    assign(b, "oneoff_runtime", runtime_name(rt->kind));
+    assign(b, "oneoff_engine", runtime_engine(rt));
+    assign(b, "oneoff_container", image ? rt->image_of : rt->container);
+    assign(b, "oneoff_network_of", image ? rt->network_of : NULL);
+    assign(b, "oneoff_ctr_name", image ? name : NULL);
+    free(name);
+    add_script_body(b, oneoff_host_runtime);
 }
 
 /* The most script_compose() can write for s. */
@@ -99,13 +119,19 @@ static size_t compose_max(const struct script_spec *s)
 {
     size_t nfiles = s->env_files ? s->env_files->n : 0;
     size_t nenv = s->env ? s->env->n : 0;
-    size_t max = strlen(oneoff_host_script) + 20 * assign_max(NULL) +
-                 assign_max(s->nonce) + assign_max(s->run_id) +
-                 assign_max(s->label) + assign_max(s->app_dir) +
-                 assign_max(s->release) + assign_max(s->revision_file) +
-                 assign_max(s->task_file) + assign_max(s->lock) +
-                 assign_max(s->lock_holder) + assign_max(s->once_sha256) +
-                 assign_max(s->command);
+    size_t max =
+        strlen(oneoff_host_script) + strlen(oneoff_host_runtime) +
+        strlen(oneoff_host_job) + assign_max(s->job_run) + assign_max(s->hist) +
+        assign_max(s->host) + 20 * assign_max(NULL) +
+        4 * (16 + SCRIPT_RUN_ID_MAX + strlen(s->host ? s->host : "")) +
+        assign_max(s->runtime ? s->runtime->container : NULL) +
+        assign_max(s->runtime ? s->runtime->image_of : NULL) +
+        assign_max(s->runtime ? s->runtime->network_of : NULL) +
+        assign_max(s->nonce) + assign_max(s->run_id) + assign_max(s->label) +
+        assign_max(s->app_dir) + assign_max(s->release) +
+        assign_max(s->revision_file) + assign_max(s->task_file) +
+        assign_max(s->lock) + assign_max(s->lock_holder) +
+        assign_max(s->once_sha256) + assign_max(s->command);
 
     for (size_t i = 0; i < nfiles; i++)
         max += assign_max(s->env_files->v[i]);
@@ -151,7 +177,16 @@ char *script_compose(const struct script_spec *s)
     assign(&b, "oneoff_pty", s->pty ? "1" : "");
     assign(&b, "oneoff_stdin", s->input ? "1" : "");
     assign(&b, "oneoff_cmd", s->command);
-    add_script_body(&b);
+    if (s->runtime && s->runtime->kind != RUNTIME_PLAIN)
+        add_runtime(&b, s);
+    if (s->job) {
+        assign(&b, "oneoff_job", s->job);
+        assign(&b, "oneoff_job_run", s->job_run);
+        assign(&b, "oneoff_host", s->host);
+        assign(&b, "oneoff_job_meta", s->hist);
+        add_script_body(&b, oneoff_host_job);
+    }
+    add_script_body(&b, oneoff_host_script);
     return buf_detach(&b);
 }
 

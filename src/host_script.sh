@@ -24,6 +24,10 @@
 #     oneoff_cmd           the task's command, run by /bin/sh -c
 #     oneoff_pty           1: a console, on a terminal (see Consoles)
 #     oneoff_stdin         1: the task gets the client's input (see Input)
+#     oneoff_runtime ...   only where the task runs in a container: then
+#                          src/host_runtime.sh comes before this script
+#     oneoff_job ...       only for a detached run and its queries: then
+#                          src/host_job.sh comes before this script
 # The task's arguments are this shell's positional parameters.
 #
 # Protocol, the same over SSH and for local hosts:
@@ -477,19 +481,28 @@ while [ "$oneoff_i" -lt "$oneoff_env_files" ]; do
     . "$oneoff_d" >&2
     set +a
 done
-oneoff_under "$oneoff_release"
-cd -P -- "$oneoff_d" 2>/dev/null ||
-    oneoff_fail "cannot enter release $oneoff_release"
+if [ -n "${oneoff_runtime-}" ]; then
+    # in a container: its image is the release (src/host_runtime.sh)
+    oneoff_rt_inspect
+else
+    oneoff_under "$oneoff_release"
+    cd -P -- "$oneoff_d" 2>/dev/null ||
+        oneoff_fail "cannot enter release $oneoff_release"
+fi
 
 # 2. the report, measured in bytes and with the login PATH
 oneoff_lc=${LC_ALL-} oneoff_lc_set=${LC_ALL+1} oneoff_task_path=$PATH
 LC_ALL=C PATH=$oneoff_path
-oneoff_frame release "$PWD"
-oneoff_r=
-[ -f "$oneoff_revision_file" ] && [ -r "$oneoff_revision_file" ] &&
-    IFS= read -r oneoff_r <"$oneoff_revision_file"
-oneoff_frame revision "$oneoff_r"
-[ -z "$oneoff_task_file" ] || oneoff_report_task
+if [ -n "${oneoff_runtime-}" ]; then
+    oneoff_rt_report
+else
+    oneoff_frame release "$PWD"
+    oneoff_r=
+    [ -f "$oneoff_revision_file" ] && [ -r "$oneoff_revision_file" ] &&
+        IFS= read -r oneoff_r <"$oneoff_revision_file"
+    oneoff_frame revision "$oneoff_r"
+    [ -z "$oneoff_task_file" ] || oneoff_report_task
+fi
 [ -z "$oneoff_lock" ] || oneoff_report_lock
 [ -z "$oneoff_check_locks" ] || oneoff_report_held
 [ -z "$oneoff_once" ] || oneoff_report_history "$oneoff_once"
@@ -527,6 +540,9 @@ while [ "$oneoff_i" -lt "$oneoff_env" ]; do
     export "${oneoff_e?}"
 done
 
+# a detached run, or a query about one (src/host_job.sh): never returns
+[ -z "${oneoff_job-}" ] || oneoff_job_main "$@"
+
 # the task's input (see Input)
 oneoff_in=/dev/null
 if [ -n "$oneoff_stdin" ]; then
@@ -545,6 +561,8 @@ if [ -n "$oneoff_pty" ]; then
 else
     # The watchdog, its signals ignored before it exists (no window), its
     # stdin the channel's, fd 9 closed so that it never holds the lock.
+    # (a container's engine reads the channel too, on fd 4)
+    [ -z "${oneoff_runtime-}" ] || exec 4<&0
     exec 3<&0 </dev/null
     trap '' HUP INT QUIT TERM USR1 USR2 ALRM PIPE
     {
@@ -572,11 +590,13 @@ if ! oneoff_history_add "$oneoff_hs"; then
         PATH=$oneoff_path rm -f -- "$oneoff_in"
     oneoff_fail "cannot append to $oneoff_hist; the task did not start"
 fi
-if [ -z "$oneoff_stopped" ]; then
+if [ -n "$oneoff_stopped" ]; then
+    oneoff_rc=143 # stopped before it started: as if by TERM
+elif [ -n "${oneoff_runtime-}" ]; then
+    oneoff_rt_run "$@"
+else
     /bin/sh -c "$oneoff_cmd" oneoff "$@" <"$oneoff_in"
     oneoff_rc=$?
-else
-    oneoff_rc=143 # stopped before it started: as if by TERM
 fi
 # (reaped quietly: bash would report the job's death on stderr)
 {

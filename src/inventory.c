@@ -28,13 +28,15 @@ static const char *const top_keys[] = {
     "stage", "confirm", "promote_from", "require_reason", "defaults",
     "hosts", NULL};
 static const char *const setting_keys[] = {
-    "user",          "port",      "app_dir", "release",
-    "revision_file", "env_file",  "env",     "become",
-    "identity",      "transport", NULL};
+    "user",          "port",      "app_dir",    "release",
+    "revision_file", "env_file",  "env",        "become",
+    "identity",      "transport", "runtime",    "engine",
+    "container",     "image_of",  "network_of", NULL};
 static const char *const host_keys[] = {
-    "address", "roles",    "primary",       "user",     "port",
-    "app_dir", "release",  "revision_file", "env_file", "env",
-    "become",  "identity", "transport",     NULL};
+    "address",   "roles",    "primary",       "user",     "port",
+    "app_dir",   "release",  "revision_file", "env_file", "env",
+    "become",    "identity", "transport",     "runtime",  "engine",
+    "container", "image_of", "network_of",    NULL};
 
 bool name_valid(const char *s)
 {
@@ -79,6 +81,7 @@ void inventory_settings_release(struct host_settings *s)
     free(s->identity);
     strlist_clear(&s->env_file);
     kvlist_clear(&s->env);
+    runtime_release(&s->rt);
     memset(s, 0, sizeof(*s));
 }
 
@@ -102,6 +105,7 @@ static void settings_copy(struct host_settings *dst,
     dst->identity = dup_or_null(src->identity);
     dst->transport = src->transport;
     dst->transport_set = src->transport_set;
+    runtime_copy(&dst->rt, &src->rt);
 }
 
 static int read_user(const struct ydoc *d, const struct ynode *v,
@@ -193,6 +197,8 @@ int inventory_read_setting(const struct ydoc *d, const char *key,
     }
     if (strcmp(key, "identity") == 0)
         return read_path(d, v, what, &s->identity, err);
+    if (runtime_is_key(key))
+        return runtime_read(d, key, what, v, &s->rt, err);
     if (strcmp(key, "transport") != 0)
         return ydoc_err(d, v, err, "'%s' is not a setting", key);
     if (ydoc_str(d, v, what, &t, err))

@@ -276,6 +276,11 @@ static void spec_of(const struct plan *p, const struct plan_host *ph,
     spec->pty = mode == SCRIPT_RUN && t->pty;
     spec->input = mode == SCRIPT_RUN && p->input;
     spec->command = t->command;
+    spec->runtime = &ph->rt;
+    spec->host = h->name;
+    spec->job = p->job;
+    spec->job_run = p->job_run;
+    spec->hist = p->hist;
 }
 
 char *plan_command(const struct plan *p, const struct plan_host *ph,
@@ -386,6 +391,34 @@ static void compose_host(struct plan *p, struct plan_host *ph,
     kvlist_merge(&ph->env, &t->env);
     kvlist_merge(&ph->env, &o->env);
     ph->become = t->become ? t->become : h->set.become;
+    runtime_copy(&ph->rt, &h->set.rt);
+    runtime_merge(&ph->rt, &t->rt);
+}
+
+/* A container runtime: whole, in the image's own release, and with an env
+ * an engine's env file can carry. */
+static int check_runtime(const struct plan_host *ph, const char *release,
+                         char *err)
+{
+    char where[300];
+
+    snprintf(where, sizeof(where), "host '%s'", ph->host->name);
+    if (runtime_check(&ph->rt, where, err))
+        return -1;
+    if (ph->rt.kind == RUNTIME_PLAIN)
+        return 0;
+    if (release)
+        return errf(err,
+                    "--release: host '%s' runs the task in a container "
+                    "('runtime: %s'), whose image is its release",
+                    ph->host->name, runtime_name(ph->rt.kind));
+    for (size_t i = 0; i < ph->env.n; i++)
+        if (strchr(ph->env.val[i], '\n'))
+            return errf(err,
+                        "env '%s' for host '%s' holds a newline, which a "
+                        "container's env file cannot carry",
+                        ph->env.key[i], ph->host->name);
+    return 0;
 }
 
 /* What --dry-run shows: the run script, with placeholders for what each
@@ -432,7 +465,8 @@ int plan_build(struct plan *p, const struct inventory *inv,
         compose_host(p, &p->hosts[i], sel[i], o);
     free(sel);
     for (size_t i = 0; i < n; i++) {
-        if (check_host(p, &p->hosts[i], err)) {
+        if (check_runtime(&p->hosts[i], o->release, err) ||
+            check_host(p, &p->hosts[i], err)) {
             plan_release(p);
             return -1;
         }
@@ -454,6 +488,7 @@ void plan_release(struct plan *p)
         free(ph->task_file);
         free(ph->script);
         kvlist_clear(&ph->env);
+        runtime_release(&ph->rt);
     }
     free(p->hosts);
     strlist_clear(&p->args);

@@ -104,6 +104,22 @@ static int finish(struct preflight *pf, char *err)
     return 1;
 }
 
+/* A container image's id, the release of a container runtime: hex
+ * digits, after "sha256:" for docker. */
+static bool is_image_id(const char *v, size_t n)
+{
+    if (n > 7 && memcmp(v, "sha256:", 7) == 0) {
+        v += 7;
+        n -= 7;
+    }
+    if (n < 12 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f')))
+            return false;
+    return true;
+}
+
 /* One frame: key (NUL-terminated) and its value of n bytes. */
 static int take_frame(struct preflight *pf, const char *key, const char *v,
                       size_t n, char *err)
@@ -127,8 +143,8 @@ static int take_frame(struct preflight *pf, const char *key, const char *v,
     if (strcmp(key, "release") == 0) {
         if (pf->release)
             return fail(pf, err, "repeated", key);
-        if (n == 0 || v[0] != '/')
-            return fail(pf, err, "not an absolute path", key);
+        if (n == 0 || (v[0] != '/' && !is_image_id(v, n)))
+            return fail(pf, err, "not an absolute path or an image id", key);
         pf->release = xstrndup(v, n);
     } else if (strcmp(key, "revision") == 0) {
         if (pf->revision)

@@ -649,7 +649,10 @@ static int runner_init(struct runner *r, const struct plan *p,
     atomic_init(&r->s.interrupts, 0);
     pthread_mutex_init(&r->s.fail_lock, NULL);
     host_table_init(&r->s.tab, r->n);
-    record_new_id(r->s.run_id, sizeof(r->s.run_id));
+    if (o->run_id)
+        snprintf(r->s.run_id, sizeof(r->s.run_id), "%s", o->run_id);
+    else
+        record_new_id(r->s.run_id, sizeof(r->s.run_id));
     r->run.run_id = r->s.run_id;
     record_operator(r->s.operator_name, sizeof(r->s.operator_name));
     r->run.operator_name = r->s.operator_name;

@@ -19,10 +19,11 @@
 #include "oneoff/yaml_doc.h"
 
 static const char *const task_keys[] = {
-    "description",    "command", "run_on", "role",     "lock",
-    "timeout",        "args",    "env",    "confirm",  "pty",
-    "once",           "become",  "batch",  "max_fail", "secret_args",
-    "require_reason", NULL};
+    "description",    "command", "run_on", "role",      "lock",
+    "timeout",        "args",    "env",    "confirm",   "pty",
+    "once",           "become",  "batch",  "max_fail",  "secret_args",
+    "require_reason", "runtime", "engine", "container", "image_of",
+    "network_of",     NULL};
 
 const char *run_on_name(enum run_on r)
 {
@@ -190,6 +191,10 @@ static int read_task(const struct ydoc *d, struct task *t, char *err)
             return ydoc_err(d, v, err, "'%s' is not a valid user name",
                             t->become);
     }
+    for (size_t i = 0; runtime_keys[i]; i++)
+        if ((v = ymap_get(root, runtime_keys[i])) &&
+            runtime_read(d, runtime_keys[i], runtime_keys[i], v, &t->rt, err))
+            return -1;
     return read_rollout(d, root, t, err);
 }
 
@@ -251,6 +256,7 @@ void task_release(struct task *t)
     free(t->command);
     free(t->role);
     free(t->become);
+    runtime_release(&t->rt);
     free(t->batch);
     free(t->max_fail);
     kvlist_clear(&t->env);

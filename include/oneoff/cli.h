@@ -41,6 +41,8 @@ enum opt_bit {
     OPT_SSH = OPT_SSH_CONN | OPT_SSH_CONFIG, /* every SSH option */
     OPT_HOST = 1u << 14,                     /* --host NAME (console) */
     OPT_STDIN = 1u << 15,                    /* --no-stdin (run, exec) */
+    OPT_DETACH = 1u << 16,                   /* --detach */
+    OPT_FOLLOW = 1u << 17,                   /* --follow (logs) */
 };
 
 enum host_key_policy { HOST_KEY_STRICT, HOST_KEY_ACCEPT_NEW };
@@ -85,6 +87,8 @@ struct options {
     int64_t silent_after_ms; /* 0: the default */
     char *host;              /* --host NAME */
     bool no_stdin;           /* --no-stdin */
+    bool detach;             /* run --detach */
+    bool follow;             /* logs --follow */
 };
 
 #define DEFAULT_PARALLEL 64

@@ -38,6 +38,9 @@ int command_run_task(struct options *o, struct task *t, struct console *con);
  * line; several are a command and its arguments, each quoted. Caller
  * frees. */
 char *command_join_words(const struct strlist *words);
+extern const struct command cmd_status;
+extern const struct command cmd_logs;
+extern const struct command cmd_cancel;
 
 /* The exit-code table printed by every --help. */
 extern const char exit_codes_help[];

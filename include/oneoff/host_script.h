@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "oneoff/buf.h"
+#include "oneoff/runtime.h"
 #include "oneoff/util.h"
 
 /* Exit status of the script when it cannot set up (app_dir, env file,
@@ -60,6 +61,16 @@ struct script_spec {
     bool pty;   /* a console: the channel has a terminal (run) */
     bool input; /* the client sends the task's stdin in frames (run) */
     const char *command;
+    /* NULL or plain: the task runs in the release. Otherwise the prelude
+     * also carries the runtime and the script src/host_runtime.sh. */
+    const struct runtime *runtime;
+    const char *host; /* inventory name: names a fresh container */
+    /* NULL, or a detached run ("detach") or a query about one ("status",
+     * "logs", "follow", "cancel"): the prelude then also carries job_run
+     * and hist, and the script src/host_job.sh. */
+    const char *job;
+    const char *job_run; /* the queried run's id */
+    const char *hist;    /* detach: JSON members of the history line */
 };
 
 /* Appends s to b in single quotes: the shell reads back exactly s. Returns

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "oneoff/runtime.h"
 #include "oneoff/util.h"
 
 enum transport_kind { TRANSPORT_SSH, TRANSPORT_LOCAL };
@@ -29,6 +30,7 @@ struct host_settings {
     char *identity;
     enum transport_kind transport;
     bool transport_set;
+    struct runtime rt; /* runtime, engine, container, image_of, network_of */
 };
 
 struct host {

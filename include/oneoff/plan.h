@@ -34,6 +34,7 @@ struct plan_host {
     const char *become; /* task's, else host's; NULL: the login user */
     char *task_file;    /* "tasks/NAME.yml", looked for in the release */
     char *script;       /* the run script with placeholders, for --dry-run */
+    struct runtime rt;  /* the host's runtime keys, the task's over them */
 };
 
 struct plan {
@@ -49,13 +50,18 @@ struct plan {
     long wait_lock_s; /* 0: a held lock refuses the run */
     bool check_locks; /* preflight reports every held lock (check) */
     bool input;       /* plan_opts.input */
+    /* A detached run or a query about one (host_script.h's job, job_run,
+     * hist): set by the command after plan_build(), borrowed. */
+    const char *job, *job_run, *hist;
 };
 
 /* Selects the hosts and composes their scripts. Errors are usage or
  * configuration errors (exit 2): a --limit that matches no host, no or two
  * primaries, arguments to a task with `args: none`, an empty selection, an
  * env name the script reserves (oneoff_*), a command line too long for
- * some host (SCRIPT_COMMAND_LINE_MAX). */
+ * some host (SCRIPT_COMMAND_LINE_MAX), a container runtime without its
+ * container, with --release, or with a literal env value of several lines
+ * (an engine's env file holds one line per value). */
 int plan_build(struct plan *p, const struct inventory *inv,
                const struct task *t, const struct plan_opts *o, char *err);
 void plan_release(struct plan *p);

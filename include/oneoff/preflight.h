@@ -59,7 +59,8 @@ struct preflight_lock {
 
 struct preflight {
     /* the report, complete once preflight_parse() returned 1 */
-    char *release;  /* resolved release directory (absolute) */
+    char *release;  /* resolved release directory (absolute), or the image
+                     * id of a container runtime */
     char *revision; /* first line of the revision file, "" if none */
     enum pf_task task;
     char task_sha256[65]; /* hex, PF_TASK_DIGEST only (else "") */

@@ -51,6 +51,7 @@ struct runner_opts {
      * I/O the console takes over after "go"; nothing else is printed while
      * it runs. NULL for every other run. */
     struct console *console;
+    const char *run_id; /* NULL: a new one (record_new_id) */
 };
 
 /* Runs p; returns the process exit code (0, 1, 2, 3, 4, 130). err is set

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "oneoff/runtime.h"
 #include "oneoff/util.h"
 
 enum run_on { RUN_ON_ALL, RUN_ON_PRIMARY, RUN_ON_ONE, RUN_ON_ROLE };
@@ -33,9 +34,10 @@ struct task {
     bool require_reason;        /* a run needs --reason */
     struct strlist secret_args; /* KEYs of KEY=VALUE arguments shown as *** */
     char *become;
-    char *batch;    /* rolling runs: "1,25%,100%" */
-    char *max_fail; /* "N" or "N%" */
-    bool adhoc;     /* `oneoff exec`: a command line, no file */
+    char *batch;       /* rolling runs: "1,25%,100%" */
+    char *max_fail;    /* "N" or "N%" */
+    bool adhoc;        /* `oneoff exec`: a command line, no file */
+    struct runtime rt; /* over the host's, key by key */
 };
 
 /* Parses a task from memory; name is the task's name, display the path
