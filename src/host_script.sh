@@ -322,7 +322,8 @@ oneoff_report_held() {
         oneoff_n=${oneoff_n%.lock}
         case $oneoff_n in *"$oneoff_nl"*) continue ;; esac
         { command exec 8<"$oneoff_f"; } 2>/dev/null || continue
-        if flock -n 8; then
+        # a shared probe: two checks at once never see each other's
+        if flock -s -n 8; then
             exec 8<&-
             continue
         fi
@@ -431,7 +432,7 @@ oneoff_demux() {
     PATH=$oneoff_path rm -f -- "$oneoff_in"
     while IFS= read -r oneoff_x; do
         case $oneoff_x in
-        0 | '' | *[!0-9]*) break ;;
+        '' | 0 | *[!0-9]*) break ;;
         *) PATH=$oneoff_path dd bs="$oneoff_x" count=1 iflag=fullblock \
             2>/dev/null >&4 && continue ;;
         esac
