@@ -4,7 +4,9 @@
  * Both resolve a plan (inventory + task + selection) first; every
  * configuration error surfaces here, before any host is contacted, so that
  * nothing is ever half-done. `--dry-run` prints the plan and each host's
- * exact script, and stops.
+ * exact script, every refusal that is known without connecting (with the
+ * exit code the real run would give) and what only the hosts can tell
+ * ("checked at preflight"), and stops.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,9 +29,13 @@ static void print_plan(const struct plan *p)
 
     if (t->timeout_ms)
         duration_format(t->timeout_ms, dur, sizeof(dur));
-    printf("plan: %s '%s' on stage '%s', %zu host%s\n",
-           t->adhoc ? "command" : "task", t->name, p->inv->stage, p->nhosts,
-           p->nhosts == 1 ? "" : "s");
+    printf("plan: %s '%s' on stage '%s', %zu host%s",
+           t->adhoc ? "command" : "task", t->name, p->inv->stage, p->nrun,
+           p->nrun == 1 ? "" : "s");
+    if (p->nhosts > p->nrun)
+        printf(" (and %zu checked only: their release must agree)",
+               p->nhosts - p->nrun);
+    printf("\n");
     if (t->sha256[0])
         printf("  file     %s (sha256 %s)\n", t->path, t->sha256);
     printf("  command  %s\n", t->command);
@@ -42,18 +48,20 @@ static void print_plan(const struct plan *p)
         char port[12] = "22";
         if (h->set.port)
             snprintf(port, sizeof(port), "%u", h->set.port);
-        printf("\nhost %s (%s@%s:%s%s%s)\n", h->name,
+        printf("\nhost %s (%s@%s:%s%s%s)%s\n", h->name,
                h->set.user ? h->set.user : "(ssh config)",
                h->address ? h->address : h->name, port,
                h->primary ? ", primary" : "",
-               h->set.transport == TRANSPORT_LOCAL ? ", local" : "");
+               h->set.transport == TRANSPORT_LOCAL ? ", local" : "",
+               ph->check_only ? ", checked only: the task does not run here"
+                              : "");
         printf("  app_dir  %s\n  release  %s\n", h->set.app_dir, ph->release);
         if (ph->become)
             printf("  become   %s\n", ph->become);
         printf("--- script ---\n%s--- end of script ---\n", ph->script);
         printf("sent as: exec %s/bin/sh -c '<script>' oneoff",
                ph->become ? "sudo -n -u <become> -- " : "");
-        for (size_t k = 0; k < p->args.n; k++) {
+        for (size_t k = 0; k < p->args.n && !ph->check_only; k++) {
             struct buf b = BUF_INIT(sh_quoted_max(p->args.v[k]));
             BUF_MUST(sh_quote(&b, p->args.v[k])); /* sized for it */
             printf(" %s", buf_str(&b));
@@ -86,32 +94,95 @@ static char *exec_command(const struct strlist *words)
     return buf_detach(&b);
 }
 
+/* What a run refuses before it connects anywhere, in the order the real
+ * run checks it, each with the exit code it gives: the real run stops at
+ * the first, --dry-run lists them all and exits with the first's code. */
+#define REFUSALS_MAX 8
+
+struct refusals {
+    size_t n;
+    int code[REFUSALS_MAX];
+    char why[REFUSALS_MAX][ERR_MAX];
+};
+
+static void refuse(struct refusals *r, int code, const char *why)
+{
+    if (r->n == REFUSALS_MAX)
+        return;
+    r->code[r->n] = code;
+    snprintf(r->why[r->n], sizeof(r->why[r->n]), "%s", why);
+    r->n++;
+}
+
 /* Task keys this version parses but cannot honour yet: refusing is safer
  * than running a `once` fix twice. */
-static int unsupported(const struct task *t, char *err)
+static void unsupported(const struct task *t, struct refusals *r)
 {
-    if (t->pty)
-        return errf(err,
-                    "task '%s' needs a terminal ('pty: true'); "
-                    "interactive consoles are not supported yet",
-                    t->name);
-    if (t->once)
-        return errf(err, "task '%s': 'once' is not supported yet", t->name);
-    return 0;
+    char why[ERR_MAX];
+
+    if (t->pty) {
+        snprintf(why, sizeof(why),
+                 "task '%s' needs a terminal ('pty: true'); "
+                 "interactive consoles are not supported yet",
+                 t->name);
+        refuse(r, EXIT_USAGE, why);
+    }
+    if (t->once) {
+        snprintf(why, sizeof(why), "task '%s': 'once' is not supported yet",
+                 t->name);
+        refuse(r, EXIT_USAGE, why);
+    }
 }
 
 /* Rollout settings are checked before anything connects. */
-static int check_rollout(const struct options *o, const struct plan *p,
-                         char *err)
+static void check_rollout(const struct options *o, const struct plan *p,
+                          struct refusals *r)
 {
     struct rollout ro;
+    char err[ERR_MAX];
 
     if (rollout_parse(o->batch ? o->batch : p->task->batch,
-                      o->max_fail ? o->max_fail : p->task->max_fail, p->nhosts,
-                      &ro, err))
-        return -1;
+                      o->max_fail ? o->max_fail : p->task->max_fail, p->nrun,
+                      &ro, err)) {
+        refuse(r, EXIT_USAGE, err);
+        return;
+    }
     rollout_release(&ro);
-    return 0;
+}
+
+static void known_refusals(const struct options *o, const struct plan *p,
+                           struct refusals *r)
+{
+    memset(r, 0, sizeof(*r));
+    unsupported(p->task, r);
+    check_rollout(o, p, r);
+}
+
+/* --dry-run: what only the hosts can tell, checked by the preflight. */
+static void print_preflight_checks(const struct options *o,
+                                   const struct plan *p)
+{
+    const struct task *t = p->task;
+
+    printf("\nchecked at preflight (on the hosts, when the run connects):\n");
+    printf("  - every host's set-up: app_dir, env files, release%s\n",
+           t->become || p->hosts[0].become ? ", become" : "");
+    printf("  - every host reports the same release and revision (%zu "
+           "host%s",
+           p->nhosts, p->nhosts == 1 ? "" : "s");
+    if (p->nhosts > p->nrun)
+        printf(", %zu of them checked only", p->nhosts - p->nrun);
+    printf(")\n");
+    if (!t->adhoc)
+        printf("  - the release's %s is this one (sha256 %s)%s\n", t->path,
+               t->sha256, o->allow_drift ? ": --allow-drift" : "");
+    if (t->lock)
+        printf("  - the lock of task '%s' is free on every host it runs "
+               "on\n",
+               t->name);
+    if (p->confirm)
+        printf("confirmation: the stage name is asked for on a terminal%s\n",
+               o->yes ? " (--yes given)" : "; without one, --yes is needed");
 }
 
 /* --report-junit for a refused run: every planned host skipped, why. */
@@ -186,7 +257,7 @@ static int confirm(const struct plan *p, const struct options *o)
     fprintf(tty,
             "oneoff: about to run '%s' on %zu host%s of stage '%s'.\n"
             "Type the stage name to go on: ",
-            p->task->name, p->nhosts, p->nhosts == 1 ? "" : "s", p->inv->stage);
+            p->task->name, p->nrun, p->nrun == 1 ? "" : "s", p->inv->stage);
     fflush(tty);
     if (fgets(line, sizeof(line), tty) == NULL)
         line[0] = '\0';
@@ -249,6 +320,7 @@ static int execute(struct options *o, struct task *t)
 {
     struct inventory inv;
     struct plan plan;
+    struct refusals refused;
     char err[ERR_MAX];
     int rc = EXIT_USAGE;
 
@@ -261,13 +333,21 @@ static int execute(struct options *o, struct task *t)
         inventory_release(&inv);
         return EXIT_USAGE;
     }
+    known_refusals(o, &plan, &refused);
+    for (size_t i = 0; i < refused.n; i++)
+        fprintf(stderr, "oneoff: %s%s\n", o->dry_run ? "would refuse: " : "",
+                refused.why[i]);
     if (o->dry_run) {
         print_plan(&plan);
-        rc = EXIT_OK;
-    } else if (unsupported(t, err) || check_rollout(o, &plan, err)) {
-        fprintf(stderr, "oneoff: %s\n", err);
-        rc = EXIT_USAGE;
-        report_refusal(o, &plan, err, rc);
+        print_preflight_checks(o, &plan);
+        rc = refused.n ? refused.code[0] : EXIT_OK;
+        if (refused.n)
+            printf("\nrefused before connecting: exit %d (%zu reason%s on "
+                   "stderr)\n",
+                   rc, refused.n, refused.n == 1 ? "" : "s");
+    } else if (refused.n) {
+        rc = refused.code[0];
+        report_refusal(o, &plan, refused.why[0], rc);
     } else if ((rc = confirm(&plan, o)) == EXIT_OK) {
         rc = start(o, &plan);
     }

@@ -104,6 +104,8 @@ static void drift_table(const struct gate_input *in, struct buf *b)
         add_esc(b, h->release_id);
         BUF_MUST(buf_adds(b, "  "));
         add_esc(b, h->revision);
+        if (h->check_only)
+            BUF_MUST(buf_adds(b, "  (checked only)"));
         BUF_MUST(buf_addc(b, '\n'));
     }
 }
@@ -114,7 +116,8 @@ static void task_drift_table(const struct gate_input *in, struct buf *b)
     size_t k = 0, total = 0;
 
     for (size_t i = 0; i < in->n; i++)
-        total += in->hosts[i].reported && in->hosts[i].task == TASK_DIFFERS;
+        total += in->hosts[i].reported && !in->hosts[i].check_only &&
+                 in->hosts[i].task == TASK_DIFFERS;
     /* the path is the local file's name, the digest ours: both known */
     BUF_MUST(buf_addf(b,
                       "%s differs from the deployed release's copy; nothing "
@@ -122,7 +125,7 @@ static void task_drift_table(const struct gate_input *in, struct buf *b)
                       in->task_path, w, "here", in->task_sha256));
     for (size_t i = 0; i < in->n; i++) {
         const struct gate_host *h = &in->hosts[i];
-        if (!h->reported || h->task != TASK_DIFFERS ||
+        if (!h->reported || h->check_only || h->task != TASK_DIFFERS ||
             !row(b, k++, total, w, h->name))
             continue;
         add_esc(b, h->task_sha256);
@@ -133,7 +136,8 @@ static void task_drift_table(const struct gate_input *in, struct buf *b)
 static const struct gate_host *first_locked(const struct gate_input *in)
 {
     for (size_t i = 0; i < in->n; i++)
-        if (in->hosts[i].reported && in->hosts[i].lock_held)
+        if (in->hosts[i].reported && !in->hosts[i].check_only &&
+            in->hosts[i].lock_held)
             return &in->hosts[i];
     return NULL;
 }
@@ -143,7 +147,8 @@ static bool any(const struct gate_input *in, enum task_state st,
 {
     for (size_t i = 0; i < in->n; i++) {
         const struct gate_host *h = &in->hosts[i];
-        if (setup_failed ? h->setup_failed : (h->reported && h->task == st))
+        if (setup_failed ? h->setup_failed
+                         : (h->reported && !h->check_only && h->task == st))
             return true;
     }
     return false;

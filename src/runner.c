@@ -201,6 +201,7 @@ static struct record_host *hosts_fill(struct runner *r,
         rh[i].release = rows[i].release;
         rh[i].revision = rows[i].revision;
         rh[i].task_in_release = task_state_name(rows[i].task_state);
+        rh[i].checked_only = r->w[i].ph->check_only;
         for (int k = 0; k < 2; k++) {
             struct record_output *o = k ? &rh[i].err : &rh[i].out;
             tail_copy(&r->w[i].tails[k], &tc[2 * i + k]);
@@ -400,6 +401,7 @@ static void decide(struct runner *r)
     for (size_t i = 0; i < r->n; i++) {
         const struct worker_host *w = &r->w[i];
         gh[i].name = w->ph->host->name;
+        gh[i].check_only = w->ph->check_only;
         gh[i].reported = rows[i].phase == PHASE_READY;
         gh[i].setup_failed =
             rows[i].phase == PHASE_DONE && rows[i].outcome == HOST_FAILED;
@@ -446,7 +448,12 @@ static void decide(struct runner *r)
     for (size_t i = 0; i < r->n; i++) {
         if (!gh[i].reported)
             continue;
-        if (gh[i].lock_held)
+        if (gh[i].check_only) {
+            /* judged: nothing runs there, its script may end now */
+            host_finish(&r->s.tab, i, HOST_CHECKED, NULL);
+            tchan_free(r->w[i].chan);
+            r->w[i].chan = NULL;
+        } else if (gh[i].lock_held)
             host_finish(&r->s.tab, i, HOST_REFUSED, "locked by %s",
                         gh[i].lock_holder && *gh[i].lock_holder
                             ? gh[i].lock_holder
@@ -561,7 +568,7 @@ static void summarize(struct runner *r, const struct host_state *rows,
                                 : 0;
         sr[i].release = preflight_release_id(&r->w[i].pf);
         sr[i].revision = s->release ? s->revision : NULL;
-        if (s->task_state == TASK_ABSENT)
+        if (s->task_state == TASK_ABSENT && !r->w[i].ph->check_only)
             absent++;
         sr[i].error = s->error[0] ? s->error : NULL;
     }

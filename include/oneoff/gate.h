@@ -7,7 +7,8 @@
  * host/release/revision table); a release whose copy of the task file
  * differs from ours stops it unless drift is allowed (exit 4, with both
  * digests); a held lock stops it (exit 4, naming the holder). Hosts that
- * could not be reached are not in the way of the others.
+ * could not be reached are not in the way of the others. Check-only hosts
+ * (plan.h) count for the set-up and the release agreement only.
  */
 #ifndef ONEOFF_GATE_H
 #define ONEOFF_GATE_H
@@ -21,6 +22,7 @@
 struct gate_host {
     const char *name;
     bool reported;     /* its preflight report arrived: fields below set */
+    bool check_only;   /* only its release is judged: the task runs elsewhere */
     bool setup_failed; /* reached, but its set-up failed */
     const char *release_id;
     const char *revision;

@@ -201,6 +201,45 @@ static struct host_state done(enum host_outcome o)
     return s;
 }
 
+/* A check-only host (run_on left it out) counts for the release agreement
+ * only: its task file and lock are not its business. */
+static void test_check_only_hosts_judge_the_release(void **state)
+{
+    struct gate_host v[3] = {ready("web1", "20261101", "a1b2"),
+                             ready("web2", "20261115", "ffee"),
+                             ready("db1", "20261101", "a1b2")};
+    struct gate_input in = input(v, 3);
+    struct gate_result res;
+
+    (void)state;
+    v[0].check_only = v[1].check_only = true;
+    gate_decide(&in, &res);
+    assert_int_equal(res.verdict, GATE_RELEASE_DRIFT);
+    assert_int_equal(res.exit_code, EXIT_REFUSED);
+    assert_non_null(
+        strstr(res.detail, "  web2  20261115  ffee  (checked only)"));
+    assert_non_null(strstr(res.detail, "  db1   20261101  a1b2"));
+    gate_result_release(&res);
+
+    v[1].release_id = "20261101";
+    v[1].revision = "a1b2";
+    v[1].task = TASK_DIFFERS;
+    v[1].task_sha256 = "ffff";
+    v[0].lock_held = true;
+    v[0].lock_holder = "run x";
+    gate_decide(&in, &res);
+    assert_int_equal(res.verdict, GATE_GO);
+    assert_int_equal(res.exit_code, 0);
+    gate_result_release(&res);
+
+    /* a check-only host whose set-up failed stops the run like any other */
+    v[0].reported = false;
+    v[0].setup_failed = true;
+    gate_decide(&in, &res);
+    assert_int_equal(res.verdict, GATE_SETUP_FAILED);
+    gate_result_release(&res);
+}
+
 static void test_exit_code_order(void **state)
 {
     struct host_state v[4] = {done(HOST_OK), done(HOST_FAILED),
@@ -257,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_lock_names_the_holder_escaped),
         cmocka_unit_test(test_hostile_release_is_escaped),
         cmocka_unit_test(test_check_reports_drift_and_locks),
+        cmocka_unit_test(test_check_only_hosts_judge_the_release),
         cmocka_unit_test(test_exit_code_order),
         cmocka_unit_test(test_transitions_never_go_back),
     };

@@ -1,0 +1,116 @@
+# tests/integration/promote.sh - integration tests of the stage rules (README "Stages"):
+# one release across the stage selection, a dry run that tells the truth, and promotion
+# from one stage to the next.
+#
+# Sourced by tests/integration/run.sh, which discovers the test_* functions of this file too
+# and runs each one in a fresh bash with the suite's helpers (oo, expect_*, jget, ...) and
+# those of twelve_factor.sh (tf_*). Only test_* functions and pr_* helpers live here.
+#
+# Two stages on the fleet's loopback hosts: pr-staging (h1 web, h2 db primary, at
+# 127.0.0.11-12) and pr-production (h3, h4 web, h5 db primary, at 127.0.0.13-15). Files a
+# test adds to the project and every change to the fleet are undone at exit (on_exit).
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+# pr_stages [PRODUCTION-TOP-KEYS]: writes hosts/pr-staging.yml and hosts/pr-production.yml
+pr_stages() {
+    tf_stage pr-staging <<EOF
+defaults:
+$(tf_defaults)
+hosts:
+$(tf_host 1 'roles: [web]')
+$(tf_host 2 'roles: [db], primary: true')
+EOF
+    tf_stage pr-production <<EOF
+${1:-}
+defaults:
+$(tf_defaults)
+hosts:
+$(tf_host 3 'roles: [web]')
+$(tf_host 4 'roles: [web]')
+$(tf_host 5 'roles: [db], primary: true')
+EOF
+}
+
+# pr_migrate NAME [EXTRA-KEYS]: a migration on the db primary that leaves a marker
+pr_migrate() {
+    tf_task "$1" <<EOF
+description: a migration on the primary
+run_on: primary
+role: db
+${2:-}
+command: $(tf_mark_cmd); echo "migrated on \$APP_HOST"
+EOF
+}
+
+# ---------------------------------------------------------------------------------------------
+# 7. one release across the stage
+
+# run_on: primary with every host of the stage on one release: the task runs on the primary,
+# the web hosts are checked (preflight) and marked so in the summary and in run.json
+test_stage_release_checked_hosts() {
+    tf_markers
+    pr_stages
+    pr_migrate pr-mig
+    oo ok run pr-mig -s pr-production
+    expect_rc 0
+    tf_expect_markers h5
+    expect_row h5 ok 0
+    expect_row h3 checked
+    expect_row h4 checked
+    expect_counts "1 ok, 0 failed, 0 unreachable, 2 checked"
+    expect_nogrep "$OUT" '^h[34] +\| ' "stdout (task output from a checked host)"
+    expect_valid_json
+    expect_json hosts.# 3
+    expect_json hosts.h5.status ok
+    expect_json hosts.h5.checked_only false
+    expect_json hosts.h3.status checked
+    expect_json hosts.h3.checked_only true
+    expect_json hosts.h4.checked_only true
+    expect_json hosts.h4.release "$(tf_rel_dir 4)"
+    expect_json gate.verdict go
+    expect_json gate.hosts_judged 3
+    # --limit bounds the stage selection: h5 alone, nothing to check
+    rm -f "$W"/m/*
+    oo limited run pr-mig -s pr-production -l h5
+    expect_rc 0
+    tf_expect_markers h5
+    expect_json hosts.# 1
+}
+
+# a web host on another release: the migration on the primary is refused (exit 4) with the
+# host -> release -> revision table; --release ID pins the release and runs it
+test_stage_release_drift_refuses_primary() {
+    local new=20261203000000
+    tf_markers
+    pr_stages
+    pr_migrate pr-mig
+    tf_new_release 4 "$new" eee
+    tf_point_current 4 "$new"
+    oo drift run pr-mig -s pr-production
+    expect_rc 4 "a web host is on another release"
+    tf_nothing_ran
+    expect_grep "$ERR" "^oneoff: +h4 +$new +eee +\\(checked only\\) *\$" "stderr (release table: h4)"
+    expect_grep "$ERR" "^oneoff: +h5 +$(tf_rel_id) +$(tf_rev) *\$" "stderr (release table: h5)"
+    expect_grep "$ERR" "^oneoff: +h3 +$(tf_rel_id) +$(tf_rev) +\\(checked only\\) *\$" "stderr (release table: h3)"
+    expect_row h5 refused
+    expect_row h4 checked
+    expect_valid_json
+    expect_json exit_code 4
+    expect_json gate.verdict release-drift
+    expect_json gate.releases_agree false
+    expect_json hosts.h4.revision eee
+    expect_json hosts.h4.checked_only true
+    # --dry-run says the release is checked on all three hosts
+    oo dry run pr-mig -s pr-production --dry-run
+    expect_rc 0
+    expect_grep "$OUT" '^host h4 .*checked only' "dry-run output (h4 checked only)"
+    # --release pins it: the primary alone, in that release
+    tf_new_release 5 "$new" eee
+    oo pinned run pr-mig -s pr-production --release "$new"
+    expect_rc 0
+    tf_expect_markers h5
+    expect_json hosts.# 1
+    expect_json hosts.h5.revision eee
+}
