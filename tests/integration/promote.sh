@@ -114,3 +114,46 @@ test_stage_release_drift_refuses_primary() {
     expect_json hosts.# 1
     expect_json hosts.h5.revision eee
 }
+
+# ---------------------------------------------------------------------------------------------
+# 8. the dry run tells the truth
+
+# pr_dry_and_real NAME TASK ARGS...: the same command with --dry-run, then for real; both must
+# give the same exit code and the same refusal, and neither may connect anywhere
+pr_dry_and_real() {
+    local name=$1 s3 s5 dry_rc dry_err
+    shift
+    s3=$(tf_sessions 3) s5=$(tf_sessions 5)
+    oo "$name-dry" run "$@" --dry-run
+    dry_rc=$RC dry_err=$ERR
+    expect_grep "$OUT" '^checked at preflight' "dry-run output (what only the hosts can tell)"
+    expect_grep "$OUT" "^refused before connecting: exit $RC" "dry-run output (the verdict)"
+    oo "$name-real" run "$@" --yes
+    [ "$RC" = "$dry_rc" ] || fail_run "the real run exited $RC, the dry run $dry_rc"
+    while IFS= read -r line; do
+        grep -qxF -- "oneoff: ${line#oneoff: would refuse: }" "$ERR" ||
+            fail_run "the real run does not say what the dry run said: $line"
+    done < <(grep '^oneoff: would refuse: ' "$dry_err" | head -n 1)
+    [ "$(tf_sessions 3)" = "$s3" ] && [ "$(tf_sessions 5)" = "$s5" ] ||
+        fail_run "a refused run connected to a host"
+}
+
+test_dry_run_refusals_match_the_run() {
+    tf_markers
+    pr_stages
+    pr_migrate pr-pty 'pty: true'
+    pr_dry_and_real pty pr-pty -s pr-production
+    expect_rc 2
+    expect_grep "$W/pty-dry.err" "^oneoff: would refuse: task 'pr-pty' needs a terminal" "dry-run stderr"
+    # an impossible rollout is known before connecting too
+    pr_migrate pr-batch 'batch: 0'
+    pr_dry_and_real batch pr-batch -s pr-production
+    expect_rc 2
+    tf_nothing_ran
+    # and a plain task: exit 0, the preflight's checks listed, nothing refused
+    oo plain-dry run pr-batch -s pr-production --dry-run --batch 1
+    expect_rc 0
+    expect_grep "$OUT" '^  - every host reports the same release and revision \(3 hosts, 2 of them checked only\)$' "dry-run output"
+    expect_nogrep "$OUT" '^refused before connecting' "dry-run output"
+    expect_nogrep "$ERR" 'would refuse' "dry-run stderr"
+}
