@@ -1,0 +1,668 @@
+/*
+ * history.c - history.jsonl lines (jansson) and runs merged across hosts.
+ *
+ * The client composes every start line whole, so the host never escapes
+ * JSON in sh; it only completes the end line from a prefix and a few
+ * numbers and words of its own. Parsing is strict about types and lenient
+ * about unknown fields (a newer oneoff may add some): a line that is not
+ * what this version can use is a problem to report, never a reason to stop
+ * reading.
+ */
+#include "oneoff/history.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oneoff/buf.h"
+#include "oneoff/text.h"
+
+static const char *const outcome_names[] = {
+    [HIST_UNKNOWN] = "unknown", [HIST_SUCCEEDED] = "succeeded",
+    [HIST_FAILED] = "failed",   [HIST_SIGNALLED] = "signalled",
+    [HIST_TIMEOUT] = "timeout", [HIST_INTERRUPTED] = "interrupted",
+    [HIST_LOST] = "lost",       [HIST_CANCELLED] = "cancelled",
+};
+
+#define NOUTCOMES (sizeof(outcome_names) / sizeof(outcome_names[0]))
+
+const char *history_outcome_name(enum history_outcome o)
+{
+    return (size_t)o < NOUTCOMES ? outcome_names[o] : "unknown";
+}
+
+bool history_outcome_parse(const char *s, enum history_outcome *out)
+{
+    for (size_t i = 0; i < NOUTCOMES; i++)
+        if (strcmp(s, outcome_names[i]) == 0) {
+            *out = (enum history_outcome)i;
+            return true;
+        }
+    return false;
+}
+
+/* ---- composing ----------------------------------------------------------- */
+
+/* s as a JSON string: valid UTF-8 whatever it holds. */
+static json_t *jstr(const char *s)
+{
+    struct buf b;
+    json_t *j;
+
+    if (s == NULL)
+        return json_null();
+    buf_init(&b, 3 * strlen(s) + 1);
+    /* text_utf8() makes at most 3 bytes of each byte */
+    BUF_MUST(text_utf8(&b, s, strlen(s)));
+    j = json_stringn(buf_str(&b), b.len);
+    buf_release(&b);
+    return j ? j : json_string("");
+}
+
+static json_t *jstr_or_null(const char *s)
+{
+    return s && *s ? jstr(s) : json_null();
+}
+
+static json_t *jlist(const struct strlist *l)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; l && i < l->n; i++)
+        json_array_append_new(a, jstr(l->v[i]));
+    return a;
+}
+
+/* Cuts the longest string of o (values, and values in arrays) to half its
+ * length, at a UTF-8 boundary, ending in "…". Returns false when nothing
+ * is long enough to cut. */
+static bool cut_longest(json_t *o)
+{
+    json_t *best = NULL, *v, *e;
+    const char *k;
+    size_t best_len = 16, i;
+
+    json_object_foreach(o, k, v)
+    {
+        if (json_is_string(v) && json_string_length(v) > best_len) {
+            best = v;
+            best_len = json_string_length(v);
+        }
+        if (json_is_array(v))
+            json_array_foreach(v, i, e)
+            {
+                if (json_is_string(e) && json_string_length(e) > best_len) {
+                    best = e;
+                    best_len = json_string_length(e);
+                }
+            }
+    }
+    if (best == NULL)
+        return false;
+    {
+        const char *s = json_string_value(best);
+        size_t n = best_len / 2;
+        char *cut;
+
+        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--; /* not inside a character */
+        cut = xasprintf("%.*s\xe2\x80\xa6", (int)n, s);
+        json_string_set(best, cut);
+        free(cut);
+    }
+    return true;
+}
+
+static char *dump_fitting(json_t *o)
+{
+    for (;;) {
+        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (s == NULL) { /* only out of memory */
+            die_msg("cannot encode a history line");
+            abort();
+        }
+        if (strlen(s) + 1 < HISTORY_LINE_MAX || !cut_longest(o))
+            return s;
+        free(s);
+    }
+}
+
+char *history_start_line(const struct history_start *s)
+{
+    json_t *o = json_object();
+    char at[40], *line;
+
+    time_format_iso(s->at_ms, at, sizeof(at));
+    json_object_set_new(o, "v", json_integer(HISTORY_FORMAT));
+    json_object_set_new(o, "event", json_string("start"));
+    json_object_set_new(o, "run", jstr(s->run));
+    json_object_set_new(o, "kind", jstr(s->kind ? s->kind : "run"));
+    json_object_set_new(o, "host", jstr(s->host));
+    json_object_set_new(o, "stage", jstr(s->stage));
+    json_object_set_new(o, "task", jstr(s->task));
+    json_object_set_new(o, "sha256", jstr(s->sha256));
+    json_object_set_new(o, "command", jstr(s->command));
+    json_object_set_new(o, "args", jlist(s->args));
+    json_object_set_new(o, "release", jstr(s->release));
+    json_object_set_new(o, "revision", jstr_or_null(s->revision));
+    json_object_set_new(o, "operator", jstr(s->operator_name));
+    json_object_set_new(o, "email", jstr_or_null(s->email));
+    json_object_set_new(o, "reason", jstr_or_null(s->reason));
+    json_object_set_new(o, "overrides", jlist(s->overrides));
+    json_object_set_new(o, "at", json_string(at));
+    line = dump_fitting(o);
+    json_decref(o);
+    return line;
+}
+
+char *history_end_prefix(const char *run, const char *host)
+{
+    json_t *o = json_object();
+    char *s, *prefix;
+    size_t n;
+
+    json_object_set_new(o, "v", json_integer(HISTORY_FORMAT));
+    json_object_set_new(o, "event", json_string("end"));
+    json_object_set_new(o, "run", jstr(run));
+    json_object_set_new(o, "host", jstr(host));
+    s = dump_fitting(o);
+    json_decref(o);
+    n = strlen(s);
+    prefix = xstrndup(s, n ? n - 1 : 0); /* without the closing brace */
+    free(s);
+    return prefix;
+}
+
+void history_mask_args(const struct strlist *args,
+                       const struct strlist *secret_keys, struct strlist *out)
+{
+    strlist_clear(out);
+    for (size_t i = 0; args && i < args->n; i++) {
+        const char *a = args->v[i];
+        const char *key = a + strspn(a, "-");
+        const char *eq = strchr(key, '=');
+        bool secret = false;
+
+        for (size_t k = 0; eq && secret_keys && k < secret_keys->n; k++) {
+            size_t kl = strlen(secret_keys->v[k]);
+            secret = kl == (size_t)(eq - key) &&
+                     memcmp(key, secret_keys->v[k], kl) == 0;
+            if (secret)
+                break;
+        }
+        if (secret)
+            strlist_push_owned(out, xasprintf("%.*s=***", (int)(eq - a), a));
+        else
+            strlist_push(out, a);
+    }
+}
+
+/* ---- parsing ------------------------------------------------------------- */
+
+void history_line_release(struct history_line *l)
+{
+    char **strs[] = {
+        &l->run,           &l->host,   &l->at,      &l->kind,    &l->stage,
+        &l->task,          &l->sha256, &l->command, &l->release, &l->revision,
+        &l->operator_name, &l->email,  &l->reason,  &l->signal};
+
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        free(*strs[i]);
+        *strs[i] = NULL;
+    }
+    strlist_clear(&l->args);
+    strlist_clear(&l->overrides);
+}
+
+/* Field name of o: a string (copied into *out), or null when nullable. */
+static int get_str(json_t *o, const char *name, bool nullable, char **out,
+                   char *err)
+{
+    json_t *v = json_object_get(o, name);
+
+    if (v && json_is_string(v)) {
+        *out = xstrndup(json_string_value(v), json_string_length(v));
+        return 0;
+    }
+    if (nullable && (v == NULL || json_is_null(v)))
+        return 0;
+    return errf(err, "field '%s' %s", name,
+                v ? "is not a string" : "is missing");
+}
+
+static int get_list(json_t *o, const char *name, struct strlist *out, char *err)
+{
+    json_t *v = json_object_get(o, name), *e;
+    size_t i;
+
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_array(v))
+        return errf(err, "field '%s' is not a list", name);
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_string(e))
+            return errf(err, "field '%s' holds a non-string", name);
+        strlist_push(out, json_string_value(e));
+    }
+    return 0;
+}
+
+static int parse_start(json_t *o, struct history_line *l, char *err)
+{
+    if (get_str(o, "kind", true, &l->kind, err) ||
+        get_str(o, "stage", false, &l->stage, err) ||
+        get_str(o, "task", true, &l->task, err) ||
+        get_str(o, "sha256", false, &l->sha256, err) ||
+        get_str(o, "command", true, &l->command, err) ||
+        get_list(o, "args", &l->args, err) ||
+        get_str(o, "release", true, &l->release, err) ||
+        get_str(o, "revision", true, &l->revision, err) ||
+        get_str(o, "operator", true, &l->operator_name, err) ||
+        get_str(o, "email", true, &l->email, err) ||
+        get_str(o, "reason", true, &l->reason, err) ||
+        get_list(o, "overrides", &l->overrides, err))
+        return -1;
+    return 0;
+}
+
+static int parse_end(json_t *o, struct history_line *l, char *err)
+{
+    json_t *v;
+    char *outcome = NULL;
+    int rc = 0;
+
+    if (get_str(o, "outcome", false, &outcome, err) ||
+        get_str(o, "signal", true, &l->signal, err))
+        rc = -1;
+    else if (!history_outcome_parse(outcome, &l->outcome) ||
+             l->outcome == HIST_UNKNOWN)
+        rc = errf(err, "unknown outcome");
+    free(outcome);
+    if (rc)
+        return rc;
+    v = json_object_get(o, "exit");
+    if (v && json_is_integer(v) && json_integer_value(v) >= 0 &&
+        json_integer_value(v) <= 255)
+        l->exit_code = (int)json_integer_value(v);
+    else if (v && !json_is_null(v))
+        return errf(err, "field 'exit' is not an exit status");
+    v = json_object_get(o, "duration_ms");
+    if (v && json_is_integer(v) && json_integer_value(v) >= 0)
+        l->duration_ms = json_integer_value(v);
+    return 0;
+}
+
+int history_parse_line(const char *line, size_t len, struct history_line *out,
+                       char *err)
+{
+    json_error_t je;
+    json_t *o, *v;
+    char *event = NULL;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    out->exit_code = -1;
+    out->duration_ms = -1;
+    o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+    if (o == NULL)
+        return errf(err, "not JSON (column %d)", je.column);
+    if (!json_is_object(o)) {
+        errf(err, "not a JSON object");
+        goto out;
+    }
+    v = json_object_get(o, "v");
+    if (!json_is_integer(v) || json_integer_value(v) < 1) {
+        errf(err, "no format version");
+        goto out;
+    }
+    if (json_integer_value(v) > HISTORY_FORMAT) {
+        errf(err, "format %lld is newer than this oneoff's",
+             (long long)json_integer_value(v));
+        goto out;
+    }
+    if (get_str(o, "event", false, &event, err) ||
+        get_str(o, "run", false, &out->run, err) ||
+        get_str(o, "host", false, &out->host, err) ||
+        get_str(o, "at", false, &out->at, err))
+        goto out;
+    if (strcmp(event, "start") == 0) {
+        out->event = HIST_EVENT_START;
+        rc = parse_start(o, out, err);
+    } else if (strcmp(event, "end") == 0) {
+        out->event = HIST_EVENT_END;
+        rc = parse_end(o, out, err);
+    } else {
+        errf(err, "unknown event");
+    }
+    if (rc == 0 && out->run[0] == '\0')
+        rc = errf(err, "empty run id");
+out:
+    free(event);
+    json_decref(o);
+    return rc;
+}
+
+/* ---- merging ------------------------------------------------------------- */
+
+void history_init(struct history *h)
+{
+    memset(h, 0, sizeof(*h));
+}
+
+static void run_release(struct history_run *r)
+{
+    char **strs[] = {&r->run,           &r->kind,    &r->stage,   &r->task,
+                     &r->sha256,        &r->command, &r->release, &r->revision,
+                     &r->operator_name, &r->email,   &r->reason,  &r->at};
+
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        free(*strs[i]);
+    strlist_clear(&r->args);
+    strlist_clear(&r->overrides);
+    for (size_t i = 0; i < r->nhosts; i++) {
+        struct history_host *hh = &r->hosts[i];
+        free(hh->host);
+        free(hh->started_at);
+        free(hh->ended_at);
+        free(hh->signal);
+        free(hh->release);
+        free(hh->revision);
+    }
+    free(r->hosts);
+}
+
+void history_release(struct history *h)
+{
+    for (size_t i = 0; i < h->n; i++)
+        run_release(&h->runs[i]);
+    free(h->runs);
+    for (size_t i = 0; i < h->nproblems; i++) {
+        free(h->problems[i].host);
+        free(h->problems[i].what);
+    }
+    free(h->problems);
+    history_init(h);
+}
+
+void history_add_problem(struct history *h, const char *host, size_t line,
+                         const char *what)
+{
+    struct history_problem *p;
+
+    xgrow((void **)&h->problems, &h->problems_alloc, h->nproblems + 1,
+          sizeof(*h->problems));
+    p = &h->problems[h->nproblems++];
+    p->host = xstrdup(host ? host : "");
+    p->line = line;
+    p->what = xstrdup(what);
+}
+
+static struct history_run *run_get(struct history *h, const char *id)
+{
+    struct history_run *r;
+
+    for (size_t i = h->n; i > 0; i--) /* lines of one run come together */
+        if (strcmp(h->runs[i - 1].run, id) == 0)
+            return &h->runs[i - 1];
+    xgrow((void **)&h->runs, &h->alloc, h->n + 1, sizeof(*h->runs));
+    r = &h->runs[h->n++];
+    memset(r, 0, sizeof(*r));
+    r->run = xstrdup(id);
+    return r;
+}
+
+static struct history_host *host_get(struct history_run *r, const char *host)
+{
+    struct history_host *hh;
+
+    for (size_t i = 0; i < r->nhosts; i++)
+        if (strcmp(r->hosts[i].host, host) == 0)
+            return &r->hosts[i];
+    xgrow((void **)&r->hosts, &r->hosts_alloc, r->nhosts + 1,
+          sizeof(*r->hosts));
+    hh = &r->hosts[r->nhosts++];
+    memset(hh, 0, sizeof(*hh));
+    hh->host = xstrdup(host);
+    hh->exit_code = -1;
+    hh->duration_ms = -1;
+    return hh;
+}
+
+static char *take(char **p)
+{
+    char *s = *p;
+
+    *p = NULL;
+    return s;
+}
+
+static void merge_start(struct history_run *r, struct history_line *l)
+{
+    struct history_host *hh = host_get(r, l->host);
+
+    if (hh->started_at == NULL) {
+        hh->started_at = xstrdup(l->at);
+        hh->release = l->release ? xstrdup(l->release) : NULL;
+        hh->revision = l->revision ? xstrdup(l->revision) : NULL;
+    }
+    if (r->at == NULL || strcmp(l->at, r->at) < 0) {
+        free(r->at);
+        r->at = xstrdup(l->at);
+    }
+    if (r->has_start)
+        return;
+    r->has_start = true;
+    r->kind = take(&l->kind);
+    r->stage = take(&l->stage);
+    r->task = take(&l->task);
+    r->sha256 = take(&l->sha256);
+    r->command = take(&l->command);
+    r->release = take(&l->release);
+    r->revision = take(&l->revision);
+    r->operator_name = take(&l->operator_name);
+    r->email = take(&l->email);
+    r->reason = take(&l->reason);
+    r->args = l->args;
+    memset(&l->args, 0, sizeof(l->args));
+    r->overrides = l->overrides;
+    memset(&l->overrides, 0, sizeof(l->overrides));
+}
+
+static void merge_end(struct history_run *r, struct history_line *l)
+{
+    struct history_host *hh = host_get(r, l->host);
+
+    if (hh->ended_at)
+        return; /* the first end line counts */
+    hh->ended_at = take(&l->at);
+    hh->outcome = l->outcome;
+    hh->exit_code = l->exit_code;
+    hh->signal = take(&l->signal);
+    hh->duration_ms = l->duration_ms;
+}
+
+void history_add_text(struct history *h, const char *host, const char *text,
+                      size_t len)
+{
+    size_t off = 0, lineno = 0;
+
+    while (off < len) {
+        const char *p = text + off;
+        const char *nl = memchr(p, '\n', len - off);
+        size_t n = nl ? (size_t)(nl - p) : len - off;
+        struct history_line l;
+        char err[ERR_MAX], what[ERR_MAX + 64];
+
+        off += n + (nl != NULL);
+        lineno++;
+        if (n == 0)
+            continue;
+        if (history_parse_line(p, n, &l, err) == 0) {
+            struct history_run *r = run_get(h, l.run);
+            if (l.event == HIST_EVENT_START)
+                merge_start(r, &l);
+            else
+                merge_end(r, &l);
+        } else {
+            snprintf(what, sizeof(what), "%s%s",
+                     nl ? "" : "truncated last line: ", err);
+            history_add_problem(h, host, lineno, what);
+            h->bad_lines++;
+        }
+        history_line_release(&l);
+    }
+}
+
+static int run_cmp(const void *a, const void *b)
+{
+    const struct history_run *x = a, *y = b;
+    int c = strcmp(y->run, x->run);
+
+    if (c == 0 && x->at && y->at)
+        c = strcmp(y->at, x->at);
+    return c;
+}
+
+void history_sort(struct history *h)
+{
+    if (h->n > 1)
+        qsort(h->runs, h->n, sizeof(*h->runs), run_cmp);
+}
+
+const struct history_run *history_find(const struct history *h,
+                                       const char *run_id)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (strcmp(h->runs[i].run, run_id) == 0)
+            return &h->runs[i];
+    return NULL;
+}
+
+enum history_outcome history_run_outcome(const struct history_run *r)
+{
+    bool unknown = false;
+
+    for (size_t i = 0; i < r->nhosts; i++) {
+        if (r->hosts[i].ended_at == NULL)
+            unknown = true;
+        else if (r->hosts[i].outcome != HIST_SUCCEEDED)
+            return r->hosts[i].outcome;
+    }
+    if (unknown || r->nhosts == 0)
+        return HIST_UNKNOWN;
+    return HIST_SUCCEEDED;
+}
+
+static const char *const verdict_names[] = {
+    [HISTORY_NEVER] = "never run",
+    [HISTORY_SUCCEEDED] = "succeeded",
+    [HISTORY_UNKNOWN] = "started, never ended",
+    [HISTORY_FAILED] = "failed",
+    [HISTORY_OTHER_REVISION] = "succeeded on another revision",
+};
+
+const char *history_verdict_name(enum history_verdict v)
+{
+    return (size_t)v < sizeof(verdict_names) / sizeof(verdict_names[0])
+               ? verdict_names[v]
+               : "unknown";
+}
+
+static bool same(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+enum history_verdict history_lookup(const struct history *h,
+                                    const struct history_query *q,
+                                    const struct history_run **run)
+{
+    const struct history_run *found[HISTORY_OTHER_REVISION + 1] = {NULL};
+    enum history_verdict order[] = {HISTORY_SUCCEEDED, HISTORY_UNKNOWN,
+                                    HISTORY_FAILED, HISTORY_OTHER_REVISION};
+
+    if (run)
+        *run = NULL;
+    for (size_t i = 0; i < h->n; i++) {
+        const struct history_run *r = &h->runs[i];
+        enum history_outcome o;
+        enum history_verdict v;
+
+        if (!r->has_start || !same(r->sha256, q->sha256) ||
+            (q->stage && !same(r->stage, q->stage)))
+            continue;
+        o = history_run_outcome(r);
+        if (o == HIST_SUCCEEDED)
+            v = q->revision && !same(r->revision, q->revision)
+                    ? HISTORY_OTHER_REVISION
+                    : HISTORY_SUCCEEDED;
+        else
+            v = o == HIST_UNKNOWN ? HISTORY_UNKNOWN : HISTORY_FAILED;
+        /* the newest of each kind: runs are sorted newest first, but a
+         * caller may not have sorted them */
+        if (found[v] == NULL || strcmp(r->run, found[v]->run) > 0)
+            found[v] = r;
+    }
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+        if (found[order[k]]) {
+            if (run)
+                *run = found[order[k]];
+            return order[k];
+        }
+    return HISTORY_NEVER;
+}
+
+/* ---- JSON out ------------------------------------------------------------ */
+
+char *history_run_json(const struct history_run *r)
+{
+    json_t *o = json_object(), *hosts = json_array();
+    char *s;
+
+    json_object_set_new(o, "run", jstr(r->run));
+    json_object_set_new(o, "kind", jstr(r->kind));
+    json_object_set_new(o, "stage", jstr(r->stage));
+    json_object_set_new(o, "task", jstr(r->task));
+    json_object_set_new(o, "sha256", jstr(r->sha256));
+    json_object_set_new(o, "command", jstr(r->command));
+    json_object_set_new(o, "args", jlist(&r->args));
+    json_object_set_new(o, "release", jstr(r->release));
+    json_object_set_new(o, "revision", jstr(r->revision));
+    json_object_set_new(o, "operator", jstr(r->operator_name));
+    json_object_set_new(o, "email", jstr(r->email));
+    json_object_set_new(o, "reason", jstr(r->reason));
+    json_object_set_new(o, "overrides", jlist(&r->overrides));
+    json_object_set_new(o, "at", jstr(r->at));
+    json_object_set_new(
+        o, "outcome",
+        json_string(history_outcome_name(history_run_outcome(r))));
+    for (size_t i = 0; i < r->nhosts; i++) {
+        const struct history_host *hh = &r->hosts[i];
+        json_t *jh = json_object();
+        json_object_set_new(jh, "host", jstr(hh->host));
+        json_object_set_new(jh, "started_at", jstr(hh->started_at));
+        json_object_set_new(jh, "ended_at", jstr(hh->ended_at));
+        json_object_set_new(jh, "outcome",
+                            json_string(history_outcome_name(
+                                hh->ended_at ? hh->outcome : HIST_UNKNOWN)));
+        json_object_set_new(jh, "exit",
+                            hh->exit_code >= 0 ? json_integer(hh->exit_code)
+                                               : json_null());
+        json_object_set_new(jh, "signal", jstr(hh->signal));
+        json_object_set_new(jh, "duration_ms",
+                            hh->duration_ms >= 0 ? json_integer(hh->duration_ms)
+                                                 : json_null());
+        json_object_set_new(jh, "release", jstr(hh->release));
+        json_object_set_new(jh, "revision", jstr(hh->revision));
+        json_array_append_new(hosts, jh);
+    }
+    json_object_set_new(o, "hosts", hosts);
+    s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (s == NULL) { /* only out of memory */
+        die_msg("cannot encode a history run");
+        abort();
+    }
+    return s;
+}
