@@ -153,9 +153,18 @@ static void check_rollout(const struct options *o, const struct plan *p,
 static void known_refusals(const struct options *o, const struct plan *p,
                            struct refusals *r)
 {
+    char why[ERR_MAX];
+
     memset(r, 0, sizeof(*r));
     unsupported(p->task, r);
     check_rollout(o, p, r);
+    if (o->skip_gate && (p->inv->promote_from == NULL || p->task->adhoc)) {
+        snprintf(why, sizeof(why),
+                 "--skip-gate: %s; there is no promotion gate to skip",
+                 p->task->adhoc ? "an ad-hoc command is not promoted"
+                                : "the stage has no promote_from");
+        refuse(r, EXIT_USAGE, why);
+    }
 }
 
 /* --dry-run: what only the hosts can tell, checked by the preflight. */
@@ -316,7 +325,7 @@ static int start(const struct options *o, const struct plan *p)
     return rc;
 }
 
-static int execute(struct options *o, struct task *t)
+int command_run_task(struct options *o, struct task *t)
 {
     struct inventory inv;
     struct plan plan;
@@ -372,7 +381,7 @@ static int run_run(struct options *o)
         fprintf(stderr, "oneoff: %s\n", err);
         return EXIT_USAGE;
     }
-    rc = execute(o, &t);
+    rc = command_run_task(o, &t);
     task_release(&t);
     return rc;
 }
@@ -393,7 +402,7 @@ static int run_exec(struct options *o)
     task_adhoc(&t, command);
     free(command);
     strlist_clear(&o->plan.args);
-    rc = execute(o, &t);
+    rc = command_run_task(o, &t);
     task_release(&t);
     return rc;
 }
@@ -408,7 +417,7 @@ const struct command cmd_run = {
             "Every host first reports its release,\nrevision, task file and "
             "lock; nothing runs anywhere unless they agree.",
     .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN |
-            OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW,
+            OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW | OPT_GATE,
     .run = run_run,
 };
 
@@ -421,6 +430,6 @@ const struct command cmd_exec = {
             "a shell command line\n('env | sort'); several words are a "
             "command and its arguments, each\npassed verbatim.",
     .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN |
-            OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW,
+            OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW | OPT_GATE,
     .run = run_exec,
 };

@@ -19,22 +19,24 @@
 #include "oneoff/util.h"
 
 enum opt_bit {
-    OPT_STAGE = 1u << 0,   /* -s STAGE */
-    OPT_SELECT = 1u << 1,  /* -l/--limit, -r/--role */
-    OPT_DRY_RUN = 1u << 2, /* -n/--dry-run */
-    OPT_YES = 1u << 3,     /* -y/--yes */
-    OPT_SSH = 1u << 4,     /* --ssh-config, --known-hosts, -i,
-                              --host-key-policy, --connect-timeout */
-    OPT_RUN = 1u << 5,     /* --parallel, --log-dir, --report, --release,
-                              --report-junit, --json */
-    OPT_ARGS = 1u << 6,    /* accepts "-- ARGS..." */
-    OPT_ROLLOUT = 1u << 7, /* --preflight, --allow-drift, --wait-lock,
-                              --batch, --max-fail */
-    OPT_TASK = 1u << 8,    /* --timeout, --output, -e: what only a task
-                              run uses */
-    OPT_FOLD = 1u << 9,    /* --fold (hosts) */
-    OPT_VIEW = 1u << 10,   /* -b/--gather, --diff, --summary, -q/--quiet,
-                              -v/--verbose, --silent-after */
+    OPT_STAGE = 1u << 0,    /* -s STAGE */
+    OPT_SELECT = 1u << 1,   /* -l/--limit, -r/--role */
+    OPT_DRY_RUN = 1u << 2,  /* -n/--dry-run */
+    OPT_YES = 1u << 3,      /* -y/--yes */
+    OPT_SSH = 1u << 4,      /* --ssh-config, --known-hosts, -i,
+                               --host-key-policy, --connect-timeout */
+    OPT_RUN = 1u << 5,      /* --parallel, --log-dir, --report, --release,
+                               --report-junit, --json */
+    OPT_ARGS = 1u << 6,     /* accepts "-- ARGS..." */
+    OPT_ROLLOUT = 1u << 7,  /* --preflight, --allow-drift, --wait-lock,
+                               --batch, --max-fail */
+    OPT_TASK = 1u << 8,     /* --timeout, --output, -e: what only a task
+                               run uses */
+    OPT_FOLD = 1u << 9,     /* --fold (hosts) */
+    OPT_VIEW = 1u << 10,    /* -b/--gather, --diff, --summary, -q/--quiet,
+                               -v/--verbose, --silent-after */
+    OPT_GATE = 1u << 14,    /* --skip-gate: past the promotion gate */
+    OPT_PROMOTE = 1u << 15, /* --from STAGE, --to STAGE (promote) */
 };
 
 enum host_key_policy { HOST_KEY_STRICT, HOST_KEY_ACCEPT_NEW };
@@ -72,6 +74,9 @@ struct options {
     enum summary_opt summary;
     bool quiet, verbose;
     int64_t silent_after_ms; /* 0: the default */
+    /* OPT_GATE, OPT_PROMOTE */
+    bool skip_gate;
+    char *from_stage, *to_stage;
 };
 
 #define DEFAULT_PARALLEL 64

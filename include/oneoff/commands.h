@@ -24,6 +24,7 @@ extern const struct command cmd_tasks;
 extern const struct command cmd_run;
 extern const struct command cmd_exec;
 extern const struct command cmd_check;
+extern const struct command cmd_promote;
 
 /* The exit-code table printed by every --help. */
 extern const char exit_codes_help[];
@@ -32,6 +33,11 @@ extern const char exit_codes_help[];
 void command_print_help(const struct command *c);
 /* Prints "oneoff: MESSAGE" and a hint to stderr; returns EXIT_USAGE. */
 int command_usage_error(const struct command *c, const char *msg);
+
+/* Runs t on the stage o->stage as `oneoff run` does: the plan, the
+ * refusals known before connecting, --dry-run, the confirmation, the run
+ * (writing o->report when set). Returns the process exit code. */
+int command_run_task(struct options *o, struct task *t);
 
 /* The transports of a plan's hosts: per_host[i] drives plan host i. */
 struct command_transports {

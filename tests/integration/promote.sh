@@ -157,3 +157,70 @@ test_dry_run_refusals_match_the_run() {
     expect_nogrep "$OUT" '^refused before connecting' "dry-run output"
     expect_nogrep "$ERR" 'would refuse' "dry-run stderr"
 }
+
+# ---------------------------------------------------------------------------------------------
+# 6. oneoff promote
+
+# the whole path as one command: staging, then production, one summary, one report
+test_promote_runs_staging_then_production() {
+    local rep=$W/promote.json
+    tf_markers
+    pr_stages 'promote_from: pr-staging
+confirm: true'
+    pr_migrate pr-mig
+    oo promote promote pr-mig --from pr-staging --to pr-production --yes --report "$rep"
+    expect_rc 0
+    tf_expect_markers h2 h5
+    has_line "$OUT" "h2 | migrated on h2"
+    has_line "$OUT" "h5 | migrated on h5"
+    expect_grep "$OUT" "^promote 'pr-mig': pr-staging -> pr-production\$" "combined summary"
+    expect_grep "$OUT" '^pr-staging +0 +[0-9T]+Z-[0-9a-f]+ +1 checked, 1 ok$' "combined summary (staging)"
+    expect_grep "$OUT" '^pr-production +0 +[0-9T]+Z-[0-9a-f]+ +2 checked, 1 ok$' "combined summary (production)"
+    expect_grep "$OUT" "^promoted: " "combined summary (verdict)"
+    JSON=$rep
+    expect_valid_json
+    expect_json kind promote
+    expect_json from pr-staging
+    expect_json to pr-production
+    expect_json promoted true
+    expect_json exit_code 0
+    expect_json runs.# 2
+    expect_json runs.0.stage pr-staging
+    expect_json runs.0.hosts.h2.status ok
+    expect_json runs.1.stage pr-production
+    expect_json runs.1.hosts.h5.status ok
+    expect_json runs.1.hosts.h3.status checked
+    # every stage's own run.json is there too, and valid
+    [ "$(find "$DIR/app/log" -name run.json -newer "$W/.records-t0" | wc -l)" -ge 2 ] ||
+        fail_run "the two runs did not leave their own run.json"
+}
+
+# a failure on staging: production is never touched; the report says so
+test_promote_stops_after_a_failed_stage() {
+    local rep=$W/promote.json s3 s5
+    tf_markers
+    pr_stages 'promote_from: pr-staging'
+    tf_task pr-bad <<EOF
+description: fails on staging's primary
+run_on: primary
+role: db
+command: $(tf_mark_cmd); test "\$APP_HOST" != h2 || exit 5
+EOF
+    s3=$(tf_sessions 3) s5=$(tf_sessions 5)
+    oo promote promote pr-bad --from pr-staging --to pr-production --yes --report "$rep"
+    expect_rc 1
+    tf_expect_markers h2
+    [ "$(tf_sessions 3)" = "$s3" ] && [ "$(tf_sessions 5)" = "$s5" ] ||
+        fail_run "production was contacted although staging failed"
+    expect_grep "$OUT" "^not promoted: 'pr-staging' did not succeed on every host \\(exit 1\\); nothing ran on 'pr-production'\$" "combined summary"
+    expect_grep "$OUT" '^pr-production +- +- +not run$' "combined summary (production)"
+    JSON=$rep
+    expect_json promoted false
+    expect_json exit_code 1
+    expect_json runs.0.hosts.h2.exit_code 5
+    expect_json runs.1 null
+    # --from must be the stage production is promoted from
+    oo wrong promote pr-bad --from test --to pr-production --yes
+    expect_rc 2
+    expect_grep "$ERR" "stage 'pr-production' is promoted from 'pr-staging'" "stderr"
+}
