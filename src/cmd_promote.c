@@ -57,18 +57,22 @@ static void leg_release(struct leg *l)
 }
 
 /* Runs t on l->stage with o's options, its record going to l->tmp. */
-static int leg_run(struct options *o, struct task *t, struct leg *l, char *err)
+static int leg_run(struct options *o, struct task *t, struct leg *l,
+                   bool skip_gate, char *err)
 {
     char *stage = o->stage, *report = o->report;
+    bool skip = o->skip_gate;
 
     if (!o->dry_run && leg_tmp(l, err))
         return l->code = EXIT_USAGE;
     o->stage = (char *)l->stage;
     o->report = o->dry_run ? NULL : l->tmp;
+    o->skip_gate = skip_gate;
     l->ran = true;
     l->code = command_run_task(o, t);
     o->stage = stage;
     o->report = report;
+    o->skip_gate = skip;
     if (!o->dry_run)
         l->record = json_load_file(l->tmp, 0, NULL);
     return l->code;
@@ -228,9 +232,10 @@ static int run_promote(struct options *o)
     memset(&to, 0, sizeof(to));
     from.stage = o->from_stage;
     to.stage = o->to_stage;
-    code = leg_run(o, &t, &from, err);
+    /* --skip-gate is for the gate between the two stages only */
+    code = leg_run(o, &t, &from, false, err);
     if (code == EXIT_OK || o->dry_run) {
-        int c2 = leg_run(o, &t, &to, err);
+        int c2 = leg_run(o, &t, &to, o->skip_gate, err);
         promoted = code == EXIT_OK && c2 == EXIT_OK && !o->dry_run;
         if (code == EXIT_OK)
             code = c2;
