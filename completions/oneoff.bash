@@ -1,8 +1,8 @@
 # bash completion for oneoff(1)                              -*- shell-script -*-
 #
 # Completes the commands, each command's options (as src/cli.c accepts
-# them), the values of -s/--stage (hosts/*.yml) and the task of `run`
-# (tasks/*.yml), read from the project folder: the current directory, or
+ # them), the values of -s/--stage, --from and --to (hosts/*.yml) and the
+# task of `run` and `promote` (tasks/*.yml), read from the project folder: the current directory, or
 # the one given with -C/--directory on the line. Needs nothing but bash;
 # installed as share/bash-completion/completions/oneoff.
 
@@ -21,6 +21,7 @@ _oneoff_opts_rollout='--preflight --allow-drift --wait-lock --batch
     --max-fail'
 _oneoff_opts_view='-b --gather --diff --summary -q --quiet -v --verbose
     --silent-after'
+_oneoff_opts_gate='--skip-gate'
 
 # The options a command takes.
 _oneoff_command_opts()
@@ -29,7 +30,14 @@ _oneoff_command_opts()
     run | exec)
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
             "$_oneoff_opts_dry_run $_oneoff_opts_yes $_oneoff_opts_ssh" \
-            "$_oneoff_opts_run $_oneoff_opts_task $_oneoff_opts_rollout $_oneoff_opts_view --"
+            "$_oneoff_opts_run $_oneoff_opts_task $_oneoff_opts_rollout $_oneoff_opts_view" \
+            "$_oneoff_opts_gate --"
+        ;;
+    promote)
+        echo "$_oneoff_opts_common --from --to $_oneoff_opts_dry_run" \
+            "$_oneoff_opts_yes $_oneoff_opts_ssh $_oneoff_opts_run" \
+            "$_oneoff_opts_task $_oneoff_opts_rollout $_oneoff_opts_view" \
+            "$_oneoff_opts_gate --"
         ;;
     check)
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
@@ -106,7 +114,8 @@ _oneoff()
             --ssh-config | --known-hosts | --host-key-policy | \
             --connect-timeout | --parallel | --timeout | --log-dir | \
             --report | --report-junit | --output | -e | --env | --release | \
-            --wait-lock | --batch | --max-fail | --summary | --silent-after)
+            --wait-lock | --batch | --max-fail | --summary | --silent-after | \
+            --from | --to)
             opt_value=value
             ;;
         -*) ;;
@@ -130,7 +139,7 @@ _oneoff()
         _oneoff_paths -d "$cur"
         return 0
         ;;
-    -s | --stage)
+    -s | --stage | --from | --to)
         _oneoff_reply "$(_oneoff_yml_names "$dir" hosts)" "$cur"
         return 0
         ;;
@@ -162,7 +171,7 @@ _oneoff()
         if [[ $cur == -* ]]; then
             _oneoff_reply $'-C\n-h\n--help\n--version' "$cur"
         else
-            _oneoff_reply $'run\nexec\ncheck\nhosts\ntasks\nhelp' "$cur"
+            _oneoff_reply $'run\nexec\npromote\ncheck\nhosts\ntasks\nhelp' "$cur"
         fi
         return 0
     fi
@@ -172,9 +181,9 @@ _oneoff()
         return 0
     fi
     if [[ $cmd == help && $npos -eq 0 ]]; then
-        _oneoff_reply $'run\nexec\ncheck\nhosts\ntasks\nhelp' "$cur"
+        _oneoff_reply $'run\nexec\npromote\ncheck\nhosts\ntasks\nhelp' "$cur"
     fi
-    if [[ $cmd == run && $npos -eq 0 ]]; then
+    if [[ ($cmd == run || $cmd == promote) && $npos -eq 0 ]]; then
         _oneoff_reply "$(_oneoff_yml_names "$dir" tasks)" "$cur"
     fi
     return 0
