@@ -17,6 +17,7 @@
 #include "oneoff/inventory.h"
 #include "oneoff/plan.h"
 #include "oneoff/host_script.h"
+#include "oneoff/promotion.h"
 #include "oneoff/junit.h"
 #include "oneoff/record.h"
 #include "oneoff/runner.h"
@@ -167,6 +168,11 @@ static void known_refusals(const struct options *o, const struct plan *p,
     }
 }
 
+static bool promotion_applies(const struct plan *p)
+{
+    return p->inv->promote_from && !p->task->adhoc;
+}
+
 /* --dry-run: what only the hosts can tell, checked by the preflight. */
 static void print_preflight_checks(const struct options *o,
                                    const struct plan *p)
@@ -189,6 +195,11 @@ static void print_preflight_checks(const struct options *o,
         printf("  - the lock of task '%s' is free on every host it runs "
                "on\n",
                t->name);
+    if (promotion_applies(p))
+        printf("  - the promotion gate: this content succeeded on every host "
+               "it ran on\n    in stage '%s', at the revision of this "
+               "release (from its hosts' history)%s\n",
+               p->inv->promote_from, o->skip_gate ? ": --skip-gate" : "");
     if (p->confirm)
         printf("confirmation: the stage name is asked for on a terminal%s\n",
                o->yes ? " (--yes given)" : "; without one, --yes is needed");
@@ -281,7 +292,63 @@ static int confirm(const struct plan *p, const struct options *o)
     return EXIT_OK;
 }
 
-static int start(const struct options *o, const struct plan *p)
+/* The stage before (promote_from): its hosts' history read into pr, and
+ * pin set up for the gate. What can be judged before this stage's
+ * preflight (everything but the revision) is judged here: returns
+ * EXIT_OK, or the refusal's code with why. */
+static int promotion_prepare(const struct options *o, const struct plan *p,
+                             struct promotion_read *pr,
+                             struct promotion_input *pin, char *why)
+{
+    struct inventory from;
+    struct task t;
+    struct plan fp;
+    struct plan_opts all;
+    struct command_transports tps;
+    struct gate_result res;
+    char err[ERR_MAX];
+    int rc = EXIT_USAGE;
+
+    memset(pr, 0, sizeof(*pr));
+    history_init(&pr->history);
+    if (inventory_load(&from, o->dir, p->inv->promote_from, err)) {
+        snprintf(why, ERR_MAX, "promote_from in %.64s: %.900s", p->inv->path,
+                 err);
+        return EXIT_USAGE;
+    }
+    task_adhoc(&t, "true");
+    memset(&all, 0, sizeof(all));
+    if (plan_build(&fp, &from, &t, &all, err) ||
+        command_transports(o, &fp, &tps, err)) {
+        snprintf(why, ERR_MAX, "stage '%.64s': %.900s", from.stage, err);
+        goto out;
+    }
+    history_release(&pr->history);
+    promotion_read(&fp, tps.per_host, o->parallel, pr);
+    command_transports_release(&tps);
+    plan_release(&fp);
+    memset(pin, 0, sizeof(*pin));
+    pin->from_stage = p->inv->promote_from;
+    pin->to_stage = p->inv->stage;
+    pin->task_name = p->task->name;
+    pin->task_sha256 = p->task->sha256;
+    pin->from = &pr->history;
+    pin->unread = (const char *const *)pr->unread.v;
+    pin->unread_why = (const char *const *)pr->why.v;
+    pin->nunread = pr->unread.n;
+    pin->skip = o->skip_gate;
+    gate_promotion(pin, &res); /* any revision: refused now, refused then */
+    rc = res.verdict == GATE_GO ? EXIT_OK : res.exit_code;
+    snprintf(why, ERR_MAX, "%s", res.reason);
+    gate_result_release(&res);
+out:
+    task_release(&t);
+    inventory_release(&from);
+    return rc;
+}
+
+static int start(const struct options *o, const struct plan *p,
+                 const struct promotion_input *pin)
 {
     struct command_transports tps;
     struct runner_opts ro;
@@ -316,6 +383,7 @@ static int start(const struct options *o, const struct plan *p)
     ro.json = o->json;
     ro.junit = o->junit;
     ro.transports = tps.per_host;
+    ro.promotion = pin;
     err[0] = '\0';
     rc = runner_run(p, &ro, err);
     if (err[0])
@@ -330,6 +398,9 @@ int command_run_task(struct options *o, struct task *t)
     struct inventory inv;
     struct plan plan;
     struct refusals refused;
+    struct promotion_read pr;
+    struct promotion_input pin;
+    bool gated = false;
     char err[ERR_MAX];
     int rc = EXIT_USAGE;
 
@@ -357,9 +428,16 @@ int command_run_task(struct options *o, struct task *t)
     } else if (refused.n) {
         rc = refused.code[0];
         report_refusal(o, &plan, refused.why[0], rc);
+    } else if (promotion_applies(&plan) &&
+               ((gated = true), (rc = promotion_prepare(o, &plan, &pr, &pin,
+                                                        err)) != EXIT_OK)) {
+        fprintf(stderr, "oneoff: %s\n", err);
+        report_refusal(o, &plan, err, rc);
     } else if ((rc = confirm(&plan, o)) == EXIT_OK) {
-        rc = start(o, &plan);
+        rc = start(o, &plan, gated ? &pin : NULL);
     }
+    if (gated)
+        promotion_read_release(&pr);
     plan_release(&plan);
     inventory_release(&inv);
     return rc;

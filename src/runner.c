@@ -387,6 +387,33 @@ static bool preflight_all(struct runner *r, const size_t *all)
     }
 }
 
+/* After a go: the promotion gate, with the revision the hosts agreed on. */
+static void promotion_gate(struct runner *r, const struct gate_host *gh)
+{
+    struct promotion_input pin;
+    struct gate_result res;
+    const char *revision = NULL;
+
+    if (r->s.opts->promotion == NULL)
+        return;
+    for (size_t i = 0; i < r->n && revision == NULL; i++)
+        if (gh[i].reported)
+            revision = gh[i].revision;
+    if (revision == NULL)
+        return; /* no host reported: nothing will run */
+    pin = *r->s.opts->promotion;
+    pin.revision = revision;
+    gate_promotion(&pin, &res);
+    if (res.verdict != GATE_GO) {
+        gate_result_release(&r->gate);
+        r->gate = res;
+        return;
+    }
+    if (res.reason[0])
+        output_note(&r->s.out, "%s", res.reason);
+    gate_result_release(&res);
+}
+
 /* The gate's view of the hosts; the workers are joined, so their private
  * state may be read here. */
 static void decide(struct runner *r)
@@ -430,6 +457,8 @@ static void decide(struct runner *r)
     in.task_path = r->s.plan->task->path;
     in.task_sha256 = r->s.plan->task->sha256;
     gate_decide(&in, &r->gate);
+    if (!check && r->gate.verdict == GATE_GO)
+        promotion_gate(r, gh);
     r->rgate.verdict = gate_verdict_name(r->gate.verdict);
     r->rgate.reason = r->gate.reason;
     r->rgate.exit_code = r->gate.exit_code;

@@ -165,8 +165,7 @@ test_dry_run_refusals_match_the_run() {
 test_promote_runs_staging_then_production() {
     local rep=$W/promote.json
     tf_markers
-    pr_stages 'promote_from: pr-staging
-confirm: true'
+    pr_stages 'confirm: true'
     pr_migrate pr-mig
     oo promote promote pr-mig --from pr-staging --to pr-production --yes --report "$rep"
     expect_rc 0
@@ -223,4 +222,133 @@ EOF
     oo wrong promote pr-bad --from test --to pr-production --yes
     expect_rc 2
     expect_grep "$ERR" "stage 'pr-production' is promoted from 'pr-staging'" "stderr"
+}
+
+# ---------------------------------------------------------------------------------------------
+# 5. staging before production
+
+# pr_history I: the history file of hI (put back as it was at exit)
+pr_history() {
+    local f
+    f=$(tf_app "$1")/shared/.oneoff/history.jsonl
+    tf_lock_dir_cleanup "$1"
+    if [ -e "$f" ]; then
+        cp -p -- "$f" "$W/history.h$1.saved"
+        on_exit "cp -p -- '$W/history.h$1.saved' '$f'"
+    else
+        on_exit "rm -f -- '$f'"
+    fi
+    mkdir -p "${f%/*}"
+    echo "$f"
+}
+# pr_hist_run I RUN STAGE TASK SHA REVISION [OUTCOME [EXIT]]: appends a start line (and, with
+# OUTCOME, an end line) of a run to hI's history, in the format the hosts write
+pr_hist_run() {
+    local f
+    f=$(tf_app "$1")/shared/.oneoff/history.jsonl
+    printf '{"v":1,"event":"start","run":"%s","kind":"run","host":"h%s","stage":"%s","task":"%s","sha256":"%s","command":"bin/migrate","args":[],"release":"%s","revision":"%s","operator":"ann","email":null,"reason":null,"overrides":[],"at":"2026-12-01T09:00:00.000Z"}\n' \
+        "$2" "$1" "$3" "$4" "$5" "$(tf_rel_id)" "$6" >>"$f"
+    [ -n "${7:-}" ] || return 0
+    printf '{"v":1,"event":"end","run":"%s","host":"h%s","at":"2026-12-01T09:00:05.000Z","outcome":"%s","exit":%s,"signal":null,"duration_ms":5000}\n' \
+        "$2" "$1" "$7" "${8:-0}" >>"$f"
+}
+
+test_promotion_gate_reads_the_stage_before() {
+    local sha s3 s5
+    tf_markers
+    pr_stages 'promote_from: pr-staging'
+    pr_migrate pr-mig
+    sha=$(sha <"$DIR/app/tasks/pr-mig.yml")
+    pr_history 1 >/dev/null
+    pr_history 2 >/dev/null
+    : >"$(pr_history 2)"
+    # never run on staging: refused before production is contacted
+    s3=$(tf_sessions 3) s5=$(tf_sessions 5)
+    oo never run pr-mig -s pr-production
+    expect_rc 4 "never run on staging"
+    tf_nothing_ran
+    expect_grep "$ERR" "^oneoff: task 'pr-mig' has not passed stage 'pr-staging' before 'pr-production': never run on stage 'pr-staging'; nothing was run" "stderr"
+    [ "$(tf_sessions 3)" = "$s3" ] && [ "$(tf_sessions 5)" = "$s5" ] ||
+        fail_run "production was contacted although the gate refused"
+    # the dry run names the gate among what the preflight checks
+    oo dry run pr-mig -s pr-production --dry-run
+    expect_rc 0
+    expect_grep "$OUT" "^  - the promotion gate: .* succeeded on every host" "dry-run output"
+    # failed there
+    pr_hist_run 2 20261201T090000Z-aaaaaa pr-staging pr-mig "$sha" "$(tf_rev)" failed 3
+    oo failed run pr-mig -s pr-production
+    expect_rc 4
+    expect_grep "$ERR" "it failed on stage 'pr-staging': run 20261201T090000Z-aaaaaa on h2 \\(failed, exit 3\\)" "stderr"
+    # started there and never ended
+    pr_hist_run 2 20261201T090100Z-bbbbbb pr-staging pr-mig "$sha" "$(tf_rev)"
+    oo unknown run pr-mig -s pr-production
+    expect_rc 4
+    expect_grep "$ERR" "run 20261201T090100Z-bbbbbb on stage 'pr-staging' started and never ended on h2" "stderr"
+    # other content
+    : >"$(tf_app 2)/shared/.oneoff/history.jsonl"
+    pr_hist_run 2 20261201T090200Z-cccccc pr-staging pr-mig 0000beef "$(tf_rev)" succeeded
+    oo other run pr-mig -s pr-production
+    expect_rc 4
+    expect_grep "$ERR" "never run on stage 'pr-staging' with this content .*it ran there as sha256 0000beef" "stderr"
+    # succeeded, on another revision: known only after production's preflight
+    pr_hist_run 2 20261201T090300Z-dddddd pr-staging pr-mig "$sha" zzz succeeded
+    oo otherrev run pr-mig -s pr-production
+    expect_rc 4
+    tf_nothing_ran
+    expect_grep "$ERR" "it succeeded on stage 'pr-staging' at revision zzz \\(run 20261201T090300Z-dddddd\\), not at this release's revision $(tf_rev)" "stderr"
+    expect_valid_json
+    expect_json gate.verdict promotion
+    expect_json exit_code 4
+    expect_json hosts.h5.status refused
+    # --skip-gate runs it anyway, and says what it skipped
+    oo skip run pr-mig -s pr-production --skip-gate
+    expect_rc 0
+    tf_expect_markers h5
+    expect_grep "$ERR" "promotion gate skipped \\(--skip-gate\\)" "stderr"
+    rm -f "$W"/m/*
+    # succeeded on every host it ran on, at this revision: go
+    pr_hist_run 2 20261201T090400Z-eeeeee pr-staging pr-mig "$sha" "$(tf_rev)" succeeded
+    pr_hist_run 1 20261201T090400Z-eeeeee pr-staging pr-mig "$sha" "$(tf_rev)" succeeded
+    oo go run pr-mig -s pr-production
+    expect_rc 0
+    tf_expect_markers h5
+    expect_json gate.verdict go
+    # a corrupt line (a cut last line) is skipped, not fatal
+    printf '{"v":1,"event":"start","run":"2026' >>"$(tf_app 1)/shared/.oneoff/history.jsonl"
+    oo corrupt run pr-mig -s pr-production
+    expect_rc 0
+    # a staging host whose history cannot be read: refused, named
+    tf_stop_host 1
+    oo unread run pr-mig -s pr-production
+    expect_rc 4
+    expect_grep "$ERR" "the history of host h1 of stage 'pr-staging' could not be read" "stderr"
+}
+
+# a chain (production <- staging <- rehearsal): only the direct predecessor is read; staging
+# is itself gated by rehearsal
+test_promotion_chain_reads_the_direct_predecessor() {
+    local sha
+    tf_markers
+    pr_stages 'promote_from: pr-staging'
+    sed -i 's/^stage: pr-staging$/stage: pr-staging\npromote_from: pr-rehearsal/' "$DIR/app/hosts/pr-staging.yml"
+    tf_stage pr-rehearsal <<EOF
+defaults:
+$(tf_defaults)
+hosts:
+$(tf_host 6 'roles: [db], primary: true')
+EOF
+    pr_migrate pr-mig
+    sha=$(sha <"$DIR/app/tasks/pr-mig.yml")
+    pr_history 6 >/dev/null
+    : >"$(pr_history 1)"
+    : >"$(pr_history 2)"
+    # staging: never rehearsed
+    oo staging run pr-mig -s pr-staging
+    expect_rc 4
+    expect_grep "$ERR" "has not passed stage 'pr-rehearsal' before 'pr-staging': never run on stage 'pr-rehearsal'" "stderr"
+    # production reads staging only: staging's success is enough
+    pr_hist_run 2 20261201T100000Z-ffffff pr-staging pr-mig "$sha" "$(tf_rev)" succeeded
+    oo production run pr-mig -s pr-production
+    expect_rc 0
+    tf_expect_markers h5
 }
