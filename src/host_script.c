@@ -110,7 +110,8 @@ static size_t compose_max(const struct script_spec *s)
                  assign_max(s->label) + assign_max(s->app_dir) +
                  assign_max(s->release) + assign_max(s->revision_file) +
                  assign_max(s->task_file) + assign_max(s->lock) +
-                 assign_max(s->lock_holder) + assign_max(s->command);
+                 assign_max(s->lock_holder) + assign_max(s->once_sha256) +
+                 assign_max(s->command);
 
     for (size_t i = 0; i < nfiles; i++)
         max += assign_max(s->env_files->v[i]);
@@ -128,7 +129,10 @@ char *script_compose(const struct script_spec *s)
 
     buf_init(&b, compose_max(s));
 
-    assign(&b, "oneoff_mode", s->mode == SCRIPT_RUN ? "run" : "check");
+    assign(&b, "oneoff_mode",
+           s->mode == SCRIPT_RUN       ? "run"
+           : s->mode == SCRIPT_HISTORY ? "history"
+                                       : "check");
     assign_cut(&b, "oneoff_nonce", s->nonce, SCRIPT_NONCE_LEN);
     assign_cut(&b, "oneoff_run_id", s->run_id, SCRIPT_RUN_ID_MAX);
     assign(&b, "oneoff_label", s->label);
@@ -149,6 +153,7 @@ char *script_compose(const struct script_spec *s)
     assign_cut(&b, "oneoff_lock_holder", s->lock_holder, SCRIPT_HOLDER_MAX);
     assign_num(&b, "oneoff_lock_wait", s->lock_wait_s > 0 ? s->lock_wait_s : 0);
     assign(&b, "oneoff_check_locks", s->check_locks ? "1" : "");
+    assign_cut(&b, "oneoff_once", s->once_sha256, 64);
     assign(&b, "oneoff_cmd", s->command);
     add_script_body(&b);
     return buf_detach(&b);

@@ -5,7 +5,7 @@
 #     exec [sudo -n -u USER --] /bin/sh -c 'PRELUDE SCRIPT' oneoff 'ARG'...
 # where SCRIPT is this file (embedded into oneoff at build time) and PRELUDE
 # is data only, single-quoted assignments written by src/host_script.c:
-#     oneoff_mode          run | check
+#     oneoff_mode          run | check | history
 #     oneoff_nonce         32 hex digits, new for every run: frames the report
 #     oneoff_run_id        YYYYMMDDTHHMMSSZ-xxxxxx (older ids sort first)
 #     oneoff_label         what runs where, for a reader of --dry-run
@@ -19,6 +19,8 @@
 #     oneoff_lock_holder   the line written into the lock file: run ID ...
 #     oneoff_lock_wait     seconds to wait for a lock held by an older run
 #     oneoff_check_locks   1: report every held task lock (oneoff check)
+#     oneoff_once          run: a task digest whose runs the report
+#                          carries from the history ('' : none)
 #     oneoff_cmd           the task's command, run by /bin/sh -c
 # The task's arguments are this shell's positional parameters.
 #
@@ -36,7 +38,11 @@
 #      its exact bytes) or task_sha256 (hex digest of a larger one, or
 #      "none" when there is none, "unknown" when it cannot be read), lock
 #      ("free", or "held " and the holder's line), locked (check: a held
-#      lock, "NAME\nHOLDER"), and last ready (empty). Lengths count bytes
+#      lock, "NAME\nHOLDER"), history ("none", "read" or "unreadable")
+#      then hist (one line of the history file each: every line in
+#      history mode, with oneoff_once the start lines naming that digest
+#      and the end lines of their runs), and last ready (empty). Lengths
+#      count bytes
 #      (LC_ALL=C, for the report only). Bytes outside frames are noise from
 #      the login shell or from processes it left behind: the client keeps
 #      them apart, and cannot be fooled by them, since they do not know the
@@ -44,9 +50,25 @@
 #      at a time: a line (up to 4 KiB) reaches the pipe in one write, so a
 #      stray process writing at the same moment lands between frames, never
 #      inside one.
-#   3. run: wait for the client's word on stdin. "go" runs the task in this
+#   3. run: wait for the client's word on stdin. "go", followed by three
+#      lines (the history's start line, the opening of its end line, and
+#      the client's clock in ms since the epoch), runs the task in this
 #      shell, in the release reported; anything else, or EOF, exits 0 and
-#      runs nothing. check: wait for EOF on stdin and exit 0.
+#      runs nothing. check: wait for EOF on stdin and exit 0. history: the
+#      report comes right after entering app_dir (no env files, no
+#      release) and the script exits 0.
+#
+# History. Before the task starts, the client's start line is appended to
+# app_dir/shared/.oneoff/history.jsonl; after it ends, an end line: the
+# client's opening, then "at", "outcome" (succeeded, failed, signalled, or
+# interrupted when this shell was told to stop), "exit", "signal" and
+# "duration_ms" (from the client's clock at "go" to this host's clock at
+# the end). Each line is one printf to a file opened with >> (O_APPEND),
+# shorter than 4 KiB: one write(2), which the kernel never interleaves with
+# another writer's; a task with a lock also writes under it. A start line
+# that cannot be written stops the run on this host (exit 125): a run that
+# leaves no trace is not run. A host or a shell that dies leaves the start
+# line alone: "started, never ended".
 #
 # Locks. With oneoff_lock, the task's lock is an flock on
 # app_dir/shared/.oneoff/locks/NAME.lock held on fd 9, which the task
@@ -80,9 +102,10 @@
 #
 # Footprint: every process started here is paid on every host. On the
 # normal path this shell forks twice (the task and the watchdog) and execs
-# only the task's /bin/sh; a task with a lock adds flock. Files are read
-# with `read`, and there is no command substitution; sleep, mkdir and
-# sha256sum run only on rare paths. Helpers run with the PATH this shell
+# only the task's /bin/sh; a task with a lock adds flock, and the end of
+# the history's end line adds one `date` (the shell has no clock). Files
+# are read with `read`, and there is no other command substitution; sleep,
+# mkdir and sha256sum run only on rare paths. Helpers run with the PATH this shell
 # started with, not one an env file or the task's env set.
 
 oneoff_nl='
@@ -275,6 +298,91 @@ oneoff_report_held() {
     done
 }
 
+# oneoff_report_history DIGEST: the history's lines as hist frames, every
+# line when DIGEST is '', else the start lines naming DIGEST and the end
+# lines of their runs. A line longer than 64 KiB is not sent: a line saying
+# so takes its place (and is reported as bad). A truncated last line is
+# sent as it is: the client reports it.
+oneoff_report_history() {
+    oneoff_hist=$oneoff_app/shared/.oneoff/history.jsonl
+    if [ ! -e "$oneoff_hist" ]; then
+        oneoff_frame history none
+        return
+    fi
+    if [ ! -r "$oneoff_hist" ] || [ -d "$oneoff_hist" ]; then
+        oneoff_frame history unreadable
+        return
+    fi
+    oneoff_frame history read
+    oneoff_ids=' ' oneoff_l=''
+    while IFS= read -r oneoff_l || [ -n "$oneoff_l" ]; do
+        if [ -n "$1" ]; then
+            case $oneoff_l in
+            *"\"sha256\":\"$1\""*)
+                oneoff_id=${oneoff_l#*\"run\":\"}
+                oneoff_ids="$oneoff_ids${oneoff_id%%\"*} "
+                ;;
+            *'"event":"end"'*)
+                oneoff_id=${oneoff_l#*\"run\":\"}
+                case $oneoff_ids in
+                *" ${oneoff_id%%\"*} "*) ;;
+                *) oneoff_l='' && continue ;;
+                esac
+                ;;
+            *) oneoff_l='' && continue ;;
+            esac
+        fi
+        [ "${#oneoff_l}" -le 65536 ] ||
+            oneoff_l="(a line of ${#oneoff_l} bytes, not sent)"
+        printf '%s hist %s %s\n' "$oneoff_nonce" "${#oneoff_l}" "$oneoff_l"
+        oneoff_l=''
+    done <"$oneoff_hist"
+}
+
+# oneoff_history_add LINE: appends LINE to the history in one write.
+oneoff_history_add() {
+    { printf '%s\n' "$1" >>"$oneoff_hist"; } 2>/dev/null
+}
+
+# oneoff_history_end RC: the end line of this run, from the task's status.
+oneoff_history_end() {
+    oneoff_sig=null oneoff_x=$1
+    if [ "$1" = 0 ]; then
+        oneoff_o=succeeded
+    elif [ "$1" -gt 128 ] && [ "$1" -lt 160 ]; then
+        oneoff_o=signalled oneoff_x=null
+        case $(($1 - 128)) in
+        1) oneoff_sig='"HUP"' ;; 2) oneoff_sig='"INT"' ;;
+        3) oneoff_sig='"QUIT"' ;; 4) oneoff_sig='"ILL"' ;;
+        6) oneoff_sig='"ABRT"' ;; 7) oneoff_sig='"BUS"' ;;
+        8) oneoff_sig='"FPE"' ;; 9) oneoff_sig='"KILL"' ;;
+        11) oneoff_sig='"SEGV"' ;; 13) oneoff_sig='"PIPE"' ;;
+        14) oneoff_sig='"ALRM"' ;; 15) oneoff_sig='"TERM"' ;;
+        *) oneoff_sig="\"$(($1 - 128))\"" ;;
+        esac
+    else
+        oneoff_o=failed
+    fi
+    [ -z "${oneoff_stopped-}" ] || oneoff_o=interrupted
+    # (PATH set around it, not for it, and no redirection: bash then
+    # execs date in the child of the substitution without forking again)
+    oneoff_p=$PATH
+    PATH=$oneoff_path
+    # shellcheck disable=SC2312
+    oneoff_t=$(date -u '+%s%3N %Y-%m-%dT%H:%M:%S.%3NZ')
+    PATH=$oneoff_p
+    oneoff_ms=${oneoff_t%% *} oneoff_at=${oneoff_t#* } oneoff_d=null
+    case $oneoff_ms:$oneoff_t0 in
+    *[!0-9:]* | :* | *:) ;;
+    *) [ "$oneoff_ms" -lt "$oneoff_t0" ] || oneoff_d=$((oneoff_ms - oneoff_t0)) ;;
+    esac
+    case $oneoff_at in
+    2[0-9][0-9][0-9]-*Z) ;;
+    *) oneoff_at=unknown ;;
+    esac
+    oneoff_history_add "$oneoff_he,\"at\":\"$oneoff_at\",\"outcome\":\"$oneoff_o\",\"exit\":$oneoff_x,\"signal\":$oneoff_sig,\"duration_ms\":$oneoff_d}"
+}
+
 # oneoff_under PATH: sets oneoff_d to PATH made absolute from app_dir (or,
 # before app_dir is entered, from here), so that neither CDPATH nor an env
 # file that changes directory can move it.
@@ -291,6 +399,12 @@ oneoff_under "$oneoff_app_dir"
 cd -P -- "$oneoff_d" 2>/dev/null ||
     oneoff_fail "cannot enter app_dir $oneoff_app_dir"
 oneoff_app=$PWD
+if [ "$oneoff_mode" = history ]; then
+    LC_ALL=C
+    oneoff_report_history ''
+    oneoff_frame ready ''
+    exit 0
+fi
 oneoff_i=0
 while [ "$oneoff_i" -lt "$oneoff_env_files" ]; do
     oneoff_i=$((oneoff_i + 1))
@@ -323,6 +437,7 @@ oneoff_frame revision "$oneoff_r"
 [ -z "$oneoff_task_file" ] || oneoff_report_task
 [ -z "$oneoff_lock" ] || oneoff_report_lock
 [ -z "$oneoff_check_locks" ] || oneoff_report_held
+[ -z "$oneoff_once" ] || oneoff_report_history "$oneoff_once"
 oneoff_frame ready ''
 PATH=$oneoff_task_path
 if [ -n "$oneoff_lc_set" ]; then LC_ALL=$oneoff_lc; else unset LC_ALL; fi
@@ -334,6 +449,8 @@ if [ "$oneoff_mode" != run ]; then
 fi
 IFS= read -r oneoff_x || exit 0
 [ "$oneoff_x" = go ] || exit 0
+IFS= read -r oneoff_hs && IFS= read -r oneoff_he && IFS= read -r oneoff_t0 ||
+    exit 0
 if [ -n "$oneoff_lock" ] && [ -z "$oneoff_locked" ]; then
     oneoff_fail "the lock of task '$oneoff_lock' is held; the task did not start"
 fi
@@ -370,16 +487,30 @@ trap '' HUP INT QUIT TERM USR1 USR2 ALRM PIPE
 oneoff_dog=$!
 exec 3<&-
 trap - QUIT USR1 USR2 ALRM PIPE
-trap : HUP INT TERM
+oneoff_stopped=
+trap 'oneoff_stopped=1' HUP INT TERM
 
-/bin/sh -c "$oneoff_cmd" oneoff "$@"
-oneoff_rc=$?
+# the start line, under the signals' watch: a stop from now on is noted
+oneoff_hist=$oneoff_app/shared/.oneoff/history.jsonl
+[ -d "$oneoff_app/shared/.oneoff" ] ||
+    PATH=$oneoff_path mkdir -p -- "$oneoff_app/shared/.oneoff" 2>/dev/null
+if ! oneoff_history_add "$oneoff_hs"; then
+    { kill -s KILL "$oneoff_dog"; wait "$oneoff_dog"; } 2>/dev/null
+    oneoff_fail "cannot append to $oneoff_hist; the task did not start"
+fi
+if [ -z "$oneoff_stopped" ]; then
+    /bin/sh -c "$oneoff_cmd" oneoff "$@"
+    oneoff_rc=$?
+else
+    oneoff_rc=143 # stopped before it started: as if by TERM
+fi
 # (reaped quietly: bash would report the job's death on stderr)
 {
     kill -s KILL "$oneoff_dog"
     wait "$oneoff_dog"
 } 2>/dev/null
 trap - HUP INT TERM
+oneoff_history_end "$oneoff_rc"
 if [ "$oneoff_rc" -gt 128 ]; then
     # signals whose default action ends a process (Linux numbering)
     case $((oneoff_rc - 128)) in

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "oneoff/digest.h"
+#include "oneoff/history.h"
 #include "oneoff/host_script.h"
 
 #define PREFLIGHT_TIMEOUT_MS 30000
@@ -333,6 +335,45 @@ static bool count_failure(struct run_shared *r)
     return stop;
 }
 
+/* "go" and the three lines the script reads after it (host_script.sh,
+ * History): the start line, the opening of the end line, and the clock.
+ * Caller frees. */
+static char *go_message(const struct worker_host *w)
+{
+    const struct run_shared *r = w->r;
+    const struct task *t = r->plan->task;
+    struct history_start hs;
+    char digest[65], *start, *end, *msg;
+    int64_t now = clock_wall_ms();
+
+    if (t->sha256[0])
+        snprintf(digest, sizeof(digest), "%s", t->sha256);
+    else
+        sha256_hex(t->command, strlen(t->command), digest);
+    memset(&hs, 0, sizeof(hs));
+    hs.run = r->run_id;
+    hs.kind = "run";
+    hs.host = w->ph->host->name;
+    hs.stage = r->plan->inv->stage;
+    hs.task = t->adhoc ? NULL : t->name;
+    hs.sha256 = digest;
+    hs.command = t->command;
+    hs.args = &r->plan->shown_args;
+    hs.release = preflight_release_id(&w->pf);
+    hs.revision = w->pf.revision;
+    hs.operator_name = r->operator_name;
+    hs.email = r->opts->email;
+    hs.reason = r->opts->reason;
+    hs.overrides = r->opts->overrides;
+    hs.at_ms = now;
+    start = history_start_line(&hs);
+    end = history_end_prefix(r->run_id, w->ph->host->name);
+    msg = xasprintf("go\n%s\n%s\n%lld\n", start, end, (long long)now);
+    free(start);
+    free(end);
+    return msg;
+}
+
 /* Phase 2 for one host: "go" to the paused script. */
 void host_work_run(struct worker_host *w)
 {
@@ -343,6 +384,7 @@ void host_work_run(struct worker_host *w)
     bool stop;
     size_t failures;
     uint64_t gen;
+    char *go = NULL;
 
     pthread_mutex_lock(&r->fail_lock);
     stop = r->stop_starting;
@@ -361,7 +403,8 @@ void host_work_run(struct worker_host *w)
     host_table_wait_written(&r->tab, gen, RECORD_WAIT_MS);
     if (r->opts->timeout_ms > 0)
         w->deadline = clock_mono_ms() + r->opts->timeout_ms;
-    if (tchan_write(w->chan, "go\n", 3) == 0) {
+    go = go_message(w);
+    if (tchan_write(w->chan, go, strlen(go)) == 0) {
         while (!tchan_pump(w->chan, &res))
             ;
     } else {
@@ -377,6 +420,7 @@ void host_work_run(struct worker_host *w)
     if (!(res.outcome == OUTCOME_EXITED && res.exit_code == 0))
         count_failure(r);
 out:
+    free(go);
     output_host_done(&r->out, &w->oh);
 }
 

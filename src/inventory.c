@@ -24,8 +24,9 @@
 #include "oneoff/text.h"
 #include "oneoff/yaml_doc.h"
 
-static const char *const top_keys[] = {"stage",    "confirm", "promote_from",
-                                       "defaults", "hosts",   NULL};
+static const char *const top_keys[] = {
+    "stage", "confirm", "promote_from", "require_reason", "defaults",
+    "hosts", NULL};
 static const char *const setting_keys[] = {
     "user",          "port",      "app_dir", "release",
     "revision_file", "env_file",  "env",     "become",
@@ -447,6 +448,9 @@ int inventory_read_stage_keys(const struct ydoc *d, const struct ynode *map,
     }
     if ((v = ymap_get(map, "confirm")) &&
         ydoc_bool(d, v, "confirm", &inv->confirm, err))
+        return -1;
+    if ((v = ymap_get(map, "require_reason")) &&
+        ydoc_bool(d, v, "require_reason", &inv->require_reason, err))
         return -1;
     if ((v = ymap_get(map, "promote_from"))) {
         if (ydoc_str(d, v, "promote_from", &inv->promote_from, err))

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oneoff/history.h"
 #include "oneoff/nodeset.h"
 #include "oneoff/text.h"
 
@@ -285,6 +286,7 @@ static void spec_of(const struct plan *p, const struct plan_host *ph,
     spec->lock_wait_s = p->wait_lock_s;
     spec->check_locks =
         mode == SCRIPT_CHECK && p->check_locks && !ph->check_only;
+    spec->once_sha256 = mode == SCRIPT_RUN && t->once ? t->sha256 : NULL;
     spec->command = t->command;
 }
 
@@ -456,6 +458,7 @@ int plan_build(struct plan *p, const struct inventory *inv,
     p->confirm = inv->confirm || t->confirm;
     p->wait_lock_s = (long)((o->wait_lock_ms + 999) / 1000);
     strlist_copy(&p->args, &o->args);
+    history_mask_args(&p->args, &t->secret_args, &p->shown_args);
     p->hosts = xcalloc(nstage, sizeof(*p->hosts));
     p->nrun = n;
     for (size_t i = 0; i < nstage; i++) {
@@ -489,6 +492,7 @@ void plan_release(struct plan *p)
     }
     free(p->hosts);
     strlist_clear(&p->args);
+    strlist_clear(&p->shown_args);
     memset(p, 0, sizeof(*p));
 }
 

@@ -67,10 +67,34 @@ static void held_add(struct preflight *pf, const char *v, size_t n,
     l->holder = xstrndup(nl + 1, n - (size_t)(nl - v) - 1);
 }
 
+/* One line of the history file. Its content is the history's business
+ * (history.c reports bad lines); here it only has to fit. */
+static int take_hist(struct preflight *pf, const char *v, size_t n, char *err)
+{
+    size_t start;
+
+    if (pf->history != PF_HISTORY_READ)
+        return fail(pf, err, "history lines without 'history read'", NULL);
+    if (pf->history_cut)
+        return 0;
+    if (pf->history_text.max == 0)
+        buf_init(&pf->history_text, PREFLIGHT_HISTORY_MAX);
+    start = pf->history_text.len;
+    if (buf_add(&pf->history_text, v, n) || buf_addc(&pf->history_text, '\n')) {
+        buf_truncate(&pf->history_text, start);
+        pf->history_cut = true;
+        return 0;
+    }
+    for (size_t i = start; i < pf->history_text.len; i++)
+        if (pf->history_text.data[i] == '\0')
+            pf->history_text.data[i] = '?';
+    return 0;
+}
+
 /* The report is complete: what must be there is there. */
 static int finish(struct preflight *pf, char *err)
 {
-    if (pf->release == NULL)
+    if (pf->release == NULL && pf->history == PF_HISTORY_NONE)
         return fail(pf, err, "no release before 'ready'", NULL);
     if (pf->revision == NULL)
         pf->revision = xstrdup("");
@@ -94,6 +118,8 @@ static int take_frame(struct preflight *pf, const char *key, const char *v,
         held_add(pf, v, n, nl);
         return 0;
     }
+    if (strcmp(key, "hist") == 0)
+        return take_hist(pf, v, n, err);
     if (memchr(v, '\0', n))
         return fail(pf, err, "a NUL byte in", key);
     if (strcmp(key, "release") == 0) {
@@ -123,6 +149,17 @@ static int take_frame(struct preflight *pf, const char *key, const char *v,
         } else {
             return fail(pf, err, "not a digest", key);
         }
+    } else if (strcmp(key, "history") == 0) {
+        if (pf->history != PF_HISTORY_NONE)
+            return fail(pf, err, "repeated", key);
+        if (is_value(v, n, "none"))
+            pf->history = PF_HISTORY_ABSENT;
+        else if (is_value(v, n, "read"))
+            pf->history = PF_HISTORY_READ;
+        else if (is_value(v, n, "unreadable"))
+            pf->history = PF_HISTORY_UNREADABLE;
+        else
+            return fail(pf, err, "neither none, read nor unreadable", key);
     } else if (strcmp(key, "lock") == 0) {
         if (pf->lock_checked)
             return fail(pf, err, "repeated", key);
@@ -324,6 +361,7 @@ void preflight_release(struct preflight *pf)
         free(pf->held[i].holder);
     }
     free(pf->held);
+    buf_release(&pf->history_text);
     free(pf->in);
     buf_release(&pf->acc);
     memset(pf, 0, sizeof(*pf));

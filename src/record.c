@@ -564,6 +564,14 @@ static char *record_json(const struct record_run *run,
     json_object_set_new(root, "format", json_integer(RECORD_FORMAT));
     json_object_set_new(root, "run_id", jstr(run->run_id));
     json_object_set_new(root, "operator", jstr(run->operator_name));
+    json_object_set_new(root, "email", jstr(run->email));
+    json_object_set_new(root, "reason", jstr(run->reason));
+    {
+        json_t *ov = json_array();
+        for (size_t i = 0; run->overrides && i < run->overrides->n; i++)
+            json_array_append_new(ov, jstr(run->overrides->v[i]));
+        json_object_set_new(root, "overrides", ov);
+    }
     json_object_set_new(root, "stage", jstr(run->stage));
     json_object_set_new(root, "task", jstr(run->task));
     json_object_set_new(root, "task_file", jstr(run->task_file));

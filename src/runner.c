@@ -640,7 +640,10 @@ static int runner_init(struct runner *r, const struct plan *p,
     r->run.task_file = p->task->adhoc ? NULL : p->task->path;
     r->run.task_sha256 = p->task->sha256;
     r->run.command = p->task->command;
-    r->run.args = &p->args;
+    r->run.args = &p->shown_args;
+    r->run.reason = o->reason;
+    r->run.email = o->email;
+    r->run.overrides = o->overrides;
     r->run.allow_drift = o->allow_drift;
     r->run.timeout_ms = o->timeout_ms;
     r->run.started_ms = clock_wall_ms();

@@ -19,9 +19,10 @@
 #include "oneoff/yaml_doc.h"
 
 static const char *const task_keys[] = {
-    "description", "command", "run_on", "role",     "lock",
-    "timeout",     "args",    "env",    "confirm",  "pty",
-    "once",        "become",  "batch",  "max_fail", NULL};
+    "description",    "command", "run_on", "role",     "lock",
+    "timeout",        "args",    "env",    "confirm",  "pty",
+    "once",           "become",  "batch",  "max_fail", "secret_args",
+    "require_reason", NULL};
 
 const char *run_on_name(enum run_on r)
 {
@@ -166,6 +167,22 @@ static int read_task(const struct ydoc *d, struct task *t, char *err)
         return -1;
     if ((v = ymap_get(root, "once")) && ydoc_bool(d, v, "once", &t->once, err))
         return -1;
+    if ((v = ymap_get(root, "require_reason")) &&
+        ydoc_bool(d, v, "require_reason", &t->require_reason, err))
+        return -1;
+    if ((v = ymap_get(root, "secret_args"))) {
+        if (ydoc_strlist(d, v, "secret_args", &t->secret_args, err))
+            return -1;
+        for (size_t i = 0; i < t->secret_args.n; i++) {
+            char q[128];
+            if (t->secret_args.v[i][0] != '\0' &&
+                !strpbrk(t->secret_args.v[i], "= \t\n"))
+                continue;
+            return ydoc_err(d, v, err,
+                            "'secret_args': '%s' is not an argument key",
+                            text_escape_msg(t->secret_args.v[i], q, sizeof(q)));
+        }
+    }
     if ((v = ymap_get(root, "become"))) {
         if (ydoc_str(d, v, "become", &t->become, err))
             return -1;
@@ -237,6 +254,7 @@ void task_release(struct task *t)
     free(t->batch);
     free(t->max_fail);
     kvlist_clear(&t->env);
+    strlist_clear(&t->secret_args);
     memset(t, 0, sizeof(*t));
 }
 

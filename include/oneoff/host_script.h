@@ -34,8 +34,9 @@
 #define SCRIPT_COMMAND_LINE_MAX (131072 - 1)
 
 enum script_mode {
-    SCRIPT_RUN,   /* take and keep the lock, report, run on "go" */
-    SCRIPT_CHECK, /* report, test the lock, wait for EOF, run nothing */
+    SCRIPT_RUN,     /* take and keep the lock, report, run on "go" */
+    SCRIPT_CHECK,   /* report, test the lock, wait for EOF, run nothing */
+    SCRIPT_HISTORY, /* enter app_dir, report every history line, exit */
 };
 
 struct script_spec {
@@ -53,6 +54,9 @@ struct script_spec {
     const char *lock_holder; /* written into the lock file (run) */
     long lock_wait_s;        /* --wait-lock; 0: do not wait */
     bool check_locks;        /* report every held task lock (check) */
+    /* run: report the history's runs of this task digest (`once`);
+     * NULL: none */
+    const char *once_sha256;
     const char *command;
 };
 

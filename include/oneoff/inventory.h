@@ -45,6 +45,7 @@ struct inventory {
     char *stage;
     bool confirm;
     char *promote_from;
+    bool require_reason; /* every run on the stage needs --reason */
     struct host *hosts;
     size_t nhosts;
 };

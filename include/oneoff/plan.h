@@ -41,6 +41,9 @@ struct plan {
     const struct inventory *inv;
     const struct task *task;
     struct strlist args;
+    /* args as history, records, logs and the console show them: values of
+     * the task's secret_args masked (history_mask_args()) */
+    struct strlist shown_args;
     struct plan_host *hosts; /* inventory order; run and check-only hosts */
     size_t nhosts;
     size_t nrun;      /* hosts the task runs on (not check_only) */

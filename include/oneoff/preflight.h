@@ -40,6 +40,17 @@ enum pf_task {
     PF_TASK_UNKNOWN, /* there, but unreadable or not hashable */
 };
 
+/* What the report said of the history file (history.h). */
+enum pf_history {
+    PF_HISTORY_NONE,       /* not asked */
+    PF_HISTORY_ABSENT,     /* the host has none yet */
+    PF_HISTORY_READ,       /* its lines are in history_text */
+    PF_HISTORY_UNREADABLE, /* there, but not readable */
+};
+
+/* The most history text a report keeps; more is dropped (history_cut). */
+#define PREFLIGHT_HISTORY_MAX (16u << 20)
+
 /* A task lock some process holds (`oneoff check`). */
 struct preflight_lock {
     char *name;   /* the task */
@@ -60,6 +71,11 @@ struct preflight {
     char *lock_holder; /* lock_held: the holder's line, may be "" */
     struct preflight_lock *held; /* check: every held task lock */
     size_t nheld, held_alloc;
+    /* history mode, and run mode for a `once` task: the history's lines
+     * (each followed by '\n'; a NUL byte in a line becomes '?') */
+    enum pf_history history;
+    struct buf history_text;
+    bool history_cut; /* lines past PREFLIGHT_HISTORY_MAX were dropped */
     /* after preflight_parse() returned 1: how many bytes of the data it
      * was last given belonged to the report; the rest came after it */
     size_t used;
@@ -71,7 +87,8 @@ struct preflight {
     char acc_key[33]; /* ... and its key ("" when none) */
 };
 
-/* Reads the report incrementally: call it with each piece of the script's
+/* Reads the report incrementally (the history mode's report has no
+ * release, every other one must): call it with each piece of the script's
  * standard output, in order, starting from a zeroed struct. Returns 1 when
  * the ready frame was parsed (the report is complete; pf->used says where
  * it ended in data; later calls return 1 and use nothing), 0 when more

@@ -87,6 +87,9 @@ struct record_output {
 struct record_run {
     const char *run_id;
     const char *operator_name;
+    const char *email;               /* git user.email, or NULL */
+    const char *reason;              /* --reason, or NULL */
+    const struct strlist *overrides; /* checks overridden: "force", ... */
     const char *stage;
     const char *task;
     const char *task_file;

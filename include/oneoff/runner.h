@@ -44,6 +44,11 @@ struct runner_opts {
     /* the promotion gate, judged after the preflight with the revision
      * the hosts reported (revision is filled in); NULL: none */
     const struct promotion_input *promotion;
+    /* what the history and run.json say of the run (history.h) */
+    const char *reason;              /* --reason, or NULL */
+    const char *email;               /* git user.email, or NULL */
+    const struct strlist *overrides; /* "force", "allow-drift", ... */
+    bool force;                      /* --force: run a `once` task again */
 };
 
 /* Runs p; returns the process exit code (0, 1, 2, 3, 4, 130). err is set

@@ -30,6 +30,8 @@ struct task {
     bool confirm;
     bool pty;
     bool once;
+    bool require_reason;        /* a run needs --reason */
+    struct strlist secret_args; /* KEYs of KEY=VALUE arguments shown as *** */
     char *become;
     char *batch;    /* rolling runs: "1,25%,100%" */
     char *max_fail; /* "N" or "N%" */

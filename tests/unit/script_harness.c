@@ -95,6 +95,8 @@ void app_create(struct app *a)
     mkdir_in(a->app_dir, "releases/r1");
     mkdir_in(a->app_dir, "releases/r1/tasks");
     mkdir_in(a->app_dir, "shared");
+    /* where runs append their history, as after the first run */
+    mkdir_in(a->app_dir, "shared/.oneoff");
     p = xasprintf("%s/current", a->app_dir);
     assert_int_equal(symlink("releases/r1", p), 0);
     free(p);
@@ -269,7 +271,8 @@ static void say_word(struct proc *p)
         return;
     p->word_ms = since(p);
     if (p->word == WORD_GO)
-        assert_int_equal(write(p->in, "go\n", 3), 3);
+        assert_int_equal(write(p->in, SCRIPT_GO, strlen(SCRIPT_GO)),
+                         (ssize_t)strlen(SCRIPT_GO));
     else if (p->word == WORD_OTHER)
         assert_int_equal(write(p->in, "no\n", 3), 3);
     else if (p->word == WORD_EOF)

@@ -92,6 +92,14 @@ void proc_poll(struct proc *v, size_t n);
 void proc_wait_ready(struct proc *p, int timeout_ms);
 /* Writes s to p's stdin now; NULL closes it. */
 void proc_send(struct proc *p, const char *s);
+
+/* What a client sends to start the task: "go", the history's start line,
+ * the opening of its end line and the client's clock (host_script.sh). */
+#define SCRIPT_GO                                                              \
+    "go\n{\"v\":1,\"event\":\"start\",\"run\":\"R\",\"host\":\"h\","           \
+    "\"stage\":\"test\",\"sha256\":\"x\",\"at\":\"2026-12-01T00:00:00.000Z\"}" \
+    "\n{\"v\":1,\"event\":\"end\",\"run\":\"R\",\"host\":\"h\"\n"              \
+    "1764547200000\n"
 void proc_release(struct proc *p);
 
 /* What p printed on stdout after its report (the task's output). */

@@ -125,6 +125,7 @@ static void test_prelude_is_data(void **state)
         "oneoff_lock_holder='run x by y'\n"
         "oneoff_lock_wait='30'\n"
         "oneoff_check_locks='1'\n"
+        "oneoff_once=''\n"
         "oneoff_cmd='bin/migrate \"$@\"'\n"
         "oneoff_nl='\n"
         "'\n";
@@ -582,7 +583,7 @@ static void test_task_stdin_detached(void **state)
     proc_init(&p, 0, WORD_NONE);
     proc_start(&p, script, NULL);
     proc_wait_ready(&p, 5000);
-    proc_send(&p, "go\ntyped\n");
+    proc_send(&p, SCRIPT_GO "typed\n");
     proc_wait(&p, 5000);
     assert_true(proc_exited(&p, 0));
     assert_string_equal(proc_task_out(&p), "rc=0\n");

@@ -461,7 +461,7 @@ static void test_script_check_locks(void **state)
     char *script;
     int fd;
 
-    assert_int_equal(mkdir(dir, 0700), 0);
+    (void)mkdir(dir, 0700); /* the harness may have made it */
     free(dir);
     dir = xasprintf("%s/shared/.oneoff/locks", a->app_dir);
     assert_int_equal(mkdir(dir, 0700), 0);
