@@ -13,8 +13,11 @@
 # ---------------------------------------------------------------------------------------------
 # helpers
 
-# pr_stages [PRODUCTION-TOP-KEYS]: writes hosts/pr-staging.yml and hosts/pr-production.yml
+# pr_stages [PRODUCTION-TOP-KEYS]: writes hosts/pr-staging.yml and hosts/pr-production.yml;
+# the history files of h1..h5 are put back as they were at exit
 pr_stages() {
+    local i
+    for i in 1 2 3 4 5; do pr_history "$i" >/dev/null; done
     tf_stage pr-staging <<EOF
 defaults:
 $(tf_defaults)
@@ -165,8 +168,11 @@ test_dry_run_refusals_match_the_run() {
 test_promote_runs_staging_then_production() {
     local rep=$W/promote.json
     tf_markers
-    pr_stages 'confirm: true'
+    pr_stages 'promote_from: pr-staging
+confirm: true'
     pr_migrate pr-mig
+    : >"$(pr_history 1)"
+    : >"$(pr_history 2)"
     oo promote promote pr-mig --from pr-staging --to pr-production --yes --report "$rep"
     expect_rc 0
     tf_expect_markers h2 h5
