@@ -352,6 +352,7 @@ static int start(const struct options *o, const struct plan *p,
 {
     struct command_transports tps;
     struct runner_opts ro;
+    struct strlist overrides = {0};
     char err[ERR_MAX];
     char *log_root = NULL;
     int rc;
@@ -384,11 +385,15 @@ static int start(const struct options *o, const struct plan *p,
     ro.junit = o->junit;
     ro.transports = tps.per_host;
     ro.promotion = pin;
+    if (pin && pin->skip) /* said in every host's history and run.json */
+        strlist_push(&overrides, "skip-gate");
+    ro.overrides = &overrides;
     err[0] = '\0';
     rc = runner_run(p, &ro, err);
     if (err[0])
         fprintf(stderr, "oneoff: %s\n", err);
     free(log_root);
+    strlist_clear(&overrides);
     command_transports_release(&tps);
     return rc;
 }

@@ -311,6 +311,8 @@ test_promotion_gate_reads_the_stage_before() {
     expect_rc 0
     tf_expect_markers h5
     expect_grep "$ERR" "promotion gate skipped \\(--skip-gate\\)" "stderr"
+    expect_json overrides '["skip-gate"]'
+    expect_grep "$(tf_app 5)/shared/.oneoff/history.jsonl" '"overrides":\["skip-gate"\]' "h5's history (the skipped gate)"
     rm -f "$W"/m/*
     # succeeded on every host it ran on, at this revision: go
     pr_hist_run 2 20261201T090400Z-eeeeee pr-staging pr-mig "$sha" "$(tf_rev)" succeeded
