@@ -1,9 +1,10 @@
 # bash completion for oneoff(1)                              -*- shell-script -*-
 #
 # Completes the commands, each command's options (as src/cli.c accepts
- # them), the values of -s/--stage, --from and --to (hosts/*.yml) and the
-# task of `run` and `promote` (tasks/*.yml), read from the project folder: the current directory, or
-# the one given with -C/--directory on the line. Needs nothing but bash;
+# them), the values of -s/--stage, --from and --to (hosts/*.yml) and the
+# task of `run`, `promote` and `history` (tasks/*.yml), read from the
+# project folder: the current directory, or the one given with
+# -C/--directory on the line. Needs nothing but bash;
 # installed as share/bash-completion/completions/oneoff.
 
 # The option groups of src/cli.c.
@@ -22,6 +23,7 @@ _oneoff_opts_rollout='--preflight --allow-drift --wait-lock --batch
 _oneoff_opts_view='-b --gather --diff --summary -q --quiet -v --verbose
     --silent-after'
 _oneoff_opts_gate='--skip-gate'
+_oneoff_opts_reason='-m --reason --force'
 
 # The options a command takes.
 _oneoff_command_opts()
@@ -31,13 +33,13 @@ _oneoff_command_opts()
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
             "$_oneoff_opts_dry_run $_oneoff_opts_yes $_oneoff_opts_ssh" \
             "$_oneoff_opts_run $_oneoff_opts_task $_oneoff_opts_rollout $_oneoff_opts_view" \
-            "$_oneoff_opts_gate --"
+            "$_oneoff_opts_gate $_oneoff_opts_reason --"
         ;;
     promote)
         echo "$_oneoff_opts_common --from --to $_oneoff_opts_dry_run" \
             "$_oneoff_opts_yes $_oneoff_opts_ssh $_oneoff_opts_run" \
             "$_oneoff_opts_task $_oneoff_opts_rollout $_oneoff_opts_view" \
-            "$_oneoff_opts_gate --"
+            "$_oneoff_opts_gate $_oneoff_opts_reason --"
         ;;
     check)
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
@@ -49,6 +51,14 @@ _oneoff_command_opts()
         ;;
     tasks)
         echo "$_oneoff_opts_common"
+        ;;
+    history)
+        echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
+            "$_oneoff_opts_ssh --json"
+        ;;
+    show)
+        echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
+            "$_oneoff_opts_ssh --json"
         ;;
     esac
 }
@@ -115,7 +125,7 @@ _oneoff()
             --connect-timeout | --parallel | --timeout | --log-dir | \
             --report | --report-junit | --output | -e | --env | --release | \
             --wait-lock | --batch | --max-fail | --summary | --silent-after | \
-            --from | --to)
+            --from | --to | -m | --reason)
             opt_value=value
             ;;
         -*) ;;
@@ -162,7 +172,7 @@ _oneoff()
         ;;
     -l | --limit | -r | --role | -e | --env | --connect-timeout | \
         --parallel | --timeout | --release | --wait-lock | --batch | \
-        --max-fail | --silent-after)
+        --max-fail | --silent-after | -m | --reason)
         return 0
         ;;
     esac
@@ -171,7 +181,7 @@ _oneoff()
         if [[ $cur == -* ]]; then
             _oneoff_reply $'-C\n-h\n--help\n--version' "$cur"
         else
-            _oneoff_reply $'run\nexec\npromote\ncheck\nhosts\ntasks\nhelp' "$cur"
+            _oneoff_reply $'run\nexec\npromote\ncheck\nhosts\ntasks\nhistory\nshow\nhelp' "$cur"
         fi
         return 0
     fi
@@ -181,9 +191,9 @@ _oneoff()
         return 0
     fi
     if [[ $cmd == help && $npos -eq 0 ]]; then
-        _oneoff_reply $'run\nexec\npromote\ncheck\nhosts\ntasks\nhelp' "$cur"
+        _oneoff_reply $'run\nexec\npromote\ncheck\nhosts\ntasks\nhistory\nshow\nhelp' "$cur"
     fi
-    if [[ ($cmd == run || $cmd == promote) && $npos -eq 0 ]]; then
+    if [[ ($cmd == run || $cmd == promote || $cmd == history) && $npos -eq 0 ]]; then
         _oneoff_reply "$(_oneoff_yml_names "$dir" tasks)" "$cur"
     fi
     return 0

@@ -45,6 +45,7 @@ enum long_only {
     LO_SKIP_GATE,
     LO_FROM,
     LO_TO,
+    LO_FORCE,
 };
 
 struct optdef {
@@ -107,7 +108,7 @@ static const struct optdef defs[] = {
      "    --report-junit FILE  also write a JUnit XML report to FILE: one\n"
      "                         test case per host"},
     {{"json", no_argument, NULL, LO_JSON},
-     OPT_RUN,
+     OPT_RUN | OPT_JSON,
      "    --json               JSON events on stdout, one per line; the rest\n"
      "                         of the output goes to stderr"},
     {{"output", required_argument, NULL, LO_OUTPUT},
@@ -141,6 +142,14 @@ static const struct optdef defs[] = {
     {{"max-fail", required_argument, NULL, LO_MAX_FAIL},
      OPT_ROLLOUT,
      "    --max-fail N|N%      start no new host once N hosts failed"},
+    {{"reason", required_argument, NULL, 'm'},
+     OPT_REASON,
+     "-m, --reason TEXT        why this run: kept in the hosts' history and\n"
+     "                         run.json (required by 'require_reason: true')"},
+    {{"force", no_argument, NULL, LO_FORCE},
+     OPT_REASON,
+     "    --force              run a 'once' task although the history says\n"
+     "                         it already ran (asks on a terminal; recorded)"},
     {{"fold", no_argument, NULL, LO_FOLD},
      OPT_FOLD,
      "    --fold               print the selection as one node set"},
@@ -207,6 +216,7 @@ void options_release(struct options *o)
     free(o->junit);
     free(o->from_stage);
     free(o->to_stage);
+    free(o->reason);
     plan_opts_release(&o->plan);
     strlist_clear(&o->positional);
     strlist_clear(&o->identities);
@@ -401,6 +411,14 @@ static int apply(struct options *o, int c, const char *arg, char *err)
         return 0;
     case LO_FOLD:
         o->fold = true;
+        return 0;
+    case 'm':
+        if (arg[0] == '\0')
+            return errf(err, "--reason: the reason is empty");
+        set_str(&o->reason, arg);
+        return 0;
+    case LO_FORCE:
+        o->force = true;
         return 0;
     default:
         return errf(err, "unexpected option");

@@ -268,6 +268,6 @@ const struct command cmd_promote = {
             "both run records. Release tooling\nruns the whole path as one "
             "command with --yes --report FILE.",
     .opts = OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN | OPT_TASK | OPT_ARGS |
-            OPT_ROLLOUT | OPT_VIEW | OPT_GATE | OPT_PROMOTE,
+            OPT_ROLLOUT | OPT_VIEW | OPT_GATE | OPT_PROMOTE | OPT_REASON,
     .run = run_promote,
 };

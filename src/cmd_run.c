@@ -8,6 +8,7 @@
  * exit code the real run would give) and what only the hosts can tell
  * ("checked at preflight"), and stops.
  */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,9 +63,9 @@ static void print_plan(const struct plan *p)
         printf("--- script ---\n%s--- end of script ---\n", ph->script);
         printf("sent as: exec %s/bin/sh -c '<script>' oneoff",
                ph->become ? "sudo -n -u <become> -- " : "");
-        for (size_t k = 0; k < p->args.n && !ph->check_only; k++) {
-            struct buf b = BUF_INIT(sh_quoted_max(p->args.v[k]));
-            BUF_MUST(sh_quote(&b, p->args.v[k])); /* sized for it */
+        for (size_t k = 0; k < p->shown_args.n && !ph->check_only; k++) {
+            struct buf b = BUF_INIT(sh_quoted_max(p->shown_args.v[k]));
+            BUF_MUST(sh_quote(&b, p->shown_args.v[k])); /* sized for it */
             printf(" %s", buf_str(&b));
             buf_release(&b);
         }
@@ -115,8 +116,10 @@ static void refuse(struct refusals *r, int code, const char *why)
     r->n++;
 }
 
-/* Task keys this version parses but cannot honour yet: refusing is safer
- * than running a `once` fix twice. */
+static void report_refusal(const struct options *o, const struct plan *p,
+                           const char *why, int code);
+
+/* Task keys this version parses but cannot honour yet. */
 static void unsupported(const struct task *t, struct refusals *r)
 {
     char why[ERR_MAX];
@@ -128,11 +131,79 @@ static void unsupported(const struct task *t, struct refusals *r)
                  t->name);
         refuse(r, EXIT_USAGE, why);
     }
-    if (t->once) {
-        snprintf(why, sizeof(why), "task '%s': 'once' is not supported yet",
-                 t->name);
-        refuse(r, EXIT_USAGE, why);
+}
+
+/* require_reason on the stage or the task: a run needs --reason. */
+static int check_reason(const struct options *o, const struct plan *p,
+                        char *err)
+{
+    if (o->reason)
+        return 0;
+    if (p->inv->require_reason)
+        return errf(err,
+                    "stage '%s' requires a reason ('require_reason: true'): "
+                    "pass -m/--reason TEXT; nothing was run",
+                    p->inv->stage);
+    if (p->task->require_reason)
+        return errf(err,
+                    "task '%s' requires a reason ('require_reason: true'): "
+                    "pass -m/--reason TEXT; nothing was run",
+                    p->task->name);
+    return 0;
+}
+
+/* The project's git user.email, for the history; NULL when git or the
+ * setting is missing. Caller frees. */
+static char *git_email(const char *dir)
+{
+    struct buf cmd = BUF_INIT(64 + sh_quoted_max(dir));
+    char line[256];
+    char *email = NULL;
+    FILE *f;
+
+    /* sized for the worst case above */
+    BUF_MUST(buf_adds(&cmd, "git -C "));
+    BUF_MUST(sh_quote(&cmd, dir));
+    BUF_MUST(buf_adds(&cmd, " config user.email 2>/dev/null </dev/null"));
+    f = popen(buf_str(&cmd), "r");
+    buf_release(&cmd);
+    if (f == NULL)
+        return NULL;
+    if (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0])
+            email = xstrdup(line);
     }
+    pclose(f);
+    return email;
+}
+
+/* --force on a `once` task: the operator at a terminal says it again. */
+static int confirm_force(const struct plan *p, const struct options *o)
+{
+    char line[64];
+    FILE *tty;
+
+    if (!o->force || !p->task->once || o->yes || !isatty(STDIN_FILENO) ||
+        (tty = fopen("/dev/tty", "r+")) == NULL)
+        return EXIT_OK;
+    fprintf(tty,
+            "oneoff: --force: task '%s' is a 'once' task; it runs on stage "
+            "'%s' even if\nits history says it already ran there. Type "
+            "'force' to go on: ",
+            p->task->name, p->inv->stage);
+    fflush(tty);
+    if (fgets(line, sizeof(line), tty) == NULL)
+        line[0] = '\0';
+    fclose(tty);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (strcmp(line, "force") != 0) {
+        fprintf(stderr, "oneoff: not confirmed; nothing was run\n");
+        report_refusal(o, p, "--force not confirmed; nothing was run",
+                       EXIT_REFUSED);
+        return EXIT_REFUSED;
+    }
+    return EXIT_OK;
 }
 
 /* Rollout settings are checked before anything connects. */
@@ -159,6 +230,13 @@ static void known_refusals(const struct options *o, const struct plan *p,
     memset(r, 0, sizeof(*r));
     unsupported(p->task, r);
     check_rollout(o, p, r);
+    if (check_reason(o, p, why))
+        refuse(r, EXIT_REFUSED, why);
+    if (o->skip_gate && o->reason == NULL) {
+        snprintf(why, sizeof(why),
+                 "--skip-gate needs a reason: pass -m/--reason TEXT");
+        refuse(r, EXIT_USAGE, why);
+    }
     if (o->skip_gate && (p->inv->promote_from == NULL || p->task->adhoc)) {
         snprintf(why, sizeof(why),
                  "--skip-gate: %s; there is no promotion gate to skip",
@@ -195,6 +273,11 @@ static void print_preflight_checks(const struct options *o,
         printf("  - the lock of task '%s' is free on every host it runs "
                "on\n",
                t->name);
+    if (t->once)
+        printf("  - 'once': this content never succeeded (nor started "
+               "without an end) on\n    stage '%s', from the history of "
+               "the hosts it runs on%s\n",
+               p->inv->stage, o->force ? ": --force" : "");
     if (promotion_applies(p))
         printf("  - the promotion gate: this content succeeded on every host "
                "it ran on\n    in stage '%s', at the revision of this "
@@ -248,7 +331,8 @@ static void report_refusal(const struct options *o, const struct plan *p,
     run.task_file = t->sha256[0] ? t->path : NULL;
     run.task_sha256 = t->sha256;
     run.command = t->command;
-    run.args = &p->args;
+    run.args = &p->shown_args;
+    run.reason = o->reason;
     run.allow_drift = o->allow_drift;
     run.timeout_ms = o->timeout_ms ? o->timeout_ms : t->timeout_ms;
     if (o->report && record_write_refused(o->report, &run, why, code, err))
@@ -354,7 +438,7 @@ static int start(const struct options *o, const struct plan *p,
     struct runner_opts ro;
     struct strlist overrides = {0};
     char err[ERR_MAX];
-    char *log_root = NULL;
+    char *log_root = NULL, *email = NULL;
     int rc;
 
     if (command_transports(o, p, &tps, err)) {
@@ -385,6 +469,15 @@ static int start(const struct options *o, const struct plan *p,
     ro.junit = o->junit;
     ro.transports = tps.per_host;
     ro.promotion = pin;
+    ro.reason = o->reason;
+    ro.email = email = git_email(o->dir);
+    ro.force = o->force;
+    if (o->force)
+        strlist_push(&overrides, "force");
+    if (o->allow_drift)
+        strlist_push(&overrides, "allow-drift");
+    if (o->plan.release)
+        strlist_push(&overrides, "release");
     if (pin && pin->skip) /* said in every host's history and run.json */
         strlist_push(&overrides, "skip-gate");
     ro.overrides = &overrides;
@@ -393,6 +486,7 @@ static int start(const struct options *o, const struct plan *p,
     if (err[0])
         fprintf(stderr, "oneoff: %s\n", err);
     free(log_root);
+    free(email);
     strlist_clear(&overrides);
     command_transports_release(&tps);
     return rc;
@@ -438,7 +532,8 @@ int command_run_task(struct options *o, struct task *t)
                                                         err)) != EXIT_OK)) {
         fprintf(stderr, "oneoff: %s\n", err);
         report_refusal(o, &plan, err, rc);
-    } else if ((rc = confirm(&plan, o)) == EXIT_OK) {
+    } else if ((rc = confirm(&plan, o)) == EXIT_OK &&
+               (rc = confirm_force(&plan, o)) == EXIT_OK) {
         rc = start(o, &plan, gated ? &pin : NULL);
     }
     if (gated)
@@ -500,7 +595,8 @@ const struct command cmd_run = {
             "Every host first reports its release,\nrevision, task file and "
             "lock; nothing runs anywhere unless they agree.",
     .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN |
-            OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW | OPT_GATE,
+            OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW | OPT_GATE |
+            OPT_REASON,
     .run = run_run,
 };
 
@@ -513,6 +609,7 @@ const struct command cmd_exec = {
             "a shell command line\n('env | sort'); several words are a "
             "command and its arguments, each\npassed verbatim.",
     .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN |
-            OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW | OPT_GATE,
+            OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW | OPT_GATE |
+            OPT_REASON,
     .run = run_exec,
 };

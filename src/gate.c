@@ -19,6 +19,7 @@ static const char *const verdict_names[] = {
     [GATE_RELEASE_DRIFT] = "release-drift",
     [GATE_TASK_DRIFT] = "task-drift",
     [GATE_LOCKED] = "locked",
+    [GATE_ONCE] = "once",
     [GATE_PROMOTION] = "promotion",
 };
 

@@ -615,10 +615,9 @@ enum history_verdict history_lookup(const struct history *h,
 
 /* ---- JSON out ------------------------------------------------------------ */
 
-char *history_run_json(const struct history_run *r)
+static json_t *run_json(const struct history_run *r)
 {
     json_t *o = json_object(), *hosts = json_array();
-    char *s;
 
     json_object_set_new(o, "run", jstr(r->run));
     json_object_set_new(o, "kind", jstr(r->kind));
@@ -658,11 +657,42 @@ char *history_run_json(const struct history_run *r)
         json_array_append_new(hosts, jh);
     }
     json_object_set_new(o, "hosts", hosts);
-    s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    return o;
+}
+
+static char *dump(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
     json_decref(o);
     if (s == NULL) { /* only out of memory */
-        die_msg("cannot encode a history run");
+        die_msg("cannot encode the history");
         abort();
     }
     return s;
+}
+
+char *history_run_json(const struct history_run *r)
+{
+    return dump(run_json(r));
+}
+
+char *history_json(const struct history *h,
+                   const struct history_run *const *runs, size_t n)
+{
+    json_t *o = json_object(), *a = json_array(), *pr = json_array();
+
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, run_json(runs[i]));
+    for (size_t i = 0; i < h->nproblems; i++) {
+        json_t *p = json_object();
+        json_object_set_new(p, "host", jstr(h->problems[i].host));
+        json_object_set_new(p, "line",
+                            json_integer((json_int_t)h->problems[i].line));
+        json_object_set_new(p, "what", jstr(h->problems[i].what));
+        json_array_append_new(pr, p);
+    }
+    json_object_set_new(o, "runs", a);
+    json_object_set_new(o, "problems", pr);
+    return dump(o);
 }

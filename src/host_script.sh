@@ -41,7 +41,8 @@
 #      lock, "NAME\nHOLDER"), history ("none", "read" or "unreadable")
 #      then hist (one line of the history file each: every line in
 #      history mode, with oneoff_once the start lines naming that digest
-#      and the end lines of their runs), and last ready (empty). Lengths
+#      and the end lines of their runs; hist_tail for a last line without
+#      its newline), and last ready (empty). Lengths
 #      count bytes
 #      (LC_ALL=C, for the report only). Bytes outside frames are noise from
 #      the login shell or from processes it left behind: the client keeps
@@ -65,7 +66,9 @@
 # "duration_ms" (from the client's clock at "go" to this host's clock at
 # the end). Each line is one printf to a file opened with >> (O_APPEND),
 # shorter than 4 KiB: one write(2), which the kernel never interleaves with
-# another writer's; a task with a lock also writes under it. A start line
+# another writer's; a task with a lock also writes under it. Each line is
+# preceded by a newline (readers skip empty lines), so that a line torn by a
+# crash ends there and the next one stays whole. A start line
 # that cannot be written stops the run on this host (exit 125): a run that
 # leaves no trace is not run. A host or a shell that dies leaves the start
 # line alone: "started, never ended".
@@ -314,8 +317,13 @@ oneoff_report_history() {
         return
     fi
     oneoff_frame history read
-    oneoff_ids=' ' oneoff_l=''
-    while IFS= read -r oneoff_l || [ -n "$oneoff_l" ]; do
+    oneoff_ids=' ' oneoff_l='' oneoff_k=hist
+    while :; do
+        # read leaves an unterminated last line in oneoff_l: hist_tail
+        if ! IFS= read -r oneoff_l; then
+            [ -n "$oneoff_l" ] || break
+            oneoff_k=hist_tail
+        fi
         if [ -n "$1" ]; then
             case $oneoff_l in
             *"\"sha256\":\"$1\""*)
@@ -334,14 +342,16 @@ oneoff_report_history() {
         fi
         [ "${#oneoff_l}" -le 65536 ] ||
             oneoff_l="(a line of ${#oneoff_l} bytes, not sent)"
-        printf '%s hist %s %s\n' "$oneoff_nonce" "${#oneoff_l}" "$oneoff_l"
+        printf '%s %s %s %s\n' "$oneoff_nonce" "$oneoff_k" "${#oneoff_l}" \
+            "$oneoff_l"
         oneoff_l=''
     done <"$oneoff_hist"
 }
 
-# oneoff_history_add LINE: appends LINE to the history in one write.
+# oneoff_history_add LINE: appends LINE to the history in one write, after
+# a newline: a line torn by a crash never swallows the next one.
 oneoff_history_add() {
-    { printf '%s\n' "$1" >>"$oneoff_hist"; } 2>/dev/null
+    { printf '\n%s\n' "$1" >>"$oneoff_hist"; } 2>/dev/null
 }
 
 # oneoff_history_end RC: the end line of this run, from the task's status.

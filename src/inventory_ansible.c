@@ -42,6 +42,7 @@ enum var {
     V_PRIMARY,
     V_STAGE,
     V_CONFIRM,
+    V_REQUIRE_REASON,
     V_PROMOTE_FROM,
     NVARS
 };
@@ -72,6 +73,7 @@ static const struct {
     {"primary", V_PRIMARY},
     {"stage", V_STAGE},
     {"confirm", V_CONFIRM},
+    {"require_reason", V_REQUIRE_REASON},
     {"promote_from", V_PROMOTE_FROM},
 };
 #define NVAR_NAMES (sizeof(var_names) / sizeof(var_names[0]))
@@ -200,8 +202,7 @@ static int vars_read(struct actx *c, const struct ynode *map, const char *where,
                 break;
         if (j < NVAR_NAMES) {
             enum var v = var_names[j].v;
-            if (!is_all &&
-                (v == V_STAGE || v == V_CONFIRM || v == V_PROMOTE_FROM))
+            if (!is_all && (v >= V_STAGE && v <= V_PROMOTE_FROM))
                 return ydoc_err(c->d, k, c->err,
                                 "'%s' belongs in the vars of group 'all', "
                                 "not of %s",
@@ -744,7 +745,7 @@ int inventory_parse_ansible(struct inventory *inv, const struct ydoc *d,
     struct actx c;
     const struct ynode *root = d->root;
     struct ynode stage_map;
-    const struct ynode *stage_items[6];
+    const struct ynode *stage_items[2 * (V_PROMOTE_FROM - V_STAGE + 1)];
     size_t *order = NULL;
     int rc = -1;
 

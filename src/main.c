@@ -9,7 +9,8 @@
 #include "oneoff/version.h"
 
 static const struct command *const commands[] = {
-    &cmd_run, &cmd_exec, &cmd_promote, &cmd_check, &cmd_hosts, &cmd_tasks,
+    &cmd_run,   &cmd_exec,  &cmd_promote, &cmd_check,
+    &cmd_hosts, &cmd_tasks, &cmd_history, &cmd_show,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -69,7 +69,8 @@ static void held_add(struct preflight *pf, const char *v, size_t n,
 
 /* One line of the history file. Its content is the history's business
  * (history.c reports bad lines); here it only has to fit. */
-static int take_hist(struct preflight *pf, const char *v, size_t n, char *err)
+static int take_hist(struct preflight *pf, const char *v, size_t n,
+                     bool newline, char *err)
 {
     size_t start;
 
@@ -80,7 +81,8 @@ static int take_hist(struct preflight *pf, const char *v, size_t n, char *err)
     if (pf->history_text.max == 0)
         buf_init(&pf->history_text, PREFLIGHT_HISTORY_MAX);
     start = pf->history_text.len;
-    if (buf_add(&pf->history_text, v, n) || buf_addc(&pf->history_text, '\n')) {
+    if (buf_add(&pf->history_text, v, n) ||
+        (newline && buf_addc(&pf->history_text, '\n'))) {
         buf_truncate(&pf->history_text, start);
         pf->history_cut = true;
         return 0;
@@ -118,8 +120,8 @@ static int take_frame(struct preflight *pf, const char *key, const char *v,
         held_add(pf, v, n, nl);
         return 0;
     }
-    if (strcmp(key, "hist") == 0)
-        return take_hist(pf, v, n, err);
+    if (strcmp(key, "hist") == 0 || strcmp(key, "hist_tail") == 0)
+        return take_hist(pf, v, n, key[4] == '\0', err);
     if (memchr(v, '\0', n))
         return fail(pf, err, "a NUL byte in", key);
     if (strcmp(key, "release") == 0) {

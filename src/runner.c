@@ -77,6 +77,7 @@
 #include "oneoff/host_run.h"
 #include "oneoff/host_work.h"
 #include "oneoff/junit.h"
+#include "oneoff/once.h"
 #include "oneoff/pool.h"
 #include "oneoff/progress.h"
 
@@ -414,6 +415,34 @@ static void promotion_gate(struct runner *r, const struct gate_host *gh)
     gate_result_release(&res);
 }
 
+/* A `once` task: what the hosts' histories say of it (once.h). */
+static void once_gate(struct runner *r, const struct gate_host *gh)
+{
+    struct once_host *oh = xcalloc(r->n ? r->n : 1, sizeof(*oh));
+    struct once_input in;
+    char *note = NULL, *warnings = NULL;
+
+    for (size_t i = 0; i < r->n; i++) {
+        oh[i].name = gh[i].name;
+        oh[i].pf = gh[i].reported ? &r->w[i].pf : NULL;
+    }
+    memset(&in, 0, sizeof(in));
+    in.hosts = oh;
+    in.n = r->n;
+    in.stage = r->s.plan->inv->stage;
+    in.task = r->s.plan->task->name;
+    in.sha256 = r->s.plan->task->sha256;
+    in.force = r->s.opts->force;
+    once_decide(&in, &r->gate, &note, &warnings);
+    if (warnings)
+        output_note(&r->s.out, "%s", warnings);
+    if (note)
+        output_note(&r->s.out, "%s", note);
+    free(warnings);
+    free(note);
+    free(oh);
+}
+
 /* The gate's view of the hosts; the workers are joined, so their private
  * state may be read here. */
 static void decide(struct runner *r)
@@ -457,6 +486,8 @@ static void decide(struct runner *r)
     in.task_path = r->s.plan->task->path;
     in.task_sha256 = r->s.plan->task->sha256;
     gate_decide(&in, &r->gate);
+    if (r->gate.verdict == GATE_GO && !check && r->s.plan->task->once)
+        once_gate(r, gh);
     if (!check && r->gate.verdict == GATE_GO)
         promotion_gate(r, gh);
     r->rgate.verdict = gate_verdict_name(r->gate.verdict);

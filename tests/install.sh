@@ -125,7 +125,7 @@ done
 # them all with the installed completion.
 cat >"$tmp/cases" <<CASES
 $proj|oneoff r|run
-$proj|oneoff |run exec promote check hosts tasks help
+$proj|oneoff |run exec promote check hosts tasks history show help
 $proj|oneoff help c|check
 $proj|oneoff check --ti|
 $proj|oneoff run --report-j|--report-junit

@@ -35,6 +35,8 @@ enum opt_bit {
     OPT_FOLD = 1u << 9,     /* --fold (hosts) */
     OPT_VIEW = 1u << 10,    /* -b/--gather, --diff, --summary, -q/--quiet,
                                -v/--verbose, --silent-after */
+    OPT_REASON = 1u << 11,  /* -m/--reason, --force: what history records */
+    OPT_JSON = 1u << 12,    /* --json alone (history, show) */
     OPT_GATE = 1u << 14,    /* --skip-gate: past the promotion gate */
     OPT_PROMOTE = 1u << 15, /* --from STAGE, --to STAGE (promote) */
 };
@@ -66,8 +68,10 @@ struct options {
     bool allow_drift;
     char *batch;
     char *max_fail;
-    char *junit; /* --report-junit FILE */
-    bool json;   /* --json: events on stdout */
+    char *junit;  /* --report-junit FILE */
+    bool json;    /* --json: events on stdout */
+    char *reason; /* -m/--reason TEXT */
+    bool force;   /* --force: run a `once` task that already ran */
     bool fold;
     /* OPT_VIEW */
     bool diff;

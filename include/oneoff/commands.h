@@ -25,6 +25,8 @@ extern const struct command cmd_run;
 extern const struct command cmd_exec;
 extern const struct command cmd_check;
 extern const struct command cmd_promote;
+extern const struct command cmd_history;
+extern const struct command cmd_show;
 
 /* The exit-code table printed by every --help. */
 extern const char exit_codes_help[];
@@ -51,5 +53,15 @@ struct command_transports {
 int command_transports(const struct options *o, const struct plan *p,
                        struct command_transports *out, char *err);
 void command_transports_release(struct command_transports *t);
+
+struct history;
+/* Reads the history of o's stage and selection (cmd_history.c) into h
+ * (initialized here; the caller releases it); *unreadable: how many hosts
+ * could not be read. Says what failed on stderr; returns an exit code. */
+int command_history_read(const struct options *o, struct history *h,
+                         int *unreadable);
+/* Names, on stderr, the hosts of h that could not be read and the lines
+ * that were skipped. */
+void command_history_problems(const struct history *h);
 
 #endif

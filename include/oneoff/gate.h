@@ -49,6 +49,7 @@ enum gate_verdict {
     GATE_RELEASE_DRIFT,
     GATE_TASK_DRIFT,
     GATE_LOCKED,
+    GATE_ONCE,      /* a `once` task already ran on the stage (once.h) */
     GATE_PROMOTION, /* gate_promotion(): not passed on the stage before */
 };
 

@@ -205,5 +205,9 @@ const char *history_verdict_name(enum history_verdict v);
 /* The run as a JSON object (for `history --json` and `show --json`);
  * caller frees. */
 char *history_run_json(const struct history_run *r);
+/* {"runs":[runs[0..n) as history_run_json()],"problems":[{"host","line",
+ * "what"}...]} (line 0: the host's file as a whole); caller frees. */
+char *history_json(const struct history *h,
+                   const struct history_run *const *runs, size_t n);
 
 #endif

@@ -72,7 +72,8 @@ struct preflight {
     struct preflight_lock *held; /* check: every held task lock */
     size_t nheld, held_alloc;
     /* history mode, and run mode for a `once` task: the history's lines
-     * (each followed by '\n'; a NUL byte in a line becomes '?') */
+     * (each followed by '\n' but an unterminated last one; a NUL byte in
+     * a line becomes '?') */
     enum pf_history history;
     struct buf history_text;
     bool history_cut; /* lines past PREFLIGHT_HISTORY_MAX were dropped */

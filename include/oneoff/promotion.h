@@ -2,13 +2,12 @@
  * promotion.h - reading the history of the stage a stage is promoted from
  * (promote_from), for the promotion gate (gate_promotion() in gate.h).
  *
- * Every host of that stage is asked for its
- * app_dir/shared/.oneoff/history.jsonl, in parallel, over the transport
- * given for it, as its `become` user; nothing else runs there. A host
- * without the file has no history yet (no runs); a host that cannot be
- * reached or whose file cannot be read is named in unread, with why. The
- * lines read are merged into a struct history (history.h), which skips and
- * notes lines that do not parse.
+ * Every host of that stage is read with history_fetch() (its history mode:
+ * nothing is sourced, entered or run there). A host without the file has
+ * no history yet (no runs); a host that cannot be reached, or whose file
+ * cannot be read whole, is named in unread, with why: the gate cannot know
+ * what ran there. Lines that do not parse are skipped and noted
+ * (history.h), which never makes a host unread.
  */
 #ifndef ONEOFF_PROMOTION_H
 #define ONEOFF_PROMOTION_H
@@ -19,10 +18,6 @@
 #include "oneoff/plan.h"
 #include "oneoff/transport.h"
 #include "oneoff/util.h"
-
-/* The most history text read from one host; a longer file is cut (its
- * oldest lines are kept, the cut noted as a problem of the host). */
-#define PROMOTION_HISTORY_MAX (32u << 20)
 
 struct promotion_read {
     struct history history;

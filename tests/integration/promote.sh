@@ -306,13 +306,17 @@ test_promotion_gate_reads_the_stage_before() {
     expect_json gate.verdict promotion
     expect_json exit_code 4
     expect_json hosts.h5.status refused
-    # --skip-gate runs it anyway, and says what it skipped
-    oo skip run pr-mig -s pr-production --skip-gate
+    # --skip-gate needs a reason; with one it runs anyway, and says what it skipped
+    oo skipnoreason run pr-mig -s pr-production --skip-gate
+    expect_rc 2
+    expect_grep "$ERR" "^oneoff: --skip-gate needs a reason" "stderr"
+    tf_nothing_ran
+    oo skip run pr-mig -s pr-production --skip-gate -m "hotfix for ticket 7"
     expect_rc 0
     tf_expect_markers h5
     expect_grep "$ERR" "promotion gate skipped \\(--skip-gate\\)" "stderr"
     expect_json overrides '["skip-gate"]'
-    expect_grep "$(tf_app 5)/shared/.oneoff/history.jsonl" '"overrides":\["skip-gate"\]' "h5's history (the skipped gate)"
+    expect_grep "$(tf_app 5)/shared/.oneoff/history.jsonl" '"reason":"hotfix for ticket 7","overrides":\["skip-gate"\]' "h5's history (the skipped gate)"
     rm -f "$W"/m/*
     # succeeded on every host it ran on, at this revision: go
     pr_hist_run 2 20261201T090400Z-eeeeee pr-staging pr-mig "$sha" "$(tf_rev)" succeeded

@@ -1,6 +1,6 @@
 /*
  * test_promotion.c - reading the history of the stage before, for real:
- * the local transport runs the read command on this machine, against the
+ * the local transport runs the history mode on this machine, against the
  * script harness's app fixture (whose app_dir's name is hostile), a host
  * without history and a host whose app_dir does not exist.
  */
@@ -20,6 +20,7 @@
 #include "oneoff/inventory.h"
 #include "oneoff/plan.h"
 #include "oneoff/promotion.h"
+#include "oneoff/task.h"
 #include "oneoff/transport.h"
 #include "script_harness.h"
 
@@ -72,6 +73,8 @@ static void test_read_three_kinds_of_host(void **state)
     struct host hosts[3];
     struct plan_host ph[3];
     struct plan p;
+    struct inventory inv;
+    struct task t;
     struct transport *local = transport_local_new();
     struct transport *per_host[3] = {local, local, local};
     struct promotion_read pr;
@@ -95,6 +98,11 @@ static void test_read_three_kinds_of_host(void **state)
         hosts[i].set.transport = TRANSPORT_LOCAL;
         ph[i].host = &hosts[i];
     }
+    memset(&inv, 0, sizeof(inv));
+    inv.stage = xstrdup("staging");
+    task_adhoc(&t, "true");
+    p.inv = &inv;
+    p.task = &t;
     p.hosts = ph;
     p.nhosts = p.nrun = 3;
     promotion_read(&p, per_host, 2, &pr);
@@ -110,6 +118,8 @@ static void test_read_three_kinds_of_host(void **state)
     for (int i = 0; i < 3; i++)
         free(hosts[i].name);
     free(hosts[2].set.app_dir);
+    free(inv.stage);
+    task_release(&t);
     transport_free(local);
     app_destroy(&empty);
 }

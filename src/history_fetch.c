@@ -1,0 +1,172 @@
+/*
+ * history_fetch.c - every host's history.jsonl, read in parallel (see
+ * history_fetch.h): a worker per host runs the host script's history mode
+ * and parses its framed report (preflight.c); the main thread merges the
+ * lines in plan order once every worker is done.
+ */
+#include "oneoff/history_fetch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oneoff/buf.h"
+#include "oneoff/host_script.h"
+#include "oneoff/pool.h"
+#include "oneoff/preflight.h"
+
+#define STDERR_KEEP 512
+
+struct fetch_host {
+    const struct plan *plan;
+    const struct plan_host *ph;
+    struct transport *tp;
+    const char *nonce;
+    struct preflight pf;
+    bool malformed;
+    char perr[ERR_MAX];
+    char stderr_text[STDERR_KEEP];
+    int64_t deadline;    /* monotonic, once connected */
+    char error[ERR_MAX]; /* "" : read */
+};
+
+struct fetch {
+    struct fetch_host *v;
+};
+
+static void sink_connected(void *ctx)
+{
+    struct fetch_host *f = ctx;
+
+    f->deadline = clock_mono_ms() + HISTORY_FETCH_MS;
+}
+
+static void sink_data(void *ctx, enum transport_stream st, const char *p,
+                      size_t n)
+{
+    struct fetch_host *f = ctx;
+
+    if (st == STREAM_ERR) {
+        size_t have = strlen(f->stderr_text), take = STDERR_KEEP - 1 - have;
+        if (take > n)
+            take = n;
+        memcpy(f->stderr_text + have, p, take);
+        f->stderr_text[have + take] = '\0';
+        return;
+    }
+    if (!f->malformed &&
+        preflight_parse(&f->pf, f->nonce, p, n, NULL, f->perr) < 0)
+        f->malformed = true;
+}
+
+static enum transport_control sink_control(void *ctx)
+{
+    struct fetch_host *f = ctx;
+
+    if (f->malformed)
+        return CONTROL_CLOSE;
+    if (f->deadline && clock_mono_ms() >= f->deadline)
+        return CONTROL_CLOSE;
+    return CONTROL_CONTINUE;
+}
+
+/* The first line of what the script said on stderr ("oneoff: ..."). */
+static void first_line(char *out, size_t n, const char *text)
+{
+    size_t len = strcspn(text, "\n");
+
+    snprintf(out, n, "%.*s", (int)len, text);
+}
+
+static void fetch_one(void *ctx, size_t i)
+{
+    struct fetch *all = ctx;
+    struct fetch_host *f = &all->v[i];
+    const struct host *h = f->ph->host;
+    struct transport_target tg = {h->name, h->address, h->set.port, h->set.user,
+                                  h->set.identity};
+    struct transport_sink sink = {f, sink_connected, sink_data, sink_control};
+    struct transport_cmd cmd;
+    struct transport_result res;
+    struct tchan *c = NULL;
+    char why[ERR_MAX];
+
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.command = plan_command(f->plan, f->ph, SCRIPT_HISTORY, f->nonce,
+                               "history", "history");
+    transport_result_init(&res);
+    if (transport_open(f->tp, &tg, &cmd, &sink, &c, &res) == 0)
+        while (tchan_pump(c, &res) == 0)
+            ;
+    tchan_free(c);
+    free((char *)cmd.command);
+    if (f->pf.ready && f->pf.history != PF_HISTORY_NONE)
+        return;
+    if (f->malformed)
+        snprintf(f->error, sizeof(f->error), "%s", f->perr);
+    else if (f->stderr_text[0])
+        first_line(f->error, sizeof(f->error), f->stderr_text);
+    else if (res.error[0])
+        snprintf(f->error, sizeof(f->error), "%s", res.error);
+    else if (f->deadline && clock_mono_ms() >= f->deadline)
+        snprintf(f->error, sizeof(f->error), "no answer in %d s",
+                 HISTORY_FETCH_MS / 1000);
+    else {
+        snprintf(why, sizeof(why),
+                 "the script ended (exit %d) before its "
+                 "report",
+                 res.exit_code);
+        snprintf(f->error, sizeof(f->error), "%s", why);
+    }
+}
+
+static bool tick(void *ctx, bool ready)
+{
+    (void)ctx;
+    (void)ready;
+    return true;
+}
+
+int history_fetch(const struct plan *p, struct transport *const *tps,
+                  unsigned parallel, struct history *h, char *err)
+{
+    struct fetch all;
+    char nonce[SCRIPT_NONCE_LEN + 1];
+    size_t *items, bad = 0;
+
+    if (script_nonce_new(nonce, err))
+        return -1;
+    all.v = xcalloc(p->nhosts ? p->nhosts : 1, sizeof(*all.v));
+    items = xcalloc(p->nhosts ? p->nhosts : 1, sizeof(*items));
+    for (size_t i = 0; i < p->nhosts; i++) {
+        all.v[i].plan = p;
+        all.v[i].ph = &p->hosts[i];
+        all.v[i].tp = tps[i];
+        all.v[i].nonce = nonce;
+        items[i] = i;
+    }
+    pool_run(items, p->nhosts, parallel ? parallel : 1, fetch_one, tick, -1,
+             &all);
+    for (size_t i = 0; i < p->nhosts; i++) {
+        struct fetch_host *f = &all.v[i];
+        const char *name = f->ph->host->name;
+        if (f->error[0]) {
+            history_add_problem(h, name, 0, f->error);
+            bad++;
+        } else if (f->pf.history == PF_HISTORY_UNREADABLE) {
+            history_add_problem(h, name, 0, "the history file is not readable");
+            bad++;
+        } else {
+            if (f->pf.history_cut)
+                history_add_problem(h, name, 0,
+                                    "the history file is too long: only "
+                                    "its first 16 MiB were read");
+            history_add_text(h, name, buf_str(&f->pf.history_text),
+                             f->pf.history_text.len);
+        }
+        preflight_release(&f->pf);
+    }
+    free(items);
+    free(all.v);
+    return (int)bad;
+}
