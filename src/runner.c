@@ -77,9 +77,9 @@
 #include "oneoff/host_run.h"
 #include "oneoff/host_work.h"
 #include "oneoff/junit.h"
-#include "oneoff/once.h"
 #include "oneoff/pool.h"
 #include "oneoff/progress.h"
+#include "oneoff/runner_gates.h"
 
 #define RECORD_EVERY_MS 250
 #define ABANDON_AFTER_MS 3000
@@ -388,61 +388,6 @@ static bool preflight_all(struct runner *r, const size_t *all)
     }
 }
 
-/* After a go: the promotion gate, with the revision the hosts agreed on. */
-static void promotion_gate(struct runner *r, const struct gate_host *gh)
-{
-    struct promotion_input pin;
-    struct gate_result res;
-    const char *revision = NULL;
-
-    if (r->s.opts->promotion == NULL)
-        return;
-    for (size_t i = 0; i < r->n && revision == NULL; i++)
-        if (gh[i].reported)
-            revision = gh[i].revision;
-    if (revision == NULL)
-        return; /* no host reported: nothing will run */
-    pin = *r->s.opts->promotion;
-    pin.revision = revision;
-    gate_promotion(&pin, &res);
-    if (res.verdict != GATE_GO) {
-        gate_result_release(&r->gate);
-        r->gate = res;
-        return;
-    }
-    if (res.reason[0])
-        output_note(&r->s.out, "%s", res.reason);
-    gate_result_release(&res);
-}
-
-/* A `once` task: what the hosts' histories say of it (once.h). */
-static void once_gate(struct runner *r, const struct gate_host *gh)
-{
-    struct once_host *oh = xcalloc(r->n ? r->n : 1, sizeof(*oh));
-    struct once_input in;
-    char *note = NULL, *warnings = NULL;
-
-    for (size_t i = 0; i < r->n; i++) {
-        oh[i].name = gh[i].name;
-        oh[i].pf = gh[i].reported ? &r->w[i].pf : NULL;
-    }
-    memset(&in, 0, sizeof(in));
-    in.hosts = oh;
-    in.n = r->n;
-    in.stage = r->s.plan->inv->stage;
-    in.task = r->s.plan->task->name;
-    in.sha256 = r->s.plan->task->sha256;
-    in.force = r->s.opts->force;
-    once_decide(&in, &r->gate, &note, &warnings);
-    if (warnings)
-        output_note(&r->s.out, "%s", warnings);
-    if (note)
-        output_note(&r->s.out, "%s", note);
-    free(warnings);
-    free(note);
-    free(oh);
-}
-
 /* The gate's view of the hosts; the workers are joined, so their private
  * state may be read here. */
 static void decide(struct runner *r)
@@ -486,10 +431,8 @@ static void decide(struct runner *r)
     in.task_path = r->s.plan->task->path;
     in.task_sha256 = r->s.plan->task->sha256;
     gate_decide(&in, &r->gate);
-    if (r->gate.verdict == GATE_GO && !check && r->s.plan->task->once)
-        once_gate(r, gh);
-    if (!check && r->gate.verdict == GATE_GO)
-        promotion_gate(r, gh);
+    if (!check)
+        runner_later_gates(&r->s, r->w, r->n, gh, &r->gate);
     r->rgate.verdict = gate_verdict_name(r->gate.verdict);
     r->rgate.reason = r->gate.reason;
     r->rgate.exit_code = r->gate.exit_code;
