@@ -6,8 +6,9 @@
 # shared/.env holding the app's secrets, then rehearses a real SQLite
 # migration on a copy of the primary's database (stage "rehearsal", the
 # first link of the promotion chain), promotes it to the real database of
-# stage "demo", runs a report on every host and an ad-hoc command, and
-# shows the logs and the run record. Stops the fleet at the end.
+# stage "demo", shows the gate refusing a task that skipped the rehearsal,
+# runs a report on every host and an ad-hoc command, and shows the logs
+# and the run record. Stops the fleet at the end.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -68,8 +69,10 @@ show o promote db-migrate --from rehearsal --to demo --yes --report log/promote.
 step "migrate again: nothing left to apply"
 show o run db-migrate -s demo
 
-step "a report on every host: release, revision, environment, schema"
+step "the gate: a task that has not passed the rehearsal is refused on demo (exit 4)"
 show o run report -s demo
+step "a report on every host (release, revision, environment, schema), through the rehearsal"
+show o promote report --from rehearsal --to demo --yes
 
 step "an ad-hoc command, with the same release and environment"
 show o exec -s demo -l 'h2,h3' -- 'echo "$APP_HOST runs in $PWD with RAILS_ENV=$RAILS_ENV"'
