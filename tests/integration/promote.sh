@@ -364,3 +364,63 @@ EOF
     expect_rc 0
     tf_expect_markers h5
 }
+
+# ---------------------------------------------------------------------------------------------
+# 9. rehearsal on a copy
+
+# the practice of README "Rehearsal on a copy": a rehearsal stage (the production primary, its
+# DATABASE_URL pointing at a scratch copy) copies the real SQLite database and runs the same
+# migration on the copy first; the real database changes only when production runs it
+test_rehearsal_on_a_copy() {
+    local app real copy
+    app=$(tf_app 5)
+    real=$app/shared/pr-db.sqlite3 copy=$app/shared/pr-rehearsal.sqlite3
+    on_exit "rm -f -- '$real' '$copy'"
+    sqlite3 "$real" "CREATE TABLE orders (id INTEGER); INSERT INTO orders VALUES (1)" ||
+        fail "sqlite3 cannot make $real"
+    pr_stages
+    tf_stage pr-production <<EOF
+promote_from: pr-rehearsal
+defaults:
+$(tf_defaults)
+  env: { DATABASE_URL: "sqlite://$real" }
+hosts:
+$(tf_host 3 'roles: [web]')
+$(tf_host 4 'roles: [web]')
+$(tf_host 5 'roles: [db], primary: true')
+EOF
+    tf_stage pr-rehearsal <<EOF
+defaults:
+$(tf_defaults)
+  env: { DATABASE_URL: "sqlite://$copy", SOURCE_DATABASE_URL: "sqlite://$real" }
+hosts:
+$(tf_host 5 'roles: [db], primary: true')
+EOF
+    tf_task pr-db-copy <<'EOF'
+description: copy the real database to the rehearsal's scratch file
+run_on: primary
+role: db
+command: sqlite3 "${SOURCE_DATABASE_URL#sqlite://}" ".backup '${DATABASE_URL#sqlite://}'"
+EOF
+    tf_task pr-add-status <<'EOF'
+description: a migration
+run_on: primary
+role: db
+command: sqlite3 -bail "${DATABASE_URL#sqlite://}" "ALTER TABLE orders ADD COLUMN status TEXT" && echo "migrated ${DATABASE_URL##*/}"
+EOF
+    oo copy run pr-db-copy -s pr-rehearsal
+    expect_rc 0
+    oo rehearse run pr-add-status -s pr-rehearsal
+    expect_rc 0
+    has_line "$OUT" "h5 | migrated pr-rehearsal.sqlite3"
+    [ "$(sqlite3 "$copy" "SELECT count(*) FROM pragma_table_info('orders') WHERE name = 'status'")" = 1 ] ||
+        fail_run "the copy was not migrated"
+    [ "$(sqlite3 "$real" "SELECT count(*) FROM pragma_table_info('orders') WHERE name = 'status'")" = 0 ] ||
+        fail_run "the rehearsal changed the real database"
+    # it passed the rehearsal: production may run it, on the real database
+    oo production run pr-add-status -s pr-production
+    expect_rc 0
+    has_line "$OUT" "h5 | migrated pr-db.sqlite3"
+    [ "$(sqlite3 "$real" "SELECT count(*) FROM pragma_table_info('orders') WHERE name = 'status'")" = 1 ] ||
+        fail_run "production did not migrate the real database"
+}
