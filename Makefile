@@ -124,7 +124,8 @@ SUBSET = success_on_all_hosts nonzero_exit_on_one_host signal_death \
 	ctrl_c_stops_remote_work double_ctrl_c ctrl_c_while_connecting \
 	sigterm_like_ctrl_c output_grouped timeout report_file exec \
 	local_transport rec_logs_overflow if_json_events view_gather \
-	view_progress_pty
+	view_progress_pty history_lines_on_every_host \
+	history_once_refused_then_forced
 integration-subset: $(O)/oneoff
 	ONEOFF=$(CURDIR)/$(O)/oneoff bash tests/integration/run.sh $(SUBSET)
 

@@ -109,7 +109,8 @@ static const struct optdef defs[] = {
      "                         test case per host"},
     {{"json", no_argument, NULL, LO_JSON},
      OPT_RUN | OPT_JSON,
-     "    --json               JSON events on stdout, one per line; the rest\n"
+     "    --json               JSON on stdout (run, exec, check: one event a\n"
+     "                         line; history, show: one object); the rest\n"
      "                         of the output goes to stderr"},
     {{"output", required_argument, NULL, LO_OUTPUT},
      OPT_TASK,

@@ -69,8 +69,10 @@
 # another writer's; a task with a lock also writes under it. Each line is
 # preceded by a newline (readers skip empty lines), so that a line torn by a
 # crash ends there and the next one stays whole. A start line
-# that cannot be written stops the run on this host (exit 125): a run that
-# leaves no trace is not run. A host or a shell that dies leaves the start
+# that cannot be written (a `become` user without write access to
+# shared/.oneoff) is said on stderr and the task runs, unrecorded; for a
+# `once` task, whose guarantee rests on the history, it stops the run on
+# this host (exit 125). A host or a shell that dies leaves the start
 # line alone: "started, never ended".
 #
 # Locks. With oneoff_lock, the task's lock is an flock on
@@ -504,9 +506,15 @@ trap 'oneoff_stopped=1' HUP INT TERM
 oneoff_hist=$oneoff_app/shared/.oneoff/history.jsonl
 [ -d "$oneoff_app/shared/.oneoff" ] ||
     PATH=$oneoff_path mkdir -p -- "$oneoff_app/shared/.oneoff" 2>/dev/null
-if ! oneoff_history_add "$oneoff_hs"; then
+if oneoff_history_add "$oneoff_hs"; then
+    :
+elif [ -n "$oneoff_once" ]; then
+    # `once` rests on the history: a run it cannot see would run twice
     { kill -s KILL "$oneoff_dog"; wait "$oneoff_dog"; } 2>/dev/null
-    oneoff_fail "cannot append to $oneoff_hist; the task did not start"
+    oneoff_fail "cannot append to $oneoff_hist, which a 'once' task needs; the task did not start"
+else
+    printf 'oneoff: cannot append to %s: this run is not in its history\n' \
+        "$oneoff_hist" >&2
 fi
 if [ -z "$oneoff_stopped" ]; then
     /bin/sh -c "$oneoff_cmd" oneoff "$@"
