@@ -224,6 +224,13 @@ EOF
     expect_json exit_code 1
     expect_json runs.0.hosts.h2.exit_code 5
     expect_json runs.1 null
+    # --dry-run: both plans, nothing contacted
+    s3=$(tf_sessions 3)
+    oo dry promote pr-bad --from pr-staging --to pr-production --dry-run
+    expect_rc 0
+    expect_grep "$OUT" "^plan: task 'pr-bad' on stage 'pr-staging'" "dry-run output (staging)"
+    expect_grep "$OUT" "^plan: task 'pr-bad' on stage 'pr-production'" "dry-run output (production)"
+    [ "$(tf_sessions 3)" = "$s3" ] || fail_run "--dry-run connected to h3"
     # --from must be the stage production is promoted from
     oo wrong promote pr-bad --from test --to pr-production --yes
     expect_rc 2
