@@ -19,6 +19,7 @@
 #include "oneoff/output.h"
 #include "oneoff/text.h"
 
+
 /* A temporary file to stand for a terminal: its fd, path in path. */
 static int capture_open(char *path)
 {
@@ -68,13 +69,9 @@ static void test_escape_utf8(void **state)
     escaped("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\x80", 14,
             "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\x80");
     /* C1 controls (U+009B is CSI) are escaped byte by byte */
-    escaped("\xc2\x9b"
-            "31m",
-            5, "\\xc2\\x9b31m");
+    escaped("\xc2\x9b" "31m", 5, "\\xc2\\x9b31m");
     /* a raw 8-bit CSI, invalid UTF-8, overlong forms, surrogates */
-    escaped("\x9b"
-            "2J",
-            3, "\\x9b2J");
+    escaped("\x9b" "2J", 3, "\\x9b2J");
     escaped("\xc0\xaf", 2, "\\xc0\\xaf");
     escaped("\xed\xa0\x80", 3, "\\xed\\xa0\\x80");
     /* a sequence cut by the end of the line */
@@ -161,9 +158,8 @@ static void test_notes_escaped_whole(void **state)
     close(fd);
     assert_int_equal(file_read(path, 1u << 20, &data, &len), 0);
     unlink(path);
-    assert_memory_equal(data,
-                        "oneoff: hosts disagree:\n"
-                        "oneoff:   h1  \\e]0;x\\x07\n",
+    assert_memory_equal(data, "oneoff: hosts disagree:\n"
+                              "oneoff:   h1  \\e]0;x\\x07\n",
                         strlen("oneoff: hosts disagree:\n"
                                "oneoff:   h1  \\e]0;x\\x07\n"));
     assert_null(memchr(data, '\033', len));
@@ -210,11 +206,11 @@ static void test_summary_escapes_host_values(void **state)
     output_release(&o);
 }
 
+
 /* What a host's set-up printed before the task started: stderr, marked. */
 static void test_setup_stream(void **state)
 {
-    char po[] = "/tmp/oneoff-test-so.XXXXXX",
-         pe[] = "/tmp/oneoff-test-se.XXXXXX";
+    char po[] = "/tmp/oneoff-test-so.XXXXXX", pe[] = "/tmp/oneoff-test-se.XXXXXX";
     struct output o;
     struct output_host h;
     static const char sv[] = "sourcing .env: \033[1mwarning";
@@ -247,8 +243,7 @@ static void test_setup_stream(void **state)
 /* Grouped: the set-up lines join the host's stderr block, in order. */
 static void test_setup_grouped(void **state)
 {
-    char po[] = "/tmp/oneoff-test-go.XXXXXX",
-         pe[] = "/tmp/oneoff-test-ge.XXXXXX";
+    char po[] = "/tmp/oneoff-test-go.XXXXXX", pe[] = "/tmp/oneoff-test-ge.XXXXXX";
     struct output o;
     struct output_host h;
     struct line setup = {"from .profile", 13, true};
@@ -302,8 +297,7 @@ static void test_backslash_and_bidi(void **state)
     struct output o;
     struct output_host h;
     struct buf b = BUF_INIT(1024);
-    static const char v[] = "C:\\new \xe2\x80\xae"
-                            "evil\xe2\x81\xa6";
+    static const char v[] = "C:\\new \xe2\x80\xae" "evil\xe2\x81\xa6";
     struct line l = {v, sizeof(v) - 1, true};
 
     (void)state;
@@ -311,7 +305,8 @@ static void test_backslash_and_bidi(void **state)
     o.color[0] = o.color[1] = false;
     output_host_init(&o, &h, "h1", 0);
     assert_int_equal(output_format_line(&o, &h, LINE_OUT, &l, &b), 0);
-    assert_string_equal(buf_str(&b), "h1 | C:\\\\new \\u{202e}evil\\u{2066}\n");
+    assert_string_equal(buf_str(&b),
+                        "h1 | C:\\\\new \\u{202e}evil\\u{2066}\n");
     buf_release(&b);
     output_host_release(&h);
     output_release(&o);
@@ -453,8 +448,7 @@ static void test_summary_cells(void **state)
     row.status = "failed";
     snprintf(row.exit, sizeof(row.exit), "SIGX\033[2J");
     row.release = "r\\1";
-    row.revision = "\xe2\x80\xae"
-                   "cba";
+    row.revision = "\xe2\x80\xae" "cba";
     row.error = long_error;
     output_init(&o, OUT_STREAM, 2, false);
     o.fd[0] = capture_open(po);

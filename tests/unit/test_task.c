@@ -432,7 +432,8 @@ static void test_load_and_list(void **state)
     assert_int_equal(task_list(dir, &names, err), -1);
 
     assert_int_equal(mkdir(tasks, 0700), 0);
-    write_file(dir, "tasks/db-migrate.yml", "command: echo hi\n");
+    write_file(dir, "tasks/db-migrate.yml",
+               "command: echo hi\n");
     write_file(dir, "tasks/report.yml", "command: bin/report\n");
     write_file(dir, "tasks/console.yml", "command: bin/console\npty: true\n");
     write_file(dir, "tasks/notes.txt", "not a task\n");

@@ -136,8 +136,8 @@ static void test_duration_format(void **state)
     assert_format(2 * 86400000LL, "48h");
 
     /* Whole-unit results read back through duration_parse. */
-    static const int64_t round_trip[] = {1000,    45000,   90000,   900000,
-                                         3600000, 5400000, 3661000, 86400000};
+    static const int64_t round_trip[] = {1000, 45000, 90000, 900000, 3600000,
+                                         5400000, 3661000, 86400000};
     for (size_t i = 0; i < sizeof(round_trip) / sizeof(round_trip[0]); i++) {
         char buf[64], err[ERR_MAX];
         int64_t back = 0;

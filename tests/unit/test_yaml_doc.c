@@ -32,7 +32,7 @@ static void parse_ok(struct ydoc *d, const char *text)
 /* Checks the parse fails with exactly want; failures name the caller's
  * line. */
 #define parse_fails(text, len, want) parse_fails_at(__LINE__, text, len, want)
-#define parse_fails_s(text, want)                                              \
+#define parse_fails_s(text, want) \
     parse_fails_at(__LINE__, text, strlen(text), want)
 
 static void parse_fails_at(int line, const char *text, size_t len,
@@ -276,7 +276,8 @@ static void test_alias_bomb_refused_quickly(void **state)
         "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n"
         "j: [*i,*i,*i,*i,*i,*i,*i,*i,*i]\n";
     /* The same bomb with the anchors on scalars behind aliases only. */
-    static const char aliases_only[] = "j: [*i,*i,*i,*i,*i,*i,*i,*i,*i]\n";
+    static const char aliases_only[] =
+        "j: [*i,*i,*i,*i,*i,*i,*i,*i,*i]\n";
     int64_t t0 = clock_mono_ms();
 
     (void)state;
@@ -392,10 +393,10 @@ static void test_non_scalar_key_refused(void **state)
 {
     (void)state;
     parse_fails_s("? [a, b]\n: 1\n", "t.yml:1:3: a key must be a plain "
-                                     "string");
+                                      "string");
     parse_fails_s("{[a]: 1}\n", "t.yml:1:2: a key must be a plain string");
     parse_fails_s("? {a: b}\n: 1\n", "t.yml:1:3: a key must be a plain "
-                                     "string");
+                                      "string");
 }
 
 static void test_size_limit(void **state)
@@ -441,9 +442,9 @@ static const struct ynode *val_of(struct ydoc *d, const char *text)
 
 static void test_bool_reader(void **state)
 {
-    static const char *const refused[] = {"yes",  "no",  "on", "off",  "y",
-                                          "n",    "Yes", "No", "True", "False",
-                                          "TRUE", "1",   "0"};
+    static const char *const refused[] = {"yes", "no", "on", "off", "y",
+                                          "n", "Yes", "No", "True", "False",
+                                          "TRUE", "1", "0"};
     struct ydoc d;
     char err[ERR_MAX] = "";
     bool b = false;
@@ -476,8 +477,8 @@ static void test_bool_reader(void **state)
     assert_string_equal(err, "t.yml:1:4: 'flag' must be true or false, not a "
                              "list");
     ydoc_release(&d);
-    assert_int_equal(ydoc_bool(&d, val_of(&d, "v: {a: b}\n"), "flag", &b, err),
-                     -1);
+    assert_int_equal(
+        ydoc_bool(&d, val_of(&d, "v: {a: b}\n"), "flag", &b, err), -1);
     assert_string_equal(err, "t.yml:1:4: 'flag' must be true or false, not a "
                              "mapping");
     ydoc_release(&d);
@@ -499,7 +500,8 @@ static void test_uint_reader(void **state)
     assert_int_equal(u, 65535);
     ydoc_release(&d);
     assert_int_equal(
-        ydoc_uint(&d, val_of(&d, "v: '8080'\n"), "port", 1, 65535, &u, err), 0);
+        ydoc_uint(&d, val_of(&d, "v: '8080'\n"), "port", 1, 65535, &u, err),
+        0);
     assert_int_equal(u, 8080);
     ydoc_release(&d);
 
@@ -511,7 +513,8 @@ static void test_uint_reader(void **state)
     assert_int_equal(u, 5);
     ydoc_release(&d);
     assert_int_equal(
-        ydoc_uint(&d, val_of(&d, "v: 70000\n"), "port", 1, 65535, &u, err), -1);
+        ydoc_uint(&d, val_of(&d, "v: 70000\n"), "port", 1, 65535, &u, err),
+        -1);
     assert_string_equal(err, "t.yml:1:4: 'port' must be between 1 and 65535, "
                              "not 70000");
     ydoc_release(&d);
@@ -522,8 +525,8 @@ static void test_uint_reader(void **state)
                              "not 999999999999");
     ydoc_release(&d);
 
-    static const char *const bad[] = {
-        "abc", "-1", "+5", "0x10", "1e3", "2.5", "22 ", "99999999999999999999"};
+    static const char *const bad[] = {"abc", "-1", "+5", "0x10", "1e3",
+                                      "2.5", "22 ", "99999999999999999999"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char text[64], want[128];
         snprintf(text, sizeof(text), "v: '%s'\n", bad[i]);
@@ -599,11 +602,13 @@ static void test_strlist_reader(void **state)
 
     (void)state;
     strlist_push(&l, "kept");
-    assert_int_equal(ydoc_strlist(&d, val_of(&d, "v: one\n"), "roles", &l, err),
+    assert_int_equal(ydoc_strlist(&d, val_of(&d, "v: one\n"), "roles", &l,
+                                  err),
                      0);
     ydoc_release(&d);
-    assert_int_equal(
-        ydoc_strlist(&d, val_of(&d, "v: [a, 'b c']\n"), "roles", &l, err), 0);
+    assert_int_equal(ydoc_strlist(&d, val_of(&d, "v: [a, 'b c']\n"), "roles",
+                                  &l, err),
+                     0);
     ydoc_release(&d);
     assert_int_equal(l.n, 4);
     assert_string_equal(l.v[0], "kept");
@@ -612,21 +617,23 @@ static void test_strlist_reader(void **state)
     assert_string_equal(l.v[3], "b c");
     strlist_clear(&l);
 
-    assert_int_equal(
-        ydoc_strlist(&d, val_of(&d, "v:\n  - a\n  - [b]\n"), "roles", &l, err),
-        -1);
+    assert_int_equal(ydoc_strlist(&d, val_of(&d, "v:\n  - a\n  - [b]\n"),
+                                  "roles", &l, err),
+                     -1);
     assert_string_equal(err, "t.yml:3:5: items of 'roles' must be strings, "
                              "not a list");
     ydoc_release(&d);
     strlist_clear(&l);
-    assert_int_equal(
-        ydoc_strlist(&d, val_of(&d, "v: [a, ~]\n"), "roles", &l, err), -1);
+    assert_int_equal(ydoc_strlist(&d, val_of(&d, "v: [a, ~]\n"), "roles", &l,
+                                  err),
+                     -1);
     assert_string_equal(err, "t.yml:1:8: items of 'roles' must be strings, "
                              "not nothing");
     ydoc_release(&d);
     strlist_clear(&l);
-    assert_int_equal(
-        ydoc_strlist(&d, val_of(&d, "v: {a: b}\n"), "roles", &l, err), -1);
+    assert_int_equal(ydoc_strlist(&d, val_of(&d, "v: {a: b}\n"), "roles", &l,
+                                  err),
+                     -1);
     assert_string_equal(err, "t.yml:1:4: 'roles' must be a string or a list "
                              "of strings, not a mapping");
     ydoc_release(&d);
@@ -646,9 +653,8 @@ static void test_env_reader(void **state)
 
     (void)state;
     kvlist_set(&kv, "B", "old");
-    assert_int_equal(ydoc_env(&d,
-                              val_of(&d, "v: {A: 1, B: 'two', _c3: "
-                                         "\"x y\"}\n"),
+    assert_int_equal(ydoc_env(&d, val_of(&d, "v: {A: 1, B: 'two', _c3: "
+                                             "\"x y\"}\n"),
                               "env", &kv, err),
                      0);
     ydoc_release(&d);
@@ -672,13 +678,14 @@ static void test_env_reader(void **state)
                              "variable name");
     ydoc_release(&d);
     kvlist_clear(&kv);
-    assert_int_equal(ydoc_env(&d, val_of(&d, "v: {A: [1]}\n"), "env", &kv, err),
-                     -1);
+    assert_int_equal(
+        ydoc_env(&d, val_of(&d, "v: {A: [1]}\n"), "env", &kv, err), -1);
     assert_string_equal(err, "t.yml:1:8: value of A in 'env' must be a "
                              "string, not a list");
     ydoc_release(&d);
     kvlist_clear(&kv);
-    assert_int_equal(ydoc_env(&d, val_of(&d, "v: A=1\n"), "env", &kv, err), -1);
+    assert_int_equal(ydoc_env(&d, val_of(&d, "v: A=1\n"), "env", &kv, err),
+                     -1);
     assert_string_equal(err, "t.yml:1:4: 'env' must be a mapping of NAME: "
                              "value, not a string");
     ydoc_release(&d);
@@ -703,8 +710,9 @@ static void test_check_keys_and_require(void **state)
     ydoc_release(&d);
 
     parse_ok(&d, "port: 1\n  # c\nadress: x\n");
-    assert_int_equal(
-        ydoc_check_keys(&d, d.root, allowed, "in host 'web1'", err), -1);
+    assert_int_equal(ydoc_check_keys(&d, d.root, allowed, "in host 'web1'",
+                                     err),
+                     -1);
     assert_string_equal(err, "t.yml:3:1: unknown key 'adress' in host 'web1'; "
                              "did you mean 'address'?");
     assert_int_equal(ydoc_check_keys(&d, d.root, allowed, NULL, err), -1);
