@@ -68,7 +68,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -694,29 +693,6 @@ static void runner_release(struct runner *r)
     pthread_mutex_destroy(&r->s.fail_lock);
 }
 
-/* Sessions stay open across the gate: room for a socket and a log per
- * host (and the wake-up of a run's input: per_host 3), and a margin for
- * agents, known_hosts and the record. Refusing up front beats hosts
- * failing one by one for lack of descriptors. */
-static int fd_budget(size_t hosts, unsigned per_host, char *err)
-{
-    struct rlimit rl;
-    rlim_t want = (rlim_t)hosts * per_host + 64;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
-        return 0;
-    rl.rlim_cur =
-        rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
-        return errf(err,
-                    "%zu hosts need about %llu open files, but the limit is "
-                    "%llu (ulimit -n); raise it or select fewer hosts",
-                    hosts, (unsigned long long)want,
-                    (unsigned long long)rl.rlim_cur);
-    return 0;
-}
-
 static size_t *all_hosts(size_t n)
 {
     size_t *v = xcalloc(n ? n : 1, sizeof(*v));
@@ -734,7 +710,9 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
     bool joined;
     int code;
 
-    if (fd_budget(p->nhosts, p->input ? 3 : 2, err))
+    /* sessions stay open across the gate: a socket and a log per host,
+     * and the wake-up of a run's input */
+    if (fd_limit_reserve(p->nhosts, p->input ? 3 : 2, err))
         return EXIT_USAGE;
     if (runner_init(&r, p, o, err)) {
         runner_release(&r);
