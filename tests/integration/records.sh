@@ -190,7 +190,7 @@ EOF
     JSON=$W/report.json
     expect_json exit_code 2
     expect_json hosts.# 0
-    expect_match "$(jget refused)" "needs a terminal .* oneoff console" "report refused"
+    expect_match "$(jget refused)" "needs a terminal.*oneoff console" "report refused"
 }
 
 # Regression: a host name with ESC and BEL was refused, but the message printed those bytes
