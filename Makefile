@@ -108,9 +108,10 @@ check: banned format-check shellcheck all unit integration fuzz-smoke \
 unit: $(UNIT_BINS)
 	@sh tests/run-unit.sh $(UNIT_BINS)
 
-# run.sh, then the fault tests (stops, locks), each with a fleet of its own;
-# every suite runs even when one before it failed.
-INTEGRATION_SUITES = run stops locks
+# run.sh, then the fault tests (stops, locks) and the jump hosts (jump: a
+# network namespace, root only), each with a fleet of its own; every suite
+# runs even when one before it failed.
+INTEGRATION_SUITES = run stops locks jump
 integration: $(O)/oneoff
 	@rc=0; for s in $(INTEGRATION_SUITES); do \
 		echo "ONEOFF=$(CURDIR)/$(O)/oneoff bash tests/integration/$$s.sh"; \

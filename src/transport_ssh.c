@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "transport_ssh_int.h"
+#include "transport_ssh_jump.h"
 
 #include <errno.h>
 #include <libssh/callbacks.h>
@@ -83,6 +84,7 @@ struct ssh_chan {
     bool callbacks_set;
     int stage; /* 0 running, 1 stop asked, 2 closed by us */
     int64_t hard;
+    struct jump_link *link; /* through jump hosts: the forwarded connection */
     bool lost;
     char lost_error[ERR_MAX];
 };
@@ -109,6 +111,9 @@ static int chan_connect(struct ssh_tp *t, struct ssh_chan *c,
     /* before connecting: ssh_connect() expands libssh's default identities
      * and they would read as configured ones */
     cfg = config_identity(c->s);
+    /* jump hosts: a forwarded connection instead of a socket */
+    if (jump_attach(t, c->s, tg, &c->link, res))
+        goto out;
     errno = 0;
     if (ssh_connect(c->s) != SSH_OK) {
         char where[300];
@@ -197,6 +202,7 @@ static void ssh_chan_free(struct tchan *base)
         ssh_disconnect(c->s);
         ssh_free(c->s);
     }
+    jump_link_release(c->link); /* after the session let go of it */
     free(c);
 }
 

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "transport_ssh_int.h"
+#include "transport_ssh_jump.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -156,6 +157,11 @@ int transport_ssh_new(struct transport **out, const struct ssh_settings *set,
         }
         t->ssh_config = xstrdup(set->ssh_config);
     }
+    /* jump hosts: their table reads the ssh config once */
+    if (jump_table_new(&t->jumps, t->ssh_config, err)) {
+        ssh_tp_free(&t->base);
+        return -1;
+    }
     if (set->known_hosts)
         t->known_hosts = xstrdup(set->known_hosts);
     if (set->identities)
@@ -180,6 +186,7 @@ void ssh_tp_free(struct transport *base)
         ssh_key_free(t->keys[i].pub);
     }
     free(t->keys);
+    jump_table_free(t->jumps);
     free(t->ssh_config);
     free(t->known_hosts);
     strlist_clear(&t->cli_ids);

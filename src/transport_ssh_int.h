@@ -18,6 +18,8 @@
 #include "oneoff/buf.h"
 #include "oneoff/transport.h"
 
+struct jump_table;
+
 struct loaded_key {
     char *path;
     ssh_key key; /* NULL: failed to load, error says why */
@@ -35,6 +37,7 @@ struct ssh_tp {
     pthread_mutex_t lock; /* keys, prompting, known_hosts updates */
     struct loaded_key *keys;
     size_t nkeys, alloc;
+    struct jump_table *jumps; /* transport_ssh_jump.c; its own lock */
 };
 
 /* "~/x" and "%d/x" (the ssh directory) to absolute paths. */

@@ -1,0 +1,62 @@
+/*
+ * transport_ssh_jump.h - jump hosts without the OpenSSH binary: ProxyJump
+ * (ssh config, one or several hops) and the inventory's `jump:` key.
+ * Private to the SSH transport (it includes libssh).
+ *
+ * One authenticated libssh session per jump host per run, shared by every
+ * target behind it. Each target gets a `direct-tcpip` channel of that
+ * session, bridged to one end of a socketpair whose other end the target's
+ * own session takes with SSH_OPTIONS_FD: the target is still checked
+ * against known_hosts and authenticated end to end, the jump host only
+ * forwards bytes. A second hop is reached the same way through the first.
+ *
+ * Threads. A jump session is connected and authenticated (blocking) by the
+ * first worker that needs it; the others wait for it. From then on ONE
+ * thread, the jump's pump, owns the libssh session and every channel of
+ * it: it opens channels on request, copies bytes between each channel and
+ * its socketpair end (poll(2) over all of them and the session's socket),
+ * and closes them when their target is done. Workers never touch the jump
+ * session: they queue a request and wait. Everything shared (the table,
+ * each jump's state, request queue and links) is under the table's one
+ * lock; the pump is woken by an eventfd. Why one pump per jump host and not
+ * per channel: libssh allows one thread per session, and one poll loop over
+ * N channels costs one thread instead of N.
+ *
+ * Failures are remembered for the run: a jump host that is down, refuses
+ * us or shows an unknown host key is reported for every host behind it,
+ * prefixed "jump host 'NAME': ", and never retried.
+ */
+#ifndef ONEOFF_TRANSPORT_SSH_JUMP_H
+#define ONEOFF_TRANSPORT_SSH_JUMP_H
+
+#include <libssh/libssh.h>
+
+#include "oneoff/transport.h"
+
+struct ssh_tp;
+struct jump_table;
+struct jump_link;
+
+/* A table for a run: reads the ssh config (config_file: NULL for the
+ * user's and the system's, as ssh) to resolve jump hosts. -1 with err on a
+ * config error ("FILE:LINE: what"). */
+int jump_table_new(struct jump_table **out, const char *config_file, char *err);
+/* Stops every pump and disconnects every jump session; every link must
+ * have been released. NULL is fine. */
+void jump_table_free(struct jump_table *jt);
+
+/* Called for the target session s (options set, not connected): when tg is
+ * reached through jump hosts (tg->jump, else the ssh config's ProxyJump of
+ * tg->name), reaches s's host and port through them and gives s the
+ * forwarded connection (SSH_OPTIONS_FD); *out is then the link, to release
+ * with jump_link_release() after s was disconnected and freed. Without a
+ * jump host *out is NULL and nothing is done. On failure -1, res says why
+ * (outcome and "jump host 'NAME': ..."). */
+int jump_attach(struct ssh_tp *t, ssh_session s,
+                const struct transport_target *tg, struct jump_link **out,
+                struct transport_result *res);
+/* Closes the target's end (unless libssh closed it already) and asks the
+ * pump to close the channel. NULL is fine. */
+void jump_link_release(struct jump_link *l);
+
+#endif
