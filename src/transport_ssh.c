@@ -102,7 +102,8 @@ static int chan_connect(struct ssh_tp *t, struct ssh_chan *c,
                         const struct transport_sink *sink,
                         struct transport_result *res)
 {
-    char *cfg = NULL;
+    char *cfg = NULL, *alias = NULL;
+    struct hostkey_ctx hk;
     int rc = -1;
 
     res->outcome = OUTCOME_ERROR;
@@ -127,7 +128,9 @@ static int chan_connect(struct ssh_tp *t, struct ssh_chan *c,
              ssh_get_error(c->s));
         goto out;
     }
-    switch (verify_host_key(t, c->s, res->error)) {
+    hk.alias = alias = jump_host_key_alias(t, tg);
+    hk.link = c->link;
+    switch (verify_host_key(t, c->s, &hk, res->error)) {
     case 0:
         break;
     case -2:
@@ -146,6 +149,7 @@ static int chan_connect(struct ssh_tp *t, struct ssh_chan *c,
     rc = 0;
 out:
     free(cfg);
+    free(alias);
     return rc;
 }
 

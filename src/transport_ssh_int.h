@@ -19,6 +19,7 @@
 #include "oneoff/transport.h"
 
 struct jump_table;
+struct jump_link;
 
 struct loaded_key {
     char *path;
@@ -47,14 +48,22 @@ extern const struct transport_ops transport_ssh_ops;
  * always enforce (strict host keys, timeouts, TCP_NODELAY). */
 int set_options(struct ssh_tp *t, ssh_session s,
                 const struct transport_target *tg, char *err);
-/* 0 when the host key is known and matches; -1 with err (a host key
- * problem); -2 with err when the process is out of descriptors. */
-int verify_host_key(struct ssh_tp *t, ssh_session s, char *err);
+/* What a host key check needs besides the session: the HostKeyAlias
+ * (NULL: none) and the jump link the session runs over (NULL: none), to
+ * ask the host for its certificate (transport_ssh_hostkey.c). */
+struct hostkey_ctx {
+    const char *alias;
+    struct jump_link *link;
+};
+/* 0 when the host key is known and matches, or is certified by a trusted
+ * CA; -1 with err (a host key problem); -2 with err when the process is
+ * out of descriptors. hk may be NULL. */
+int verify_host_key(struct ssh_tp *t, ssh_session s,
+                    const struct hostkey_ctx *hk, char *err);
 /* The identity named by the ssh config (caller frees), or NULL. */
 char *config_identity(ssh_session s);
 int authenticate(struct ssh_tp *t, ssh_session s,
-                 const struct transport_target *tg, const char *cfg,
-                 char *err);
+                 const struct transport_target *tg, const char *cfg, char *err);
 /* Loads (decrypts) the key at path once per run. */
 int preload(struct ssh_tp *t, const char *path, char *err);
 /* "host" or "[host]:port", as known_hosts spells it. */

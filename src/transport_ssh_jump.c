@@ -401,6 +401,7 @@ static int sess_connect(struct ssh_tp *t, struct jump_sess *js,
     struct transport_target tg = {h->alias, h->hostname, h->port,
                                   h->user,  NULL,        NULL};
     char e[ERR_MAX] = "";
+    struct hostkey_ctx hk;
     bool no = false;
     int one = 1;
     long sec = (long)(t->connect_timeout_ms / 1000);
@@ -449,7 +450,9 @@ static int sess_connect(struct ssh_tp *t, struct jump_sess *js,
         return errf(res->error, "jump host '%s': cannot connect to %s: %s",
                     js->name, where, ssh_get_error(js->s));
     }
-    switch (verify_host_key(t, js->s, e)) {
+    hk.alias = h->host_key_alias;
+    hk.link = js->via;
+    switch (verify_host_key(t, js->s, &hk, e)) {
     case 0:
         break;
     case -2:
@@ -655,6 +658,34 @@ out:
     ssh_string_free_char(host);
     sshcfg_chain_release(&ch);
     return rc;
+}
+
+int jump_link_again(struct ssh_tp *t, struct jump_link *l,
+                    struct jump_link **out, struct transport_result *res)
+{
+    return link_request(t, l->js, l->host, l->port, out, res);
+}
+
+int jump_link_fd(const struct jump_link *l)
+{
+    return l->tfd;
+}
+
+char *jump_host_key_alias(struct ssh_tp *t, const struct transport_target *tg)
+{
+    struct sshcfg_target st;
+    struct sshcfg_host h;
+    char e[ERR_MAX];
+    char *alias = NULL;
+
+    if (t->jumps == NULL)
+        return NULL;
+    memset(&st, 0, sizeof(st));
+    st.alias = tg->name;
+    if (sshcfg_resolve(t->jumps->cfg, &st, &h, e) == 0 && h.host_key_alias)
+        alias = xstrdup(h.host_key_alias);
+    sshcfg_host_release(&h);
+    return alias;
 }
 
 void jump_link_release(struct jump_link *l)

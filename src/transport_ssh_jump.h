@@ -55,6 +55,15 @@ void jump_table_free(struct jump_table *jt);
 int jump_attach(struct ssh_tp *t, ssh_session s,
                 const struct transport_target *tg, struct jump_link **out,
                 struct transport_result *res);
+/* Another forwarded connection to the same place as l, through the same
+ * jump host (to ask for a host certificate); release it likewise. */
+int jump_link_again(struct ssh_tp *t, struct jump_link *l,
+                    struct jump_link **out, struct transport_result *res);
+/* The descriptor of the target's end. */
+int jump_link_fd(const struct jump_link *l);
+/* The HostKeyAlias the ssh config gives tg's name (caller frees), or
+ * NULL. */
+char *jump_host_key_alias(struct ssh_tp *t, const struct transport_target *tg);
 /* Closes the target's end (unless libssh closed it already) and asks the
  * pump to close the channel. NULL is fine. */
 void jump_link_release(struct jump_link *l);

@@ -138,4 +138,13 @@ void known_hosts_check(const struct known_hosts *kh, const char *lookup,
                        size_t key_len, const unsigned char *cert,
                        size_t cert_len, int64_t now, struct kh_verdict *v);
 
+/* Asks the SSH server at the other end of fd (connected, nothing sent
+ * yet) for the certificate of its plain_type host key ("ssh-ed25519"...),
+ * before deadline (clock_mono_ms()): known_hosts_probe.c says why and how.
+ * 0 with *cert NULL when the server offers none of that type; 0 with the
+ * certificate's blob in *cert (the caller frees); -1 with err. fd is left
+ * open. */
+int known_hosts_probe(int fd, const char *plain_type, int64_t deadline,
+                      unsigned char **cert, size_t *cert_len, char *err);
+
 #endif

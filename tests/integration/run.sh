@@ -983,6 +983,7 @@ test_report_unwritable() {
 . "$HERE/records.sh" # more test_* functions: lost writes, --report, escaped messages
 . "$HERE/interfaces.sh" # more test_* functions: run.json's format, --json, JUnit, help
 . "$HERE/view.sh" # more test_* functions: gathered output, big summaries, -q, -v, progress
+. "$HERE/hostkeys.sh" # more test_* functions: host certificates, @revoked, hashed, HostKeyAlias
 
 # =============================================================================================
 # tasks shared by the tests
@@ -1111,7 +1112,7 @@ case $ONEOFF in /*) ;; *) ONEOFF=$PWD/$ONEOFF ;; esac
 [ -x "$ONEOFF" ] || { echo "integration: ONEOFF=$ONEOFF is not an executable (run make)" >&2; exit 2; }
 IT_TIMEOUT=${IT_TIMEOUT:-60}
 
-mapfile -t ALL < <(sed -n 's/^\(test_[A-Za-z0-9_]*\)() *{.*/\1/p' "$HERE/run.sh" "$HERE/twelve_factor.sh" "$HERE/auth.sh" "$HERE/records.sh" "$HERE/interfaces.sh" "$HERE/view.sh")
+mapfile -t ALL < <(sed -n 's/^\(test_[A-Za-z0-9_]*\)() *{.*/\1/p' "$HERE/run.sh" "$HERE/twelve_factor.sh" "$HERE/auth.sh" "$HERE/records.sh" "$HERE/interfaces.sh" "$HERE/view.sh" "$HERE/hostkeys.sh")
 if [ $# -gt 0 ]; then
     SELECTED=()
     for a in "$@"; do
