@@ -126,6 +126,7 @@ static int chan_connect(struct ssh_tp *t, struct ssh_chan *c,
         endpoint(c->s, where, sizeof(where));
         errf(res->error, "cannot connect to %s: %s", where,
              ssh_get_error(c->s));
+        jump_link_explain(c->link, res->error); /* a ProxyCommand's words */
         goto out;
     }
     hk.alias = alias = jump_host_key_alias(t, tg);

@@ -35,7 +35,8 @@ enum link_state { LK_PENDING, LK_OPENING, LK_OPEN, LK_FAILED };
 struct jump_sess;
 
 struct jump_link {
-    struct jump_sess *js;
+    struct jump_sess *js;    /* NULL: a ProxyCommand, not a channel */
+    struct ssh_proxy *proxy; /* the ProxyCommand when js is NULL */
     char *host;
     unsigned port;
     int tfd;    /* the target's end (its session's SSH_OPTIONS_FD) */
@@ -64,7 +65,8 @@ struct jump_sess {
     enum transport_outcome outcome;
     char error[ERR_MAX];
     ssh_session s;
-    struct jump_link *via; /* the link it runs over (a second hop) */
+    struct jump_link *via; /* the link it runs over (a second hop, or its
+                              ProxyCommand) */
     struct jump_link *links;
     pthread_t thread;
     bool running;
@@ -371,6 +373,36 @@ static void *pump_main(void *arg)
 
 /* ---- connecting a jump host (in the worker that needs it first) --------- */
 
+static void prefix_error(struct transport_result *res, const char *name)
+{
+    char e[ERR_MAX];
+
+    snprintf(e, sizeof(e), "%s", res->error);
+    errf(res->error, "jump host '%s': %s", name, e);
+}
+
+/* A link that is a ProxyCommand of h (which has one). */
+static int proxy_link(const struct sshcfg_host *h, struct jump_link **out,
+                      struct transport_result *res)
+{
+    char *cmd = NULL;
+    struct ssh_proxy *p = NULL;
+
+    *out = NULL;
+    res->outcome = OUTCOME_ERROR;
+    if (sshcfg_proxy_command(h, &cmd, res->error) ||
+        proxy_start(cmd, &p, res->error)) {
+        free(cmd);
+        return -1;
+    }
+    free(cmd);
+    *out = xcalloc(1, sizeof(**out));
+    (*out)->proxy = p;
+    (*out)->tfd = proxy_fd(p);
+    (*out)->pfd = -1;
+    return 0;
+}
+
 static int link_request(struct ssh_tp *t, struct jump_sess *js,
                         const char *host, unsigned port, struct jump_link **out,
                         struct transport_result *res);
@@ -434,7 +466,13 @@ static int sess_connect(struct ssh_tp *t, struct jump_sess *js,
         ssh_options_set(js->s, SSH_OPTIONS_KNOWNHOSTS,
                         h->known_hosts_files.v[0]);
     }
-    if (via) {
+    if (via == NULL && h->proxy_command) {
+        if (proxy_link(h, &js->via, res)) {
+            prefix_error(res, js->name);
+            return -1;
+        }
+        ssh_options_set(js->s, SSH_OPTIONS_FD, &js->via->tfd);
+    } else if (via) {
         struct transport_result r2;
         transport_result_init(&r2);
         if (link_request(t, via, h->hostname, h->port, &js->via, &r2)) {
@@ -447,8 +485,10 @@ static int sess_connect(struct ssh_tp *t, struct jump_sess *js,
         char where[300];
         endpoint(js->s, where, sizeof(where));
         res->outcome = OUTCOME_UNREACHABLE;
-        return errf(res->error, "jump host '%s': cannot connect to %s: %s",
-                    js->name, where, ssh_get_error(js->s));
+        errf(res->error, "jump host '%s': cannot connect to %s: %s", js->name,
+             where, ssh_get_error(js->s));
+        jump_link_explain(js->via, res->error);
+        return -1;
     }
     hk.alias = h->host_key_alias;
     hk.link = js->via;
@@ -633,9 +673,21 @@ int jump_attach(struct ssh_tp *t, ssh_session s,
         res->outcome = OUTCOME_ERROR;
         return -1;
     }
-    if (ch.n < 2) {
+    if (ch.n < 2 && ch.v[0].proxy_command == NULL) {
         sshcfg_chain_release(&ch);
         return 0;
+    }
+    if (ch.n < 2) {
+        /* %h and %p are the inventory's address and port when it has them */
+        if (tg->address) {
+            free(ch.v[0].hostname);
+            ch.v[0].hostname = xstrdup(tg->address);
+        }
+        if (tg->port)
+            ch.v[0].port = tg->port;
+        if (proxy_link(&ch.v[0], out, res) == 0)
+            rc = 0;
+        goto fd;
     }
     for (size_t i = 0; i + 1 < ch.n; i++) {
         js = sess_get(t, &ch.v[i], js, res);
@@ -646,14 +698,15 @@ int jump_attach(struct ssh_tp *t, ssh_session s,
     ssh_options_get_port(s, &port);
     if (link_request(t, js, host ? host : tg->name, port, out, res))
         goto out;
-    if (ssh_options_set(s, SSH_OPTIONS_FD, &(*out)->tfd) != SSH_OK) {
+    rc = 0;
+fd:
+    if (rc == 0 && ssh_options_set(s, SSH_OPTIONS_FD, &(*out)->tfd) != SSH_OK) {
+        rc = -1;
         res->outcome = OUTCOME_ERROR;
         errf(res->error, "cannot hand the connection to the session");
         jump_link_release(*out);
         *out = NULL;
-        goto out;
     }
-    rc = 0;
 out:
     ssh_string_free_char(host);
     sshcfg_chain_release(&ch);
@@ -663,6 +716,11 @@ out:
 int jump_link_again(struct ssh_tp *t, struct jump_link *l,
                     struct jump_link **out, struct transport_result *res)
 {
+    *out = NULL;
+    if (l->js == NULL) {
+        res->outcome = OUTCOME_ERROR;
+        return errf(res->error, "not through a ProxyCommand");
+    }
     return link_request(t, l->js, l->host, l->port, out, res);
 }
 
@@ -688,6 +746,12 @@ char *jump_host_key_alias(struct ssh_tp *t, const struct transport_target *tg)
     return alias;
 }
 
+void jump_link_explain(struct jump_link *l, char *err)
+{
+    if (l && l->proxy)
+        proxy_explain(l->proxy, err);
+}
+
 void jump_link_release(struct jump_link *l)
 {
     struct stat st;
@@ -695,6 +759,11 @@ void jump_link_release(struct jump_link *l)
 
     if (l == NULL)
         return;
+    if (l->js == NULL) {
+        proxy_free(l->proxy);
+        free(l);
+        return;
+    }
     jt = l->js->jt;
     /* libssh 0.10 closes a descriptor given with SSH_OPTIONS_FD on some
      * error paths, and not otherwise: close it only if the number still

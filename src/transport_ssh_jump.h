@@ -22,6 +22,9 @@
  * per channel: libssh allows one thread per session, and one poll loop over
  * N channels costs one thread instead of N.
  *
+ * ProxyCommand (a target's, or a first jump host's) is run by oneoff too,
+ * so that what it prints on standard error reaches the host's error.
+ *
  * Failures are remembered for the run: a jump host that is down, refuses
  * us or shows an unknown host key is reported for every host behind it,
  * prefixed "jump host 'NAME': ", and never retried.
@@ -64,8 +67,23 @@ int jump_link_fd(const struct jump_link *l);
 /* The HostKeyAlias the ssh config gives tg's name (caller frees), or
  * NULL. */
 char *jump_host_key_alias(struct ssh_tp *t, const struct transport_target *tg);
+/* Appends what the proxy command of l (if any) wrote on its standard
+ * error to err ("; proxy command: ..."), for a failed connection. */
+void jump_link_explain(struct jump_link *l, char *err);
 /* Closes the target's end (unless libssh closed it already) and asks the
  * pump to close the channel. NULL is fine. */
 void jump_link_release(struct jump_link *l);
+
+/* ProxyCommand (transport_ssh_proxy.c). */
+struct ssh_proxy;
+/* Starts command (as ssh runs it: /bin/sh -c) with a socketpair for its
+ * standard input and output; -1 with err. */
+int proxy_start(const char *command, struct ssh_proxy **out, char *err);
+/* Our end of the socketpair, for SSH_OPTIONS_FD. */
+int proxy_fd(const struct ssh_proxy *p);
+/* Appends "; proxy command: WHAT IT SAID" to err when it said anything. */
+void proxy_explain(struct ssh_proxy *p, char *err);
+/* Closes our end (unless libssh did), ends the command and reaps it. */
+void proxy_free(struct ssh_proxy *p);
 
 #endif

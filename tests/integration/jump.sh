@@ -25,7 +25,8 @@ JP_SCRIPT=$JP_HERE/$(basename -- "${BASH_SOURCE[0]}")
 
 JP_TIMEOUT=120
 JP_TESTS=(test_run_through_jump test_unreachable_without_jump test_target_host_key_unknown
-    test_jump_host_key_unknown test_jump_host_down test_two_hops test_many_hosts_one_login)
+    test_jump_host_key_unknown test_jump_host_down test_two_hops test_many_hosts_one_login
+    test_proxy_command test_proxy_command_stderr)
 
 # jp_oo NAME SUBCOMMAND ARGS...: oneoff in the foreground, with the run's ssh config and
 # known_hosts (KH to change it); sets RC, OUT, ERR, MS
@@ -35,7 +36,7 @@ jp_oo() {
     OUT=$W/$name.out ERR=$W/$name.err
     t0=$(now_ms)
     env -u SSH_AUTH_SOCK HOME="$CLIENT_HOME" timeout -k 5 100 \
-        "$ONEOFF" "$sub" -C "$DIR/app" --ssh-config "$DIR/jump_config" \
+        "$ONEOFF" "$sub" -C "$DIR/app" --ssh-config "${JP_CONFIG:-$DIR/jump_config}" \
         --known-hosts "${KH:-$DIR/jump_known_hosts}" "$@" >"$OUT" 2>"$ERR" </dev/null
     RC=$?
     MS=$(($(now_ms) - t0))
@@ -57,6 +58,8 @@ jp_stage() {
     } >"$DIR/app/hosts/$name.yml"
     on_exit "rm -f -- '$DIR/app/hosts/$name.yml'"
 }
+
+expect_grep() { grep -qE -- "$2" "$1" || fail_run "${1##*/}: no line matches /$2/"; }
 
 logins() { grep -c 'Accepted publickey' "$DIR/$1/sshd.log" 2>/dev/null || true; }
 
@@ -147,6 +150,47 @@ test_many_hosts_one_login() {
     [ "$(($(logins bastion) - b0))" = 1 ] ||
         fail_run "the bastion counted $(($(logins bastion) - b0)) logins for $n hosts, expected 1"
     note "$n hosts behind one bastion in ${MS}ms, 1 bastion login"
+}
+
+# jp_proxy_stage NAME: hosts p1 p2 (ssh config Host "p*": a ProxyCommand), at t1's and t2's
+# targets
+jp_proxy_stage() {
+    {
+        printf 'stage: %s\ndefaults:\n  user: root\n  port: %s\n' "$1" "$PORT"
+        printf '  identity: %s/client_key\nhosts:\n' "$DIR"
+        printf '  p%s: { address: %s, app_dir: %s/hosts/h%s/app }\n' 1 "$(host_ip 1)" "$DIR" 1 2 "$(host_ip 2)" "$DIR" 2
+    } >"$DIR/app/hosts/$1.yml"
+    on_exit "rm -f -- '$DIR/app/hosts/$1.yml'"
+}
+
+test_proxy_command() {
+    # a ProxyCommand that enters the namespace and relays with bash's /dev/tcp
+    {
+        cat "$DIR/jump_config"
+        printf 'Host p*\n    ProxyCommand ip netns exec %s bash -c %s\n' "$JP_NS" \
+            "'exec 3<>/dev/tcp/%h/%p && { cat <&3 & exec cat >&3; }'"
+    } >"$W/config"
+    jp_proxy_stage proxied
+    cp "$W/config" "$DIR/jump_config.proxy"
+    on_exit "rm -f '$DIR/jump_config.proxy'"
+    JP_CONFIG=$DIR/jump_config.proxy jp_oo run exec -s proxied -- true
+    expect_rc 0
+    expect_row p1 ok 0
+    expect_row p2 ok 0
+}
+
+test_proxy_command_stderr() {
+    {
+        cat "$DIR/jump_config"
+        printf 'Host p*\n    ProxyCommand echo "proxy: no way to %%h port %%p" >&2; exit 1\n'
+    } >"$DIR/jump_config.proxy"
+    on_exit "rm -f '$DIR/jump_config.proxy'"
+    jp_proxy_stage proxied
+    JP_CONFIG=$DIR/jump_config.proxy jp_oo run exec -s proxied -- true
+    expect_rc 3
+    expect_row p1 unreachable
+    expect_grep "$OUT" "proxy command: proxy: no way to $(host_ip 1) port $PORT"
+    expect_grep "$OUT" "proxy command: proxy: no way to $(host_ip 2) port $PORT"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -303,7 +347,7 @@ jp_main() {
         exit 2
     fi
     {
-        declare -p ONEOFF DIR PORT JP_TARGETS JP_VETH_ROOT JP_VETH_NS JP_BPORT JP_OPORT
+        declare -p ONEOFF DIR PORT JP_TARGETS JP_VETH_ROOT JP_VETH_NS JP_BPORT JP_OPORT JP_NS
         echo "CLIENT_HOME=$DIR/client-home"
     } >"$TMP/env"
     local passed=0 failed=0 rc t1 secs
