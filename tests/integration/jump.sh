@@ -26,7 +26,7 @@ JP_SCRIPT=$JP_HERE/$(basename -- "${BASH_SOURCE[0]}")
 JP_TIMEOUT=120
 JP_TESTS=(test_run_through_jump test_unreachable_without_jump test_target_host_key_unknown
     test_jump_host_key_unknown test_jump_host_down test_two_hops test_many_hosts_one_login
-    test_proxy_command test_proxy_command_stderr)
+    test_proxy_command test_proxy_command_stderr test_host_certificate_behind_jump)
 
 # jp_oo NAME SUBCOMMAND ARGS...: oneoff in the foreground, with the run's ssh config and
 # known_hosts (KH to change it); sets RC, OUT, ERR, MS
@@ -191,6 +191,34 @@ test_proxy_command_stderr() {
     expect_row p1 unreachable
     expect_grep "$OUT" "proxy command: proxy: no way to $(host_ip 1) port $PORT"
     expect_grep "$OUT" "proxy command: proxy: no way to $(host_ip 2) port $PORT"
+}
+
+# jp_restart I: restarts target hI in the namespace with its (changed) sshd_config
+jp_restart() {
+    bash "$FLEET" stop-host "$DIR" "$1" >/dev/null 2>&1 || fail "fleet.sh stop-host $1 failed"
+    ip netns exec "$JP_NS" /usr/sbin/sshd -E "$DIR/hosts/h$1/sshd.log" -f "$DIR/hosts/h$1/sshd_config" ||
+        fail "h$1 did not restart"
+}
+
+test_host_certificate_behind_jump() {
+    local hd=$DIR/hosts/h1 b0
+    ssh-keygen -q -t ed25519 -N '' -f "$W/ca" </dev/null >/dev/null 2>&1 || fail "ssh-keygen"
+    cp "$hd/ssh_host_ed25519_key.pub" "$W/h1.pub"
+    ssh-keygen -q -s "$W/ca" -I jumped -h -n "$(host_ip 1)" -V 20200101:20990101 "$W/h1.pub" \
+        </dev/null >/dev/null 2>&1 || fail "ssh-keygen -s"
+    cp "$hd/sshd_config" "$W/sshd_config.orig"
+    on_exit "cp '$W/sshd_config.orig' '$hd/sshd_config'; jp_restart 1"
+    echo "HostCertificate $W/h1-cert.pub" >>"$hd/sshd_config"
+    jp_restart 1
+    # h1 is known through the CA only
+    { grep -v "^\[$(host_ip 1)\]:" "$DIR/jump_known_hosts"; echo "@cert-authority [127.0.0.1?]:* $(cut -d' ' -f1,2 "$W/ca.pub")"; } >"$W/kh"
+    jp_stage jumped bastion 1
+    b0=$(logins bastion)
+    KH=$W/kh jp_oo run exec -s jumped -- true
+    expect_rc 0
+    expect_row t1 ok 0
+    # the certificate was read through the same jump session: still one login
+    [ "$(($(logins bastion) - b0))" = 1 ] || fail_run "bastion: $(($(logins bastion) - b0)) logins, expected 1"
 }
 
 # ---------------------------------------------------------------------------------------------
