@@ -147,6 +147,12 @@ build/fuzz/fuzz_preflight: tests/fuzz/fuzz_preflight.c src/preflight.c src/diges
 	clang $(FUZZ_CFLAGS) -o $@ $^ \
 		$(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null)
 
+build/fuzz/fuzz_known_hosts: tests/fuzz/fuzz_known_hosts.c src/known_hosts.c \
+		src/known_hosts_cert.c src/util.c src/buf.c src/text.c
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $^ \
+		$(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null)
+
 # The node set fuzzer needs neither libyaml nor the YAML loaders; lower
 # bounds on names and on folding work keep each input fast while it tests
 # the same code.
