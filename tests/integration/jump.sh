@@ -26,7 +26,8 @@ JP_SCRIPT=$JP_HERE/$(basename -- "${BASH_SOURCE[0]}")
 JP_TIMEOUT=120
 JP_TESTS=(test_run_through_jump test_unreachable_without_jump test_target_host_key_unknown
     test_jump_host_key_unknown test_jump_host_down test_two_hops test_many_hosts_one_login
-    test_proxy_command test_proxy_command_stderr test_host_certificate_behind_jump)
+    test_proxy_command test_proxy_command_stderr test_host_certificate_behind_jump
+    test_bulk_output_through_jump)
 
 # jp_oo NAME SUBCOMMAND ARGS...: oneoff in the foreground, with the run's ssh config and
 # known_hosts (KH to change it); sets RC, OUT, ERR, MS
@@ -191,6 +192,21 @@ test_proxy_command_stderr() {
     expect_row p1 unreachable
     expect_grep "$OUT" "proxy command: proxy: no way to $(host_ip 1) port $PORT"
     expect_grep "$OUT" "proxy command: proxy: no way to $(host_ip 2) port $PORT"
+}
+
+test_bulk_output_through_jump() {
+    # 4 MB from each of 4 hosts at once, through one session: every byte, in order
+    jp_stage jumped bastion 4
+    jp_oo run exec -s jumped -- 'seq 0 39999 | sed "s/^/line /; s/\$/ xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx/"'
+    expect_rc 0
+    local i n
+    for i in 1 2 3 4; do
+        expect_row "t$i" ok 0
+        n=$(grep -cE "^t$i +\| line [0-9]+ " "$OUT")
+        [ "$n" = 40000 ] || fail_run "t$i: $n lines of 40000"
+        grep -E "^t$i +\| line [0-9]+ " "$OUT" | awk -v h="t$i" '$4 != NR - 1 { print h ": line " NR " is " $4; exit 1 }' ||
+            fail_run "t$i: lines out of order or missing"
+    done
 }
 
 # jp_restart I: restarts target hI in the namespace with its (changed) sshd_config
