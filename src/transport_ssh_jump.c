@@ -347,6 +347,9 @@ int jump_attach(struct ssh_tp *t, ssh_session s,
         return -1;
     }
     if (ch.n < 2 && ch.v[0].proxy_command == NULL) {
+        /* a direct connection: libssh must not run a ProxyCommand of its
+         * own reading of the config (its ProxyJump, say, under jump: none) */
+        ssh_options_set(s, SSH_OPTIONS_PROXYCOMMAND, "none");
         sshcfg_chain_release(&ch);
         return 0;
     }

@@ -27,7 +27,7 @@ JP_TIMEOUT=120
 JP_TESTS=(test_run_through_jump test_unreachable_without_jump test_target_host_key_unknown
     test_jump_host_key_unknown test_jump_host_down test_two_hops test_many_hosts_one_login
     test_proxy_command test_proxy_command_stderr test_host_certificate_behind_jump
-    test_bulk_output_through_jump)
+    test_bulk_output_through_jump test_config_proxyjump_and_jump_none)
 
 # jp_oo NAME SUBCOMMAND ARGS...: oneoff in the foreground, with the run's ssh config and
 # known_hosts (KH to change it); sets RC, OUT, ERR, MS
@@ -207,6 +207,24 @@ test_bulk_output_through_jump() {
         grep -E "^t$i +\| line [0-9]+ " "$OUT" | awk -v h="t$i" '$4 != NR - 1 { print h ": line " NR " is " $4; exit 1 }' ||
             fail_run "t$i: lines out of order or missing"
     done
+}
+
+test_config_proxyjump_and_jump_none() {
+    # ProxyJump from the ssh config (Host t*), no jump: in the inventory
+    { cat "$DIR/jump_config"; printf 'Host t*\n    ProxyJump bastion\n'; } >"$DIR/jump_config.pj"
+    on_exit "rm -f '$DIR/jump_config.pj'"
+    jp_stage cfgjump '' 2
+    JP_CONFIG=$DIR/jump_config.pj jp_oo run exec -s cfgjump -- true
+    expect_rc 0
+    expect_row t1 ok 0
+    expect_row t2 ok 0
+    # jump: none wins over the config: a direct connection, which cannot work here
+    jp_stage cfgnone none 2
+    JP_CONFIG=$DIR/jump_config.pj jp_oo none exec -s cfgnone -- true
+    expect_rc 3
+    expect_row t1 unreachable
+    grep -q "jump host" "$OUT" && fail_run "jump: none still went through a jump host"
+    return 0
 }
 
 # jp_restart I: restarts target hI in the namespace with its (changed) sshd_config
