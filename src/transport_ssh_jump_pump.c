@@ -194,8 +194,11 @@ static void reap_links(struct jump_sess *js)
     }
 }
 
+/* The descriptors to wait for: the doorbell, the session, the links'
+ * sockets. *now is set when a link has work that no descriptor announces
+ * (channel data we left in libssh for want of room, now that there is). */
 static size_t build_poll(struct jump_sess *js, struct pollfd **pfd,
-                         size_t *alloc, struct jump_link ***who)
+                         size_t *alloc, struct jump_link ***who, bool *now)
 {
     size_t n = 0, nl = 0;
     int flags = ssh_get_poll_flags(js->s);
@@ -215,6 +218,8 @@ static size_t build_poll(struct jump_sess *js, struct pollfd **pfd,
         short ev = 0;
         if (l->state != LK_OPEN || l->pfd < 0)
             continue;
+        if (l->leftover && l->ns < LINK_BUF)
+            *now = true;
         if (l->ns > 0)
             ev |= POLLOUT;
         if (l->nc == 0 && !l->sock_eof && ssh_channel_window_size(l->ch) > 0)
@@ -242,6 +247,7 @@ void *jump_pump_main(void *arg)
     }
     while (!js->stop) {
         size_t n;
+        bool now = false;
         int pr;
 
         reap_links(js);
@@ -251,11 +257,11 @@ void *jump_pump_main(void *arg)
                     link_open(js, l);
         }
         pthread_cond_broadcast(&jt->cond);
-        n = build_poll(js, &pfd, &alloc, &who);
+        n = build_poll(js, &pfd, &alloc, &who, &now);
         if (js->state != JS_READY)
             n = 1; /* only the doorbell: we wait to be stopped */
         pthread_mutex_unlock(&jt->lock);
-        pr = poll(pfd, n, PUMP_TICK_MS);
+        pr = poll(pfd, n, now ? 0 : PUMP_TICK_MS);
         pthread_mutex_lock(&jt->lock);
         if (pr < 0)
             continue;
