@@ -125,9 +125,14 @@ SUBSET = success_on_all_hosts nonzero_exit_on_one_host signal_death \
 	ctrl_c_stops_remote_work double_ctrl_c ctrl_c_while_connecting \
 	sigterm_like_ctrl_c output_grouped timeout report_file exec \
 	local_transport rec_logs_overflow if_json_events view_gather \
-	view_progress_pty
+	view_progress_pty host_certificate_accepted revoked_host_key_refused
+# and the jump hosts' pump thread: a run, two hops, many hosts, bulk output
+JUMP_SUBSET = run_through_jump two_hops many_hosts_one_login \
+	bulk_output_through_jump host_certificate_behind_jump
 integration-subset: $(O)/oneoff
 	ONEOFF=$(CURDIR)/$(O)/oneoff bash tests/integration/run.sh $(SUBSET)
+	JUMP_MANY=30 ONEOFF=$(CURDIR)/$(O)/oneoff bash tests/integration/jump.sh \
+		$(JUMP_SUBSET)
 
 # libFuzzer targets (clang); fuzz-smoke replays each corpus and fuzzes for
 # a few seconds. Skipped, with a note, when clang is missing.

@@ -4,7 +4,7 @@
  * which ignores @revoked and @cert-authority lines and HostKeyAlias.
  *
  * The verdict comes from the server's plain key, which libssh's key
- * exchange proved the server holds. When no line knows that key but an
+ * exchange proved the server holds. When no line accepts that key but an
  * @cert-authority line covers the name, the server's host certificate is
  * fetched on a second connection (libssh 0.10 cannot negotiate one, see
  * known_hosts_probe.c) -- through the same jump host when there is one --
@@ -239,7 +239,9 @@ int verify_host_key(struct ssh_tp *t, ssh_session s,
     principal = hk && hk->alias ? hk->alias : host ? host : ep;
     known_hosts_check(&kh, lookup, principal, key, klen, NULL, 0,
                       (int64_t)time(NULL), &v);
-    if (v.status == KH_UNKNOWN && known_hosts_has_ca(&kh, lookup)) {
+    /* as ssh, which prefers a certificate when a CA line covers the name */
+    if (v.status != KH_OK && v.status != KH_REVOKED &&
+        known_hosts_has_ca(&kh, lookup)) {
         cert = fetch_cert(t, s, hk, type, &clen, why);
         if (cert)
             known_hosts_check(&kh, lookup, principal, key, klen, cert, clen,

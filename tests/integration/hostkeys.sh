@@ -58,6 +58,12 @@ test_host_certificate_accepted() {
     expect_rc 0
     expect_row h5 ok 0
     expect_row h1 ok 0
+    # a trusted certificate wins over an old line for the name, as in ssh
+    hk_known "[$(host_ip $HK_HOST)]:$PORT $(hk_pub "$DIR/hosts/h1/ssh_host_ed25519_key.pub")" \
+        "@cert-authority [127.0.0.1?]:* $(hk_pub "$W/ca.pub")"
+    hk_run stale
+    expect_rc 0
+    expect_row h5 ok 0
 }
 
 test_host_certificate_for_another_name() {

@@ -194,6 +194,15 @@ static void test_certificates(void **state)
     v = check(ca, "web1", "web1", HOST, CERT_GOOD);
     assert_int_equal(v.status, KH_OK);
     assert_true(v.by_cert);
+    /* a trusted certificate wins over an old plain line, as in ssh */
+    v = check("web1 ssh-ed25519 " OTHER "\n@cert-authority web* ssh-ed25519 " CA
+              "\n",
+              "web1", "web1", HOST, CERT_GOOD);
+    assert_int_equal(v.status, KH_OK);
+    v = check("web1 ssh-ed25519 " OTHER "\n@cert-authority web* ssh-ed25519 " CA
+              "\n",
+              "web1", "web1", HOST, NULL);
+    assert_int_equal(v.status, KH_CHANGED);
     /* the name the certificate does not list */
     v = check(ca, "web9", "web9", HOST, CERT_GOOD);
     assert_int_equal(v.status, KH_CERT_BAD);
