@@ -279,6 +279,7 @@ static int pump(struct ssh_chan *c)
                 c->lost = true;
                 errf(c->lost_error, "connection lost: %s",
                      *ssh_get_error(c->s) ? ssh_get_error(c->s) : "closed");
+                jump_link_explain(c->link, c->lost_error);
                 break;
             }
         }

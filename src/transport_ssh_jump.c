@@ -424,8 +424,16 @@ char *jump_host_key_alias(struct ssh_tp *t, const struct transport_target *tg)
 
 void jump_link_explain(struct jump_link *l, char *err)
 {
-    if (l && l->proxy)
+    size_t len = strlen(err);
+
+    if (l && l->proxy) {
         proxy_explain(l->proxy, err);
+    } else if (l) {
+        pthread_mutex_lock(&l->js->jt->lock);
+        if (l->js->state == JS_FAILED)
+            snprintf(err + len, ERR_MAX - len, " (%s)", l->js->error);
+        pthread_mutex_unlock(&l->js->jt->lock);
+    }
 }
 
 void jump_link_release(struct jump_link *l)

@@ -67,8 +67,10 @@ int jump_link_fd(const struct jump_link *l);
 /* The HostKeyAlias the ssh config gives tg's name (caller frees), or
  * NULL. */
 char *jump_host_key_alias(struct ssh_tp *t, const struct transport_target *tg);
-/* Appends what the proxy command of l (if any) wrote on its standard
- * error to err ("; proxy command: ..."), for a failed connection. */
+/* Says more about a failed or lost connection through l, appended to err:
+ * what its proxy command wrote on standard error ("; proxy command: ..."),
+ * or that its jump host was lost (" (jump host 'NAME': ...)"). NULL is
+ * fine. */
 void jump_link_explain(struct jump_link *l, char *err);
 /* Closes the target's end (unless libssh closed it already) and asks the
  * pump to close the channel. NULL is fine. */

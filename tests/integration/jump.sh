@@ -27,7 +27,8 @@ JP_TIMEOUT=120
 JP_TESTS=(test_run_through_jump test_unreachable_without_jump test_target_host_key_unknown
     test_jump_host_key_unknown test_jump_host_down test_two_hops test_many_hosts_one_login
     test_proxy_command test_proxy_command_stderr test_host_certificate_behind_jump
-    test_bulk_output_through_jump test_config_proxyjump_and_jump_none)
+    test_bulk_output_through_jump test_config_proxyjump_and_jump_none
+    test_jump_connection_lost)
 
 # jp_oo NAME SUBCOMMAND ARGS...: oneoff in the foreground, with the run's ssh config and
 # known_hosts (KH to change it); sets RC, OUT, ERR, MS
@@ -225,6 +226,40 @@ test_config_proxyjump_and_jump_none() {
     expect_row t1 unreachable
     grep -q "jump host" "$OUT" && fail_run "jump: none still went through a jump host"
     return 0
+}
+
+test_jump_connection_lost() {
+    # the bastion's session dies while the task runs on two hosts behind it
+    local lst p i t0
+    jp_stage jumped bastion 2
+    : >"$W/started"
+    env -u SSH_AUTH_SOCK HOME="$CLIENT_HOME" "$ONEOFF" exec -C "$DIR/app" \
+        --ssh-config "$DIR/jump_config" --known-hosts "$DIR/jump_known_hosts" -s jumped \
+        -- 'echo started; sleep 30' >"$W/lost.out" 2>"$W/lost.err" </dev/null &
+    BGPID=$!
+    on_exit "kill_ours $(ours $BGPID)"
+    OUT=$W/lost.out ERR=$W/lost.err
+    for ((i = 0; i < 300; i++)); do
+        [ "$(count_lines "$OUT" '^t[12] +\| started$')" = 2 ] && break
+        sleep 0.1
+    done
+    [ "$(count_lines "$OUT" '^t[12] +\| started$')" = 2 ] || fail_run "the task did not start on both hosts"
+    # the bastion's per-connection processes: children of its listener
+    lst=$(cat "$DIR/bastion/sshd.pid")
+    for p in $(pgrep -P "$lst"); do
+        [ /proc/"$p"/exe -ef /usr/sbin/sshd ] && kill -KILL "$p"
+    done
+    t0=$(now_ms)
+    wait "$BGPID"
+    RC=$?
+    MS=$(($(now_ms) - t0))
+    expect_rc 1 "connections lost"
+    [ "$MS" -lt 20000 ] || fail_run "oneoff took ${MS}ms to see the lost jump host"
+    for i in 1 2; do
+        expect_row "t$i" failed
+        [[ "$(summary_line "t$i")" == *"connection lost"*"(jump host 'bastion': connection lost"* ]] ||
+            fail_run "t$i: the summary does not say the jump host's connection was lost"
+    done
 }
 
 # jp_restart I: restarts target hI in the namespace with its (changed) sshd_config
