@@ -51,7 +51,8 @@ static const char design_example[] =
     "  web2: { address: 127.0.0.12, roles: [web] }\n"
     "  db1:  { address: 127.0.0.21, roles: [db], primary: true }\n";
 
-static void parse_ok(struct inventory *inv, const char *stage, const char *text)
+static void parse_ok(struct inventory *inv, const char *stage,
+                     const char *text)
 {
     char err[ERR_MAX] = "";
 
@@ -61,7 +62,7 @@ static void parse_ok(struct inventory *inv, const char *stage, const char *text)
 
 /* Checks the parse fails with exactly want; failures name the caller's
  * line. */
-#define parse_fails(stage, text, want)                                         \
+#define parse_fails(stage, text, want) \
     parse_fails_at(__LINE__, stage, text, want)
 
 static void parse_fails_at(int line, const char *stage, const char *text,
@@ -116,7 +117,8 @@ static void test_design_example(void **state)
         assert_int_equal(h->set.env_file.n, 1);
         assert_string_equal(h->set.env_file.v[0], "shared/.env");
         assert_int_equal(h->set.env.n, 1);
-        assert_string_equal(kvlist_get(&h->set.env, "RAILS_ENV"), "production");
+        assert_string_equal(kvlist_get(&h->set.env, "RAILS_ENV"),
+                            "production");
         assert_string_equal(h->set.become, "app");
         assert_string_equal(h->set.identity, "~/.ssh/deploy_ed25519");
         assert_int_equal(h->set.transport, TRANSPORT_SSH);
@@ -273,23 +275,21 @@ static void test_hosts_as_list_and_empty_host(void **state)
     }
     inventory_release(&inv);
 
-    parse_ok(&inv, "production",
-             "defaults: { app_dir: /a }\n"
-             "hosts: [one, two]\n");
+    parse_ok(&inv, "production", "defaults: { app_dir: /a }\n"
+                                 "hosts: [one, two]\n");
     assert_int_equal(inv.nhosts, 2);
     assert_string_equal(inv.hosts[1].name, "two");
     inventory_release(&inv);
 
     /* A host with an empty value (or {}) takes the defaults. */
-    parse_ok(&inv, "production",
-             "stage: production\n"
-             "defaults:\n"
-             "  app_dir: /a\n"
-             "  user: deploy\n"
-             "hosts:\n"
-             "  web1:\n"
-             "  web2: {}\n"
-             "  web3: ~\n");
+    parse_ok(&inv, "production", "stage: production\n"
+                                 "defaults:\n"
+                                 "  app_dir: /a\n"
+                                 "  user: deploy\n"
+                                 "hosts:\n"
+                                 "  web1:\n"
+                                 "  web2: {}\n"
+                                 "  web3: ~\n");
     assert_int_equal(inv.nhosts, 3);
     for (size_t i = 0; i < 3; i++) {
         assert_string_equal(inv.hosts[i].set.app_dir, "/a");
@@ -314,12 +314,9 @@ static void test_paths_confined(void **state)
     static const struct {
         const char *key, *yaml, *value;
     } bad[] = {
-        {"release", "/srv/x", "/srv/x"},
-        {"release", "../x", "../x"},
-        {"release", "'r/../..'", "r/../.."},
-        {"release", "'r/..'", "r/.."},
-        {"release", "''", ""},
-        {"revision_file", "/x", "/x"},
+        {"release", "/srv/x", "/srv/x"},   {"release", "../x", "../x"},
+        {"release", "'r/../..'", "r/../.."}, {"release", "'r/..'", "r/.."},
+        {"release", "''", ""},             {"revision_file", "/x", "/x"},
         {"revision_file", "../R", "../R"},
     };
     struct inventory inv;
@@ -353,11 +350,10 @@ static void test_transport(void **state)
     struct inventory inv;
 
     (void)state;
-    parse_ok(&inv, NULL,
-             "defaults: { app_dir: /a, transport: local }\n"
-             "hosts:\n"
-             "  h1:\n"
-             "  h2: { transport: ssh }\n");
+    parse_ok(&inv, NULL, "defaults: { app_dir: /a, transport: local }\n"
+                         "hosts:\n"
+                         "  h1:\n"
+                         "  h2: { transport: ssh }\n");
     assert_int_equal(inv.hosts[0].set.transport, TRANSPORT_LOCAL);
     assert_true(inv.hosts[0].set.transport_set);
     assert_int_equal(inv.hosts[1].set.transport, TRANSPORT_SSH);
@@ -423,7 +419,8 @@ static void test_unknown_keys(void **state)
 {
     (void)state;
     /* Top level, with and without a suggestion. */
-    parse_fails("production", "stage: production\nstgae: x\nhosts: [a]\n",
+    parse_fails("production",
+                "stage: production\nstgae: x\nhosts: [a]\n",
                 PROD ":2:1: unknown key 'stgae'; did you mean 'stage'?");
     parse_fails("production", "colour: red\nhosts: [a]\n",
                 PROD ":1:1: unknown key 'colour'");
@@ -492,7 +489,8 @@ static void test_wrong_types(void **state)
                 PROD ":3:17: 'primary' must be true or false, not 'yes'");
     parse_fails("production", "confirm: on\nhosts: [a]\n",
                 PROD ":1:10: 'confirm' must be true or false, not 'on'");
-    parse_fails("production", "defaults: { app_dir: [/a] }\nhosts: [a]\n",
+    parse_fails("production",
+                "defaults: { app_dir: [/a] }\nhosts: [a]\n",
                 PROD ":1:22: 'app_dir' must be a string, not a list");
     parse_fails("production",
                 "defaults: { app_dir: /a, env: [A] }\nhosts: [a]\n",
@@ -509,19 +507,18 @@ static void test_wrong_types(void **state)
                 "defaults: { app_dir: /a, become: '-u' }\nhosts: [a]\n",
                 PROD ":1:34: '-u' is not a valid user name for 'become' "
                      "(letters, digits, '.', '_' and '-')");
-    parse_fails("production", "defaults: { app_dir: \"/a\\nb\" }\nhosts: [a]\n",
+    parse_fails("production",
+                "defaults: { app_dir: \"/a\\nb\" }\nhosts: [a]\n",
                 PROD ":1:22: 'app_dir' must not contain a newline");
     parse_fails("production",
-                "defaults: { app_dir: /a }\nhosts:\n  a: { address: "
-                "'-oProxyCommand=x' }\n",
+                "defaults: { app_dir: /a }\nhosts:\n  a: { address: '-oProxyCommand=x' }\n",
                 PROD ":3:17: '-oProxyCommand=x' is not a valid address");
     parse_fails("production",
                 "defaults: { app_dir: /a }\nhosts:\n  a: { address: 'a b' }\n",
                 PROD ":3:17: 'a b' is not a valid address");
-    parse_fails(
-        "production",
-        "defaults: { app_dir: /a }\nhosts:\n  a: { roles: [web, 'x y'] }\n",
-        PROD ":3:15: 'x y' is not a valid role name");
+    parse_fails("production",
+                "defaults: { app_dir: /a }\nhosts:\n  a: { roles: [web, 'x y'] }\n",
+                PROD ":3:15: 'x y' is not a valid role name");
     parse_fails("production", "promote_from: 'a/b'\nhosts: [a]\n",
                 PROD ":1:15: 'a/b' is not a valid stage name");
     parse_fails("production", "defaults: [a]\nhosts: [a]\n",
@@ -546,7 +543,8 @@ static void test_structure_errors(void **state)
                 "defaults: { app_dir: /a }\nhosts:\n  - a\n  - [b]\n",
                 PROD ":4:5: items of 'hosts' must be host names");
     /* Missing app_dir, located at the host. */
-    parse_fails("production", "defaults: { user: deploy }\nhosts:\n  web1:\n",
+    parse_fails("production",
+                "defaults: { user: deploy }\nhosts:\n  web1:\n",
                 PROD ":3:3: host 'web1' has no app_dir (set it in 'defaults' "
                      "or on the host)");
     parse_fails("production",
@@ -604,7 +602,8 @@ static void test_stage_mismatch(void **state)
                 "stage: staging\ndefaults: { app_dir: /a }\nhosts: [a]\n",
                 PROD ":1:8: stage 'staging' does not match the file name "
                      "(expected 'production')");
-    parse_fails("production", "stage: [production]\nhosts: [a]\n",
+    parse_fails("production",
+                "stage: [production]\nhosts: [a]\n",
                 PROD ":1:8: 'stage' must be a string, not a list");
 }
 
@@ -807,7 +806,8 @@ static void test_regress_control_bytes_in_errors(void **state)
                 "hosts:\n  \"web\\e]0;pwned\\a\": { app_dir: /a }\n",
                 "hosts/production.yml:2:3: 'web\\e]0;pwned\\x07' is not a "
                 "valid host name (letters, digits, '.', '_' and '-')");
-    parse_fails("production", "defaults:\n  \"app\\\\dir\": /a\nhosts: [h1]\n",
+    parse_fails("production",
+                "defaults:\n  \"app\\\\dir\": /a\nhosts: [h1]\n",
                 "hosts/production.yml:2:3: unknown key 'app\\\\dir' in "
                 "'defaults'; did you mean 'app_dir'?");
     parse_fails("production",
