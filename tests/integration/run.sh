@@ -985,6 +985,7 @@ test_report_unwritable() {
 . "$HERE/view.sh" # more test_* functions: gathered output, big summaries, -q, -v, progress
 . "$HERE/history.sh" # more test_* functions: history on the hosts, reasons, once, secret_args
 . "$HERE/sshcfg.sh" # more test_* functions: ssh config, agent, certificates, keepalives, pacing
+. "$HERE/hostkeys.sh" # more test_* functions: host certificates, @revoked, hashed, HostKeyAlias
 
 # =============================================================================================
 # tasks shared by the tests
