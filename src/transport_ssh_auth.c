@@ -56,8 +56,6 @@ int transport_ssh_new(struct transport **out, const struct ssh_settings *set,
         ssh_tp_free(&t->base);
         return -1;
     }
-    if (set->ssh_config)
-        t->ssh_config = xstrdup(set->ssh_config);
     t->jumps = jump_table_new();
     if (set->known_hosts)
         t->known_hosts = xstrdup(set->known_hosts);
@@ -104,7 +102,6 @@ void ssh_tp_free(struct transport *base)
     free(t->pace);
     jump_table_free(t->jumps); /* before the config its hops came from */
     sshcfg_free(t->cfg);
-    free(t->ssh_config);
     free(t->known_hosts);
     free(t->agent_sock);
     strlist_clear(&t->cli_ids);

@@ -10,9 +10,13 @@
  * known_hosts_probe.c) -- through the same jump host when there is one --
  * and trusted only if it certifies that same key.
  *
+ * The names and files are those of the host's resolution
+ * (transport_ssh_host.c): HostKeyAlias (looked up without the port),
+ * UserKnownHostsFile and the global file, or --known-hosts alone.
  * Strict always, whatever the ssh config says: an unknown key is refused
- * (or recorded with --host-key-policy accept-new), a changed or revoked
- * one is refused in every mode.
+ * (or recorded with accept-new, from --host-key-policy or the config's
+ * StrictHostKeyChecking), a changed or revoked one is refused in every
+ * mode.
  */
 #define _GNU_SOURCE
 #include "transport_ssh_int.h"

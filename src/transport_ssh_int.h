@@ -63,7 +63,6 @@ struct pace_slot {
 struct ssh_tp {
     struct transport base; /* first: ops */
     struct sshcfg *cfg;
-    char *ssh_config; /* --ssh-config, for ProxyJump's ssh -F */
     char *known_hosts;
     enum ssh_host_key_policy policy;
     bool policy_set;
