@@ -129,13 +129,16 @@ integration: $(O)/oneoff
 	done; exit $$rc
 
 # What the sanitized passes run: success and failure paths, Ctrl-C and
-# timeouts (the thread hand-offs), locks, local hosts, grouped output.
+# timeouts (the thread hand-offs), locks, local hosts, grouped output,
+# check-only hosts and the promotion gate (reading the stage before).
 SUBSET = success_on_all_hosts nonzero_exit_on_one_host signal_death \
 	unreachable_connection_refused host_killed_mid_run long_line_whole \
 	ctrl_c_stops_remote_work double_ctrl_c ctrl_c_while_connecting \
 	sigterm_like_ctrl_c output_grouped timeout report_file exec \
 	local_transport rec_logs_overflow if_json_events view_gather \
-	view_progress_pty host_certificate_accepted revoked_host_key_refused
+	view_progress_pty host_certificate_accepted revoked_host_key_refused \
+	history_lines_on_every_host history_once_refused_then_forced \
+	stage_release_checked_hosts promotion_gate_reads_the_stage_before
 # and the jump hosts' pump thread: a run, two hops, many hosts, bulk output
 JUMP_SUBSET = run_through_jump two_hops many_hosts_one_login \
 	bulk_output_through_jump host_certificate_behind_jump

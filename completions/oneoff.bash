@@ -1,9 +1,10 @@
 # bash completion for oneoff(1)                              -*- shell-script -*-
 #
 # Completes the commands, each command's options (as src/cli.c accepts
-# them), the values of -s/--stage (hosts/*.yml) and the task of `run` and
-# `console` (tasks/*.yml), read from the project folder: the current directory, or
-# the one given with -C/--directory on the line. Needs nothing but bash;
+# them), the values of -s/--stage, --from and --to (hosts/*.yml) and the
+# task of `run`, `console`, `promote` and `history` (tasks/*.yml), read
+# from the project folder: the current directory, or the one given with
+# -C/--directory on the line. Needs nothing but bash;
 # installed as share/bash-completion/completions/oneoff.
 
 # The option groups of src/cli.c.
@@ -21,6 +22,7 @@ _oneoff_opts_rollout='--preflight --allow-drift --wait-lock --batch
     --max-fail'
 _oneoff_opts_view='-b --gather --diff --summary -q --quiet -v --verbose
     --silent-after'
+_oneoff_opts_gate='--skip-gate'
 _oneoff_opts_reason='-m --reason --force'
 
 # The options a command takes.
@@ -31,7 +33,7 @@ _oneoff_command_opts()
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
             "$_oneoff_opts_dry_run $_oneoff_opts_yes $_oneoff_opts_ssh" \
             "$_oneoff_opts_run $_oneoff_opts_task $_oneoff_opts_rollout $_oneoff_opts_view" \
-            "$_oneoff_opts_reason --no-stdin --detach --"
+            "$_oneoff_opts_gate $_oneoff_opts_reason --no-stdin --detach --"
         ;;
     console)
         echo "$_oneoff_opts_common $_oneoff_opts_stage --host" \
@@ -45,6 +47,12 @@ _oneoff_command_opts()
     logs)
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
             "$_oneoff_opts_ssh --follow"
+        ;;
+    promote)
+        echo "$_oneoff_opts_common --from --to $_oneoff_opts_dry_run" \
+            "$_oneoff_opts_yes $_oneoff_opts_ssh $_oneoff_opts_run" \
+            "$_oneoff_opts_task $_oneoff_opts_rollout $_oneoff_opts_view" \
+            "$_oneoff_opts_gate $_oneoff_opts_reason --"
         ;;
     check)
         echo "$_oneoff_opts_common $_oneoff_opts_stage $_oneoff_opts_select" \
@@ -130,7 +138,7 @@ _oneoff()
             --connect-timeout | --max-connecting | --parallel | --timeout | --log-dir | \
             --report | --report-junit | --output | -e | --env | --release | \
             --wait-lock | --batch | --max-fail | --summary | --silent-after | \
-            -m | --reason | --host)
+            --from | --to | -m | --reason | --host)
             opt_value=value
             ;;
         -*) ;;
@@ -154,7 +162,7 @@ _oneoff()
         _oneoff_paths -d "$cur"
         return 0
         ;;
-    -s | --stage)
+    -s | --stage | --from | --to)
         _oneoff_reply "$(_oneoff_yml_names "$dir" hosts)" "$cur"
         return 0
         ;;
@@ -186,7 +194,7 @@ _oneoff()
         if [[ $cur == -* ]]; then
             _oneoff_reply $'-C\n-h\n--help\n--version' "$cur"
         else
-            _oneoff_reply $'run\nexec\nconsole\ncheck\nhosts\ntasks\nhistory\nshow\nstatus\nlogs\ncancel\nhelp' "$cur"
+            _oneoff_reply $'run\nexec\nconsole\npromote\ncheck\nhosts\ntasks\nhistory\nshow\nstatus\nlogs\ncancel\nhelp' "$cur"
         fi
         return 0
     fi
@@ -196,9 +204,9 @@ _oneoff()
         return 0
     fi
     if [[ $cmd == help && $npos -eq 0 ]]; then
-        _oneoff_reply $'run\nexec\nconsole\ncheck\nhosts\ntasks\nhistory\nshow\nstatus\nlogs\ncancel\nhelp' "$cur"
+        _oneoff_reply $'run\nexec\nconsole\npromote\ncheck\nhosts\ntasks\nhistory\nshow\nstatus\nlogs\ncancel\nhelp' "$cur"
     fi
-    if [[ ($cmd == run || $cmd == history || $cmd == console) && $npos -eq 0 ]]; then
+    if [[ ($cmd == run || $cmd == promote || $cmd == history || $cmd == console) && $npos -eq 0 ]]; then
         _oneoff_reply "$(_oneoff_yml_names "$dir" tasks)" "$cur"
     fi
     return 0

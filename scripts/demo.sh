@@ -3,9 +3,12 @@
 #
 # Starts three real sshd "hosts" on 127.0.0.11..13 (tests/fleet.sh), each
 # with the release of demo/app deployed under app/releases/<id> and a
-# shared/.env holding the app's secrets, then runs a real SQLite migration
-# once on the primary db host, a report on every host, and an ad-hoc
-# command, and shows the logs and the run record. Stops the fleet at the end.
+# shared/.env holding the app's secrets, then rehearses a real SQLite
+# migration on a copy of the primary's database (stage "rehearsal", the
+# first link of the promotion chain), promotes it to the real database of
+# stage "demo", shows the gate refusing a task that skipped the rehearsal,
+# runs a report on every host and an ad-hoc command, and shows the logs
+# and the run record. Stops the fleet at the end.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -35,24 +38,41 @@ done
 mkdir -p "$DIR/app/tasks"
 cp "$ROOT"/demo/tasks/*.yml "$DIR/app/tasks/"
 sed -i 's/^  port:/  env: { RAILS_ENV: production }\n  port:/' "$DIR/app/hosts/demo.yml"
+# The rehearsal stage: the primary host alone, with the same release and
+# environment, but DATABASE_URL pointing at a scratch copy of its database
+# (a second env file, sourced after the first, so it can name the real one).
+app1=$DIR/hosts/h1/app
+# shellcheck disable=SC2016 # $DATABASE_URL is for the env file
+printf 'SOURCE_DATABASE_URL=$DATABASE_URL\nDATABASE_URL=sqlite://%s/shared/rehearsal.sqlite3\n' \
+    "$app1" >"$app1/shared/.env.rehearsal"
+sed -e 's/^stage: demo$/stage: rehearsal/' \
+    -e 's|^  env_file: shared/.env$|  env_file: [shared/.env, shared/.env.rehearsal]|' \
+    -e '/^  h[23]:/d' "$DIR/app/hosts/demo.yml" >"$DIR/app/hosts/rehearsal.yml"
+# ... and the demo stage takes nothing that has not passed the rehearsal.
+sed -i 's/^stage: demo$/stage: demo\npromote_from: rehearsal/' "$DIR/app/hosts/demo.yml"
 cd "$DIR/app"
 o() { local c=$1; shift; "$ONEOFF" "$c" --known-hosts "$DIR/known_hosts" "$@"; }
 
 step "the inventory and the tasks"
 show cat hosts/demo.yml
+show cat hosts/rehearsal.yml
 show "$ONEOFF" tasks
 show "$ONEOFF" hosts -s demo
 
 step "what a migration would do (--dry-run connects nowhere)"
 show "$ONEOFF" run db-migrate -s demo --dry-run
 
-step "migrate: runs once, on the primary db host, in the deployed release"
-show o run db-migrate -s demo
+step "rehearsal: copy the primary's database to a scratch file"
+show o run db-copy -s rehearsal
+step "promote: migrate the copy, then, only if that succeeded, the real database"
+show o promote db-migrate --from rehearsal --to demo --yes --report log/promote.json
 step "migrate again: nothing left to apply"
 show o run db-migrate -s demo
 
-step "a report on every host: release, revision, environment, schema"
+step "the gate: a task that has not passed the rehearsal is refused on demo (exit 4)"
 show o run report -s demo
+step "a report on every host (release, revision, environment, schema), through the rehearsal"
+show o promote report --from rehearsal --to demo --yes
 
 step "an ad-hoc command, with the same release and environment"
 show o exec -s demo -l 'h2,h3' -- 'echo "$APP_HOST runs in $PWD with RAILS_ENV=$RAILS_ENV"'

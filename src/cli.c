@@ -42,6 +42,9 @@ enum long_only {
     LO_DIFF,
     LO_SUMMARY,
     LO_SILENT_AFTER,
+    LO_SKIP_GATE,
+    LO_FROM,
+    LO_TO,
     LO_FORCE,
     LO_MAX_CONNECTING,
     LO_HOST,
@@ -121,7 +124,8 @@ static const struct optdef defs[] = {
      "                         test case per host"},
     {{"json", no_argument, NULL, LO_JSON},
      OPT_RUN | OPT_JSON,
-     "    --json               JSON events on stdout, one per line; the rest\n"
+     "    --json               JSON on stdout (run, exec, check: one event a\n"
+     "                         line; history, show: one object); the rest\n"
      "                         of the output goes to stderr"},
     {{"output", required_argument, NULL, LO_OUTPUT},
      OPT_TASK,
@@ -204,6 +208,18 @@ static const struct optdef defs[] = {
      OPT_STDIN,
      "    --no-stdin           do not pass oneoff's standard input (a pipe\n"
      "                         or a file) to the task"},
+    {{"skip-gate", no_argument, NULL, LO_SKIP_GATE},
+     OPT_GATE,
+     "    --skip-gate          run although the task has not passed the\n"
+     "                         stage named by promote_from (needs a reason;\n"
+     "                         recorded)"},
+    {{"from", required_argument, NULL, LO_FROM},
+     OPT_PROMOTE,
+     "    --from STAGE         promote: the stage that runs the task first"},
+    {{"to", required_argument, NULL, LO_TO},
+     OPT_PROMOTE,
+     "    --to STAGE           promote: the stage it runs on next, only if\n"
+     "                         it succeeded on every host of --from"},
     {{"help", no_argument, NULL, 'h'}, 0, "-h, --help               this help"},
     {{"directory", required_argument, NULL, 'C'},
      0,
@@ -230,6 +246,8 @@ void options_release(struct options *o)
     free(o->batch);
     free(o->max_fail);
     free(o->junit);
+    free(o->from_stage);
+    free(o->to_stage);
     free(o->reason);
     free(o->host);
     plan_opts_release(&o->plan);
@@ -359,6 +377,15 @@ static int apply(struct options *o, int c, const char *arg, char *err)
     }
     case LO_LOG_DIR:
         set_str(&o->log_dir, arg);
+        return 0;
+    case LO_SKIP_GATE:
+        o->skip_gate = true;
+        return 0;
+    case LO_FROM:
+        set_str(&o->from_stage, arg);
+        return 0;
+    case LO_TO:
+        set_str(&o->to_stage, arg);
         return 0;
     case LO_REPORT:
         set_str(&o->report, arg);

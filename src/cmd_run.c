@@ -4,7 +4,9 @@
  * Both resolve a plan (inventory + task + selection) first; every
  * configuration error surfaces here, before any host is contacted, so that
  * nothing is ever half-done. `--dry-run` prints the plan and each host's
- * exact script, and stops.
+ * exact script, every refusal that is known without connecting (with the
+ * exit code the real run would give) and what only the hosts can tell
+ * ("checked at preflight"), and stops.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include "oneoff/inventory.h"
 #include "oneoff/plan.h"
 #include "oneoff/host_script.h"
+#include "oneoff/promotion.h"
 #include "oneoff/junit.h"
 #include "oneoff/record.h"
 #include "oneoff/runner.h"
@@ -32,9 +35,13 @@ static void print_plan(const struct plan *p)
 
     if (t->timeout_ms)
         duration_format(t->timeout_ms, dur, sizeof(dur));
-    printf("plan: %s '%s' on stage '%s', %zu host%s\n",
-           t->adhoc ? "command" : "task", t->name, p->inv->stage, p->nhosts,
-           p->nhosts == 1 ? "" : "s");
+    printf("plan: %s '%s' on stage '%s', %zu host%s",
+           t->adhoc ? "command" : "task", t->name, p->inv->stage, p->nrun,
+           p->nrun == 1 ? "" : "s");
+    if (p->nhosts > p->nrun)
+        printf(" (and %zu checked only: their release must agree)",
+               p->nhosts - p->nrun);
+    printf("\n");
     if (t->sha256[0])
         printf("  file     %s (sha256 %s)\n", t->path, t->sha256);
     printf("  command  %s\n", t->command);
@@ -47,18 +54,20 @@ static void print_plan(const struct plan *p)
         char port[12] = "22";
         if (h->set.port)
             snprintf(port, sizeof(port), "%u", h->set.port);
-        printf("\nhost %s (%s@%s:%s%s%s)\n", h->name,
+        printf("\nhost %s (%s@%s:%s%s%s)%s\n", h->name,
                h->set.user ? h->set.user : "(ssh config)",
                h->address ? h->address : h->name, port,
                h->primary ? ", primary" : "",
-               h->set.transport == TRANSPORT_LOCAL ? ", local" : "");
+               h->set.transport == TRANSPORT_LOCAL ? ", local" : "",
+               ph->check_only ? ", checked only: the task does not run here"
+                              : "");
         printf("  app_dir  %s\n  release  %s\n", h->set.app_dir, ph->release);
         if (ph->become)
             printf("  become   %s\n", ph->become);
         printf("--- script ---\n%s--- end of script ---\n", ph->script);
         printf("sent as: exec %s/bin/sh -c '<script>' oneoff",
                ph->become ? "sudo -n -u <become> -- " : "");
-        for (size_t k = 0; k < p->shown_args.n; k++) {
+        for (size_t k = 0; k < p->shown_args.n && !ph->check_only; k++) {
             struct buf b = BUF_INIT(sh_quoted_max(p->shown_args.v[k]));
             BUF_MUST(sh_quote(&b, p->shown_args.v[k])); /* sized for it */
             printf(" %s", buf_str(&b));
@@ -91,20 +100,43 @@ char *command_join_words(const struct strlist *words)
     return buf_detach(&b);
 }
 
+/* What a run refuses before it connects anywhere, in the order the real
+ * run checks it, each with the exit code it gives: the real run stops at
+ * the first, --dry-run lists them all and exits with the first's code. */
+#define REFUSALS_MAX 8
+
+struct refusals {
+    size_t n;
+    int code[REFUSALS_MAX];
+    char why[REFUSALS_MAX][ERR_MAX];
+};
+
+static void refuse(struct refusals *r, int code, const char *why)
+{
+    if (r->n == REFUSALS_MAX)
+        return;
+    r->code[r->n] = code;
+    snprintf(r->why[r->n], sizeof(r->why[r->n]), "%s", why);
+    r->n++;
+}
+
 static void report_refusal(const struct options *o, const struct plan *p,
                            const char *why, int code);
 
 /* Task keys this version parses but cannot honour here: a terminal task
  * runs only as a console. */
-static int unsupported(const struct task *t, const struct options *o,
-                       bool console, char *err)
+static void unsupported(const struct task *t, const struct options *o,
+                        bool console, struct refusals *r)
 {
-    if (t->pty && !console)
-        return errf(err,
-                    "task '%s' needs a terminal ('pty: true'): open it with "
-                    "'oneoff console -s %s %s'",
-                    t->name, o->stage, t->name);
-    return 0;
+    char why[ERR_MAX];
+
+    if (t->pty && !console) {
+        snprintf(why, sizeof(why),
+                 "task '%s' needs a terminal ('pty: true'): open it with "
+                 "'oneoff console -s %s %s'",
+                 t->name, o->stage, t->name);
+        refuse(r, EXIT_USAGE, why);
+    }
 }
 
 /* require_reason on the stage or the task: a run needs --reason. */
@@ -181,17 +213,117 @@ static int confirm_force(const struct plan *p, const struct options *o)
 }
 
 /* Rollout settings are checked before anything connects. */
-static int check_rollout(const struct options *o, const struct plan *p,
-                         char *err)
+static void check_rollout(const struct options *o, const struct plan *p,
+                          struct refusals *r)
 {
     struct rollout ro;
+    char err[ERR_MAX];
 
     if (rollout_parse(o->batch ? o->batch : p->task->batch,
-                      o->max_fail ? o->max_fail : p->task->max_fail, p->nhosts,
-                      &ro, err))
-        return -1;
+                      o->max_fail ? o->max_fail : p->task->max_fail, p->nrun,
+                      &ro, err)) {
+        refuse(r, EXIT_USAGE, err);
+        return;
+    }
     rollout_release(&ro);
+}
+
+/* Whether the task gets oneoff's stdin: a pipe or a file, never a
+ * terminal, and not /dev/null (which gives nothing, so it costs nothing). */
+static bool has_input(const struct options *o)
+{
+    struct stat st, null;
+
+    if (o->no_stdin || o->preflight || isatty(STDIN_FILENO) ||
+        fstat(STDIN_FILENO, &st) != 0)
+        return false;
+    return !(S_ISCHR(st.st_mode) && stat("/dev/null", &null) == 0 &&
+             st.st_rdev == null.st_rdev);
+}
+
+/* Every host reads the one input at once (stdin_feed.h): none may wait
+ * for a batch or a free worker. */
+static int check_input(const struct options *o, const struct plan *p, char *err)
+{
+    if (!p->input)
+        return 0;
+    if (o->batch || p->task->batch)
+        return errf(err, "standard input goes to every host at once, not in "
+                         "batches: pass --no-stdin, or run without a batch");
+    if (p->nrun > o->parallel)
+        return errf(err,
+                    "standard input goes to every host at once: %zu hosts "
+                    "need --parallel %zu (or pass --no-stdin)",
+                    p->nrun, p->nrun);
     return 0;
+}
+
+static void known_refusals(const struct options *o, const struct plan *p,
+                           bool console, struct refusals *r)
+{
+    char why[ERR_MAX];
+
+    memset(r, 0, sizeof(*r));
+    unsupported(p->task, o, console, r);
+    check_rollout(o, p, r);
+    if (check_input(o, p, why))
+        refuse(r, EXIT_USAGE, why);
+    if (check_reason(o, p, why))
+        refuse(r, EXIT_REFUSED, why);
+    if (o->skip_gate && o->reason == NULL) {
+        snprintf(why, sizeof(why),
+                 "--skip-gate needs a reason: pass -m/--reason TEXT");
+        refuse(r, EXIT_USAGE, why);
+    }
+    if (o->skip_gate && (p->inv->promote_from == NULL || p->task->adhoc)) {
+        snprintf(why, sizeof(why),
+                 "--skip-gate: %s; there is no promotion gate to skip",
+                 p->task->adhoc ? "an ad-hoc command is not promoted"
+                                : "the stage has no promote_from");
+        refuse(r, EXIT_USAGE, why);
+    }
+}
+
+static bool promotion_applies(const struct plan *p)
+{
+    return p->inv->promote_from && !p->task->adhoc;
+}
+
+/* --dry-run: what only the hosts can tell, checked by the preflight. */
+static void print_preflight_checks(const struct options *o,
+                                   const struct plan *p)
+{
+    const struct task *t = p->task;
+
+    printf("\nchecked at preflight (on the hosts, when the run connects):\n");
+    printf("  - every host's set-up: app_dir, env files, release%s\n",
+           t->become || p->hosts[0].become ? ", become" : "");
+    printf("  - every host reports the same release and revision (%zu "
+           "host%s",
+           p->nhosts, p->nhosts == 1 ? "" : "s");
+    if (p->nhosts > p->nrun)
+        printf(", %zu of them checked only", p->nhosts - p->nrun);
+    printf(")\n");
+    if (!t->adhoc)
+        printf("  - the release's %s is this one (sha256 %s)%s\n", t->path,
+               t->sha256, o->allow_drift ? ": --allow-drift" : "");
+    if (t->lock)
+        printf("  - the lock of task '%s' is free on every host it runs "
+               "on\n",
+               t->name);
+    if (t->once)
+        printf("  - 'once': this content never succeeded (nor started "
+               "without an end) on\n    stage '%s', from the history of "
+               "the hosts it runs on%s\n",
+               p->inv->stage, o->force ? ": --force" : "");
+    if (promotion_applies(p))
+        printf("  - the promotion gate: this content succeeded on every host "
+               "it ran on\n    in stage '%s', at the revision of this "
+               "release (from its hosts' history)%s\n",
+               p->inv->promote_from, o->skip_gate ? ": --skip-gate" : "");
+    if (p->confirm)
+        printf("confirmation: the stage name is asked for on a terminal%s\n",
+               o->yes ? " (--yes given)" : "; without one, --yes is needed");
 }
 
 /* --report-junit for a refused run: every planned host skipped, why. */
@@ -267,7 +399,7 @@ static int confirm(const struct plan *p, const struct options *o)
     fprintf(tty,
             "oneoff: about to run '%s' on %zu host%s of stage '%s'.\n"
             "Type the stage name to go on: ",
-            p->task->name, p->nhosts, p->nhosts == 1 ? "" : "s", p->inv->stage);
+            p->task->name, p->nrun, p->nrun == 1 ? "" : "s", p->inv->stage);
     fflush(tty);
     if (fgets(line, sizeof(line), tty) == NULL)
         line[0] = '\0';
@@ -282,7 +414,63 @@ static int confirm(const struct plan *p, const struct options *o)
     return EXIT_OK;
 }
 
-static int start(const struct options *o, struct plan *p, struct console *con)
+/* The stage before (promote_from): its hosts' history read into pr, and
+ * pin set up for the gate. What can be judged before this stage's
+ * preflight (everything but the revision) is judged here: returns
+ * EXIT_OK, or the refusal's code with why. */
+static int promotion_prepare(const struct options *o, const struct plan *p,
+                             struct promotion_read *pr,
+                             struct promotion_input *pin, char *why)
+{
+    struct inventory from;
+    struct task t;
+    struct plan fp;
+    struct plan_opts all;
+    struct command_transports tps;
+    struct gate_result res;
+    char err[ERR_MAX];
+    int rc = EXIT_USAGE;
+
+    memset(pr, 0, sizeof(*pr));
+    history_init(&pr->history);
+    if (inventory_load(&from, o->dir, p->inv->promote_from, err)) {
+        snprintf(why, ERR_MAX, "promote_from in %.64s: %.900s", p->inv->path,
+                 err);
+        return EXIT_USAGE;
+    }
+    task_adhoc(&t, "true");
+    memset(&all, 0, sizeof(all));
+    if (plan_build(&fp, &from, &t, &all, err) ||
+        command_transports(o, &fp, &tps, err)) {
+        snprintf(why, ERR_MAX, "stage '%.64s': %.900s", from.stage, err);
+        goto out;
+    }
+    history_release(&pr->history);
+    promotion_read(&fp, tps.per_host, o->parallel, pr);
+    command_transports_release(&tps);
+    plan_release(&fp);
+    memset(pin, 0, sizeof(*pin));
+    pin->from_stage = p->inv->promote_from;
+    pin->to_stage = p->inv->stage;
+    pin->task_name = p->task->name;
+    pin->task_sha256 = p->task->sha256;
+    pin->from = &pr->history;
+    pin->unread = (const char *const *)pr->unread.v;
+    pin->unread_why = (const char *const *)pr->why.v;
+    pin->nunread = pr->unread.n;
+    pin->skip = o->skip_gate;
+    gate_promotion(pin, &res); /* any revision: refused now, refused then */
+    rc = res.verdict == GATE_GO ? EXIT_OK : res.exit_code;
+    snprintf(why, ERR_MAX, "%s", res.reason);
+    gate_result_release(&res);
+out:
+    task_release(&t);
+    inventory_release(&from);
+    return rc;
+}
+
+static int start(const struct options *o, struct plan *p,
+                 const struct promotion_input *pin, struct console *con)
 {
     struct command_transports tps;
     struct runner_opts ro;
@@ -325,6 +513,7 @@ static int start(const struct options *o, struct plan *p, struct console *con)
     ro.json = o->json;
     ro.junit = o->junit;
     ro.transports = tps.per_host;
+    ro.promotion = pin;
     ro.reason = o->reason;
     ro.email = email = git_email(o->dir);
     ro.force = o->force;
@@ -334,6 +523,8 @@ static int start(const struct options *o, struct plan *p, struct console *con)
         strlist_push(&overrides, "allow-drift");
     if (o->plan.release)
         strlist_push(&overrides, "release");
+    if (pin && pin->skip) /* said in every host's history and run.json */
+        strlist_push(&overrides, "skip-gate");
     ro.overrides = &overrides;
     if (con) {
         /* nothing may print over the session; no deadline for a human */
@@ -347,43 +538,13 @@ static int start(const struct options *o, struct plan *p, struct console *con)
     rc = runner_run(p, &ro, err);
     if (err[0])
         fprintf(stderr, "oneoff: %s\n", err);
+    free(log_root);
     free(email);
     strlist_clear(&overrides);
     if (o->detach)
         job_detach_done(p, &jd, rc);
-    free(log_root);
     command_transports_release(&tps);
     return rc;
-}
-
-/* Whether the task gets oneoff's stdin: a pipe or a file, never a
- * terminal, and not /dev/null (which gives nothing, so it costs nothing). */
-static bool has_input(const struct options *o)
-{
-    struct stat st, null;
-
-    if (o->no_stdin || o->preflight || isatty(STDIN_FILENO) ||
-        fstat(STDIN_FILENO, &st) != 0)
-        return false;
-    return !(S_ISCHR(st.st_mode) && stat("/dev/null", &null) == 0 &&
-             st.st_rdev == null.st_rdev);
-}
-
-/* Every host reads the one input at once (stdin_feed.h): none may wait
- * for a batch or a free worker. */
-static int check_input(const struct options *o, const struct plan *p, char *err)
-{
-    if (!p->input)
-        return 0;
-    if (o->batch || p->task->batch)
-        return errf(err, "standard input goes to every host at once, not in "
-                         "batches: pass --no-stdin, or run without a batch");
-    if (p->nhosts > o->parallel)
-        return errf(err,
-                    "standard input goes to every host at once: %zu hosts "
-                    "need --parallel %zu (or pass --no-stdin)",
-                    p->nhosts, p->nhosts);
-    return 0;
 }
 
 /* A task in a container reads the channel itself (host_runtime.sh), not
@@ -435,6 +596,10 @@ int command_run_task(struct options *o, struct task *t, struct console *con)
 {
     struct inventory inv;
     struct plan plan;
+    struct refusals refused;
+    struct promotion_read pr;
+    struct promotion_input pin;
+    bool gated = false;
     char err[ERR_MAX];
     int rc = EXIT_USAGE;
 
@@ -452,26 +617,32 @@ int command_run_task(struct options *o, struct task *t, struct console *con)
         inventory_release(&inv);
         return EXIT_USAGE;
     }
+    known_refusals(o, &plan, con != NULL, &refused);
+    for (size_t i = 0; i < refused.n; i++)
+        fprintf(stderr, "oneoff: %s%s\n", o->dry_run ? "would refuse: " : "",
+                refused.why[i]);
     if (o->dry_run) {
         print_plan(&plan);
-        rc = EXIT_OK;
-        if (check_reason(o, &plan, err)) {
-            fprintf(stderr, "oneoff: %s\n", err);
-            rc = EXIT_REFUSED;
-        }
-    } else if (unsupported(t, o, con != NULL, err) ||
-               check_rollout(o, &plan, err) || check_input(o, &plan, err)) {
+        print_preflight_checks(o, &plan);
+        rc = refused.n ? refused.code[0] : EXIT_OK;
+        if (refused.n)
+            printf("\nrefused before connecting: exit %d (%zu reason%s on "
+                   "stderr)\n",
+                   rc, refused.n, refused.n == 1 ? "" : "s");
+    } else if (refused.n) {
+        rc = refused.code[0];
+        report_refusal(o, &plan, refused.why[0], rc);
+    } else if (promotion_applies(&plan) &&
+               ((gated = true), (rc = promotion_prepare(o, &plan, &pr, &pin,
+                                                        err)) != EXIT_OK)) {
         fprintf(stderr, "oneoff: %s\n", err);
-        rc = EXIT_USAGE;
-        report_refusal(o, &plan, err, rc);
-    } else if (check_reason(o, &plan, err)) {
-        fprintf(stderr, "oneoff: %s\n", err);
-        rc = EXIT_REFUSED;
         report_refusal(o, &plan, err, rc);
     } else if ((rc = confirm(&plan, o)) == EXIT_OK &&
                (rc = confirm_force(&plan, o)) == EXIT_OK) {
-        rc = start(o, &plan, con);
+        rc = start(o, &plan, gated ? &pin : NULL, con);
     }
+    if (gated)
+        promotion_read_release(&pr);
     plan_release(&plan);
     inventory_release(&inv);
     return rc;
@@ -530,7 +701,7 @@ const struct command cmd_run = {
             "lock; nothing runs anywhere unless they agree.",
     .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN |
             OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW | OPT_REASON |
-            OPT_STDIN | OPT_DETACH,
+            OPT_GATE | OPT_STDIN | OPT_DETACH,
     .run = run_run,
 };
 
@@ -544,6 +715,6 @@ const struct command cmd_exec = {
             "command and its arguments, each\npassed verbatim.",
     .opts = OPT_STAGE | OPT_SELECT | OPT_DRY_RUN | OPT_YES | OPT_SSH | OPT_RUN |
             OPT_TASK | OPT_ARGS | OPT_ROLLOUT | OPT_VIEW | OPT_REASON |
-            OPT_STDIN | OPT_DETACH,
+            OPT_GATE | OPT_STDIN | OPT_DETACH,
     .run = run_exec,
 };

@@ -20,6 +20,7 @@ static const char *const verdict_names[] = {
     [GATE_TASK_DRIFT] = "task-drift",
     [GATE_LOCKED] = "locked",
     [GATE_ONCE] = "once",
+    [GATE_PROMOTION] = "promotion",
 };
 
 const char *gate_verdict_name(enum gate_verdict v)
@@ -105,6 +106,8 @@ static void drift_table(const struct gate_input *in, struct buf *b)
         add_esc(b, h->release_id);
         BUF_MUST(buf_adds(b, "  "));
         add_esc(b, h->revision);
+        if (h->check_only)
+            BUF_MUST(buf_adds(b, "  (checked only)"));
         BUF_MUST(buf_addc(b, '\n'));
     }
 }
@@ -115,7 +118,8 @@ static void task_drift_table(const struct gate_input *in, struct buf *b)
     size_t k = 0, total = 0;
 
     for (size_t i = 0; i < in->n; i++)
-        total += in->hosts[i].reported && in->hosts[i].task == TASK_DIFFERS;
+        total += in->hosts[i].reported && !in->hosts[i].check_only &&
+                 in->hosts[i].task == TASK_DIFFERS;
     /* the path is the local file's name, the digest ours: both known */
     BUF_MUST(buf_addf(b,
                       "%s differs from the deployed release's copy; nothing "
@@ -123,7 +127,7 @@ static void task_drift_table(const struct gate_input *in, struct buf *b)
                       in->task_path, w, "here", in->task_sha256));
     for (size_t i = 0; i < in->n; i++) {
         const struct gate_host *h = &in->hosts[i];
-        if (!h->reported || h->task != TASK_DIFFERS ||
+        if (!h->reported || h->check_only || h->task != TASK_DIFFERS ||
             !row(b, k++, total, w, h->name))
             continue;
         add_esc(b, h->task_sha256);
@@ -134,7 +138,8 @@ static void task_drift_table(const struct gate_input *in, struct buf *b)
 static const struct gate_host *first_locked(const struct gate_input *in)
 {
     for (size_t i = 0; i < in->n; i++)
-        if (in->hosts[i].reported && in->hosts[i].lock_held)
+        if (in->hosts[i].reported && !in->hosts[i].check_only &&
+            in->hosts[i].lock_held)
             return &in->hosts[i];
     return NULL;
 }
@@ -144,7 +149,8 @@ static bool any(const struct gate_input *in, enum task_state st,
 {
     for (size_t i = 0; i < in->n; i++) {
         const struct gate_host *h = &in->hosts[i];
-        if (setup_failed ? h->setup_failed : (h->reported && h->task == st))
+        if (setup_failed ? h->setup_failed
+                         : (h->reported && !h->check_only && h->task == st))
             return true;
     }
     return false;
@@ -213,4 +219,132 @@ void gate_result_release(struct gate_result *r)
 {
     free(r->detail);
     memset(r, 0, sizeof(*r));
+}
+
+/* ---- the promotion gate ------------------------------------------------- */
+
+/* The first host of r that did not succeed, and how it ended. */
+static void first_bad_host(const struct history_run *r, char *out, size_t n)
+{
+    char name[128], sig[64];
+
+    snprintf(out, n, "?");
+    for (size_t i = 0; i < r->nhosts; i++) {
+        const struct history_host *h = &r->hosts[i];
+        text_escape_msg(h->host, name, sizeof(name));
+        if (h->ended_at == NULL) {
+            snprintf(out, n, "%s (started %s, never ended)", name,
+                     h->started_at ? h->started_at : "?");
+            return;
+        }
+        if (h->outcome == HIST_SUCCEEDED)
+            continue;
+        if (h->signal)
+            snprintf(out, n, "%s (%s, signal %s)", name,
+                     history_outcome_name(h->outcome),
+                     text_escape_msg(h->signal, sig, sizeof(sig)));
+        else if (h->exit_code >= 0)
+            snprintf(out, n, "%s (%s, exit %d)", name,
+                     history_outcome_name(h->outcome), h->exit_code);
+        else
+            snprintf(out, n, "%s (%s)", name, history_outcome_name(h->outcome));
+        return;
+    }
+}
+
+/* A run of the same task with other content, for "never run there". */
+static const struct history_run *other_content(const struct promotion_input *in)
+{
+    const struct history_run *best = NULL;
+
+    for (size_t i = 0; i < in->from->n; i++) {
+        const struct history_run *r = &in->from->runs[i];
+        if (!r->has_start || r->task == NULL || r->sha256 == NULL ||
+            strcmp(r->task, in->task_name) != 0 ||
+            (r->stage && strcmp(r->stage, in->from_stage) != 0))
+            continue;
+        if (best == NULL || strcmp(r->run, best->run) > 0)
+            best = r;
+    }
+    return best;
+}
+
+static void missing(const struct promotion_input *in, char *why, size_t n)
+{
+    struct history_query q = {in->task_sha256, in->from_stage, in->revision};
+    const struct history_run *r = NULL, *other;
+    enum history_verdict v = history_lookup(in->from, &q, &r);
+    char a[128], b[128], run[96], bad[ERR_MAX / 2];
+
+    why[0] = '\0';
+    if (in->nunread) {
+        snprintf(why, n,
+                 "the history of host %s of stage '%s' could not be "
+                 "read (%s)",
+                 text_escape_msg(in->unread[0], a, sizeof(a)), in->from_stage,
+                 text_escape_msg(in->unread_why && in->unread_why[0]
+                                     ? in->unread_why[0]
+                                     : "unknown",
+                                 b, sizeof(b)));
+        return;
+    }
+    if (r)
+        text_escape_msg(r->run, run, sizeof(run));
+    switch (v) {
+    case HISTORY_SUCCEEDED:
+        return;
+    case HISTORY_NEVER:
+        other = other_content(in);
+        if (other)
+            snprintf(why, n,
+                     "never run on stage '%s' with this content (sha256 "
+                     "%.12s); it ran there as sha256 %.12s (run %s)",
+                     in->from_stage, in->task_sha256,
+                     text_escape_msg(other->sha256, a, sizeof(a)),
+                     text_escape_msg(other->run, b, sizeof(b)));
+        else
+            snprintf(why, n, "never run on stage '%s'", in->from_stage);
+        return;
+    case HISTORY_OTHER_REVISION:
+        snprintf(why, n,
+                 "it succeeded on stage '%s' at revision %s (run %s), not "
+                 "at this release's revision %s",
+                 in->from_stage,
+                 text_escape_msg(r->revision ? r->revision : "-", a, sizeof(a)),
+                 run, text_escape_msg(in->revision, b, sizeof(b)));
+        return;
+    case HISTORY_UNKNOWN:
+        first_bad_host(r, bad, sizeof(bad));
+        snprintf(why, n,
+                 "run %s on stage '%s' started and never ended on %s: its "
+                 "outcome is unknown",
+                 run, in->from_stage, bad);
+        return;
+    case HISTORY_FAILED:
+        first_bad_host(r, bad, sizeof(bad));
+        snprintf(why, n, "it failed on stage '%s': run %s on %s",
+                 in->from_stage, run, bad);
+        return;
+    }
+}
+
+void gate_promotion(const struct promotion_input *in, struct gate_result *out)
+{
+    char why[ERR_MAX - 128];
+
+    memset(out, 0, sizeof(*out));
+    missing(in, why, sizeof(why));
+    if (why[0] == '\0')
+        return;
+    if (in->skip) {
+        snprintf(out->reason, sizeof(out->reason),
+                 "promotion gate skipped (--skip-gate): %s", why);
+        return;
+    }
+    out->verdict = GATE_PROMOTION;
+    out->exit_code = EXIT_REFUSED;
+    snprintf(out->reason, sizeof(out->reason),
+             "task '%s' has not passed stage '%s' before '%s': %s; nothing "
+             "was run (--skip-gate --reason TEXT overrides)",
+             in->task_name, in->from_stage, in->to_stage, why);
 }

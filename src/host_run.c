@@ -25,7 +25,7 @@ static const char *const outcome_names[] = {
     [HOST_AUTH] = "auth",       [HOST_HOST_KEY] = "host-key",
     [HOST_TIMEOUT] = "timeout", [HOST_INTERRUPTED] = "interrupted",
     [HOST_REFUSED] = "refused", [HOST_SKIPPED] = "skipped",
-    [HOST_READY] = "ready",
+    [HOST_READY] = "ready",     [HOST_CHECKED] = "checked",
 };
 
 const char *host_phase_name(enum host_phase p)
@@ -233,6 +233,7 @@ int host_exit_code(const struct host_state *rows, size_t n, bool interrupted,
             break;
         case HOST_OK:
         case HOST_READY:
+        case HOST_CHECKED:
         case HOST_REFUSED:
         case HOST_SKIPPED:
             break;

@@ -75,8 +75,10 @@
 # another writer's; a task with a lock also writes under it. Each line is
 # preceded by a newline (readers skip empty lines), so that a line torn by a
 # crash ends there and the next one stays whole. A start line
-# that cannot be written stops the run on this host (exit 125): a run that
-# leaves no trace is not run. A host or a shell that dies leaves the start
+# that cannot be written (a `become` user without write access to
+# shared/.oneoff) is said on stderr and the task runs, unrecorded; for a
+# `once` task, whose guarantee rests on the history, it stops the run on
+# this host (exit 125). A host or a shell that dies leaves the start
 # line alone: "started, never ended".
 #
 # Locks. With oneoff_lock, the task's lock is an flock on
@@ -320,7 +322,8 @@ oneoff_report_held() {
         oneoff_n=${oneoff_n%.lock}
         case $oneoff_n in *"$oneoff_nl"*) continue ;; esac
         { command exec 8<"$oneoff_f"; } 2>/dev/null || continue
-        if flock -n 8; then
+        # a shared probe: two checks at once never see each other's
+        if flock -s -n 8; then
             exec 8<&-
             continue
         fi
@@ -429,7 +432,7 @@ oneoff_demux() {
     PATH=$oneoff_path rm -f -- "$oneoff_in"
     while IFS= read -r oneoff_x; do
         case $oneoff_x in
-        0 | '' | *[!0-9]*) break ;;
+        '' | 0 | *[!0-9]*) break ;;
         *) PATH=$oneoff_path dd bs="$oneoff_x" count=1 iflag=fullblock \
             2>/dev/null >&4 && continue ;;
         esac
@@ -584,11 +587,17 @@ fi
 oneoff_hist=$oneoff_app/shared/.oneoff/history.jsonl
 [ -d "$oneoff_app/shared/.oneoff" ] ||
     PATH=$oneoff_path mkdir -p -- "$oneoff_app/shared/.oneoff" 2>/dev/null
-if ! oneoff_history_add "$oneoff_hs"; then
+if oneoff_history_add "$oneoff_hs"; then
+    :
+elif [ -n "$oneoff_once" ]; then
+    # `once` rests on the history: a run it cannot see would run twice
     { kill -s KILL "$oneoff_dog"; wait "$oneoff_dog"; } 2>/dev/null
     [ "$oneoff_in" = /dev/null ] || [ "$oneoff_in" = /dev/stdin ] ||
         PATH=$oneoff_path rm -f -- "$oneoff_in"
-    oneoff_fail "cannot append to $oneoff_hist; the task did not start"
+    oneoff_fail "cannot append to $oneoff_hist, which a 'once' task needs; the task did not start"
+else
+    printf 'oneoff: cannot append to %s: this run is not in its history\n' \
+        "$oneoff_hist" >&2
 fi
 if [ -n "$oneoff_stopped" ]; then
     oneoff_rc=143 # stopped before it started: as if by TERM

@@ -71,7 +71,8 @@ static void add_property(struct buf *b, const char *name, const char *value)
 
 static bool passed(const char *status)
 {
-    return strcmp(status, "ok") == 0 || strcmp(status, "ready") == 0;
+    return strcmp(status, "ok") == 0 || strcmp(status, "ready") == 0 ||
+           strcmp(status, "checked") == 0;
 }
 
 static bool skipped(const char *status)

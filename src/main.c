@@ -9,8 +9,9 @@
 #include "oneoff/version.h"
 
 static const struct command *const commands[] = {
-    &cmd_run,     &cmd_exec, &cmd_console, &cmd_check, &cmd_hosts,  &cmd_tasks,
-    &cmd_history, &cmd_show, &cmd_status,  &cmd_logs,  &cmd_cancel,
+    &cmd_run,   &cmd_exec,   &cmd_console, &cmd_promote,
+    &cmd_check, &cmd_hosts,  &cmd_tasks,   &cmd_history,
+    &cmd_show,  &cmd_status, &cmd_logs,    &cmd_cancel,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -468,7 +468,8 @@ static void widen(int *w, const char *cell)
 static bool listed(const struct output *o, const struct summary_row *w,
                    size_t n)
 {
-    bool ok = strcmp(w->status, "ok") == 0 || strcmp(w->status, "ready") == 0;
+    bool ok = strcmp(w->status, "ok") == 0 || strcmp(w->status, "ready") == 0 ||
+              strcmp(w->status, "checked") == 0;
 
     if (o->summary == SUMMARY_FULL && !o->quiet)
         return true;
@@ -482,7 +483,7 @@ void output_summary(struct output *o, const struct summary_row *rows, size_t n)
     struct buf b = BUF_INIT(BATCH_MAX);
     static const char *const order[] = {
         "ok",          "failed",  "unreachable", "auth",  "host-key", "timeout",
-        "interrupted", "refused", "skipped",     "ready", NULL};
+        "interrupted", "refused", "skipped",     "ready", "checked",  NULL};
     size_t counts[16] = {0};
     int wn = 4, ws = 6, we = 4, wr = 7, wv = 8;
     bool any_release = false;

@@ -8,6 +8,8 @@
  * one primary among the selected hosts (of the task's role when it names
  * one): zero or several is an error naming the candidates, so that a
  * migration can never run on two hosts because of a selection mistake.
+ * The hosts run_on leaves out stay in the plan as check-only hosts (see
+ * plan.h), unless --release pins the release.
  *
  * Every host's command line must fit one argument of the host's login
  * shell (SCRIPT_COMMAND_LINE_MAX): a plan that would not is refused here,
@@ -205,9 +207,9 @@ static int apply_run_on(const struct inventory *inv, const struct task *t,
                 t->name, k, prim[0]->name, prim[1]->name, k > 2 ? ", ..." : "");
 }
 
-int plan_select(const struct inventory *inv, const struct task *t,
-                const struct plan_opts *o, const struct host ***selp,
-                size_t *nsel, char *err)
+/* The stage selection: --limit, then --role, before run_on. */
+static int select_stage(const struct inventory *inv, const struct plan_opts *o,
+                        const struct host ***selp, size_t *nsel, char *err)
 {
     const struct host **sel;
     struct limit *lm = NULL;
@@ -239,12 +241,23 @@ int plan_select(const struct inventory *inv, const struct task *t,
         return errf(err, "no host of stage '%s' matches the selection",
                     inv->stage);
     }
-    if (apply_run_on(inv, t, sel, &n, err)) {
-        free(sel);
-        return -1;
-    }
     *selp = sel;
     *nsel = n;
+    return 0;
+}
+
+int plan_select(const struct inventory *inv, const struct task *t,
+                const struct plan_opts *o, const struct host ***selp,
+                size_t *nsel, char *err)
+{
+    if (select_stage(inv, o, selp, nsel, err))
+        return -1;
+    if (apply_run_on(inv, t, *selp, nsel, err)) {
+        free(*selp);
+        *selp = NULL;
+        *nsel = 0;
+        return -1;
+    }
     return 0;
 }
 
@@ -269,9 +282,10 @@ static void spec_of(const struct plan *p, const struct plan_host *ph,
     spec->env_files = &h->set.env_file;
     spec->env = &ph->env;
     spec->task_file = t->adhoc ? NULL : ph->task_file;
-    spec->lock = t->lock ? t->name : NULL;
+    spec->lock = t->lock && !ph->check_only ? t->name : NULL;
     spec->lock_wait_s = p->wait_lock_s;
-    spec->check_locks = mode == SCRIPT_CHECK && p->check_locks;
+    spec->check_locks =
+        mode == SCRIPT_CHECK && p->check_locks && !ph->check_only;
     spec->once_sha256 = mode == SCRIPT_RUN && t->once ? t->sha256 : NULL;
     spec->pty = mode == SCRIPT_RUN && t->pty;
     spec->input = mode == SCRIPT_RUN && p->input;
@@ -290,6 +304,8 @@ char *plan_command(const struct plan *p, const struct plan_host *ph,
     struct script_spec spec;
     char *label, *script, *line;
 
+    if (ph->check_only)
+        mode = SCRIPT_CHECK;
     spec_of(p, ph, mode, &spec, &label);
     spec.nonce = nonce;
     spec.run_id = run_id;
@@ -428,7 +444,7 @@ static void compose_dry_run(const struct plan *p, struct plan_host *ph)
     struct script_spec spec;
     char *label;
 
-    spec_of(p, ph, SCRIPT_RUN, &spec, &label);
+    spec_of(p, ph, ph->check_only ? SCRIPT_CHECK : SCRIPT_RUN, &spec, &label);
     spec.nonce = "<nonce>";
     spec.run_id = "<run id>";
     spec.lock_holder = "run <run id> by <operator> since <time> on <host>";
@@ -436,11 +452,21 @@ static void compose_dry_run(const struct plan *p, struct plan_host *ph)
     free(label);
 }
 
+static bool selected(const struct host *const *v, size_t n,
+                     const struct host *h)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == h)
+            return true;
+    return false;
+}
+
 int plan_build(struct plan *p, const struct inventory *inv,
                const struct task *t, const struct plan_opts *o, char *err)
 {
-    const struct host **sel = NULL;
-    size_t n = 0;
+    const struct host **stage = NULL, **run = NULL;
+    size_t nstage = 0, n = 0, k = 0;
+    bool checks;
 
     memset(p, 0, sizeof(*p));
     if (t->args == TASK_ARGS_NONE && o->args.n > 0)
@@ -450,8 +476,18 @@ int plan_build(struct plan *p, const struct inventory *inv,
                     t->name, o->args.n);
     if (o->release && !name_valid(o->release))
         return errf(err, "'%s' is not a valid release id", o->release);
-    if (plan_select(inv, t, o, &sel, &n, err))
+    if (select_stage(inv, o, &stage, &nstage, err))
         return -1;
+    run = xcalloc(nstage, sizeof(*run));
+    memcpy(run, stage, nstage * sizeof(*run));
+    n = nstage;
+    if (apply_run_on(inv, t, run, &n, err)) {
+        free(run);
+        free(stage);
+        return -1;
+    }
+    /* --release pins the release: the stage's `current` does not matter */
+    checks = o->release == NULL && !t->adhoc;
     p->inv = inv;
     p->task = t;
     p->confirm = inv->confirm || t->confirm;
@@ -459,12 +495,19 @@ int plan_build(struct plan *p, const struct inventory *inv,
     p->input = o->input;
     strlist_copy(&p->args, &o->args);
     history_mask_args(&p->args, &t->secret_args, &p->shown_args);
-    p->hosts = xcalloc(n, sizeof(*p->hosts));
-    p->nhosts = n;
-    for (size_t i = 0; i < n; i++)
-        compose_host(p, &p->hosts[i], sel[i], o);
-    free(sel);
-    for (size_t i = 0; i < n; i++) {
+    p->hosts = xcalloc(nstage, sizeof(*p->hosts));
+    p->nrun = n;
+    for (size_t i = 0; i < nstage; i++) {
+        bool runs = selected(run, n, stage[i]);
+        if (!runs && !checks)
+            continue;
+        compose_host(p, &p->hosts[k], stage[i], o);
+        p->hosts[k++].check_only = !runs;
+    }
+    p->nhosts = k;
+    free(run);
+    free(stage);
+    for (size_t i = 0; i < k; i++) {
         if (check_runtime(&p->hosts[i], o->release, err) ||
             check_host(p, &p->hosts[i], err)) {
             plan_release(p);

@@ -181,7 +181,8 @@ void progress_render(const struct progress *p, int64_t now, size_t width,
         const struct host_state *s = &p->rows[i];
         if (s->phase == PHASE_DONE) {
             done++;
-            failed += s->outcome != HOST_OK && s->outcome != HOST_READY;
+            failed += s->outcome != HOST_OK && s->outcome != HOST_READY &&
+                      s->outcome != HOST_CHECKED;
         } else if (active(s->phase)) {
             running++;
         } else {

@@ -537,6 +537,7 @@ static json_t *host_json(const struct record_host *h)
     json_object_set_new(o, "release", jstr(h->release));
     json_object_set_new(o, "revision", jstr(h->revision));
     json_object_set_new(o, "task_in_release", jstr(h->task_in_release));
+    json_object_set_new(o, "checked_only", json_boolean(h->checked_only));
     json_object_set_new(o, "started_at", jtime(h->started_ms));
     json_object_set_new(o, "connected_at", jtime(h->connected_ms));
     json_object_set_new(o, "finished_at", jtime(h->finished_ms));

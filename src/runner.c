@@ -68,7 +68,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -78,9 +77,9 @@
 #include "oneoff/host_run.h"
 #include "oneoff/host_work.h"
 #include "oneoff/junit.h"
-#include "oneoff/once.h"
 #include "oneoff/pool.h"
 #include "oneoff/progress.h"
+#include "oneoff/runner_gates.h"
 
 #define RECORD_EVERY_MS 250
 #define ABANDON_AFTER_MS 3000
@@ -205,6 +204,7 @@ static struct record_host *hosts_fill(struct runner *r,
         rh[i].release = rows[i].release;
         rh[i].revision = rows[i].revision;
         rh[i].task_in_release = task_state_name(rows[i].task_state);
+        rh[i].checked_only = r->w[i].ph->check_only;
         for (int k = 0; k < 2; k++) {
             struct record_output *o = k ? &rh[i].err : &rh[i].out;
             tail_copy(&r->w[i].tails[k], &tc[2 * i + k]);
@@ -390,34 +390,6 @@ static bool preflight_all(struct runner *r, const size_t *all)
     }
 }
 
-/* A `once` task: what the hosts' histories say of it (once.h). */
-static void once_gate(struct runner *r, const struct gate_host *gh)
-{
-    struct once_host *oh = xcalloc(r->n ? r->n : 1, sizeof(*oh));
-    struct once_input in;
-    char *note = NULL, *warnings = NULL;
-
-    for (size_t i = 0; i < r->n; i++) {
-        oh[i].name = gh[i].name;
-        oh[i].pf = gh[i].reported ? &r->w[i].pf : NULL;
-    }
-    memset(&in, 0, sizeof(in));
-    in.hosts = oh;
-    in.n = r->n;
-    in.stage = r->s.plan->inv->stage;
-    in.task = r->s.plan->task->name;
-    in.sha256 = r->s.plan->task->sha256;
-    in.force = r->s.opts->force;
-    once_decide(&in, &r->gate, &note, &warnings);
-    if (warnings)
-        output_note(&r->s.out, "%s", warnings);
-    if (note)
-        output_note(&r->s.out, "%s", note);
-    free(warnings);
-    free(note);
-    free(oh);
-}
-
 /* The gate's view of the hosts; the workers are joined, so their private
  * state may be read here. */
 static void decide(struct runner *r)
@@ -432,6 +404,7 @@ static void decide(struct runner *r)
     for (size_t i = 0; i < r->n; i++) {
         const struct worker_host *w = &r->w[i];
         gh[i].name = w->ph->host->name;
+        gh[i].check_only = w->ph->check_only;
         gh[i].reported = rows[i].phase == PHASE_READY;
         gh[i].setup_failed =
             rows[i].phase == PHASE_DONE && rows[i].outcome == HOST_FAILED;
@@ -460,8 +433,8 @@ static void decide(struct runner *r)
     in.task_path = r->s.plan->task->path;
     in.task_sha256 = r->s.plan->task->sha256;
     gate_decide(&in, &r->gate);
-    if (r->gate.verdict == GATE_GO && !check && r->s.plan->task->once)
-        once_gate(r, gh);
+    if (!check)
+        runner_later_gates(&r->s, r->w, r->n, gh, &r->gate);
     r->rgate.verdict = gate_verdict_name(r->gate.verdict);
     r->rgate.reason = r->gate.reason;
     r->rgate.exit_code = r->gate.exit_code;
@@ -480,7 +453,12 @@ static void decide(struct runner *r)
     for (size_t i = 0; i < r->n; i++) {
         if (!gh[i].reported)
             continue;
-        if (gh[i].lock_held)
+        if (gh[i].check_only) {
+            /* judged: nothing runs there, its script may end now */
+            host_finish(&r->s.tab, i, HOST_CHECKED, NULL);
+            tchan_free(r->w[i].chan);
+            r->w[i].chan = NULL;
+        } else if (gh[i].lock_held)
             host_finish(&r->s.tab, i, HOST_REFUSED, "locked by %s",
                         gh[i].lock_holder && *gh[i].lock_holder
                             ? gh[i].lock_holder
@@ -615,7 +593,7 @@ static void summarize(struct runner *r, const struct host_state *rows,
                                 : 0;
         sr[i].release = preflight_release_id(&r->w[i].pf);
         sr[i].revision = s->release ? s->revision : NULL;
-        if (s->task_state == TASK_ABSENT)
+        if (s->task_state == TASK_ABSENT && !r->w[i].ph->check_only)
             absent++;
         sr[i].error = s->error[0] ? s->error : NULL;
     }
@@ -715,29 +693,6 @@ static void runner_release(struct runner *r)
     pthread_mutex_destroy(&r->s.fail_lock);
 }
 
-/* Sessions stay open across the gate: room for a socket and a log per
- * host (and the wake-up of a run's input: per_host 3), and a margin for
- * agents, known_hosts and the record. Refusing up front beats hosts
- * failing one by one for lack of descriptors. */
-static int fd_budget(size_t hosts, unsigned per_host, char *err)
-{
-    struct rlimit rl;
-    rlim_t want = (rlim_t)hosts * per_host + 64;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
-        return 0;
-    rl.rlim_cur =
-        rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
-        return errf(err,
-                    "%zu hosts need about %llu open files, but the limit is "
-                    "%llu (ulimit -n); raise it or select fewer hosts",
-                    hosts, (unsigned long long)want,
-                    (unsigned long long)rl.rlim_cur);
-    return 0;
-}
-
 static size_t *all_hosts(size_t n)
 {
     size_t *v = xcalloc(n ? n : 1, sizeof(*v));
@@ -755,7 +710,9 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
     bool joined;
     int code;
 
-    if (fd_budget(p->nhosts, p->input ? 3 : 2, err))
+    /* sessions stay open across the gate: a socket and a log per host,
+     * and the wake-up of a run's input */
+    if (fd_limit_reserve(p->nhosts, p->input ? 3 : 2, err))
         return EXIT_USAGE;
     if (runner_init(&r, p, o, err)) {
         runner_release(&r);

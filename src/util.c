@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -482,4 +483,23 @@ void time_format_iso(int64_t wall_ms, char *buf, size_t n)
     snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
              (int)(wall_ms % 1000));
+}
+
+int fd_limit_reserve(size_t hosts, unsigned per_host, char *err)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)hosts * per_host + 64;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return 0;
+    rl.rlim_cur =
+        rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
+        return errf(err,
+                    "%zu hosts need about %llu open files, but the limit is "
+                    "%llu (ulimit -n); raise it or select fewer hosts",
+                    hosts, (unsigned long long)want,
+                    (unsigned long long)rl.rlim_cur);
+    return 0;
 }

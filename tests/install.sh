@@ -125,7 +125,7 @@ done
 # them all with the installed completion.
 cat >"$tmp/cases" <<CASES
 $proj|oneoff r|run
-$proj|oneoff |run exec console check hosts tasks history show status logs cancel help
+$proj|oneoff |run exec console promote check hosts tasks history show status logs cancel help
 $proj|oneoff help c|console check cancel
 $proj|oneoff console |migrate report
 $proj|oneoff check --ti|

@@ -43,6 +43,8 @@ enum opt_bit {
     OPT_STDIN = 1u << 15,                    /* --no-stdin (run, exec) */
     OPT_DETACH = 1u << 16,                   /* --detach */
     OPT_FOLLOW = 1u << 17,                   /* --follow (logs) */
+    OPT_GATE = 1u << 18,                     /* --skip-gate: past the gate */
+    OPT_PROMOTE = 1u << 19, /* --from STAGE, --to STAGE (promote) */
 };
 
 enum host_key_policy { HOST_KEY_STRICT, HOST_KEY_ACCEPT_NEW };
@@ -89,6 +91,9 @@ struct options {
     bool no_stdin;           /* --no-stdin */
     bool detach;             /* run --detach */
     bool follow;             /* logs --follow */
+    /* OPT_GATE, OPT_PROMOTE */
+    bool skip_gate;
+    char *from_stage, *to_stage;
 };
 
 #define DEFAULT_PARALLEL 64

@@ -24,15 +24,17 @@ extern const struct command cmd_tasks;
 extern const struct command cmd_run;
 extern const struct command cmd_exec;
 extern const struct command cmd_check;
+extern const struct command cmd_promote;
 extern const struct command cmd_history;
 extern const struct command cmd_show;
 extern const struct command cmd_console;
 
 struct console;
 
-/* What run, exec and console share (cmd_run.c): the plan (with con, one
- * host), --dry-run, the checks, the confirmation, then the runner.
- * Returns the process exit code. */
+/* What run, exec, console and promote share (cmd_run.c): runs t on the
+ * stage o->stage: the plan (with con, one host), the refusals known before
+ * connecting, --dry-run, the confirmation, the run (writing o->report when
+ * set). Returns the process exit code. */
 int command_run_task(struct options *o, struct task *t, struct console *con);
 /* The words after "--" as one command line: one word is a shell command
  * line; several are a command and its arguments, each quoted. Caller

@@ -46,6 +46,7 @@ enum host_outcome {
     HOST_REFUSED, /* nothing ran: drift, lock, another host's failure */
     HOST_SKIPPED, /* not started: max_fail reached */
     HOST_READY,   /* --preflight and check: ready, nothing run */
+    HOST_CHECKED, /* a check-only host: its release was checked */
 };
 
 /* "pending", "connecting", ... and "ok", "failed", ...: the one table of

@@ -35,6 +35,8 @@ struct plan_host {
     char *task_file;    /* "tasks/NAME.yml", looked for in the release */
     char *script;       /* the run script with placeholders, for --dry-run */
     struct runtime rt;  /* the host's runtime keys, the task's over them */
+    bool check_only;    /* in the stage selection, not run on: its release
+                           is checked (SCRIPT_CHECK, no lock), nothing runs */
 };
 
 struct plan {
@@ -44,8 +46,9 @@ struct plan {
     /* args as history, records, logs and the console show them: values of
      * the task's secret_args masked (history_mask_args()) */
     struct strlist shown_args;
-    struct plan_host *hosts;
+    struct plan_host *hosts; /* inventory order; run and check-only hosts */
     size_t nhosts;
+    size_t nrun;      /* hosts the task runs on (not check_only) */
     bool confirm;     /* the stage or the task asks for confirmation */
     long wait_lock_s; /* 0: a held lock refuses the run */
     bool check_locks; /* preflight reports every held lock (check) */
@@ -55,7 +58,11 @@ struct plan {
     const char *job, *job_run, *hist;
 };
 
-/* Selects the hosts and composes their scripts. Errors are usage or
+/* Selects the hosts and composes their scripts. When the task's run_on
+ * narrows the stage selection (--limit, --role) and no --release pins the
+ * release, the other hosts of that selection are in the plan too, as
+ * check_only: the release agreement spans the whole stage selection, so a
+ * migration never runs while the stage is half deployed. Errors are usage or
  * configuration errors (exit 2): a --limit that matches no host, no or two
  * primaries, arguments to a task with `args: none`, an empty selection, an
  * env name the script reserves (oneoff_*), a command line too long for
@@ -98,7 +105,8 @@ void rollout_release(struct rollout *r);
  * this run's nonce (SCRIPT_NONCE_LEN hex digits), run id and lock holder
  * line (cut to SCRIPT_RUN_ID_MAX and SCRIPT_HOLDER_MAX bytes; plan_build()
  * checked that the line fits a host with values that long). The task's
- * arguments follow in SCRIPT_RUN mode only. Caller frees. */
+ * arguments follow in SCRIPT_RUN mode only; a check-only host always gets
+ * SCRIPT_CHECK. Caller frees. */
 char *plan_command(const struct plan *p, const struct plan_host *ph,
                    enum script_mode mode, const char *nonce, const char *run_id,
                    const char *lock_holder);

@@ -116,9 +116,10 @@ struct record_host {
     int64_t started_ms, connected_ms, finished_ms; /* wall; 0: not yet */
     const char *log_path;
     const char *error;
-    const char *release;           /* resolved release directory */
-    const char *revision;          /* first line of its revision file */
-    const char *task_in_release;   /* same | differs | absent | unknown */
+    const char *release;         /* resolved release directory */
+    const char *revision;        /* first line of its revision file */
+    const char *task_in_release; /* same | differs | absent | unknown */
+    bool checked_only; /* in the stage selection, the task not run here */
     struct record_output out, err; /* stdout; stderr with set-up output */
 };
 

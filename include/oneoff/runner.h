@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "oneoff/gate.h"
 #include "oneoff/output.h"
 #include "oneoff/plan.h"
 #include "oneoff/transport.h"
@@ -42,6 +43,9 @@ struct runner_opts {
     bool diff, quiet, verbose;
     enum summary_mode summary;
     int64_t silent_after_ms; /* 0: PROGRESS_SILENT_MS */
+    /* the promotion gate, judged after the preflight with the revision
+     * the hosts reported (revision is filled in); NULL: none */
+    const struct promotion_input *promotion;
     /* what the history and run.json say of the run (history.h) */
     const char *reason;              /* --reason, or NULL */
     const char *email;               /* git user.email, or NULL */

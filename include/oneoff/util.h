@@ -112,4 +112,10 @@ int64_t clock_wall_ms(void);
 /* "2026-11-21T09:12:34.123Z" into buf (>= 32 bytes). */
 void time_format_iso(int64_t wall_ms, char *buf, size_t n);
 
+/* Raises the soft limit of open files to what `hosts` hosts need at
+ * per_host descriptors each, plus a margin for agents, known_hosts and the
+ * record, or fails with a message saying so: refusing up front beats hosts
+ * failing one by one for lack of descriptors. */
+int fd_limit_reserve(size_t hosts, unsigned per_host, char *err);
+
 #endif

@@ -176,21 +176,21 @@ EOF
     expect_match "$(jget refused)" 'needs confirmation' "report refused"
 }
 
-# A configuration error found after the plan (a task key this version refuses): exit 2, and
-# the report says why.
+# A configuration error found after the plan (a console task given to `run`): exit 2, and the
+# report says why.
 test_rec_config_error_report() {
-    rec_task rec-once <<'EOF'
-description: a once-only fix
-once: true
+    rec_task rec-pty <<'EOF'
+description: a console
+pty: true
 command: echo fixed
 EOF
-    oo once run rec-once -s test -l h1 --report "$W/report.json"
+    oo pty run rec-pty -s test -l h1 --report "$W/report.json"
     expect_rc 2
     expect_valid_json "$W/report.json"
     JSON=$W/report.json
     expect_json exit_code 2
     expect_json hosts.# 0
-    expect_match "$(jget refused)" "'once' is not supported" "report refused"
+    expect_match "$(jget refused)" "needs a terminal .* oneoff console" "report refused"
 }
 
 # Regression: a host name with ESC and BEL was refused, but the message printed those bytes

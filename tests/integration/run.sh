@@ -983,6 +983,7 @@ test_report_unwritable() {
 . "$HERE/records.sh" # more test_* functions: lost writes, --report, escaped messages
 . "$HERE/interfaces.sh" # more test_* functions: run.json's format, --json, JUnit, help
 . "$HERE/view.sh" # more test_* functions: gathered output, big summaries, -q, -v, progress
+. "$HERE/promote.sh" # more test_* functions: one release per stage, dry runs, promotion
 . "$HERE/history.sh" # more test_* functions: history on the hosts, reasons, once, secret_args
 . "$HERE/sshcfg.sh" # more test_* functions: ssh config, agent, certificates, keepalives, pacing
 . "$HERE/hostkeys.sh" # more test_* functions: host certificates, @revoked, hashed, HostKeyAlias

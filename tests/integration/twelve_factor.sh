@@ -489,17 +489,19 @@ test_run_on_primary_one_role() {
     expect_rc 0
     tf_expect_markers h1
     has_line "$OUT" "h1 | ran on h1"
-    expect_counts "1 ok, 0 failed, 0 unreachable"
-    expect_json hosts.# 1
+    # the other hosts of the stage are checked (one release), not run on
+    expect_counts "1 ok, 0 failed, 0 unreachable, 5 checked"
+    expect_json hosts.# 6
     expect_json hosts.h1.status ok
+    expect_json hosts.h2.status checked
 
     rm -f "$W"/m/*
     tf_where_task tf-one one
     oo one run tf-one -s test -l 'h*,!h1,!h2'
     expect_rc 0
     tf_expect_markers h3
-    expect_counts "1 ok, 0 failed, 0 unreachable"
-    expect_json hosts.# 1
+    expect_counts "1 ok, 0 failed, 0 unreachable, 3 checked"
+    expect_json hosts.# 4
 
     rm -f "$W"/m/*
     tf_stage tf-roles <<EOF
@@ -515,8 +517,8 @@ EOF
     oo web run tf-web -s tf-roles
     expect_rc 0
     tf_expect_markers h2 h3
-    expect_counts "2 ok, 0 failed, 0 unreachable"
-    expect_json hosts.# 2
+    expect_counts "2 ok, 0 failed, 0 unreachable, 2 checked"
+    expect_json hosts.# 4
 }
 
 # two hosts primary for different roles and a task without a role: refused, both named,

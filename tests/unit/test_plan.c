@@ -518,6 +518,79 @@ static void test_become(void **state)
     plan_opts_release(&o);
 }
 
+/* run_on narrows the stage selection; the hosts it leaves out stay in the
+ * plan as check-only hosts (their release must agree), unless --release
+ * pins the release or the task is an ad-hoc command. */
+static void test_check_only_hosts(void **state)
+{
+    struct fixture *f = *state;
+    const struct task *t = use_task(f, "command: bin/migrate\n"
+                                       "run_on: primary\n"
+                                       "role: db\n"
+                                       "lock: true\n");
+    struct plan_opts o;
+    struct plan p;
+    char err[ERR_MAX] = "";
+    char *line;
+    size_t run = 0;
+
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(plan_build(&p, &f->inv, t, &o, err), 0);
+    assert_int_equal(p.nhosts, 7);
+    assert_int_equal(p.nrun, 1);
+    for (size_t i = 0; i < p.nhosts; i++) {
+        const struct plan_host *ph = &p.hosts[i];
+        bool is_db1 = strcmp(ph->host->name, "db1") == 0;
+        assert_int_equal(ph->check_only, !is_db1);
+        run += !ph->check_only;
+        /* a check-only host is sent the check script, without the lock
+         * and without arguments, whatever mode is asked for */
+        line = plan_command(&p, ph, SCRIPT_RUN, NONCE, RUN_ID, "holder");
+        if (is_db1) {
+            assert_non_null(strstr(line, "oneoff_mode='\\''run'\\''\n"));
+            assert_non_null(strstr(line, "oneoff_lock='\\''t'\\''\n"));
+        } else {
+            assert_non_null(strstr(line, "oneoff_mode='\\''check'\\''\n"));
+            assert_null(strstr(line, "oneoff_lock='\\''t'\\''\n"));
+        }
+        free(line);
+        assert_non_null(strstr(ph->script, ph->check_only
+                                               ? "oneoff_mode='check'\n"
+                                               : "oneoff_mode='run'\n"));
+    }
+    assert_int_equal(run, 1);
+    plan_release(&p);
+
+    /* --limit and --role bound the stage selection */
+    push_words(&o.limits, "db*,web1");
+    assert_int_equal(plan_build(&p, &f->inv, t, &o, err), 0);
+    assert_int_equal(p.nhosts, 3);
+    assert_int_equal(p.nrun, 1);
+    assert_string_equal(p.hosts[0].host->name, "web1");
+    assert_true(p.hosts[0].check_only);
+    assert_false(p.hosts[1].check_only);
+    assert_true(p.hosts[2].check_only);
+    plan_release(&p);
+
+    /* --release pins the release: the task's hosts alone */
+    o.release = "20261101120000";
+    assert_int_equal(plan_build(&p, &f->inv, t, &o, err), 0);
+    assert_int_equal(p.nhosts, 1);
+    assert_int_equal(p.nrun, 1);
+    assert_false(p.hosts[0].check_only);
+    plan_release(&p);
+    o.release = NULL;
+    plan_opts_release(&o);
+
+    /* run_on: all leaves nobody out */
+    t = use_task(f, "command: x\n");
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(plan_build(&p, &f->inv, t, &o, err), 0);
+    assert_int_equal(p.nhosts, 7);
+    assert_int_equal(p.nrun, 7);
+    plan_release(&p);
+}
+
 static void test_plan_contents(void **state)
 {
     struct fixture *f = *state;
@@ -540,15 +613,20 @@ static void test_plan_contents(void **state)
     assert_true(p.confirm); /* the task asks although the stage does not */
     assert_int_equal(p.args.n, 2);
     assert_string_equal(p.args.v[1], "it's 1234");
-    assert_int_equal(p.nhosts, 2);
-    assert_ptr_equal(p.hosts[0].host, inventory_find(&f->inv, "db1"));
-    assert_ptr_equal(p.hosts[1].host, inventory_find(&f->inv, "db2"));
+    assert_int_equal(p.nrun, 2);
+    assert_int_equal(p.nhosts, 7); /* the others are checked only */
+    assert_ptr_equal(p.hosts[3].host, inventory_find(&f->inv, "db1"));
+    assert_ptr_equal(p.hosts[4].host, inventory_find(&f->inv, "db2"));
     for (size_t i = 0; i < p.nhosts; i++) {
         const struct plan_host *ph = &p.hosts[i];
-        char *label = xasprintf("\noneoff_label='task '\\''t'\\'' on host "
-                                "'\\''%s'\\'' of stage "
-                                "'\\''production'\\'''\n",
-                                ph->host->name);
+        char *label;
+
+        if (ph->check_only)
+            continue;
+        label = xasprintf("\noneoff_label='task '\\''t'\\'' on host "
+                          "'\\''%s'\\'' of stage "
+                          "'\\''production'\\'''\n",
+                          ph->host->name);
         assert_non_null(strstr(ph->script, label));
         free(label);
         assert_non_null(strstr(ph->script, "\noneoff_app_dir='/srv/app'\n"));
@@ -726,6 +804,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_on_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_on_role, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_only_hosts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_args_none_refuses_args, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_env_precedence, setup, teardown),
