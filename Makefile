@@ -118,9 +118,10 @@ check: banned format-check shellcheck all unit integration fuzz-smoke \
 unit: $(UNIT_BINS)
 	@sh tests/run-unit.sh $(UNIT_BINS)
 
-# run.sh, then the fault tests (stops, locks), each with a fleet of its own;
-# every suite runs even when one before it failed.
-INTEGRATION_SUITES = run stops locks console containers detached
+# run.sh, then the fault tests (stops, locks) and the jump hosts (jump: a
+# network namespace, root only), each with a fleet of its own; every suite
+# runs even when one before it failed.
+INTEGRATION_SUITES = run stops locks console containers detached jump
 integration: $(O)/oneoff
 	@rc=0; for s in $(INTEGRATION_SUITES); do \
 		echo "ONEOFF=$(CURDIR)/$(O)/oneoff bash tests/integration/$$s.sh"; \
@@ -135,11 +136,16 @@ SUBSET = success_on_all_hosts nonzero_exit_on_one_host signal_death \
 	ctrl_c_stops_remote_work double_ctrl_c ctrl_c_while_connecting \
 	sigterm_like_ctrl_c output_grouped timeout report_file exec \
 	local_transport rec_logs_overflow if_json_events view_gather \
-	view_progress_pty history_lines_on_every_host \
-	history_once_refused_then_forced stage_release_checked_hosts \
-	promotion_gate_reads_the_stage_before
+	view_progress_pty host_certificate_accepted revoked_host_key_refused \
+	history_lines_on_every_host history_once_refused_then_forced \
+	stage_release_checked_hosts promotion_gate_reads_the_stage_before
+# and the jump hosts' pump thread: a run, two hops, many hosts, bulk output
+JUMP_SUBSET = run_through_jump two_hops many_hosts_one_login \
+	bulk_output_through_jump host_certificate_behind_jump
 integration-subset: $(O)/oneoff
 	ONEOFF=$(CURDIR)/$(O)/oneoff bash tests/integration/run.sh $(SUBSET)
+	JUMP_MANY=30 ONEOFF=$(CURDIR)/$(O)/oneoff bash tests/integration/jump.sh \
+		$(JUMP_SUBSET)
 
 # libFuzzer targets (clang); fuzz-smoke replays each corpus and fuzzes for
 # a few seconds. Skipped, with a note, when clang is missing.
@@ -164,6 +170,12 @@ build/fuzz/fuzz_history: tests/fuzz/fuzz_history.c src/history.c src/util.c \
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null) \
 		-o $@ $^ $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null)
+
+build/fuzz/fuzz_known_hosts: tests/fuzz/fuzz_known_hosts.c src/known_hosts.c \
+		src/known_hosts_cert.c src/util.c src/buf.c src/text.c
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $^ \
+		$(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null)
 
 # The node set fuzzer needs neither libyaml nor the YAML loaders; lower
 # bounds on names and on folding work keep each input fast while it tests

@@ -52,8 +52,9 @@ static int resolve_rows(const struct options *o, const struct host **sel,
     set.ssh_config = o->ssh_config;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct host *h = sel[i];
-        struct transport_target tg = {h->name, h->address, h->set.port,
-                                      h->set.user, h->set.identity};
+        struct transport_target tg = {h->name,         h->address,
+                                      h->set.port,     h->set.user,
+                                      h->set.identity, h->set.jump};
         struct ssh_where w;
         rows[i].h = h;
         if (h->set.transport == TRANSPORT_LOCAL) {

@@ -66,8 +66,9 @@ int command_transports(const struct options *o, const struct plan *p,
     out->per_host = xcalloc(p->nhosts ? p->nhosts : 1, sizeof(*out->per_host));
     for (size_t i = 0; i < p->nhosts; i++) {
         const struct host *h = p->hosts[i].host;
-        struct transport_target tg = {h->name, h->address, h->set.port,
-                                      h->set.user, h->set.identity};
+        struct transport_target tg = {h->name,         h->address,
+                                      h->set.port,     h->set.user,
+                                      h->set.identity, h->set.jump};
         if (h->set.transport == TRANSPORT_LOCAL) {
             out->per_host[i] = out->local;
             continue;

@@ -83,8 +83,8 @@ static void fetch_one(void *ctx, size_t i)
     struct fetch *all = ctx;
     struct fetch_host *f = &all->v[i];
     const struct host *h = f->ph->host;
-    struct transport_target tg = {h->name, h->address, h->set.port, h->set.user,
-                                  h->set.identity};
+    struct transport_target tg = {h->name,     h->address,      h->set.port,
+                                  h->set.user, h->set.identity, h->set.jump};
     struct transport_sink sink = {.ctx = f,
                                   .connected = sink_connected,
                                   .data = sink_data,

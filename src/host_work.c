@@ -312,8 +312,9 @@ void host_work_preflight(struct worker_host *w)
     size_t i = w->i;
     const struct host *host = w->ph->host;
     struct host_update u = HOST_UPDATE(PHASE_CONNECTING);
-    struct transport_target tg = {host->name, host->address, host->set.port,
-                                  host->set.user, host->set.identity};
+    struct transport_target tg = {host->name,         host->address,
+                                  host->set.port,     host->set.user,
+                                  host->set.identity, host->set.jump};
     struct transport_cmd cmd;
     struct transport_result res;
     char holder[512], err[ERR_MAX];

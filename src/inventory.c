@@ -28,15 +28,15 @@ static const char *const top_keys[] = {
     "stage", "confirm", "promote_from", "require_reason", "defaults",
     "hosts", NULL};
 static const char *const setting_keys[] = {
-    "user",          "port",      "app_dir",    "release",
-    "revision_file", "env_file",  "env",        "become",
-    "identity",      "transport", "runtime",    "engine",
-    "container",     "image_of",  "network_of", NULL};
+    "user",     "port",   "app_dir",   "release",  "revision_file",
+    "env_file", "env",    "become",    "identity", "transport",
+    "runtime",  "engine", "container", "image_of", "network_of",
+    "jump",     NULL};
 static const char *const host_keys[] = {
     "address",   "roles",    "primary",       "user",     "port",
     "app_dir",   "release",  "revision_file", "env_file", "env",
     "become",    "identity", "transport",     "runtime",  "engine",
-    "container", "image_of", "network_of",    NULL};
+    "container", "image_of", "network_of",    "jump",     NULL};
 
 bool name_valid(const char *s)
 {
@@ -79,6 +79,7 @@ void inventory_settings_release(struct host_settings *s)
     free(s->revision_file);
     free(s->become);
     free(s->identity);
+    free(s->jump);
     strlist_clear(&s->env_file);
     kvlist_clear(&s->env);
     runtime_release(&s->rt);
@@ -103,6 +104,7 @@ static void settings_copy(struct host_settings *dst,
     kvlist_merge(&dst->env, &src->env);
     dst->become = dup_or_null(src->become);
     dst->identity = dup_or_null(src->identity);
+    dst->jump = dup_or_null(src->jump);
     dst->transport = src->transport;
     dst->transport_set = src->transport_set;
     runtime_copy(&dst->rt, &src->rt);
@@ -159,6 +161,37 @@ bad:
                     what, inside, *out);
 }
 
+/* jump: "none", or jump hosts as ProxyJump spells them: [user@]host[:port]
+ * or ssh://[user@]host[:port], comma-separated, the first connected to
+ * first. The ssh config resolves each name as for ssh -J. */
+static int read_jump(const struct ydoc *d, const struct ynode *v,
+                     const char *what, char **out, char *err)
+{
+    const char *p;
+    bool start = true;
+
+    if (ydoc_str(d, v, what, out, err))
+        return -1;
+    for (p = *out; *p; p++) {
+        if (start && (*p == '-' || *p == ','))
+            goto bad;
+        start = *p == ',';
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                    "0123456789._-@:,[]/%",
+                    *p))
+            goto bad;
+    }
+    if (**out == '\0' || start)
+        goto bad;
+    return 0;
+bad:
+    return ydoc_err(d, v, err,
+                    "'%s' must be jump hosts as ProxyJump writes them "
+                    "([user@]host[:port], comma-separated) or 'none', not "
+                    "'%s'",
+                    what, *out);
+}
+
 int inventory_read_setting(const struct ydoc *d, const char *key,
                            const char *what, const struct ynode *v,
                            struct host_settings *s, char *err)
@@ -199,6 +232,8 @@ int inventory_read_setting(const struct ydoc *d, const char *key,
         return read_path(d, v, what, &s->identity, err);
     if (runtime_is_key(key))
         return runtime_read(d, key, what, v, &s->rt, err);
+    if (strcmp(key, "jump") == 0)
+        return read_jump(d, v, what, &s->jump, err);
     if (strcmp(key, "transport") != 0)
         return ydoc_err(d, v, err, "'%s' is not a setting", key);
     if (ydoc_str(d, v, what, &t, err))

@@ -4,10 +4,11 @@
  * Per host, in the calling worker thread: the host's settings resolved
  * from the ssh config (transport_ssh_host.c), a turn among the connections
  * being set up to the same address (pacing), a connected socket of our own
- * (host_socket_open(): TCP, or a ProxyCommand), a libssh session of its
- * own on it (never a shared ssh_event: in libssh 0.10 one dead socket
- * poisons every session in a shared event), its host key checked and
- * authenticated (transport_ssh_auth.c, transport_ssh_keys.c), then one
+ * (host_socket_open(): TCP, a ProxyCommand, or a channel through its jump
+ * hosts, transport_ssh_jump.c), a libssh session of its own on it (never
+ * a shared ssh_event: in libssh 0.10 one dead socket poisons every session
+ * in a shared event), its host key checked (transport_ssh_hostkey.c) and
+ * authenticated (transport_ssh_keys.c), then one
  * channel (with a terminal when asked), and a callback-driven pump on a
  * one-session event with a 100 ms tick until the channel is CLOSED (not at
  * EOF: exit-status may arrive after it). The pump sends OpenSSH's
@@ -16,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include "transport_ssh_int.h"
+#include "transport_ssh_jump.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,14 +27,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 struct chan_state {
@@ -86,14 +85,6 @@ static void on_exit_signal(ssh_session s, ssh_channel c, const char *sig,
     snprintf(cs->signal, sizeof(cs->signal), "%s", sig ? sig : "?");
     cs->core = core != 0;
 }
-
-/* A connected byte stream to a host's SSH server, and what made it. */
-struct host_socket {
-    int fd;
-    int lib_fd;  /* the copy libssh owns (and may close on an error) */
-    pid_t child; /* the ProxyCommand, or 0 */
-    int errfd;   /* what it wrote on stderr (a memory file), or -1 */
-};
 
 /* One command on one host: the session (ours alone), its one channel, the
  * callbacks and the one-session event that pumps it. Lives on the heap:
@@ -204,60 +195,11 @@ static int tcp_connect(const char *host, unsigned port, int64_t deadline,
     return fd;
 }
 
-/* The ProxyCommand in a session of its own, its stdin and stdout one end
- * of a socket pair, its stderr kept for the error message. */
-static int proxy_start(const char *cmd, struct host_socket *hs,
-                       struct transport_result *res)
+int host_socket_link(struct jump_link *link, struct host_socket *hs,
+                     struct transport_result *res)
 {
-    int sv[2];
-    pid_t pid;
-
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-        return fail_resources(res, errno);
-    hs->errfd = memfd_create("oneoff-proxy-stderr", MFD_CLOEXEC);
-    pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(sv[0]);
-        close(sv[1]);
-        return fail_resources(res, e);
-    }
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        setsid();
-        dup2(sv[1], 0);
-        dup2(sv[1], 1);
-        if (hs->errfd >= 0)
-            dup2(hs->errfd, 2);
-        close_range(3, ~0U, 0);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    close(sv[1]);
-    hs->child = pid;
-    return sv[0];
-}
-
-/* Obtains the connected socket for a host: today a TCP connection to its
- * HostName and Port, or its ProxyCommand (a ProxyJump runs `ssh -W` through
- * its hops). A native jump host implementation plugs in here, with
- * o->chain. Returns 0, or -1 with res (UNREACHABLE, ERROR). */
-static int host_socket_open(struct ssh_tp *t, const struct ssh_hostopts *o,
-                            int64_t deadline, struct host_socket *hs,
-                            struct transport_result *res)
-{
-    (void)t;
-    hs->fd = hs->lib_fd = hs->errfd = -1;
-    hs->child = 0;
-    if (o->proxy_command)
-        hs->fd = proxy_start(o->proxy_command, hs, res);
-    else
-        hs->fd = tcp_connect(o->h->hostname, o->h->port, deadline, res);
-    if (hs->fd < 0)
-        return -1;
+    hs->link = link;
+    hs->fd = jump_link_fd(link);
     /* libssh 0.10 closes a caller's socket on some error paths but not on
      * ssh_disconnect(): it gets a copy, reclaimed in host_socket_close() */
     hs->lib_fd = fcntl(hs->fd, F_DUPFD_CLOEXEC, 3);
@@ -266,57 +208,81 @@ static int host_socket_open(struct ssh_tp *t, const struct ssh_hostopts *o,
     return 0;
 }
 
-/* The last line the ProxyCommand wrote on stderr, for a message. */
-static void proxy_said(const struct host_socket *hs, char *out, size_t n)
+int host_socket_open(struct ssh_tp *t, const struct ssh_hostopts *o,
+                     int64_t deadline, struct host_socket *hs,
+                     struct transport_result *res)
 {
-    char b[1024];
-    ssize_t len;
-    char *end, *start;
+    struct jump_link *link = NULL;
 
-    out[0] = '\0';
-    if (hs->errfd < 0 || (len = pread(hs->errfd, b, sizeof(b) - 1, 0)) <= 0)
-        return;
-    b[len] = '\0';
-    end = b + len;
-    while (end > b && (end[-1] == '\n' || end[-1] == '\r'))
-        *--end = '\0';
-    start = strrchr(b, '\n');
-    start = start ? start + 1 : b;
-    if (*start) {
-        struct buf m = BUF_INIT(ERR_MAX);
-        if (buf_addf(&m, " (proxy command: %.200s)", start) == 0)
-            snprintf(out, n, "%s", buf_str(&m));
-        buf_release(&m);
+    hs->fd = hs->lib_fd = -1;
+    hs->link = NULL;
+    res->outcome = OUTCOME_ERROR;
+    if (o->chain.n > 1) {
+        if (jump_attach(t, o, &link, res))
+            return -1;
+        return host_socket_link(link, hs, res);
     }
+    if (o->proxy_command) {
+        if (jump_proxy(o->proxy_command, &link, res->error))
+            return -1;
+        return host_socket_link(link, hs, res);
+    }
+    hs->fd = tcp_connect(o->h->hostname, o->h->port, deadline, res);
+    if (hs->fd < 0)
+        return -1;
+    hs->lib_fd = fcntl(hs->fd, F_DUPFD_CLOEXEC, 3);
+    if (hs->lib_fd < 0)
+        return fail_resources(res, errno);
+    return 0;
 }
 
-/* After ssh_free(): closes what libssh left open of its copy, and ours;
- * stops the ProxyCommand. */
-static void host_socket_close(struct host_socket *hs)
+void host_socket_close(struct host_socket *hs)
 {
     struct stat a, b;
 
     if (hs->lib_fd >= 0 && hs->fd >= 0 && fstat(hs->lib_fd, &a) == 0 &&
         fstat(hs->fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
         close(hs->lib_fd);
-    if (hs->fd >= 0)
+    if (hs->link)
+        jump_link_release(hs->link); /* closes fd */
+    else if (hs->fd >= 0)
         close(hs->fd);
-    if (hs->errfd >= 0)
-        close(hs->errfd);
-    if (hs->child > 0) {
-        int st;
-        for (int i = 0; i < 20 && waitpid(hs->child, &st, WNOHANG) == 0; i++) {
-            if (i == 10)
-                kill(hs->child, SIGTERM);
-            usleep(50 * 1000);
-        }
-        if (waitpid(hs->child, &st, WNOHANG) == 0) {
-            kill(hs->child, SIGKILL);
-            waitpid(hs->child, &st, 0);
-        }
+    hs->fd = hs->lib_fd = -1;
+    hs->link = NULL;
+}
+
+int session_login(struct ssh_tp *t, ssh_session s, const struct ssh_hostopts *o,
+                  struct host_socket *hs, struct transport_result *res)
+{
+    res->outcome = OUTCOME_ERROR;
+    if (set_options(t, s, o, hs->lib_fd, res->error))
+        return -1;
+    errno = 0;
+    if (ssh_connect(s) != SSH_OK) {
+        if (out_of_resources(errno))
+            return fail_resources(res, errno);
+        res->outcome = OUTCOME_UNREACHABLE;
+        errf(res->error, "cannot connect to %s port %u: %s", o->h->hostname,
+             o->h->port, ssh_get_error(s));
+        /* what a ProxyCommand said, or why the jump host was lost */
+        jump_link_explain(hs->link, res->error);
+        return -1;
     }
-    hs->fd = hs->lib_fd = hs->errfd = -1;
-    hs->child = 0;
+    switch (verify_host_key(t, s, o, hs->link, res->error)) {
+    case 0:
+        break;
+    case -2:
+        res->outcome = OUTCOME_ERROR;
+        return -1;
+    default:
+        res->outcome = OUTCOME_HOST_KEY;
+        return -1;
+    }
+    if (authenticate(t, s, o, res->error)) {
+        res->outcome = OUTCOME_AUTH;
+        return -1;
+    }
+    return 0;
 }
 
 static bool stop_asked(void *ctx)
@@ -332,36 +298,10 @@ static int connect_auth(struct ssh_tp *t, struct ssh_chan *c,
                         struct transport_result *res)
 {
     int64_t deadline = clock_mono_ms() + c->o.connect_timeout_ms;
-    char said[300];
 
-    res->outcome = OUTCOME_ERROR;
-    if (host_socket_open(t, &c->o, deadline, &c->hs, res))
+    if (host_socket_open(t, &c->o, deadline, &c->hs, res) ||
+        session_login(t, c->s, &c->o, &c->hs, res))
         return -1;
-    if (set_options(t, c->s, &c->o, c->hs.lib_fd, res->error))
-        return -1;
-    errno = 0;
-    if (ssh_connect(c->s) != SSH_OK) {
-        if (out_of_resources(errno))
-            return fail_resources(res, errno);
-        res->outcome = OUTCOME_UNREACHABLE;
-        proxy_said(&c->hs, said, sizeof(said));
-        return errf(res->error, "cannot connect to %s port %u: %s%s",
-                    c->o.h->hostname, c->o.h->port, ssh_get_error(c->s), said);
-    }
-    switch (verify_host_key(t, c->s, &c->o, res->error)) {
-    case 0:
-        break;
-    case -2:
-        res->outcome = OUTCOME_ERROR;
-        return -1;
-    default:
-        res->outcome = OUTCOME_HOST_KEY;
-        return -1;
-    }
-    if (authenticate(t, c->s, &c->o, res->error)) {
-        res->outcome = OUTCOME_AUTH;
-        return -1;
-    }
     if (sink->connected)
         sink->connected(sink->ctx);
     return 0;
@@ -487,7 +427,7 @@ static int ssh_open(struct transport *base, const struct transport_target *tg,
     c->base.ops = &transport_ssh_ops;
     c->t = t;
     c->cs.sink = sink;
-    c->hs.fd = c->hs.lib_fd = c->hs.errfd = -1;
+    c->hs.fd = c->hs.lib_fd = -1;
     c->wake = -1;
     errno = 0;
     c->s = ssh_new();
@@ -536,6 +476,7 @@ static bool keepalive(struct ssh_chan *c, int64_t now)
              "(ServerAliveInterval %ld x ServerAliveCountMax %d)",
              (long long)((now - c->last_rx) / 1000), c->o.alive_interval_s,
              c->o.alive_count_max);
+        jump_link_explain(c->hs.link, c->lost_error);
         return true;
     }
     if (now - (c->last_sent > c->last_rx ? c->last_sent : c->last_rx) >= iv) {
@@ -638,6 +579,7 @@ static int pump(struct ssh_chan *c)
                 c->lost = true;
                 errf(c->lost_error, "connection lost: %s",
                      *ssh_get_error(c->s) ? ssh_get_error(c->s) : "closed");
+                jump_link_explain(c->hs.link, c->lost_error);
                 break;
             }
         }

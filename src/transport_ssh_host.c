@@ -14,52 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* s single-quoted for /bin/sh. */
-static void sq_add(struct buf *b, const char *s)
-{
-    BUF_MUST(buf_addc(b, '\''));
-    for (; *s; s++) {
-        if (*s == '\'')
-            BUF_MUST(buf_adds(b, "'\\''"));
-        else
-            BUF_MUST(buf_addc(b, *s));
-    }
-    BUF_MUST(buf_addc(b, '\''));
-}
-
-/* What a ProxyJump meant before jump hosts were native, as libssh 0.10
- * turned it into a ProxyCommand: ssh [-F CONFIG] [-l U] [-p P] [-J REST]
- * -W '[%h]:%p' LAST. */
-static char *jump_command(const struct ssh_tp *t, const struct sshcfg_host *h)
-{
-    const struct sshcfg_hop *last = &h->hops[h->nhops - 1];
-    struct buf b = BUF_INIT(4096);
-    char *r;
-
-    BUF_MUST(buf_adds(&b, "exec ssh"));
-    if (t->ssh_config) {
-        BUF_MUST(buf_adds(&b, " -F "));
-        sq_add(&b, t->ssh_config);
-    }
-    if (last->user) {
-        BUF_MUST(buf_adds(&b, " -l "));
-        sq_add(&b, last->user);
-    }
-    if (last->port)
-        BUF_MUST(buf_addf(&b, " -p %u", last->port));
-    if (h->nhops > 1) {
-        const char *comma = strrchr(h->proxy_jump, ',');
-        char *rest = xstrndup(h->proxy_jump, (size_t)(comma - h->proxy_jump));
-        BUF_MUST(buf_adds(&b, " -J "));
-        sq_add(&b, rest);
-        free(rest);
-    }
-    BUF_MUST(buf_addf(&b, " -W '[%s]:%u' ", h->hostname, h->port));
-    sq_add(&b, last->host);
-    r = xstrdup(buf_str(&b));
-    buf_release(&b);
-    return r;
-}
+/* ssh's GlobalKnownHostsFile (its second default, ssh_known_hosts2, is
+ * deprecated) */
+#define GLOBAL_KNOWN_HOSTS "/etc/ssh/ssh_known_hosts"
 
 /* The first file of the list that exists, else the first (accept-new
  * creates it); "none" (an empty list): nothing. */
@@ -73,36 +30,10 @@ static char *pick_known_hosts(const struct strlist *l)
     return xstrdup(l->v[0]);
 }
 
-int hostopts_resolve(struct ssh_tp *t, const struct transport_target *tg,
-                     struct ssh_hostopts *o, char *err)
+/* Everything but the chain, the identities and the pacing key, from h. */
+static void fill(struct ssh_tp *t, const struct sshcfg_host *h,
+                 struct ssh_hostopts *o)
 {
-    struct sshcfg_target st;
-    const struct sshcfg_host *h, *first;
-
-    memset(o, 0, sizeof(*o));
-    memset(&st, 0, sizeof(st));
-    st.alias = tg->name;
-    st.user = tg->user;
-    st.port = tg->port;
-    st.hostname = tg->address;
-    if (sshcfg_resolve_chain(t->cfg, &st, &o->chain, err))
-        return -1;
-    h = o->h = &o->chain.v[o->chain.n - 1];
-    first = &o->chain.v[0];
-    if (o->chain.n > 1)
-        o->proxy_command = jump_command(t, h);
-    else if (sshcfg_proxy_command(h, &o->proxy_command, err))
-        return -1;
-
-    if (t->cli_ids.n) {
-        strlist_copy(&o->identities, &t->cli_ids);
-        o->identities_explicit = true;
-    } else if (tg->identity) {
-        strlist_push_owned(&o->identities, expand_home(tg->identity));
-        o->identities_explicit = true;
-    } else {
-        strlist_copy(&o->identities, &h->identity_files);
-    }
     o->identities_only = h->identities_only || o->identities_explicit;
     strlist_copy(&o->certificates, &h->certificate_files);
 
@@ -125,8 +56,14 @@ int hostopts_resolve(struct ssh_tp *t, const struct transport_target *tg,
     }
     if (o->alive_count_max < 1)
         o->alive_count_max = 1;
-    o->known_hosts = t->known_hosts ? xstrdup(t->known_hosts)
-                                    : pick_known_hosts(&h->known_hosts_files);
+    if (t->known_hosts) {
+        o->known_hosts = xstrdup(t->known_hosts);
+        strlist_push(&o->kh_files, t->known_hosts);
+    } else {
+        o->known_hosts = pick_known_hosts(&h->known_hosts_files);
+        strlist_copy(&o->kh_files, &h->known_hosts_files);
+        strlist_push(&o->kh_files, GLOBAL_KNOWN_HOSTS);
+    }
     if (h->host_key_alias) {
         o->kh_host = xstrdup(h->host_key_alias);
         o->kh_port = 22; /* ssh looks an alias up without the port */
@@ -134,10 +71,64 @@ int hostopts_resolve(struct ssh_tp *t, const struct transport_target *tg,
         o->kh_host = xstrdup(h->hostname);
         o->kh_port = h->port;
     }
+}
+
+int hostopts_resolve(struct ssh_tp *t, const struct transport_target *tg,
+                     struct ssh_hostopts *o, char *err)
+{
+    struct sshcfg_target st;
+    const struct sshcfg_host *h, *first;
+
+    memset(o, 0, sizeof(*o));
+    memset(&st, 0, sizeof(st));
+    st.alias = tg->name;
+    st.user = tg->user;
+    st.port = tg->port;
+    st.hostname = tg->address;
+    st.jump = tg->jump; /* the inventory's jump: wins, as ssh -J */
+    if (sshcfg_resolve_chain(t->cfg, &st, &o->chain, err))
+        return -1;
+    h = o->h = &o->chain.v[o->chain.n - 1];
+    first = &o->chain.v[0];
+    /* through jump hosts, the target's ProxyCommand is not run (the first
+     * hop's is, by the jump host code) */
+    if (o->chain.n == 1 && sshcfg_proxy_command(h, &o->proxy_command, err))
+        return -1;
+
+    if (t->cli_ids.n) {
+        strlist_copy(&o->identities, &t->cli_ids);
+        o->identities_explicit = true;
+    } else if (tg->identity) {
+        strlist_push_owned(&o->identities, expand_home(tg->identity));
+        o->identities_explicit = true;
+    } else {
+        strlist_copy(&o->identities, &h->identity_files);
+    }
+    fill(t, h, o);
     if (o->chain.n > 1)
         o->pace_key = xasprintf("jump %s:%u", first->hostname, first->port);
     else
         o->pace_key = xasprintf("%s:%u", h->hostname, h->port);
+    return 0;
+}
+
+int hostopts_hop(struct ssh_tp *t, const struct sshcfg_host *h, bool first,
+                 struct ssh_hostopts *o, char *err)
+{
+    memset(o, 0, sizeof(*o));
+    o->h = h;
+    if (first && sshcfg_proxy_command(h, &o->proxy_command, err))
+        return -1;
+    /* -i applies to every login; the inventory's identity is the
+     * target's */
+    if (t->cli_ids.n) {
+        strlist_copy(&o->identities, &t->cli_ids);
+        o->identities_explicit = true;
+    } else {
+        strlist_copy(&o->identities, &h->identity_files);
+    }
+    fill(t, h, o);
+    o->pace_key = xasprintf("%s:%u", h->hostname, h->port);
     return 0;
 }
 
@@ -148,9 +139,25 @@ void hostopts_release(struct ssh_hostopts *o)
     strlist_clear(&o->identities);
     strlist_clear(&o->certificates);
     free(o->known_hosts);
+    strlist_clear(&o->kh_files);
     free(o->kh_host);
     free(o->pace_key);
     memset(o, 0, sizeof(*o));
+}
+
+static int preload_all(struct ssh_tp *t, const struct ssh_hostopts *o,
+                       char *err)
+{
+    for (size_t i = 0; i < o->identities.n; i++) {
+        enum id_need need = ID_CONFIGURED;
+        if (o->identities_explicit)
+            need = ID_REQUIRED;
+        else if (o->h->identity_files_default)
+            need = ID_DEFAULT;
+        if (preload(t, o->identities.v[i], need, err))
+            return -1;
+    }
+    return 0;
 }
 
 int transport_ssh_preload(struct transport *base,
@@ -164,13 +171,14 @@ int transport_ssh_preload(struct transport *base,
         hostopts_release(&o);
         return -1;
     }
-    for (size_t i = 0; i < o.identities.n && rc == 0; i++) {
-        enum id_need need = ID_CONFIGURED;
-        if (o.identities_explicit)
-            need = ID_REQUIRED;
-        else if (o.h->identity_files_default)
-            need = ID_DEFAULT;
-        rc = preload(t, o.identities.v[i], need, err);
+    rc = preload_all(t, &o, err);
+    /* the jump hosts' keys too: a passphrase is asked for before the run */
+    for (size_t i = 0; i + 1 < o.chain.n && rc == 0; i++) {
+        struct ssh_hostopts ho;
+        rc = hostopts_hop(t, &o.chain.v[i], i == 0, &ho, err);
+        if (rc == 0)
+            rc = preload_all(t, &ho, err);
+        hostopts_release(&ho);
     }
     hostopts_release(&o);
     return rc;

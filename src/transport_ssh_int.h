@@ -1,10 +1,12 @@
 /*
  * transport_ssh_int.h - what the parts of the SSH transport share:
  * transport_ssh_host.c (the ssh config resolved per host, connection
- * pacing), transport_ssh_auth.c (options, host keys, keys and
- * authentication), transport_ssh_agent.c (ssh-agent, one key at a time)
- * and transport_ssh.c (the socket, sessions, channels, the pump,
- * keepalives). Private to them: the only files that include libssh.
+ * pacing), transport_ssh_auth.c (set-up, libssh's options),
+ * transport_ssh_hostkey.c (the host key check, with known_hosts.h),
+ * transport_ssh_keys.c and transport_ssh_agent.c (keys, ssh-agent, one key
+ * at a time), transport_ssh_jump*.c and transport_ssh_proxy.c (jump hosts,
+ * ProxyCommand) and transport_ssh.c (the socket, sessions, channels, the
+ * pump, keepalives). Private to them: the only files that include libssh.
  *
  * Locking: struct ssh_tp is shared by every worker; its key table,
  * passphrase prompts, known_hosts updates and pacing table are under its
@@ -22,13 +24,16 @@
 #include "oneoff/ssh_config.h"
 #include "oneoff/transport.h"
 
+struct jump_table;
+struct jump_link;
+
 /* A key file, read once per run: its public half (from FILE.pub, else the
  * file itself), whether ssh-agent holds it, and the private key, decrypted
  * only when the agent does not hold it. */
 struct loaded_key {
     char *path;
-    ssh_key pub;  /* NULL: no such key file (error says why) */
-    ssh_key key;  /* decrypted private key; NULL when in the agent */
+    ssh_key pub; /* NULL: no such key file (error says why) */
+    ssh_key key; /* decrypted private key; NULL when in the agent */
     bool in_agent;
     bool missing; /* no such file (nor FILE.pub of an agent key) */
     bool tried;   /* decryption was attempted (error says why it failed) */
@@ -58,7 +63,6 @@ struct pace_slot {
 struct ssh_tp {
     struct transport base; /* first: ops */
     struct sshcfg *cfg;
-    char *ssh_config; /* --ssh-config, for ProxyJump's ssh -F */
     char *known_hosts;
     enum ssh_host_key_policy policy;
     bool policy_set;
@@ -78,6 +82,7 @@ struct ssh_tp {
     pthread_cond_t pace_cond;
     struct pace_slot *pace;
     size_t npace, pace_alloc;
+    struct jump_table *jumps; /* transport_ssh_jump.c; its own lock */
 };
 
 /* How one host is connected: the ssh config's resolution for it (and for
@@ -100,10 +105,20 @@ struct ssh_hostopts {
     int64_t connect_timeout_ms;
     long alive_interval_s; /* 0: no keepalives */
     int alive_count_max;
-    char *known_hosts;   /* read, and written by accept-new */
-    char *kh_host;       /* the name looked up in known_hosts */
-    unsigned kh_port;    /* its port there (22: "host", else "[host]:port") */
-    char *pace_key;      /* "host:port" of the first machine connected to */
+    char *known_hosts; /* written by accept-new, named in messages */
+    /* The known_hosts files read: --known-hosts alone, else the config's
+     * UserKnownHostsFile list and the global file. */
+    struct strlist kh_files;
+    char *kh_host;    /* the name looked up in known_hosts */
+    unsigned kh_port; /* its port there (22: "host", else "[host]:port") */
+    char *pace_key;   /* "host:port" of the first machine connected to */
+};
+
+/* A connected byte stream to a host's SSH server, and what made it. */
+struct host_socket {
+    int fd;                 /* ours: a TCP socket, or link's end */
+    int lib_fd;             /* the copy libssh owns (and may close) */
+    struct jump_link *link; /* a ProxyCommand or a jump host's channel */
 };
 
 extern const struct transport_ops transport_ssh_ops;
@@ -111,6 +126,10 @@ extern const struct transport_ops transport_ssh_ops;
 /* transport_ssh_host.c */
 int hostopts_resolve(struct ssh_tp *t, const struct transport_target *tg,
                      struct ssh_hostopts *out, char *err);
+/* The options of jump host h (the hop of a chain, which keeps owning it):
+ * its ProxyCommand when first is set (the first machine connected to). */
+int hostopts_hop(struct ssh_tp *t, const struct sshcfg_host *h, bool first,
+                 struct ssh_hostopts *out, char *err);
 void hostopts_release(struct ssh_hostopts *o);
 /* Waits until fewer than max_connecting connections to key are being set
  * up, polling stop() every 100 ms; -1 when stop() said to give up. */
@@ -123,10 +142,6 @@ void pace_release(struct ssh_tp *t, const char *key);
  * its own, strict host keys, timeouts, TCP_NODELAY. */
 int set_options(struct ssh_tp *t, ssh_session s, const struct ssh_hostopts *o,
                 int fd, char *err);
-/* 0 when the host key is known and matches; -1 with err (a host key
- * problem); -2 with err when the process is out of descriptors. */
-int verify_host_key(struct ssh_tp *t, ssh_session s,
-                    const struct ssh_hostopts *o, char *err);
 int authenticate(struct ssh_tp *t, ssh_session s, const struct ssh_hostopts *o,
                  char *err);
 /* How much a key must be usable. */
@@ -139,6 +154,35 @@ enum id_need {
 /* Reads the key at path once per run, decrypting it unless ssh-agent holds
  * it (asking for its passphrase on the terminal). */
 int preload(struct ssh_tp *t, const char *path, enum id_need need, char *err);
+
+/* transport_ssh_hostkey.c */
+/* 0 when the host key is known and matches, or is certified by a trusted
+ * CA; -1 with err (a host key problem); -2 with err when the process is
+ * out of descriptors. link: the ProxyCommand or jump link the session runs
+ * over (a certificate is asked for through it), or NULL. */
+int verify_host_key(struct ssh_tp *t, ssh_session s,
+                    const struct ssh_hostopts *o, struct jump_link *link,
+                    char *err);
+
+/* transport_ssh.c */
+/* The connected socket for o's host: TCP, its ProxyCommand, or a channel
+ * through its jump hosts (o->chain). 0, or -1 with res. */
+int host_socket_open(struct ssh_tp *t, const struct ssh_hostopts *o,
+                     int64_t deadline, struct host_socket *hs,
+                     struct transport_result *res);
+/* hs made of link (taken over: host_socket_close() releases it, even
+ * after a failure). 0, or -1 with res. */
+int host_socket_link(struct jump_link *link, struct host_socket *hs,
+                     struct transport_result *res);
+/* After ssh_free(): closes what is left, stops a ProxyCommand, gives a
+ * jump channel back. */
+void host_socket_close(struct host_socket *hs);
+/* Connects session s over hs, checks the host key and authenticates: 0, or
+ * -1 with res (outcome and error). */
+int session_login(struct ssh_tp *t, ssh_session s, const struct ssh_hostopts *o,
+                  struct host_socket *hs, struct transport_result *res);
+
+/* transport_ssh_auth.c */
 /* "host" or "[host]:port", as known_hosts spells it. */
 void endpoint(const struct ssh_hostopts *o, char *out, size_t n);
 bool out_of_resources(int e);

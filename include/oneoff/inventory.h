@@ -28,6 +28,7 @@ struct host_settings {
     struct kvlist env;
     char *become;
     char *identity;
+    char *jump; /* ProxyJump syntax, "none"; NULL: the ssh config's */
     enum transport_kind transport;
     bool transport_set;
     struct runtime rt; /* runtime, engine, container, image_of, network_of */

@@ -96,6 +96,9 @@ struct transport_target {
     unsigned port;        /* 0: from ssh config, else 22 */
     const char *user;     /* NULL: from ssh config, else the local user */
     const char *identity; /* NULL: -i keys, ssh config, agent, defaults */
+    /* Jump hosts, as ProxyJump ("[user@]host[:port],..." or "none"); NULL:
+     * the ssh config's ProxyJump */
+    const char *jump;
 };
 
 /* What to start. */

@@ -986,6 +986,7 @@ test_report_unwritable() {
 . "$HERE/promote.sh" # more test_* functions: one release per stage, dry runs, promotion
 . "$HERE/history.sh" # more test_* functions: history on the hosts, reasons, once, secret_args
 . "$HERE/sshcfg.sh" # more test_* functions: ssh config, agent, certificates, keepalives, pacing
+. "$HERE/hostkeys.sh" # more test_* functions: host certificates, @revoked, hashed, HostKeyAlias
 
 # =============================================================================================
 # tasks shared by the tests

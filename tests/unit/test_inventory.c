@@ -377,6 +377,48 @@ static void test_transport(void **state)
                 PROD ":3:14: 'transport' must be a string, not a list");
 }
 
+static void test_jump(void **state)
+{
+    struct inventory inv;
+
+    (void)state;
+    parse_ok(&inv, NULL,
+             "defaults: { app_dir: /a, jump: 'ops@bastion:2222' }\n"
+             "hosts:\n"
+             "  h1:\n"
+             "  h2: { jump: none }\n"
+             "  h3: { jump: 'outer,ssh://bastion:22' }\n");
+    assert_string_equal(inv.hosts[0].set.jump, "ops@bastion:2222");
+    assert_string_equal(inv.hosts[1].set.jump, "none");
+    assert_string_equal(inv.hosts[2].set.jump, "outer,ssh://bastion:22");
+    inventory_release(&inv);
+    parse_ok(&inv, NULL, "defaults: { app_dir: /a }\nhosts: [h1]\n");
+    assert_null(inv.hosts[0].set.jump);
+    inventory_release(&inv);
+
+    parse_fails(NULL,
+                "defaults: { app_dir: /a }\nhosts:\n  h1: { jump: "
+                "'-oProxyCommand=x' }\n",
+                PROD ":3:15: 'jump' must be jump hosts as ProxyJump writes "
+                     "them ([user@]host[:port], comma-separated) or 'none', "
+                     "not '-oProxyCommand=x'");
+    parse_fails(NULL,
+                "defaults: { app_dir: /a }\nhosts:\n  h1: { jump: 'a,,b' }\n",
+                PROD ":3:15: 'jump' must be jump hosts as ProxyJump writes "
+                     "them ([user@]host[:port], comma-separated) or 'none', "
+                     "not 'a,,b'");
+    parse_fails(NULL,
+                "defaults: { app_dir: /a }\nhosts:\n  h1: { jump: 'a b' }\n",
+                PROD ":3:15: 'jump' must be jump hosts as ProxyJump writes "
+                     "them ([user@]host[:port], comma-separated) or 'none', "
+                     "not 'a b'");
+    parse_fails(NULL,
+                "defaults: { app_dir: /a }\nhosts:\n  h1: { jump: 'a,' }\n",
+                PROD ":3:15: 'jump' must be jump hosts as ProxyJump writes "
+                     "them ([user@]host[:port], comma-separated) or 'none', "
+                     "not 'a,'");
+}
+
 static void test_unknown_keys(void **state)
 {
     (void)state;
@@ -870,6 +912,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_design_example),
+        cmocka_unit_test(test_jump),
         cmocka_unit_test(test_repo_example_files_parse),
         cmocka_unit_test(test_host_overrides),
         cmocka_unit_test(test_hosts_as_list_and_empty_host),

@@ -61,7 +61,7 @@ static int run(const char *command, struct probe *pr,
                struct transport_result *res)
 {
     struct transport *t = transport_local_new();
-    struct transport_target tg = {"local", NULL, 0, NULL, NULL};
+    struct transport_target tg = {"local", NULL, 0, NULL, NULL, NULL};
     struct transport_cmd cmd = {command, false, 0, 0, NULL};
     struct transport_sink sink = sink_of(pr);
     struct tchan *c = NULL;
@@ -122,7 +122,7 @@ static void test_signal_death(void **state)
 static void test_pause_write_resume(void **state)
 {
     struct transport *t = transport_local_new();
-    struct transport_target tg = {"local", NULL, 0, NULL, NULL};
+    struct transport_target tg = {"local", NULL, 0, NULL, NULL, NULL};
     struct transport_cmd cmd = {
         "echo ready; read x; echo \"got $x\"; cat; echo end", false, 0, 0,
         NULL};
@@ -171,7 +171,7 @@ static void test_stop_reaches_a_group_that_ignores_term(void **state)
 static void test_pty_size_and_resize(void **state)
 {
     struct transport *t = transport_local_new();
-    struct transport_target tg = {"local", NULL, 0, NULL, NULL};
+    struct transport_target tg = {"local", NULL, 0, NULL, NULL, NULL};
     struct transport_cmd cmd = {"stty size; echo \"$TERM\"; read x; stty size",
                                 true, 100, 30, "vt220"};
     struct probe pr;

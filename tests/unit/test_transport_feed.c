@@ -70,7 +70,7 @@ static int on_wake(void *ctx)
 static void test_feed_and_again(void **state)
 {
     struct transport *t = transport_local_new();
-    struct transport_target tg = {"local", NULL, 0, NULL, NULL};
+    struct transport_target tg = {"local", NULL, 0, NULL, NULL, NULL};
     struct transport_cmd cmd = {"cat", false, 0, 0, NULL};
     struct transport_result res;
     struct feeder f;
