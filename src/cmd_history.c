@@ -95,10 +95,28 @@ static void print_hosts(const struct history_run *r)
     }
 }
 
+/* A run of another stage that skipped this stage's gate (a mark, no run
+ * here): "h1, h2 / skipped by alice for production: REASON". */
+static void print_gate_skipped(const struct history_run *r)
+{
+    char q[3][256];
+
+    for (size_t i = 0; i < r->skipped_on.n; i++)
+        printf("%s%s", i ? ", " : "",
+               text_escape_msg(r->skipped_on.v[i], q[0], sizeof(q[0])));
+    printf(" / gate skipped by %s for %s: %s",
+           text_escape_msg(r->operator_name ? r->operator_name : "?", q[0],
+                           sizeof(q[0])),
+           text_escape_msg(r->skipped_for, q[1], sizeof(q[1])),
+           text_escape_msg(r->reason ? r->reason : "-", q[2], sizeof(q[2])));
+}
+
 static const char *run_outcome_word(const struct history_run *r)
 {
     enum history_outcome o = history_run_outcome(r);
 
+    if (!r->has_start && r->skipped_for)
+        return "gate skipped";
     return o == HIST_UNKNOWN ? "never ended" : history_outcome_name(o);
 }
 
@@ -123,6 +141,11 @@ static void print_table(const struct history_run *const *runs, size_t n)
                             sizeof(q[2])),
             text_escape_msg(r->release ? r->release : "-", q[3], sizeof(q[3])),
             run_outcome_word(r));
+        if (!r->has_start && r->skipped_for) {
+            print_gate_skipped(r);
+            printf("\n");
+            continue;
+        }
         print_hosts(r);
         if (r->reason)
             printf(" / %s", text_escape_msg(r->reason, q[4], sizeof(q[4])));
@@ -202,10 +225,11 @@ const struct command cmd_history = {
             "the stage, in\nparallel, and prints one table, newest run "
             "first: who ran what, when,\non which release, why, and how it "
             "ended on each host ('started, never\nended' when a host has no "
-            "end line). --limit N shows the newest N runs\n(default 20); "
-            "other --limit values select hosts. Hosts that could not\nbe "
-            "read and lines that do not parse are named on stderr (exit 3 "
-            "when a\nhost could not be read).",
+            "end line; 'gate skipped' for a run of a later\nstage that "
+            "skipped this stage's promotion gate). --limit N shows the\n"
+            "newest N runs (default 20); other --limit values select hosts. "
+            "Hosts\nthat could not be read and lines that do not parse are "
+            "named on stderr\n(exit 3 when a host could not be read).",
     .opts = OPT_STAGE | OPT_SELECT | OPT_SSH | OPT_JSON,
     .run = history_run,
 };

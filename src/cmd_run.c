@@ -414,6 +414,93 @@ static int confirm(const struct plan *p, const struct options *o)
     return EXIT_OK;
 }
 
+/* The stage before (promote_from), ready to reach: its inventory, a plan
+ * over every host of it (any task: only the hosts are used) and their
+ * transports. */
+struct from_stage {
+    struct inventory inv;
+    struct task t;
+    struct plan plan;
+    struct command_transports tps;
+};
+
+static int from_open(const struct options *o, const struct plan *p,
+                     struct from_stage *f, char *why)
+{
+    struct plan_opts all;
+    char err[ERR_MAX];
+
+    if (inventory_load(&f->inv, o->dir, p->inv->promote_from, err)) {
+        snprintf(why, ERR_MAX, "promote_from in %.64s: %.900s", p->inv->path,
+                 err);
+        return -1;
+    }
+    task_adhoc(&f->t, "true");
+    memset(&all, 0, sizeof(all));
+    if (plan_build(&f->plan, &f->inv, &f->t, &all, err) == 0 &&
+        command_transports(o, &f->plan, &f->tps, err) == 0)
+        return 0;
+    snprintf(why, ERR_MAX, "stage '%.64s': %.900s", f->inv.stage, err);
+    plan_release(&f->plan);
+    task_release(&f->t);
+    inventory_release(&f->inv);
+    return -1;
+}
+
+static void from_close(struct from_stage *f)
+{
+    command_transports_release(&f->tps);
+    plan_release(&f->plan);
+    task_release(&f->t);
+    inventory_release(&f->inv);
+}
+
+/* --skip-gate, confirmed: the stage before's hosts that the gate read get
+ * a gate-skipped line for this run, before it starts (a host that cannot
+ * be written is said, and the run goes on). */
+static void note_skipped_gate(const struct options *o, const struct plan *p,
+                              const struct promotion_input *pin,
+                              const char *run_id, const char *email)
+{
+    struct from_stage f;
+    struct strlist failed = {0}, why = {0};
+    struct history_gate_skip g;
+    char op[256], err[ERR_MAX];
+
+    if (from_open(o, p, &f, err)) {
+        fprintf(stderr,
+                "oneoff: warning: the skipped gate is not in the "
+                "history of stage '%s': %s\n",
+                p->inv->promote_from, err);
+        return;
+    }
+    record_operator(op, sizeof(op));
+    memset(&g, 0, sizeof(g));
+    g.run = run_id;
+    g.stage = pin->from_stage;
+    g.to_stage = pin->to_stage;
+    g.task = pin->task_name;
+    g.sha256 = pin->task_sha256;
+    g.operator_name = op;
+    g.email = email;
+    g.reason = o->reason;
+    g.at_ms = clock_wall_ms();
+    if (promotion_note_skip(&f.plan, f.tps.per_host, o->parallel, pin->unread,
+                            pin->nunread, &g, &failed, &why, err) < 0)
+        fprintf(stderr,
+                "oneoff: warning: the skipped gate is not in the "
+                "history of stage '%s': %s\n",
+                pin->from_stage, err);
+    for (size_t i = 0; i < failed.n; i++)
+        fprintf(stderr,
+                "oneoff: warning: the skipped gate is not in the "
+                "history of host %s of stage '%s': %s\n",
+                failed.v[i], pin->from_stage, why.v[i]);
+    strlist_clear(&failed);
+    strlist_clear(&why);
+    from_close(&f);
+}
+
 /* The stage before (promote_from): its hosts' history read into pr, and
  * pin set up for the gate. What can be judged before this stage's
  * preflight (everything but the revision) is judged here: returns
@@ -422,33 +509,17 @@ static int promotion_prepare(const struct options *o, const struct plan *p,
                              struct promotion_read *pr,
                              struct promotion_input *pin, char *why)
 {
-    struct inventory from;
-    struct task t;
-    struct plan fp;
-    struct plan_opts all;
-    struct command_transports tps;
+    struct from_stage f;
     struct gate_result res;
-    char err[ERR_MAX];
-    int rc = EXIT_USAGE;
+    int rc;
 
     memset(pr, 0, sizeof(*pr));
     history_init(&pr->history);
-    if (inventory_load(&from, o->dir, p->inv->promote_from, err)) {
-        snprintf(why, ERR_MAX, "promote_from in %.64s: %.900s", p->inv->path,
-                 err);
+    if (from_open(o, p, &f, why))
         return EXIT_USAGE;
-    }
-    task_adhoc(&t, "true");
-    memset(&all, 0, sizeof(all));
-    if (plan_build(&fp, &from, &t, &all, err) ||
-        command_transports(o, &fp, &tps, err)) {
-        snprintf(why, ERR_MAX, "stage '%.64s': %.900s", from.stage, err);
-        goto out;
-    }
     history_release(&pr->history);
-    promotion_read(&fp, tps.per_host, o->parallel, pr);
-    command_transports_release(&tps);
-    plan_release(&fp);
+    promotion_read(&f.plan, f.tps.per_host, o->parallel, pr);
+    from_close(&f);
     memset(pin, 0, sizeof(*pin));
     pin->from_stage = p->inv->promote_from;
     pin->to_stage = p->inv->stage;
@@ -463,9 +534,6 @@ static int promotion_prepare(const struct options *o, const struct plan *p,
     rc = res.verdict == GATE_GO ? EXIT_OK : res.exit_code;
     snprintf(why, ERR_MAX, "%s", res.reason);
     gate_result_release(&res);
-out:
-    task_release(&t);
-    inventory_release(&from);
     return rc;
 }
 
@@ -476,7 +544,7 @@ static int start(const struct options *o, struct plan *p,
     struct runner_opts ro;
     struct strlist overrides = {0};
     struct job_detach jd;
-    char err[ERR_MAX];
+    char err[ERR_MAX], id[64];
     char *log_root = NULL, *email = NULL;
     int rc;
 
@@ -490,6 +558,13 @@ static int start(const struct options *o, struct plan *p,
             job_detach_done(p, &jd, EXIT_USAGE);
         return EXIT_USAGE;
     }
+    /* the id now: a skipped gate is recorded before the run starts */
+    snprintf(id, sizeof(id), "%s", o->detach ? jd.run_id : "");
+    if (!o->detach)
+        record_new_id(id, sizeof(id));
+    email = git_email(o->dir);
+    if (pin && pin->skip && !o->preflight)
+        note_skipped_gate(o, p, pin, id, email);
     log_root = o->log_dir ? xstrdup(o->log_dir) : xasprintf("%s/log", o->dir);
     memset(&ro, 0, sizeof(ro));
     ro.mode = o->preflight ? RUN_PREFLIGHT : RUN_TASK;
@@ -515,7 +590,7 @@ static int start(const struct options *o, struct plan *p,
     ro.transports = tps.per_host;
     ro.promotion = pin;
     ro.reason = o->reason;
-    ro.email = email = git_email(o->dir);
+    ro.email = email;
     ro.force = o->force;
     if (o->force)
         strlist_push(&overrides, "force");
@@ -533,7 +608,7 @@ static int start(const struct options *o, struct plan *p,
         ro.timeout_ms = o->timeout_ms;
         ro.output = OUT_STREAM;
     }
-    ro.run_id = o->detach ? jd.run_id : NULL;
+    ro.run_id = id;
     err[0] = '\0';
     rc = runner_run(p, &ro, err);
     if (err[0])

@@ -46,10 +46,33 @@ static void print_field(const char *label, const char *v)
         printf("  %-10s %s\n", label, text_escape_msg(v, q, sizeof(q)));
 }
 
+/* A run of a later stage that skipped this stage's promotion gate. */
+static void print_gate_skipped(const struct history_run *r)
+{
+    char q[4][256];
+
+    printf("run %s on stage '%s' skipped the promotion gate of stage '%s' "
+           "for task '%s'\n",
+           text_escape_msg(r->run, q[0], sizeof(q[0])),
+           text_escape_msg(r->skipped_for, q[1], sizeof(q[1])),
+           text_escape_msg(r->stage ? r->stage : "-", q[2], sizeof(q[2])),
+           text_escape_msg(r->task ? r->task : "-", q[3], sizeof(q[3])));
+    print_field("operator", r->operator_name);
+    print_field("email", r->email);
+    print_field("at", r->at);
+    print_field("reason", r->reason);
+    print_field("sha256", r->sha256);
+    print_list("recorded", &r->skipped_on);
+}
+
 static void print_run(const struct history_run *r)
 {
     char q[4][256], dur[32];
 
+    if (!r->has_start && r->skipped_for) {
+        print_gate_skipped(r);
+        return;
+    }
     printf("run %s: %s '%s' on stage '%s'\n",
            text_escape_msg(r->run, q[0], sizeof(q[0])),
            r->task ? "task" : "command",

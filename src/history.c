@@ -197,6 +197,29 @@ void history_mask_args(const struct strlist *args,
     }
 }
 
+char *history_gate_skip_line(const struct history_gate_skip *s)
+{
+    json_t *o = json_object();
+    char at[40], *line;
+
+    time_format_iso(s->at_ms, at, sizeof(at));
+    json_object_set_new(o, "v", json_integer(HISTORY_FORMAT));
+    json_object_set_new(o, "event", json_string("gate-skipped"));
+    json_object_set_new(o, "run", jstr(s->run));
+    json_object_set_new(o, "stage", jstr(s->stage));
+    json_object_set_new(o, "to_stage", jstr(s->to_stage));
+    json_object_set_new(o, "task", jstr(s->task));
+    json_object_set_new(o, "sha256", jstr(s->sha256));
+    json_object_set_new(o, "operator", jstr(s->operator_name));
+    json_object_set_new(o, "email", jstr_or_null(s->email));
+    json_object_set_new(o, "reason", jstr_or_null(s->reason));
+    json_object_set_new(o, "host", jstr(s->host));
+    json_object_set_new(o, "at", json_string(at));
+    line = dump_fitting(o);
+    json_decref(o);
+    return line;
+}
+
 /* ---- parsing ------------------------------------------------------------- */
 
 void history_line_release(struct history_line *l)
@@ -204,7 +227,7 @@ void history_line_release(struct history_line *l)
     char **strs[] = {
         &l->run,           &l->host,   &l->at,      &l->kind,    &l->stage,
         &l->task,          &l->sha256, &l->command, &l->release, &l->revision,
-        &l->operator_name, &l->email,  &l->reason,  &l->signal};
+        &l->operator_name, &l->email,  &l->reason,  &l->signal,  &l->to_stage};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
@@ -262,6 +285,19 @@ static int parse_start(json_t *o, struct history_line *l, char *err)
         get_str(o, "email", true, &l->email, err) ||
         get_str(o, "reason", true, &l->reason, err) ||
         get_list(o, "overrides", &l->overrides, err))
+        return -1;
+    return 0;
+}
+
+static int parse_gate_skipped(json_t *o, struct history_line *l, char *err)
+{
+    if (get_str(o, "stage", false, &l->stage, err) ||
+        get_str(o, "to_stage", false, &l->to_stage, err) ||
+        get_str(o, "task", true, &l->task, err) ||
+        get_str(o, "sha256", false, &l->sha256, err) ||
+        get_str(o, "operator", true, &l->operator_name, err) ||
+        get_str(o, "email", true, &l->email, err) ||
+        get_str(o, "reason", true, &l->reason, err))
         return -1;
     return 0;
 }
@@ -332,6 +368,9 @@ int history_parse_line(const char *line, size_t len, struct history_line *out,
     } else if (strcmp(event, "end") == 0) {
         out->event = HIST_EVENT_END;
         rc = parse_end(o, out, err);
+    } else if (strcmp(event, "gate-skipped") == 0) {
+        out->event = HIST_EVENT_GATE_SKIPPED;
+        rc = parse_gate_skipped(o, out, err);
     } else {
         errf(err, "unknown event");
     }
@@ -354,12 +393,14 @@ static void run_release(struct history_run *r)
 {
     char **strs[] = {&r->run,           &r->kind,    &r->stage,   &r->task,
                      &r->sha256,        &r->command, &r->release, &r->revision,
-                     &r->operator_name, &r->email,   &r->reason,  &r->at};
+                     &r->operator_name, &r->email,   &r->reason,  &r->at,
+                     &r->skipped_for};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         free(*strs[i]);
     strlist_clear(&r->args);
     strlist_clear(&r->overrides);
+    strlist_clear(&r->skipped_on);
     for (size_t i = 0; i < r->nhosts; i++) {
         struct history_host *hh = &r->hosts[i];
         free(hh->host);
@@ -437,6 +478,13 @@ static char *take(char **p)
     return s;
 }
 
+/* *dst = the value of *src (taken), freeing what *dst held. */
+static void put(char **dst, char **src)
+{
+    free(*dst);
+    *dst = take(src);
+}
+
 static void merge_start(struct history_run *r, struct history_line *l)
 {
     struct history_host *hh = host_get(r, l->host);
@@ -452,17 +500,17 @@ static void merge_start(struct history_run *r, struct history_line *l)
     }
     if (r->has_start)
         return;
-    r->has_start = true;
+    r->has_start = true; /* over what a gate-skipped line set */
     r->kind = take(&l->kind);
-    r->stage = take(&l->stage);
-    r->task = take(&l->task);
-    r->sha256 = take(&l->sha256);
+    put(&r->stage, &l->stage);
+    put(&r->task, &l->task);
+    put(&r->sha256, &l->sha256);
     r->command = take(&l->command);
     r->release = take(&l->release);
     r->revision = take(&l->revision);
-    r->operator_name = take(&l->operator_name);
-    r->email = take(&l->email);
-    r->reason = take(&l->reason);
+    put(&r->operator_name, &l->operator_name);
+    put(&r->email, &l->email);
+    put(&r->reason, &l->reason);
     r->args = l->args;
     memset(&l->args, 0, sizeof(l->args));
     r->overrides = l->overrides;
@@ -480,6 +528,26 @@ static void merge_end(struct history_run *r, struct history_line *l)
     hh->exit_code = l->exit_code;
     hh->signal = take(&l->signal);
     hh->duration_ms = l->duration_ms;
+}
+
+/* A gate-skipped line: a mark on the run; its fields only where no start
+ * line gave them. */
+static void merge_gate_skipped(struct history_run *r, struct history_line *l)
+{
+    strlist_push(&r->skipped_on, l->host);
+    if (r->skipped_for)
+        return;
+    r->skipped_for = take(&l->to_stage);
+    if (r->has_start)
+        return;
+    r->stage = take(&l->stage);
+    r->task = take(&l->task);
+    r->sha256 = take(&l->sha256);
+    r->operator_name = take(&l->operator_name);
+    r->email = take(&l->email);
+    r->reason = take(&l->reason);
+    if (r->at == NULL)
+        r->at = take(&l->at);
 }
 
 void history_add_text(struct history *h, const char *host, const char *text,
@@ -502,6 +570,8 @@ void history_add_text(struct history *h, const char *host, const char *text,
             struct history_run *r = run_get(h, l.run);
             if (l.event == HIST_EVENT_START)
                 merge_start(r, &l);
+            else if (l.event == HIST_EVENT_GATE_SKIPPED)
+                merge_gate_skipped(r, &l);
             else
                 merge_end(r, &l);
         } else {
@@ -657,6 +727,8 @@ static json_t *run_json(const struct history_run *r)
         json_array_append_new(hosts, jh);
     }
     json_object_set_new(o, "hosts", hosts);
+    json_object_set_new(o, "gate_skipped_for", jstr(r->skipped_for));
+    json_object_set_new(o, "gate_skipped_on", jlist(&r->skipped_on));
     return o;
 }
 

@@ -2,7 +2,9 @@
  * history_fetch.c - every host's history.jsonl, read in parallel (see
  * history_fetch.h): a worker per host runs the host script's history mode
  * and parses its framed report (preflight.c); the main thread merges the
- * lines in plan order once every worker is done.
+ * lines in plan order once every worker is done. Writing a note to the
+ * hosts' files (history_note()) goes the same way, in the script's note
+ * mode, whose report is only "ready".
  */
 #include "oneoff/history_fetch.h"
 
@@ -22,6 +24,7 @@ struct fetch_host {
     const struct plan_host *ph;
     struct transport *tp;
     const char *nonce;
+    const char *note; /* NULL: read the history */
     struct preflight pf;
     bool malformed;
     char perr[ERR_MAX];
@@ -95,15 +98,17 @@ static void fetch_one(void *ctx, size_t i)
     char why[ERR_MAX];
 
     memset(&cmd, 0, sizeof(cmd));
-    cmd.command = plan_command(f->plan, f->ph, SCRIPT_HISTORY, f->nonce,
-                               "history", "history");
+    cmd.command = f->note ? plan_note_command(f->plan, f->ph, f->nonce, f->note)
+                          : plan_command(f->plan, f->ph, SCRIPT_HISTORY,
+                                         f->nonce, "history", "history");
     transport_result_init(&res);
     if (transport_open(f->tp, &tg, &cmd, &sink, &c, &res) == 0)
         while (tchan_pump(c, &res) == 0)
             ;
     tchan_free(c);
     free((char *)cmd.command);
-    if (f->pf.ready && f->pf.history != PF_HISTORY_NONE)
+    if (f->pf.ready && (f->note ? f->pf.history == PF_HISTORY_WRITTEN
+                                : f->pf.history != PF_HISTORY_NONE))
         return;
     if (f->malformed)
         snprintf(f->error, sizeof(f->error), "%s", f->perr);
@@ -166,6 +171,42 @@ int history_fetch(const struct plan *p, struct transport *const *tps,
                                     "its first 16 MiB were read");
             history_add_text(h, name, buf_str(&f->pf.history_text),
                              f->pf.history_text.len);
+        }
+        preflight_release(&f->pf);
+    }
+    free(items);
+    free(all.v);
+    return (int)bad;
+}
+
+int history_note(const struct plan *p, struct transport *const *tps,
+                 unsigned parallel, char *const *notes, struct strlist *failed,
+                 struct strlist *why, char *err)
+{
+    struct fetch all;
+    char nonce[SCRIPT_NONCE_LEN + 1];
+    size_t *items, n = 0, bad = 0;
+
+    if (script_nonce_new(nonce, err))
+        return -1;
+    all.v = xcalloc(p->nhosts ? p->nhosts : 1, sizeof(*all.v));
+    items = xcalloc(p->nhosts ? p->nhosts : 1, sizeof(*items));
+    for (size_t i = 0; i < p->nhosts; i++) {
+        all.v[i].plan = p;
+        all.v[i].ph = &p->hosts[i];
+        all.v[i].tp = tps[i];
+        all.v[i].nonce = nonce;
+        all.v[i].note = notes[i];
+        if (notes[i])
+            items[n++] = i;
+    }
+    pool_run(items, n, parallel ? parallel : 1, fetch_one, tick, -1, &all);
+    for (size_t k = 0; k < n; k++) {
+        struct fetch_host *f = &all.v[items[k]];
+        if (f->error[0]) {
+            strlist_push(failed, f->ph->host->name);
+            strlist_push(why, f->error);
+            bad++;
         }
         preflight_release(&f->pf);
     }

@@ -133,6 +133,7 @@ static size_t compose_max(const struct script_spec *s)
         assign_max(s->lock) + assign_max(s->lock_holder) +
         assign_max(s->once_sha256) + assign_max(s->command);
 
+    max += assign_max(s->note);
     for (size_t i = 0; i < nfiles; i++)
         max += assign_max(s->env_files->v[i]);
     for (size_t i = 0; i < nenv; i++)
@@ -150,9 +151,12 @@ char *script_compose(const struct script_spec *s)
     buf_init(&b, compose_max(s));
 
     assign(&b, "oneoff_mode",
-           s->mode == SCRIPT_RUN       ? "run"
-           : s->mode == SCRIPT_HISTORY ? "history"
-                                       : "check");
+           s->mode == SCRIPT_RUN            ? "run"
+           : s->mode == SCRIPT_HISTORY      ? "history"
+           : s->mode == SCRIPT_HISTORY_NOTE ? "note"
+                                            : "check");
+    if (s->mode == SCRIPT_HISTORY_NOTE)
+        assign(&b, "oneoff_note", s->note);
     assign_cut(&b, "oneoff_nonce", s->nonce, SCRIPT_NONCE_LEN);
     assign_cut(&b, "oneoff_run_id", s->run_id, SCRIPT_RUN_ID_MAX);
     assign(&b, "oneoff_label", s->label);

@@ -5,7 +5,8 @@
 #     exec [sudo -n -u USER --] /bin/sh -c 'PRELUDE SCRIPT' oneoff 'ARG'...
 # where SCRIPT is this file (embedded into oneoff at build time) and PRELUDE
 # is data only, single-quoted assignments written by src/host_script.c:
-#     oneoff_mode          run | check | history
+#     oneoff_mode          run | check | history | note
+#     oneoff_note          note: the line to append to the history
 #     oneoff_nonce         32 hex digits, new for every run: frames the report
 #     oneoff_run_id        YYYYMMDDTHHMMSSZ-xxxxxx (older ids sort first)
 #     oneoff_label         what runs where, for a reader of --dry-run
@@ -44,7 +45,8 @@
 #      its exact bytes) or task_sha256 (hex digest of a larger one, or
 #      "none" when there is none, "unknown" when it cannot be read), lock
 #      ("free", or "held " and the holder's line), locked (check: a held
-#      lock, "NAME\nHOLDER"), history ("none", "read" or "unreadable")
+#      lock, "NAME\nHOLDER"), history ("none", "read", "unreadable", or
+#      "written" in note mode)
 #      then hist (one line of the history file each: every line in
 #      history mode, with oneoff_once the start lines naming that digest
 #      and the end lines of their runs; hist_tail for a last line without
@@ -63,7 +65,13 @@
 #      shell, in the release reported; anything else, or EOF, exits 0 and
 #      runs nothing. check: wait for EOF on stdin and exit 0. history: the
 #      report comes right after entering app_dir (no env files, no
-#      release) and the script exits 0.
+#      release) and the script exits 0. note: right after entering
+#      app_dir, oneoff_note (a line the client composed: a promotion gate
+#      skipped by a run of the next stage) is appended to the history as
+#      any line (see History), the report is history "written" and
+#      ready, and the script exits 0; a line it cannot append fails as a
+#      set-up does (125, no report). No process is started unless shared/.oneoff is missing
+#      (one mkdir).
 #
 # History. Before the task starts, the client's start line is appended to
 # app_dir/shared/.oneoff/history.jsonl; after it ends, an end line: the
@@ -464,6 +472,16 @@ oneoff_app=$PWD
 if [ "$oneoff_mode" = history ]; then
     LC_ALL=C
     oneoff_report_history ''
+    oneoff_frame ready ''
+    exit 0
+fi
+if [ "$oneoff_mode" = note ]; then
+    oneoff_hist=$oneoff_app/shared/.oneoff/history.jsonl
+    [ -d "$oneoff_app/shared/.oneoff" ] ||
+        PATH=$oneoff_path mkdir -p -- "$oneoff_app/shared/.oneoff" 2>/dev/null
+    oneoff_history_add "$oneoff_note" ||
+        oneoff_fail "cannot append to $oneoff_hist"
+    oneoff_frame history written
     oneoff_frame ready ''
     exit 0
 fi

@@ -318,6 +318,22 @@ char *plan_command(const struct plan *p, const struct plan_host *ph,
     return line;
 }
 
+char *plan_note_command(const struct plan *p, const struct plan_host *ph,
+                        const char *nonce, const char *note)
+{
+    struct script_spec spec;
+    char *label, *script, *line;
+
+    spec_of(p, ph, SCRIPT_HISTORY_NOTE, &spec, &label);
+    spec.nonce = nonce;
+    spec.note = note;
+    script = script_compose(&spec);
+    line = script_command_line(script, ph->become, NULL);
+    free(script);
+    free(label);
+    return line;
+}
+
 static char *filled(char c, size_t n)
 {
     char *s = xmalloc(n + 1);

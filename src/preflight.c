@@ -176,8 +176,10 @@ static int take_frame(struct preflight *pf, const char *key, const char *v,
             pf->history = PF_HISTORY_READ;
         else if (is_value(v, n, "unreadable"))
             pf->history = PF_HISTORY_UNREADABLE;
+        else if (is_value(v, n, "written"))
+            pf->history = PF_HISTORY_WRITTEN;
         else
-            return fail(pf, err, "neither none, read nor unreadable", key);
+            return fail(pf, err, "not none, read, unreadable or written", key);
     } else if (strcmp(key, "lock") == 0) {
         if (pf->lock_checked)
             return fail(pf, err, "repeated", key);

@@ -2,10 +2,12 @@
  * promotion.c - the history of the stage before (see promotion.h): the
  * hosts' files through history_fetch(), and the hosts it could not read
  * (its problems on line 0) named apart, since the gate must not take a
- * host it could not read for one where nothing ran.
+ * host it could not read for one where nothing ran. A skipped gate is
+ * written back to the hosts that were read (history_note()).
  */
 #include "oneoff/promotion.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "oneoff/history_fetch.h"
@@ -39,4 +41,30 @@ void promotion_read_release(struct promotion_read *r)
     history_release(&r->history);
     strlist_clear(&r->unread);
     strlist_clear(&r->why);
+}
+
+int promotion_note_skip(const struct plan *p, struct transport *const *per_host,
+                        unsigned parallel, const char *const *unread,
+                        size_t nunread, struct history_gate_skip *g,
+                        struct strlist *failed, struct strlist *why, char *err)
+{
+    char **notes = xcalloc(p->nhosts ? p->nhosts : 1, sizeof(*notes));
+    int rc;
+
+    for (size_t i = 0; i < p->nhosts; i++) {
+        const char *name = p->hosts[i].host->name;
+        bool read = true;
+        for (size_t k = 0; k < nunread && read; k++)
+            read = strcmp(unread[k], name) != 0;
+        if (!read)
+            continue;
+        g->host = name;
+        notes[i] = history_gate_skip_line(g);
+    }
+    g->host = NULL;
+    rc = history_note(p, per_host, parallel, notes, failed, why, err);
+    for (size_t i = 0; i < p->nhosts; i++)
+        free(notes[i]);
+    free(notes);
+    return rc;
 }

@@ -9,7 +9,9 @@
  * The format is documented in the README ("History on the hosts").
  *
  * One line is one JSON object, either a start line (written on the host
- * after "go", before the task) or an end line (after the task ended). A
+ * after "go", before the task), an end line (after the task ended) or a
+ * gate-skipped line (this stage's promotion gate was skipped by a run on
+ * the stage after it: a mark, not a run of this stage). A
  * run's state on a host is its start line and its end line, or "unknown"
  * when the end line is missing (the client or the host died, or the run is
  * still going). Lines that do not parse are never fatal: they are counted
@@ -79,6 +81,24 @@ char *history_start_line(const struct history_start *s);
  * the closing brace). Caller frees. */
 char *history_end_prefix(const char *run, const char *host);
 
+/* What a gate-skipped line says: run (on to_stage) skipped the promotion
+ * gate that reads this stage's history, with reason. */
+struct history_gate_skip {
+    const char *run;      /* the id of the run on to_stage */
+    const char *stage;    /* this stage (the target's promote_from) */
+    const char *to_stage; /* the stage the run is on */
+    const char *task;
+    const char *sha256;
+    const char *operator_name;
+    const char *email; /* NULL: null */
+    const char *reason;
+    const char *host; /* the host of this stage the line is written on */
+    int64_t at_ms;
+};
+
+/* The gate-skipped line for s, as history_start_line(). Caller frees. */
+char *history_gate_skip_line(const struct history_gate_skip *s);
+
 /* Copies args into out (cleared first), with the value of every KEY=VALUE
  * argument whose KEY (after any leading '-') is in secret_keys replaced by
  * "***". secret_keys may be NULL. */
@@ -98,7 +118,10 @@ struct history_host {
 };
 
 /* One run, merged from the lines of every host that has it. Run-level
- * fields come from the first start line read. */
+ * fields come from the first start line read. A run known only from
+ * gate-skipped lines (has_start false, skipped_for set) is a mark: its
+ * task, sha256, stage, operator, email, reason and at come from the first
+ * such line, and no lookup ever counts it as a run. */
 struct history_run {
     char *run;
     char *kind, *stage, *task, *sha256, *command;
@@ -109,7 +132,11 @@ struct history_run {
     char *at; /* earliest start "at" */
     struct history_host *hosts;
     size_t nhosts, hosts_alloc;
-    bool has_start; /* false: only end lines were read (a cut file) */
+    bool has_start; /* false: only end or gate-skipped lines were read */
+    /* gate-skipped lines: the stage whose run skipped this stage's gate
+     * (NULL: none), and the hosts that have the line */
+    char *skipped_for;
+    struct strlist skipped_on;
 };
 
 /* A host whose history could not be read or had bad lines. */
@@ -128,7 +155,11 @@ struct history {
 };
 
 /* One line, parsed. */
-enum history_event { HIST_EVENT_START, HIST_EVENT_END };
+enum history_event {
+    HIST_EVENT_START,
+    HIST_EVENT_END,
+    HIST_EVENT_GATE_SKIPPED,
+};
 struct history_line {
     enum history_event event;
     char *run, *host, *at;
@@ -137,6 +168,8 @@ struct history_line {
     struct strlist args;
     char *release, *revision, *operator_name, *email, *reason;
     struct strlist overrides;
+    /* gate-skipped (with stage, task, sha256, operator, email, reason) */
+    char *to_stage;
     /* end */
     enum history_outcome outcome;
     int exit_code;

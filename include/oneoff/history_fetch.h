@@ -23,4 +23,15 @@
 int history_fetch(const struct plan *p, struct transport *const *tps,
                   unsigned parallel, struct history *h, char *err);
 
+/* Appends notes[i] (one history line without its newline, shorter than
+ * HISTORY_LINE_MAX; NULL: nothing) to the history file of plan host i, in
+ * parallel, through tps[i]: the host script's note mode, which enters
+ * app_dir and appends the line as the run mode appends its own (one write
+ * with O_APPEND), starting no process. Each host that could not be
+ * written is pushed onto failed, and why onto why. Returns how many, or -1
+ * (err set) when nothing could be started. */
+int history_note(const struct plan *p, struct transport *const *tps,
+                 unsigned parallel, char *const *notes, struct strlist *failed,
+                 struct strlist *why, char *err);
+
 #endif

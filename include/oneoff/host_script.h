@@ -35,9 +35,10 @@
 #define SCRIPT_COMMAND_LINE_MAX (131072 - 1)
 
 enum script_mode {
-    SCRIPT_RUN,     /* take and keep the lock, report, run on "go" */
-    SCRIPT_CHECK,   /* report, test the lock, wait for EOF, run nothing */
-    SCRIPT_HISTORY, /* enter app_dir, report every history line, exit */
+    SCRIPT_RUN,          /* take and keep the lock, report, run on "go" */
+    SCRIPT_CHECK,        /* report, test the lock, wait for EOF, run nothing */
+    SCRIPT_HISTORY,      /* enter app_dir, report every history line, exit */
+    SCRIPT_HISTORY_NOTE, /* enter app_dir, append note to the history */
 };
 
 struct script_spec {
@@ -71,6 +72,9 @@ struct script_spec {
     const char *job;
     const char *job_run; /* the queried run's id */
     const char *hist;    /* detach: JSON members of the history line */
+    /* history note mode: the line to append (one JSON object, no newline,
+     * shorter than HISTORY_LINE_MAX: history_gate_skip_line()) */
+    const char *note;
 };
 
 /* Appends s to b in single quotes: the shell reads back exactly s. Returns

@@ -111,4 +111,10 @@ char *plan_command(const struct plan *p, const struct plan_host *ph,
                    enum script_mode mode, const char *nonce, const char *run_id,
                    const char *lock_holder);
 
+/* The command line that appends note (one history line, no newline) to
+ * ph's history file (SCRIPT_HISTORY_NOTE), with this nonce. Caller
+ * frees. */
+char *plan_note_command(const struct plan *p, const struct plan_host *ph,
+                        const char *nonce, const char *note);
+
 #endif

@@ -46,6 +46,7 @@ enum pf_history {
     PF_HISTORY_ABSENT,     /* the host has none yet */
     PF_HISTORY_READ,       /* its lines are in history_text */
     PF_HISTORY_UNREADABLE, /* there, but not readable */
+    PF_HISTORY_WRITTEN,    /* note mode: the line was appended */
 };
 
 /* The most history text a report keeps; more is dropped (history_cut). */

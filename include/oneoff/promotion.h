@@ -31,4 +31,15 @@ void promotion_read(const struct plan *p, struct transport *const *per_host,
                     unsigned parallel, struct promotion_read *out);
 void promotion_read_release(struct promotion_read *r);
 
+/* --skip-gate: appends g's gate-skipped line (history_gate_skip_line(),
+ * g->host set to each host's name) to the history of every host of p (the
+ * stage before, as read by promotion_read()) that is not in unread[0..
+ * nunread), through per_host[i], at most parallel at a time. Hosts that
+ * could not be written are pushed onto failed, with why. Returns how many,
+ * or -1 (err set) when nothing could be started. */
+int promotion_note_skip(const struct plan *p, struct transport *const *per_host,
+                        unsigned parallel, const char *const *unread,
+                        size_t nunread, struct history_gate_skip *g,
+                        struct strlist *failed, struct strlist *why, char *err);
+
 #endif

@@ -343,6 +343,53 @@ test_promotion_gate_reads_the_stage_before() {
     expect_grep "$ERR" "the history of host h1 of stage 'pr-staging' could not be read" "stderr"
 }
 
+# --skip-gate is recorded in both stages' history: every host of the stage before that the gate
+# read gets a gate-skipped line with the run's id (the one in production's history and run.json)
+# and the reason, before the run starts; `history` and `show` on the stage before show it, and
+# it is no run there: the gate still finds nothing that passed
+test_skip_gate_is_recorded_on_the_stage_before() {
+    local run f i reason="ticket 7: it's \$(not run) \"now\""
+    tf_markers
+    pr_stages 'promote_from: pr-staging'
+    pr_migrate pr-mig
+    : >"$(pr_history 1)"
+    : >"$(pr_history 2)"
+    oo skip run pr-mig -s pr-production --skip-gate -m "$reason"
+    expect_rc 0
+    tf_expect_markers h5
+    expect_json overrides '["skip-gate"]'
+    run=$(jget run_id)
+    expect_match "$run" '^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$' "run id"
+    grep -qF "{\"v\":1,\"event\":\"start\",\"run\":\"$run\"," "$(tf_app 5)/shared/.oneoff/history.jsonl" ||
+        fail_run "h5's history has no start line of run $run"
+    for i in 1 2; do
+        f=$(tf_app "$i")/shared/.oneoff/history.jsonl
+        grep -qF "{\"v\":1,\"event\":\"gate-skipped\",\"run\":\"$run\",\"stage\":\"pr-staging\",\"to_stage\":\"pr-production\",\"task\":\"pr-mig\",\"sha256\":\"$(sha <"$DIR/app/tasks/pr-mig.yml")\"," "$f" ||
+            fail_run "h$i's history has no gate-skipped line of run $run: $(tail -n 2 "$f")"
+        grep -qF "\"reason\":\"ticket 7: it's \$(not run) \\\"now\\\"\",\"host\":\"h$i\",\"at\":\"" "$f" ||
+            fail_run "h$i's gate-skipped line lacks the reason: $(tail -n 2 "$f")"
+    done
+    # `history` on staging: a row marked "gate skipped", no corrupt line
+    oo hist history -s pr-staging
+    expect_rc 0
+    expect_grep "$OUT" "^$run .* gate skipped +h1, h2 / gate skipped by [^ ]+ for pr-production: ticket 7: it's" "history table"
+    expect_nogrep "$ERR" "skipped:|not read" "history stderr"
+    oo histjson history -s pr-staging --json
+    expect_rc 0
+    grep -qF "\"gate_skipped_for\":\"pr-production\",\"gate_skipped_on\":[\"h1\",\"h2\"]" "$OUT" ||
+        fail_run "history --json has no gate-skipped mark"
+    oo show show "$run" -s pr-staging
+    expect_rc 0
+    expect_grep "$OUT" "^run $run on stage 'pr-production' skipped the promotion gate of stage 'pr-staging' for task 'pr-mig'" "show"
+    expect_grep "$OUT" "^  recorded +h1 h2$" "show"
+    # the mark is not a run of staging: the gate still refuses
+    rm -f "$W"/m/*
+    oo again run pr-mig -s pr-production
+    expect_rc 4
+    tf_nothing_ran
+    expect_grep "$ERR" "never run on stage 'pr-staging'; nothing was run" "stderr"
+}
+
 # a chain (production <- staging <- rehearsal): only the direct predecessor is read; staging
 # is itself gated by rehearsal
 test_promotion_chain_reads_the_direct_predecessor() {

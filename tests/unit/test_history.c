@@ -351,6 +351,114 @@ static void test_run_json(void **state)
     history_release(&h);
 }
 
+/* A gate-skipped line as the client composes it for host. */
+static char *skipped(const char *run, const char *host, const char *reason)
+{
+    struct history_gate_skip g;
+
+    memset(&g, 0, sizeof(g));
+    g.run = run;
+    g.stage = "staging";
+    g.to_stage = "production";
+    g.task = "fix-orders";
+    g.sha256 = SHA_A;
+    g.operator_name = "ann";
+    g.reason = reason;
+    g.host = host;
+    g.at_ms = 1764579600000;
+    return history_gate_skip_line(&g);
+}
+
+static void test_gate_skipped_line_round_trip(void **state)
+{
+    char *line = skipped("20261201T090000Z-abcdef", "web\"1", "hotfix\n\"x\"");
+    struct history_line l;
+    char err[ERR_MAX];
+
+    (void)state;
+    assert_null(strchr(line, '\n'));
+    assert_non_null(strstr(line, "\"event\":\"gate-skipped\""));
+    assert_int_equal(history_parse_line(line, strlen(line), &l, err), 0);
+    assert_int_equal(l.event, HIST_EVENT_GATE_SKIPPED);
+    assert_string_equal(l.run, "20261201T090000Z-abcdef");
+    assert_string_equal(l.host, "web\"1");
+    assert_string_equal(l.stage, "staging");
+    assert_string_equal(l.to_stage, "production");
+    assert_string_equal(l.task, "fix-orders");
+    assert_string_equal(l.sha256, SHA_A);
+    assert_string_equal(l.operator_name, "ann");
+    assert_null(l.email);
+    assert_string_equal(l.reason, "hotfix\n\"x\"");
+    assert_string_equal(l.at, "2025-12-01T09:00:00.000Z");
+    history_line_release(&l);
+    free(line);
+    /* to_stage is required */
+    line = xstrdup("{\"v\":1,\"event\":\"gate-skipped\",\"run\":\"R\","
+                   "\"host\":\"h\",\"at\":\"x\",\"stage\":\"s\","
+                   "\"sha256\":\"a\"}");
+    assert_int_equal(history_parse_line(line, strlen(line), &l, err), -1);
+    assert_non_null(strstr(err, "to_stage"));
+    history_line_release(&l);
+    free(line);
+}
+
+/* Gate-skipped lines merge into a mark that is shown but never counts as
+ * a run: not a success, not "started, never ended", not a problem. */
+static void test_gate_skipped_is_a_mark(void **state)
+{
+    char *t = NULL;
+    struct history h;
+    struct history_query q = {SHA_A, "staging", NULL};
+    const struct history_run *r;
+    char *js;
+
+    (void)state;
+    history_init(&h);
+    add(&t, skipped("20261201T120000Z-00000a", "web1", "urgent"));
+    add(&t, start("20261201T110000Z-000003", "web1", SHA_A, "rev1"));
+    add(&t, end("20261201T110000Z-000003", "web1", "failed", 1));
+    history_add_text(&h, "web1", t, strlen(t));
+    free(t);
+    t = NULL;
+    add(&t, skipped("20261201T120000Z-00000a", "web2", "urgent"));
+    history_add_text(&h, "web2", t, strlen(t));
+    assert_int_equal(h.nproblems, 0);
+    assert_int_equal(h.bad_lines, 0);
+    history_sort(&h);
+    assert_int_equal(h.n, 2);
+    r = history_find(&h, "20261201T120000Z-00000a");
+    assert_non_null(r);
+    assert_false(r->has_start);
+    assert_string_equal(r->skipped_for, "production");
+    assert_int_equal(r->skipped_on.n, 2);
+    assert_string_equal(r->skipped_on.v[1], "web2");
+    assert_string_equal(r->reason, "urgent");
+    assert_string_equal(r->stage, "staging");
+    assert_int_equal(r->nhosts, 0);
+    /* the lookup sees only the failed run */
+    assert_int_equal(history_lookup(&h, &q, &r), HISTORY_FAILED);
+    assert_string_equal(r->run, "20261201T110000Z-000003");
+    assert_null(history_find(&h, "20261201T110000Z-000003")->skipped_for);
+    js = history_run_json(history_find(&h, "20261201T120000Z-00000a"));
+    assert_non_null(strstr(js, "\"gate_skipped_for\":\"production\""));
+    assert_non_null(strstr(js, "\"gate_skipped_on\":[\"web1\",\"web2\"]"));
+    free(js);
+    history_release(&h);
+    /* a host in both stages: the start line wins over the mark's fields */
+    history_init(&h);
+    add(&t, skipped("20261201T090000Z-000001", "web1", "urgent"));
+    add(&t, start("20261201T090000Z-000001", "web1", SHA_A, "rev1"));
+    add(&t, end("20261201T090000Z-000001", "web1", "succeeded", 0));
+    history_add_text(&h, "web1", t, strlen(t));
+    r = history_find(&h, "20261201T090000Z-000001");
+    assert_true(r->has_start);
+    assert_string_equal(r->skipped_for, "production");
+    assert_string_equal(r->reason, "ticket 42");
+    assert_int_equal(history_lookup(&h, &q, NULL), HISTORY_SUCCEEDED);
+    history_release(&h);
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +471,8 @@ int main(void)
         cmocka_unit_test(test_failed_and_other_revision),
         cmocka_unit_test(test_mask_args),
         cmocka_unit_test(test_run_json),
+        cmocka_unit_test(test_gate_skipped_line_round_trip),
+        cmocka_unit_test(test_gate_skipped_is_a_mark),
     };
 
     return cmocka_run_group_tests_name("history", tests, NULL, NULL);

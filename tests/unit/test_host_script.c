@@ -593,6 +593,54 @@ static void test_task_stdin_detached(void **state)
     free(script);
 }
 
+/* The note mode appends its line as data, whatever it holds, after a
+ * newline, runs nothing else and says "ready"; a history it cannot append
+ * to fails like a set-up. */
+static void test_history_note(void **state)
+{
+    struct app *a = *state;
+    const char *note = "{\"v\":1,\"event\":\"gate-skipped\",\"reason\":"
+                       "\"it's $(touch x) `id` \\\"q\\\" ;|&\"}";
+    char *hist = xasprintf("%s/shared/.oneoff/history.jsonl", a->app_dir);
+    char *want = NULL, *got = NULL;
+    size_t len = 0;
+    struct script_spec s;
+
+    app_spec(a, &s, SCRIPT_HISTORY_NOTE, "touch ran");
+    s.note = note;
+    (void)unlink(hist);
+    for (int sh = 0; sh < HARNESS_NSHELLS; sh++) {
+        struct proc p;
+        char *w = xasprintf("%s\n%s\n", want ? want : "", note);
+        free(want);
+        want = w;
+        run_spec(&p, sh, WORD_NONE, &s, NULL);
+        if (!proc_exited(&p, 0))
+            fail_msg("%s: status 0x%x, stderr %s", harness_shells[sh], p.status,
+                     buf_str(&p.err));
+        assert_int_equal(p.pf_rc, 1);
+        assert_true(p.pf.ready);
+        assert_int_equal(p.pf.history, PF_HISTORY_WRITTEN);
+        assert_int_equal(file_read(hist, 1 << 16, &got, &len), 0);
+        assert_string_equal(got, want);
+        free(got);
+        proc_release(&p);
+    }
+    assert_int_equal(unlink(hist), 0);
+    assert_int_equal(mkdir(hist, 0700), 0);
+    for (int sh = 0; sh < HARNESS_NSHELLS; sh++) {
+        struct proc p;
+        run_spec(&p, sh, WORD_NONE, &s, NULL);
+        assert_true(proc_exited(&p, SCRIPT_SETUP_FAILED));
+        assert_non_null(strstr(buf_str(&p.err), "oneoff: cannot append to"));
+        assert_false(p.pf.ready);
+        proc_release(&p);
+    }
+    assert_int_equal(rmdir(hist), 0);
+    free(want);
+    free(hist);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -609,6 +657,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_setup_failures, app_setup,
                                         app_teardown),
         cmocka_unit_test_setup_teardown(test_full_command_line, app_setup,
+                                        app_teardown),
+        cmocka_unit_test_setup_teardown(test_history_note, app_setup,
                                         app_teardown),
         cmocka_unit_test_setup_teardown(test_task_stdin_detached, app_setup,
                                         app_teardown),
