@@ -153,8 +153,8 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -Iinclude \
 	$(shell $(PKG_CONFIG) --cflags yaml-0.1 2>/dev/null)
 build/fuzz/%: tests/fuzz/%.c src/yaml_doc.c src/inventory.c \
 		src/inventory_ansible.c src/nodeset.c src/nodeset_fold.c \
-		src/nodeset_range.c src/task.c src/digest.c src/text.c src/util.c \
-		src/buf.c
+		src/nodeset_range.c src/task.c src/runtime.c src/digest.c \
+		src/text.c src/util.c src/buf.c
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) -o $@ $^ \
 		$(shell $(PKG_CONFIG) --libs yaml-0.1 libcrypto 2>/dev/null)
