@@ -18,10 +18,7 @@
 
 static int check_run(struct options *o)
 {
-    struct inventory inv;
-    struct task t;
-    struct plan plan;
-    struct command_transports tps;
+    struct stage_hosts sh;
     struct runner_opts ro;
     char err[ERR_MAX];
     char *log_root;
@@ -31,23 +28,11 @@ static int check_run(struct options *o)
         return command_usage_error(&cmd_check, "no stage given (-s STAGE)");
     if (o->positional.n)
         return command_usage_error(&cmd_check, "unexpected argument");
-    if (inventory_load(&inv, o->dir, o->stage, err)) {
+    if (command_stage_open(o, o->stage, "true", &o->plan, &sh, err)) {
         fprintf(stderr, "oneoff: %s\n", err);
         return EXIT_USAGE;
     }
-    task_adhoc(&t, "true");
-    if (plan_build(&plan, &inv, &t, &o->plan, err)) {
-        fprintf(stderr, "oneoff: %s\n", err);
-        task_release(&t);
-        inventory_release(&inv);
-        return EXIT_USAGE;
-    }
-    plan.check_locks = true;
-    if (command_transports(o, &plan, &tps, err)) {
-        fprintf(stderr, "oneoff: %s\n", err);
-        rc = EXIT_USAGE;
-        goto out;
-    }
+    sh.plan.check_locks = true;
     log_root = o->log_dir ? xstrdup(o->log_dir) : xasprintf("%s/log", o->dir);
     memset(&ro, 0, sizeof(ro));
     ro.mode = RUN_CHECK;
@@ -57,17 +42,13 @@ static int check_run(struct options *o)
     ro.report = o->report;
     ro.json = o->json;
     ro.junit = o->junit;
-    ro.transports = tps.per_host;
+    ro.transports = sh.tps.per_host;
     err[0] = '\0';
-    rc = runner_run(&plan, &ro, err);
+    rc = runner_run(&sh.plan, &ro, err);
     if (err[0])
         fprintf(stderr, "oneoff: %s\n", err);
     free(log_root);
-out:
-    command_transports_release(&tps);
-    plan_release(&plan);
-    task_release(&t);
-    inventory_release(&inv);
+    command_stage_close(&sh);
     return rc;
 }
 

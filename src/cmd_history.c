@@ -24,42 +24,25 @@
 int command_history_read(const struct options *o, struct history *h,
                          int *unreadable)
 {
-    struct inventory inv;
-    struct task t;
-    struct plan plan;
-    struct command_transports tps;
+    struct stage_hosts sh;
     char err[ERR_MAX];
     int rc = EXIT_USAGE, bad;
 
     history_init(h);
     *unreadable = 0;
-    if (inventory_load(&inv, o->dir, o->stage, err)) {
+    if (command_stage_open(o, o->stage, "true", &o->plan, &sh, err)) {
         fprintf(stderr, "oneoff: %s\n", err);
         return EXIT_USAGE;
     }
-    task_adhoc(&t, "true");
-    if (plan_build(&plan, &inv, &t, &o->plan, err)) {
-        fprintf(stderr, "oneoff: %s\n", err);
-        goto out_task;
-    }
-    if (command_transports(o, &plan, &tps, err)) {
-        fprintf(stderr, "oneoff: %s\n", err);
-        goto out_plan;
-    }
     signal(SIGPIPE, SIG_IGN);
-    bad = history_fetch(&plan, tps.per_host, o->parallel, h, err);
+    bad = history_fetch(&sh.plan, sh.tps.per_host, o->parallel, h, err);
     if (bad < 0) {
         fprintf(stderr, "oneoff: %s\n", err);
     } else {
         *unreadable = bad;
         rc = EXIT_OK;
     }
-    command_transports_release(&tps);
-out_plan:
-    plan_release(&plan);
-out_task:
-    task_release(&t);
-    inventory_release(&inv);
+    command_stage_close(&sh);
     return rc;
 }
 

@@ -140,10 +140,8 @@ static bool run_id_valid(const char *s)
 
 static int query(struct options *o, const struct command *c, const char *job)
 {
-    struct inventory inv;
-    struct task t;
-    struct plan plan;
-    struct command_transports tps;
+    struct stage_hosts sh;
+    struct plan *plan = &sh.plan;
     struct runner_opts ro;
     char err[ERR_MAX];
     char *log_root;
@@ -155,30 +153,18 @@ static int query(struct options *o, const struct command *c, const char *job)
         return command_usage_error(c, "not a run id (YYYYMMDDTHHMMSSZ-xxxxxx)");
     if (o->stage == NULL)
         return command_usage_error(c, "no stage given (-s STAGE)");
-    if (inventory_load(&inv, o->dir, o->stage, err)) {
+    if (command_stage_open(o, o->stage, ":", &o->plan, &sh, err)) {
         fprintf(stderr, "oneoff: %s\n", err);
-        return EXIT_USAGE;
-    }
-    task_adhoc(&t, ":");
-    if (plan_build(&plan, &inv, &t, &o->plan, err)) {
-        fprintf(stderr, "oneoff: %s\n", err);
-        task_release(&t);
-        inventory_release(&inv);
         return EXIT_USAGE;
     }
     /* app_dir itself: a query works whatever release is deployed */
-    for (size_t i = 0; i < plan.nhosts; i++) {
-        free(plan.hosts[i].release);
-        plan.hosts[i].release = xstrdup(".");
-        plan.hosts[i].rt.kind = RUNTIME_PLAIN;
+    for (size_t i = 0; i < plan->nhosts; i++) {
+        free(plan->hosts[i].release);
+        plan->hosts[i].release = xstrdup(".");
+        plan->hosts[i].rt.kind = RUNTIME_PLAIN;
     }
-    plan.job = job;
-    plan.job_run = o->positional.v[0];
-    if (command_transports(o, &plan, &tps, err)) {
-        fprintf(stderr, "oneoff: %s\n", err);
-        rc = EXIT_USAGE;
-        goto out;
-    }
+    plan->job = job;
+    plan->job_run = o->positional.v[0];
     log_root = o->log_dir ? xstrdup(o->log_dir) : xasprintf("%s/log", o->dir);
     memset(&ro, 0, sizeof(ro));
     ro.mode = RUN_TASK;
@@ -186,17 +172,13 @@ static int query(struct options *o, const struct command *c, const char *job)
     ro.output = OUT_STREAM;
     ro.summary = SUMMARY_SHORT;
     ro.log_root = log_root;
-    ro.transports = tps.per_host;
+    ro.transports = sh.tps.per_host;
     err[0] = '\0';
-    rc = runner_run(&plan, &ro, err);
+    rc = runner_run(plan, &ro, err);
     if (err[0])
         fprintf(stderr, "oneoff: %s\n", err);
     free(log_root);
-    command_transports_release(&tps);
-out:
-    plan_release(&plan);
-    task_release(&t);
-    inventory_release(&inv);
+    command_stage_close(&sh);
     return rc;
 }
 

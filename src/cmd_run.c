@@ -414,45 +414,17 @@ static int confirm(const struct plan *p, const struct options *o)
     return EXIT_OK;
 }
 
-/* The stage before (promote_from), ready to reach: its inventory, a plan
- * over every host of it (any task: only the hosts are used) and their
- * transports. */
-struct from_stage {
-    struct inventory inv;
-    struct task t;
-    struct plan plan;
-    struct command_transports tps;
-};
-
+/* The stage before (promote_from), ready to reach: every host of it. */
 static int from_open(const struct options *o, const struct plan *p,
-                     struct from_stage *f, char *why)
+                     struct stage_hosts *f, char *why)
 {
-    struct plan_opts all;
     char err[ERR_MAX];
 
-    if (inventory_load(&f->inv, o->dir, p->inv->promote_from, err)) {
-        snprintf(why, ERR_MAX, "promote_from in %.64s: %.900s", p->inv->path,
-                 err);
-        return -1;
-    }
-    task_adhoc(&f->t, "true");
-    memset(&all, 0, sizeof(all));
-    if (plan_build(&f->plan, &f->inv, &f->t, &all, err) == 0 &&
-        command_transports(o, &f->plan, &f->tps, err) == 0)
+    if (command_stage_open(o, p->inv->promote_from, "true", NULL, f, err) == 0)
         return 0;
-    snprintf(why, ERR_MAX, "stage '%.64s': %.900s", f->inv.stage, err);
-    plan_release(&f->plan);
-    task_release(&f->t);
-    inventory_release(&f->inv);
+    snprintf(why, ERR_MAX, "stage '%.64s' (promote_from in %.64s): %.800s",
+             p->inv->promote_from, p->inv->path, err);
     return -1;
-}
-
-static void from_close(struct from_stage *f)
-{
-    command_transports_release(&f->tps);
-    plan_release(&f->plan);
-    task_release(&f->t);
-    inventory_release(&f->inv);
 }
 
 /* --skip-gate, confirmed: the stage before's hosts that the gate read get
@@ -462,7 +434,7 @@ static void note_skipped_gate(const struct options *o, const struct plan *p,
                               const struct promotion_input *pin,
                               const char *run_id, const char *email)
 {
-    struct from_stage f;
+    struct stage_hosts f;
     struct strlist failed = {0}, why = {0};
     struct history_gate_skip g;
     char op[256], err[ERR_MAX];
@@ -498,7 +470,7 @@ static void note_skipped_gate(const struct options *o, const struct plan *p,
                 failed.v[i], pin->from_stage, why.v[i]);
     strlist_clear(&failed);
     strlist_clear(&why);
-    from_close(&f);
+    command_stage_close(&f);
 }
 
 /* The stage before (promote_from): its hosts' history read into pr, and
@@ -509,7 +481,7 @@ static int promotion_prepare(const struct options *o, const struct plan *p,
                              struct promotion_read *pr,
                              struct promotion_input *pin, char *why)
 {
-    struct from_stage f;
+    struct stage_hosts f;
     struct gate_result res;
     int rc;
 
@@ -519,7 +491,7 @@ static int promotion_prepare(const struct options *o, const struct plan *p,
         return EXIT_USAGE;
     history_release(&pr->history);
     promotion_read(&f.plan, f.tps.per_host, o->parallel, pr);
-    from_close(&f);
+    command_stage_close(&f);
     memset(pin, 0, sizeof(*pin));
     pin->from_stage = p->inv->promote_from;
     pin->to_stage = p->inv->stage;

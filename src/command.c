@@ -92,3 +92,31 @@ void command_transports_release(struct command_transports *t)
     free(t->per_host);
     memset(t, 0, sizeof(*t));
 }
+
+int command_stage_open(const struct options *o, const char *stage,
+                       const char *command, const struct plan_opts *po,
+                       struct stage_hosts *sh, char *err)
+{
+    struct plan_opts all;
+
+    memset(&all, 0, sizeof(all));
+    if (inventory_load(&sh->inv, o->dir, stage, err))
+        return -1;
+    task_adhoc(&sh->t, command);
+    if (plan_build(&sh->plan, &sh->inv, &sh->t, po ? po : &all, err) == 0) {
+        if (command_transports(o, &sh->plan, &sh->tps, err) == 0)
+            return 0;
+        plan_release(&sh->plan);
+    }
+    task_release(&sh->t);
+    inventory_release(&sh->inv);
+    return -1;
+}
+
+void command_stage_close(struct stage_hosts *sh)
+{
+    command_transports_release(&sh->tps);
+    plan_release(&sh->plan);
+    task_release(&sh->t);
+    inventory_release(&sh->inv);
+}

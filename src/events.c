@@ -3,6 +3,7 @@
  * dumped compact, one line each.
  */
 #include "oneoff/events.h"
+#include "oneoff/json_text.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -25,26 +26,6 @@ void events_release(struct events *e)
 {
     pthread_mutex_destroy(&e->lock);
     e->fd = -1;
-}
-
-static json_t *utf8n(const char *p, size_t n)
-{
-    struct buf b;
-    json_t *j;
-
-    if (p == NULL)
-        return json_null();
-    /* text_utf8() makes at most 3 bytes of each byte */
-    buf_init(&b, 3 * n + 1);
-    BUF_MUST(text_utf8(&b, p, n));
-    j = json_stringn(buf_str(&b), b.len);
-    buf_release(&b);
-    return j ? j : json_null();
-}
-
-static json_t *utf8(const char *s)
-{
-    return s ? utf8n(s, strlen(s)) : json_null();
 }
 
 /* A new event object: "event" and "time" first. */
@@ -93,12 +74,12 @@ void events_run_start(struct events *e, const struct record_run *run,
     o = event_new("run_start");
     hosts = json_array();
     json_object_set_new(o, "format", json_integer(RECORD_FORMAT));
-    json_object_set_new(o, "run_id", utf8(run->run_id));
+    json_object_set_new(o, "run_id", json_text(run->run_id));
     json_object_set_new(o, "mode", json_string(mode));
-    json_object_set_new(o, "stage", utf8(run->stage));
-    json_object_set_new(o, "task", utf8(run->task));
+    json_object_set_new(o, "stage", json_text(run->stage));
+    json_object_set_new(o, "task", json_text(run->task));
     for (size_t i = 0; i < e->n; i++)
-        json_array_append_new(hosts, utf8(e->names[i]));
+        json_array_append_new(hosts, json_text(e->names[i]));
     json_object_set_new(o, "hosts", hosts);
     emit(e, o);
 }
@@ -110,21 +91,22 @@ void events_host_state(struct events *e, size_t i, const struct host_state *s)
     if (e->fd < 0)
         return;
     o = event_new("host_state");
-    json_object_set_new(o, "host", utf8(host_name(e, i)));
+    json_object_set_new(o, "host", json_text(host_name(e, i)));
     json_object_set_new(o, "phase", json_string(host_phase_name(s->phase)));
     json_object_set_new(o, "status", json_string(host_state_status(s)));
     emit(e, o);
     if (s->phase != PHASE_DONE)
         return;
     o = event_new("host_end");
-    json_object_set_new(o, "host", utf8(host_name(e, i)));
+    json_object_set_new(o, "host", json_text(host_name(e, i)));
     json_object_set_new(o, "status", json_string(host_state_status(s)));
     json_object_set_new(o, "exit_code",
                         s->exit_code >= 0 ? json_integer(s->exit_code)
                                           : json_null());
     json_object_set_new(o, "signal",
-                        s->signal[0] ? utf8(s->signal) : json_null());
-    json_object_set_new(o, "error", s->error[0] ? utf8(s->error) : json_null());
+                        s->signal[0] ? json_text(s->signal) : json_null());
+    json_object_set_new(o, "error",
+                        s->error[0] ? json_text(s->error) : json_null());
     json_object_set_new(o, "duration_ms",
                         s->finished_ms && s->started_ms
                             ? json_integer(s->finished_ms - s->started_ms)
@@ -142,11 +124,11 @@ void events_lines(struct events *e, size_t i, enum line_stream st,
         return;
     for (size_t k = 0; k < n; k++) {
         json_t *o = event_new("output");
-        json_object_set_new(o, "host", utf8(host_name(e, i)));
+        json_object_set_new(o, "host", json_text(host_name(e, i)));
         json_object_set_new(
             o, "stream",
             json_string((unsigned)st < LINE_STREAMS ? names[st] : "stderr"));
-        json_object_set_new(o, "text", utf8n(v[k].p, v[k].n));
+        json_object_set_new(o, "text", json_textn(v[k].p, v[k].n));
         json_object_set_new(o, "eol", json_boolean(v[k].eol));
         emit(e, o);
     }
@@ -159,9 +141,10 @@ void events_gate(struct events *e, const struct record_gate *g)
     if (e->fd < 0)
         return;
     o = event_new("gate");
-    json_object_set_new(o, "verdict", utf8(g->verdict));
-    json_object_set_new(
-        o, "reason", g->reason && *g->reason ? utf8(g->reason) : json_null());
+    json_object_set_new(o, "verdict", json_text(g->verdict));
+    json_object_set_new(o, "reason",
+                        g->reason && *g->reason ? json_text(g->reason)
+                                                : json_null());
     json_object_set_new(o, "exit_code", json_integer(g->exit_code));
     emit(e, o);
 }
@@ -174,8 +157,8 @@ void events_run_end(struct events *e, const char *run_id, int exit_code,
     if (e->fd < 0)
         return;
     o = event_new("run_end");
-    json_object_set_new(o, "run_id", utf8(run_id));
+    json_object_set_new(o, "run_id", json_text(run_id));
     json_object_set_new(o, "exit_code", json_integer(exit_code));
-    json_object_set_new(o, "record", utf8(record_path));
+    json_object_set_new(o, "record", json_text(record_path));
     emit(e, o);
 }

@@ -9,6 +9,7 @@
  * reading.
  */
 #include "oneoff/history.h"
+#include "oneoff/json_text.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -43,25 +44,9 @@ bool history_outcome_parse(const char *s, enum history_outcome *out)
 
 /* ---- composing ----------------------------------------------------------- */
 
-/* s as a JSON string: valid UTF-8 whatever it holds. */
-static json_t *jstr(const char *s)
-{
-    struct buf b;
-    json_t *j;
-
-    if (s == NULL)
-        return json_null();
-    buf_init(&b, 3 * strlen(s) + 1);
-    /* text_utf8() makes at most 3 bytes of each byte */
-    BUF_MUST(text_utf8(&b, s, strlen(s)));
-    j = json_stringn(buf_str(&b), b.len);
-    buf_release(&b);
-    return j ? j : json_string("");
-}
-
 static json_t *jstr_or_null(const char *s)
 {
-    return s && *s ? jstr(s) : json_null();
+    return s && *s ? json_text(s) : json_null();
 }
 
 static json_t *jlist(const struct strlist *l)
@@ -69,7 +54,7 @@ static json_t *jlist(const struct strlist *l)
     json_t *a = json_array();
 
     for (size_t i = 0; l && i < l->n; i++)
-        json_array_append_new(a, jstr(l->v[i]));
+        json_array_append_new(a, json_text(l->v[i]));
     return a;
 }
 
@@ -135,17 +120,17 @@ char *history_start_line(const struct history_start *s)
     time_format_iso(s->at_ms, at, sizeof(at));
     json_object_set_new(o, "v", json_integer(HISTORY_FORMAT));
     json_object_set_new(o, "event", json_string("start"));
-    json_object_set_new(o, "run", jstr(s->run));
-    json_object_set_new(o, "kind", jstr(s->kind ? s->kind : "run"));
-    json_object_set_new(o, "host", jstr(s->host));
-    json_object_set_new(o, "stage", jstr(s->stage));
-    json_object_set_new(o, "task", jstr(s->task));
-    json_object_set_new(o, "sha256", jstr(s->sha256));
-    json_object_set_new(o, "command", jstr(s->command));
+    json_object_set_new(o, "run", json_text(s->run));
+    json_object_set_new(o, "kind", json_text(s->kind ? s->kind : "run"));
+    json_object_set_new(o, "host", json_text(s->host));
+    json_object_set_new(o, "stage", json_text(s->stage));
+    json_object_set_new(o, "task", json_text(s->task));
+    json_object_set_new(o, "sha256", json_text(s->sha256));
+    json_object_set_new(o, "command", json_text(s->command));
     json_object_set_new(o, "args", jlist(s->args));
-    json_object_set_new(o, "release", jstr(s->release));
+    json_object_set_new(o, "release", json_text(s->release));
     json_object_set_new(o, "revision", jstr_or_null(s->revision));
-    json_object_set_new(o, "operator", jstr(s->operator_name));
+    json_object_set_new(o, "operator", json_text(s->operator_name));
     json_object_set_new(o, "email", jstr_or_null(s->email));
     json_object_set_new(o, "reason", jstr_or_null(s->reason));
     json_object_set_new(o, "overrides", jlist(s->overrides));
@@ -163,8 +148,8 @@ char *history_end_prefix(const char *run, const char *host)
 
     json_object_set_new(o, "v", json_integer(HISTORY_FORMAT));
     json_object_set_new(o, "event", json_string("end"));
-    json_object_set_new(o, "run", jstr(run));
-    json_object_set_new(o, "host", jstr(host));
+    json_object_set_new(o, "run", json_text(run));
+    json_object_set_new(o, "host", json_text(host));
     s = dump_fitting(o);
     json_decref(o);
     n = strlen(s);
@@ -205,15 +190,15 @@ char *history_gate_skip_line(const struct history_gate_skip *s)
     time_format_iso(s->at_ms, at, sizeof(at));
     json_object_set_new(o, "v", json_integer(HISTORY_FORMAT));
     json_object_set_new(o, "event", json_string("gate-skipped"));
-    json_object_set_new(o, "run", jstr(s->run));
-    json_object_set_new(o, "stage", jstr(s->stage));
-    json_object_set_new(o, "to_stage", jstr(s->to_stage));
-    json_object_set_new(o, "task", jstr(s->task));
-    json_object_set_new(o, "sha256", jstr(s->sha256));
-    json_object_set_new(o, "operator", jstr(s->operator_name));
+    json_object_set_new(o, "run", json_text(s->run));
+    json_object_set_new(o, "stage", json_text(s->stage));
+    json_object_set_new(o, "to_stage", json_text(s->to_stage));
+    json_object_set_new(o, "task", json_text(s->task));
+    json_object_set_new(o, "sha256", json_text(s->sha256));
+    json_object_set_new(o, "operator", json_text(s->operator_name));
     json_object_set_new(o, "email", jstr_or_null(s->email));
     json_object_set_new(o, "reason", jstr_or_null(s->reason));
-    json_object_set_new(o, "host", jstr(s->host));
+    json_object_set_new(o, "host", json_text(s->host));
     json_object_set_new(o, "at", json_string(at));
     line = dump_fitting(o);
     json_decref(o);
@@ -689,45 +674,45 @@ static json_t *run_json(const struct history_run *r)
 {
     json_t *o = json_object(), *hosts = json_array();
 
-    json_object_set_new(o, "run", jstr(r->run));
-    json_object_set_new(o, "kind", jstr(r->kind));
-    json_object_set_new(o, "stage", jstr(r->stage));
-    json_object_set_new(o, "task", jstr(r->task));
-    json_object_set_new(o, "sha256", jstr(r->sha256));
-    json_object_set_new(o, "command", jstr(r->command));
+    json_object_set_new(o, "run", json_text(r->run));
+    json_object_set_new(o, "kind", json_text(r->kind));
+    json_object_set_new(o, "stage", json_text(r->stage));
+    json_object_set_new(o, "task", json_text(r->task));
+    json_object_set_new(o, "sha256", json_text(r->sha256));
+    json_object_set_new(o, "command", json_text(r->command));
     json_object_set_new(o, "args", jlist(&r->args));
-    json_object_set_new(o, "release", jstr(r->release));
-    json_object_set_new(o, "revision", jstr(r->revision));
-    json_object_set_new(o, "operator", jstr(r->operator_name));
-    json_object_set_new(o, "email", jstr(r->email));
-    json_object_set_new(o, "reason", jstr(r->reason));
+    json_object_set_new(o, "release", json_text(r->release));
+    json_object_set_new(o, "revision", json_text(r->revision));
+    json_object_set_new(o, "operator", json_text(r->operator_name));
+    json_object_set_new(o, "email", json_text(r->email));
+    json_object_set_new(o, "reason", json_text(r->reason));
     json_object_set_new(o, "overrides", jlist(&r->overrides));
-    json_object_set_new(o, "at", jstr(r->at));
+    json_object_set_new(o, "at", json_text(r->at));
     json_object_set_new(
         o, "outcome",
         json_string(history_outcome_name(history_run_outcome(r))));
     for (size_t i = 0; i < r->nhosts; i++) {
         const struct history_host *hh = &r->hosts[i];
         json_t *jh = json_object();
-        json_object_set_new(jh, "host", jstr(hh->host));
-        json_object_set_new(jh, "started_at", jstr(hh->started_at));
-        json_object_set_new(jh, "ended_at", jstr(hh->ended_at));
+        json_object_set_new(jh, "host", json_text(hh->host));
+        json_object_set_new(jh, "started_at", json_text(hh->started_at));
+        json_object_set_new(jh, "ended_at", json_text(hh->ended_at));
         json_object_set_new(jh, "outcome",
                             json_string(history_outcome_name(
                                 hh->ended_at ? hh->outcome : HIST_UNKNOWN)));
         json_object_set_new(jh, "exit",
                             hh->exit_code >= 0 ? json_integer(hh->exit_code)
                                                : json_null());
-        json_object_set_new(jh, "signal", jstr(hh->signal));
+        json_object_set_new(jh, "signal", json_text(hh->signal));
         json_object_set_new(jh, "duration_ms",
                             hh->duration_ms >= 0 ? json_integer(hh->duration_ms)
                                                  : json_null());
-        json_object_set_new(jh, "release", jstr(hh->release));
-        json_object_set_new(jh, "revision", jstr(hh->revision));
+        json_object_set_new(jh, "release", json_text(hh->release));
+        json_object_set_new(jh, "revision", json_text(hh->revision));
         json_array_append_new(hosts, jh);
     }
     json_object_set_new(o, "hosts", hosts);
-    json_object_set_new(o, "gate_skipped_for", jstr(r->skipped_for));
+    json_object_set_new(o, "gate_skipped_for", json_text(r->skipped_for));
     json_object_set_new(o, "gate_skipped_on", jlist(&r->skipped_on));
     return o;
 }
@@ -758,10 +743,10 @@ char *history_json(const struct history *h,
         json_array_append_new(a, run_json(runs[i]));
     for (size_t i = 0; i < h->nproblems; i++) {
         json_t *p = json_object();
-        json_object_set_new(p, "host", jstr(h->problems[i].host));
+        json_object_set_new(p, "host", json_text(h->problems[i].host));
         json_object_set_new(p, "line",
                             json_integer((json_int_t)h->problems[i].line));
-        json_object_set_new(p, "what", jstr(h->problems[i].what));
+        json_object_set_new(p, "what", json_text(h->problems[i].what));
         json_array_append_new(pr, p);
     }
     json_object_set_new(o, "runs", a);

@@ -34,7 +34,9 @@ struct fetch_host {
 };
 
 struct fetch {
-    struct fetch_host *v;
+    struct fetch_host *v; /* one per plan host */
+    size_t *items, n;     /* the hosts the script runs on */
+    char nonce[SCRIPT_NONCE_LEN + 1];
 };
 
 static void sink_connected(void *ctx)
@@ -135,26 +137,48 @@ static bool tick(void *ctx, bool ready)
     return true;
 }
 
+/* Runs the history script on the plan's hosts, in parallel: every host,
+ * or with notes those whose note is not NULL (SCRIPT_HISTORY_NOTE). Fills
+ * all->v (one per plan host) and all->items/all->n (the hosts run). */
+static int fetch_all(const struct plan *p, struct transport *const *tps,
+                     unsigned parallel, char *const *notes, struct fetch *all,
+                     char *err)
+{
+    if (script_nonce_new(all->nonce, err))
+        return -1;
+    all->v = xcalloc(p->nhosts ? p->nhosts : 1, sizeof(*all->v));
+    all->items = xcalloc(p->nhosts ? p->nhosts : 1, sizeof(*all->items));
+    all->n = 0;
+    for (size_t i = 0; i < p->nhosts; i++) {
+        all->v[i].plan = p;
+        all->v[i].ph = &p->hosts[i];
+        all->v[i].tp = tps[i];
+        all->v[i].nonce = all->nonce;
+        all->v[i].note = notes ? notes[i] : NULL;
+        if (notes == NULL || notes[i])
+            all->items[all->n++] = i;
+    }
+    pool_run(all->items, all->n, parallel ? parallel : 1, fetch_one, tick, -1,
+             all);
+    return 0;
+}
+
+static void fetch_release(struct fetch *all)
+{
+    for (size_t k = 0; k < all->n; k++)
+        preflight_release(&all->v[all->items[k]].pf);
+    free(all->items);
+    free(all->v);
+}
+
 int history_fetch(const struct plan *p, struct transport *const *tps,
                   unsigned parallel, struct history *h, char *err)
 {
     struct fetch all;
-    char nonce[SCRIPT_NONCE_LEN + 1];
-    size_t *items, bad = 0;
+    size_t bad = 0;
 
-    if (script_nonce_new(nonce, err))
+    if (fetch_all(p, tps, parallel, NULL, &all, err))
         return -1;
-    all.v = xcalloc(p->nhosts ? p->nhosts : 1, sizeof(*all.v));
-    items = xcalloc(p->nhosts ? p->nhosts : 1, sizeof(*items));
-    for (size_t i = 0; i < p->nhosts; i++) {
-        all.v[i].plan = p;
-        all.v[i].ph = &p->hosts[i];
-        all.v[i].tp = tps[i];
-        all.v[i].nonce = nonce;
-        items[i] = i;
-    }
-    pool_run(items, p->nhosts, parallel ? parallel : 1, fetch_one, tick, -1,
-             &all);
     for (size_t i = 0; i < p->nhosts; i++) {
         struct fetch_host *f = &all.v[i];
         const char *name = f->ph->host->name;
@@ -172,10 +196,8 @@ int history_fetch(const struct plan *p, struct transport *const *tps,
             history_add_text(h, name, buf_str(&f->pf.history_text),
                              f->pf.history_text.len);
         }
-        preflight_release(&f->pf);
     }
-    free(items);
-    free(all.v);
+    fetch_release(&all);
     return (int)bad;
 }
 
@@ -184,33 +206,18 @@ int history_note(const struct plan *p, struct transport *const *tps,
                  struct strlist *why, char *err)
 {
     struct fetch all;
-    char nonce[SCRIPT_NONCE_LEN + 1];
-    size_t *items, n = 0, bad = 0;
+    size_t bad = 0;
 
-    if (script_nonce_new(nonce, err))
+    if (fetch_all(p, tps, parallel, notes, &all, err))
         return -1;
-    all.v = xcalloc(p->nhosts ? p->nhosts : 1, sizeof(*all.v));
-    items = xcalloc(p->nhosts ? p->nhosts : 1, sizeof(*items));
-    for (size_t i = 0; i < p->nhosts; i++) {
-        all.v[i].plan = p;
-        all.v[i].ph = &p->hosts[i];
-        all.v[i].tp = tps[i];
-        all.v[i].nonce = nonce;
-        all.v[i].note = notes[i];
-        if (notes[i])
-            items[n++] = i;
-    }
-    pool_run(items, n, parallel ? parallel : 1, fetch_one, tick, -1, &all);
-    for (size_t k = 0; k < n; k++) {
-        struct fetch_host *f = &all.v[items[k]];
+    for (size_t k = 0; k < all.n; k++) {
+        struct fetch_host *f = &all.v[all.items[k]];
         if (f->error[0]) {
             strlist_push(failed, f->ph->host->name);
             strlist_push(why, f->error);
             bad++;
         }
-        preflight_release(&f->pf);
     }
-    free(items);
-    free(all.v);
+    fetch_release(&all);
     return (int)bad;
 }

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "oneoff/record.h"
+#include "oneoff/json_text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -461,21 +462,6 @@ void record_log_release(struct record_log *log)
 
 /* ---- run.json and the report ---- */
 
-static json_t *jstr(const char *s)
-{
-    struct buf b;
-    json_t *j;
-
-    if (s == NULL)
-        return json_null();
-    /* text_utf8() makes at most 3 bytes of each byte */
-    buf_init(&b, 3 * strlen(s) + 1);
-    BUF_MUST(text_utf8(&b, s, strlen(s)));
-    j = json_stringn(buf_str(&b), b.len);
-    buf_release(&b);
-    return j ? j : json_null();
-}
-
 static json_t *jtime(int64_t ms)
 {
     char ts[40];
@@ -508,9 +494,10 @@ static json_t *gate_json(const struct record_gate *g)
     if (g == NULL)
         return json_null();
     j = json_object();
-    json_object_set_new(j, "verdict", jstr(g->verdict));
-    json_object_set_new(
-        j, "reason", g->reason && *g->reason ? jstr(g->reason) : json_null());
+    json_object_set_new(j, "verdict", json_text(g->verdict));
+    json_object_set_new(j, "reason",
+                        g->reason && *g->reason ? json_text(g->reason)
+                                                : json_null());
     json_object_set_new(j, "exit_code", json_integer(g->exit_code));
     json_object_set_new(j, "allow_drift", json_boolean(g->allow_drift));
     json_object_set_new(j, "releases_agree", json_boolean(g->releases_agree));
@@ -524,19 +511,19 @@ static json_t *host_json(const struct record_host *h)
     json_t *out;
     json_t *o = json_object();
 
-    json_object_set_new(o, "name", jstr(h->name));
-    json_object_set_new(o, "address", jstr(h->address));
+    json_object_set_new(o, "name", json_text(h->name));
+    json_object_set_new(o, "address", json_text(h->address));
     json_object_set_new(o, "port",
                         h->port ? json_integer(h->port) : json_null());
-    json_object_set_new(o, "user", jstr(h->user));
-    json_object_set_new(o, "status", jstr(h->status));
+    json_object_set_new(o, "user", json_text(h->user));
+    json_object_set_new(o, "status", json_text(h->status));
     json_object_set_new(o, "exit_code",
                         h->exit_code >= 0 ? json_integer(h->exit_code)
                                           : json_null());
-    json_object_set_new(o, "signal", jstr(h->signal));
-    json_object_set_new(o, "release", jstr(h->release));
-    json_object_set_new(o, "revision", jstr(h->revision));
-    json_object_set_new(o, "task_in_release", jstr(h->task_in_release));
+    json_object_set_new(o, "signal", json_text(h->signal));
+    json_object_set_new(o, "release", json_text(h->release));
+    json_object_set_new(o, "revision", json_text(h->revision));
+    json_object_set_new(o, "task_in_release", json_text(h->task_in_release));
     json_object_set_new(o, "checked_only", json_boolean(h->checked_only));
     json_object_set_new(o, "started_at", jtime(h->started_ms));
     json_object_set_new(o, "connected_at", jtime(h->connected_ms));
@@ -545,8 +532,8 @@ static json_t *host_json(const struct record_host *h)
                         h->finished_ms && h->started_ms
                             ? json_integer(h->finished_ms - h->started_ms)
                             : json_null());
-    json_object_set_new(o, "log", jstr(h->log_path));
-    json_object_set_new(o, "error", jstr(h->error));
+    json_object_set_new(o, "log", json_text(h->log_path));
+    json_object_set_new(o, "error", json_text(h->error));
     out = json_object();
     json_object_set_new(out, "stdout", output_json(&h->out));
     json_object_set_new(out, "stderr", output_json(&h->err));
@@ -562,31 +549,31 @@ static char *record_json(const struct record_run *run,
     char *text;
 
     json_object_set_new(root, "format", json_integer(RECORD_FORMAT));
-    json_object_set_new(root, "run_id", jstr(run->run_id));
-    json_object_set_new(root, "operator", jstr(run->operator_name));
-    json_object_set_new(root, "email", jstr(run->email));
-    json_object_set_new(root, "reason", jstr(run->reason));
+    json_object_set_new(root, "run_id", json_text(run->run_id));
+    json_object_set_new(root, "operator", json_text(run->operator_name));
+    json_object_set_new(root, "email", json_text(run->email));
+    json_object_set_new(root, "reason", json_text(run->reason));
     {
         json_t *ov = json_array();
         for (size_t i = 0; run->overrides && i < run->overrides->n; i++)
-            json_array_append_new(ov, jstr(run->overrides->v[i]));
+            json_array_append_new(ov, json_text(run->overrides->v[i]));
         json_object_set_new(root, "overrides", ov);
     }
-    json_object_set_new(root, "stage", jstr(run->stage));
-    json_object_set_new(root, "task", jstr(run->task));
-    json_object_set_new(root, "task_file", jstr(run->task_file));
+    json_object_set_new(root, "stage", json_text(run->stage));
+    json_object_set_new(root, "task", json_text(run->task));
+    json_object_set_new(root, "task_file", json_text(run->task_file));
     json_object_set_new(root, "task_sha256",
                         run->task_sha256 && *run->task_sha256
-                            ? jstr(run->task_sha256)
+                            ? json_text(run->task_sha256)
                             : json_null());
-    json_object_set_new(root, "command", jstr(run->command));
+    json_object_set_new(root, "command", json_text(run->command));
     for (size_t i = 0; run->args && i < run->args->n; i++)
-        json_array_append_new(args, jstr(run->args->v[i]));
+        json_array_append_new(args, json_text(run->args->v[i]));
     json_object_set_new(root, "args", args);
     json_object_set_new(root, "started_at", jtime(run->started_ms));
     json_object_set_new(root, "finished_at", jtime(run->finished_ms));
     json_object_set_new(root, "allow_drift", json_boolean(run->allow_drift));
-    json_object_set_new(root, "refused", jstr(run->refused));
+    json_object_set_new(root, "refused", json_text(run->refused));
     json_object_set_new(root, "timeout_ms",
                         run->timeout_ms ? json_integer(run->timeout_ms)
                                         : json_null());

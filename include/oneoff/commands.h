@@ -65,6 +65,24 @@ int command_transports(const struct options *o, const struct plan *p,
                        struct command_transports *out, char *err);
 void command_transports_release(struct command_transports *t);
 
+/* The hosts of a stage, ready to reach for a query or a note (check,
+ * history, status/logs/cancel, the stage before a promotion): its
+ * inventory, a plan of an ad-hoc command over a selection, and the hosts'
+ * transports. Owned by the caller; one thread. */
+struct stage_hosts {
+    struct inventory inv;
+    struct task t;
+    struct plan plan;
+    struct command_transports tps;
+};
+
+/* Opens stage with command planned over the selection po (every host
+ * when po is NULL). Returns 0, or -1 with err (nothing to close). */
+int command_stage_open(const struct options *o, const char *stage,
+                       const char *command, const struct plan_opts *po,
+                       struct stage_hosts *sh, char *err);
+void command_stage_close(struct stage_hosts *sh);
+
 struct history;
 /* Reads the history of o's stage and selection (cmd_history.c) into h
  * (initialized here; the caller releases it); *unreadable: how many hosts
