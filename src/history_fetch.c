@@ -155,6 +155,7 @@ static int fetch_all(const struct plan *p, struct transport *const *tps,
         all->v[i].tp = tps[i];
         all->v[i].nonce = all->nonce;
         all->v[i].note = notes ? notes[i] : NULL;
+        all->v[i].pf.no_release = true;
         if (notes == NULL || notes[i])
             all->items[all->n++] = i;
     }

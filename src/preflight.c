@@ -96,7 +96,7 @@ static int take_hist(struct preflight *pf, const char *v, size_t n,
 /* The report is complete: what must be there is there. */
 static int finish(struct preflight *pf, char *err)
 {
-    if (pf->release == NULL && pf->history == PF_HISTORY_NONE)
+    if (pf->release == NULL && !pf->no_release)
         return fail(pf, err, "no release before 'ready'", NULL);
     if (pf->revision == NULL)
         pf->revision = xstrdup("");

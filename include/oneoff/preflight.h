@@ -59,6 +59,9 @@ struct preflight_lock {
 };
 
 struct preflight {
+    /* set by the caller before the first piece: a history or note report,
+     * which carries no release (every other report must) */
+    bool no_release;
     /* the report, complete once preflight_parse() returned 1 */
     char *release;  /* resolved release directory (absolute), or the image
                      * id of a container runtime */
@@ -92,7 +95,8 @@ struct preflight {
 
 /* Reads the report incrementally (the history mode's report has no
  * release, every other one must): call it with each piece of the script's
- * standard output, in order, starting from a zeroed struct. Returns 1 when
+ * standard output, in order, starting from a zeroed struct (no_release
+ * set for the history mode). Returns 1 when
  * the ready frame was parsed (the report is complete; pf->used says where
  * it ended in data; later calls return 1 and use nothing), 0 when more
  * bytes are needed, -1 when a frame is malformed or the report incomplete

@@ -36,6 +36,8 @@ static void run_spec(struct proc *p, int shell, enum word word,
     char *script = script_compose(spec);
 
     proc_init(p, shell, word);
+    p->pf.no_release =
+        spec->mode == SCRIPT_HISTORY || spec->mode == SCRIPT_HISTORY_NOTE;
     proc_start(p, script, args);
     free(script);
     proc_wait(p, 10000);

@@ -152,10 +152,18 @@ static void test_history_frames(void **state)
     (void)state;
     /* the history mode's report has no release */
     memset(&pf, 0, sizeof(pf));
+    pf.no_release = true;
     assert_int_equal(
         preflight_parse(&pf, NONCE, no_history, strlen(no_history), NULL, err),
         1);
     assert_int_equal(pf.history, PF_HISTORY_ABSENT);
+    preflight_release(&pf);
+    /* any other report without a release is incomplete, history or not */
+    memset(&pf, 0, sizeof(pf));
+    assert_int_equal(
+        preflight_parse(&pf, NONCE, no_history, strlen(no_history), NULL, err),
+        -1);
+    assert_non_null(strstr(err, "no release"));
     preflight_release(&pf);
     /* lines without "history read" first are malformed */
     memset(&pf, 0, sizeof(pf));
