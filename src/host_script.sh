@@ -22,7 +22,7 @@
 #     oneoff_check_locks   1: report every held task lock (oneoff check)
 #     oneoff_once          run: a task digest whose runs the report
 #                          carries from the history ('' : none)
-#     oneoff_cmd           the task's command, run by /bin/sh -c
+#     oneoff_cmd           the task's command, evaluated in a subshell
 #     oneoff_pty           1: a console, on a terminal (see Consoles)
 #     oneoff_stdin         1: the task gets the client's input (see Input)
 #     oneoff_runtime ...   only where the task runs in a container: then
@@ -61,8 +61,8 @@
 #      inside one.
 #   3. run: wait for the client's word on stdin. "go", followed by three
 #      lines (the history's start line, the opening of its end line, and
-#      the client's clock in ms since the epoch), runs the task in this
-#      shell, in the release reported; anything else, or EOF, exits 0 and
+#      the client's clock in ms since the epoch), runs the task in a
+#      subshell of this shell, in the release reported; anything else, or EOF, exits 0 and
 #      runs nothing. check: wait for EOF on stdin and exit 0. history: the
 #      report comes right after entering app_dir (no env files, no
 #      release) and the script exits 0. note: right after entering
@@ -77,8 +77,11 @@
 # app_dir/shared/.oneoff/history.jsonl; after it ends, an end line: the
 # client's opening, then "at", "outcome" (succeeded, failed, signalled, or
 # interrupted when this shell was told to stop), "exit", "signal" and
-# "duration_ms" (from the client's clock at "go" to this host's clock at
-# the end). Each line is one printf to a file opened with >> (O_APPEND),
+# "duration_ms". The time is the client's, as in the start line: "at" is
+# the client's clock at "go" plus duration_ms, which this host measures
+# from "go" to the end on its own monotonic clock (/proc/uptime, 10 ms
+# steps; where there is none, `date` gives "at" and the host's clock
+# against the client's gives the duration). Each line is one printf to a file opened with >> (O_APPEND),
 # shorter than 4 KiB: one write(2), which the kernel never interleaves with
 # another writer's; a task with a lock also writes under it. Each line is
 # preceded by a newline (readers skip empty lines), so that a line torn by a
@@ -105,8 +108,14 @@
 # Stops. The task runs as a foreground child of this shell, in its process
 # group; stdin is /dev/null for the task. (Not a background job: a shell
 # starts those with SIGINT and SIGQUIT ignored, for good, in the task and
-# all it starts. And by /bin/sh -c, not eval in a subshell: the task gets
-# its own $$ and only exported variables.) Beside it a watchdog reads the
+# all it starts.) The child is a subshell that evaluates the command, as
+# /bin/sh -c would, without a second exec of the shell: $0 is "oneoff",
+# the arguments are "$@", caught signals are back to their defaults and
+# ignored ones stay ignored, as for /bin/sh -c; unlike it, the script's
+# own variables and functions (all named oneoff_*) are visible. In a
+# subshell $$ would be this shell's pid, so a command that says $$ (to
+# signal itself, say) is run by /bin/sh -c after all. Beside it a
+# watchdog reads the
 # channel's stdin: when that reaches EOF (the client stops the task, closes
 # the channel, or the connection drops) it sends TERM to the whole process
 # group, then KILL five seconds later. The watchdog ignores every signal the
@@ -144,11 +153,12 @@
 # Without input none of this runs and the task's stdin is /dev/null.
 #
 # Footprint: every process started here is paid on every host. On the
-# normal path this shell forks twice (the task and the watchdog) and execs
-# only the task's /bin/sh; a task with a lock adds flock, and the end of
-# the history's end line adds one `date` (the shell has no clock). Files
-# are read with `read`, and there is no other command substitution; sleep,
-# mkdir and sha256sum run only on rare paths. Helpers run with the PATH this shell
+# normal path this shell forks twice (the task's subshell and the
+# watchdog) and execs nothing itself (a command that says $$ adds an exec
+# of /bin/sh); a task with a lock adds flock. Files
+# are read with `read` (the clock too, from /proc/uptime), and there is no
+# command substitution; sleep, mkdir, date and sha256sum run only on rare
+# paths. Helpers run with the PATH this shell
 # started with, not one an env file or the task's env set.
 
 oneoff_nl='
@@ -395,6 +405,52 @@ oneoff_history_add() {
     { printf '\n%s\n' "$1" >>"$oneoff_hist"; } 2>/dev/null
 }
 
+# oneoff_uptime: sets oneoff_u to the time since boot in hundredths of a
+# second (/proc/uptime), or to '' where it cannot be read.
+oneoff_uptime() {
+    oneoff_u=
+    { read -r oneoff_u _ </proc/uptime; } 2>/dev/null || oneoff_u=
+    case $oneoff_u in
+    [0-9]*.[0-9][0-9]) oneoff_u=${oneoff_u%.*}${oneoff_u#*.} ;;
+    *) oneoff_u= ;;
+    esac
+    # no leading zeros: $((...)) would read them as octal
+    while [ "${oneoff_u#0}" != "$oneoff_u" ] && [ "$oneoff_u" != 0 ]; do
+        oneoff_u=${oneoff_u#0}
+    done
+}
+
+# oneoff_iso MS: sets oneoff_at to MS (ms since the epoch, UTC) as
+# YYYY-MM-DDTHH:MM:SS.mmmZ, by arithmetic alone (days to a civil date:
+# the proleptic Gregorian calendar in 400-year eras, March-based years).
+oneoff_iso() {
+    oneoff_z=$(($1 / 86400000))
+    oneoff_s=$(($1 % 86400000))
+    oneoff_z=$((oneoff_z + 719468))
+    oneoff_y=$((oneoff_z / 146097))
+    oneoff_z=$((oneoff_z - oneoff_y * 146097)) # day of the era
+    oneoff_e=$(((oneoff_z - oneoff_z / 1460 + oneoff_z / 36524 - oneoff_z / 146096) / 365))
+    oneoff_y=$((oneoff_e + oneoff_y * 400))
+    oneoff_z=$((oneoff_z - (365 * oneoff_e + oneoff_e / 4 - oneoff_e / 100)))
+    oneoff_e=$(((5 * oneoff_z + 2) / 153)) # month, from March
+    oneoff_z=$((oneoff_z - (153 * oneoff_e + 2) / 5 + 1))
+    if [ "$oneoff_e" -lt 10 ]; then
+        oneoff_e=$((oneoff_e + 3))
+    else
+        oneoff_e=$((oneoff_e - 9)) oneoff_y=$((oneoff_y + 1))
+    fi
+    oneoff_h=$((oneoff_s / 3600000)) oneoff_m=$((oneoff_s / 60000 % 60))
+    oneoff_ms=$((oneoff_s % 1000)) oneoff_s=$((oneoff_s / 1000 % 60))
+    [ "$oneoff_e" -ge 10 ] || oneoff_e=0$oneoff_e
+    [ "$oneoff_z" -ge 10 ] || oneoff_z=0$oneoff_z
+    [ "$oneoff_h" -ge 10 ] || oneoff_h=0$oneoff_h
+    [ "$oneoff_m" -ge 10 ] || oneoff_m=0$oneoff_m
+    [ "$oneoff_s" -ge 10 ] || oneoff_s=0$oneoff_s
+    [ "$oneoff_ms" -ge 100 ] || oneoff_ms=0$oneoff_ms
+    [ "$oneoff_ms" -ge 10 ] || oneoff_ms=0$oneoff_ms
+    oneoff_at=$oneoff_y-$oneoff_e-${oneoff_z}T$oneoff_h:$oneoff_m:$oneoff_s.${oneoff_ms}Z
+}
+
 # oneoff_history_end RC: the end line of this run, from the task's status.
 oneoff_history_end() {
     oneoff_sig=null oneoff_x=$1
@@ -415,22 +471,33 @@ oneoff_history_end() {
         oneoff_o=failed
     fi
     [ -z "${oneoff_stopped-}" ] || oneoff_o=interrupted
-    # (PATH set around it, not for it, and no redirection: bash then
-    # execs date in the child of the substitution without forking again)
-    oneoff_p=$PATH
-    PATH=$oneoff_path
-    # shellcheck disable=SC2312
-    oneoff_t=$(date -u '+%s%3N %Y-%m-%dT%H:%M:%S.%3NZ')
-    PATH=$oneoff_p
-    oneoff_ms=${oneoff_t%% *} oneoff_at=${oneoff_t#* } oneoff_d=null
-    case $oneoff_ms:$oneoff_t0 in
-    *[!0-9:]* | :* | *:) ;;
-    *) [ "$oneoff_ms" -lt "$oneoff_t0" ] || oneoff_d=$((oneoff_ms - oneoff_t0)) ;;
-    esac
-    case $oneoff_at in
-    2[0-9][0-9][0-9]-*Z) ;;
-    *) oneoff_at=unknown ;;
-    esac
+    oneoff_d=null oneoff_at=unknown
+    oneoff_uptime
+    if [ -n "$oneoff_u" ] && [ -n "$oneoff_u0" ] && [ -n "$oneoff_t0" ] &&
+        [ "$oneoff_u" -ge "$oneoff_u0" ]; then
+        oneoff_d=$(((oneoff_u - oneoff_u0) * 10))
+        oneoff_iso $((oneoff_t0 + oneoff_d))
+    else
+        # no monotonic clock: this host's clock (one `date`)
+        # (PATH set around it, not for it, and no redirection: bash then
+        # execs date in the child of the substitution without forking
+        # again)
+        oneoff_p=$PATH
+        PATH=$oneoff_path
+        # shellcheck disable=SC2312
+        oneoff_t=$(date -u '+%s%3N %Y-%m-%dT%H:%M:%S.%3NZ')
+        PATH=$oneoff_p
+        oneoff_ms=${oneoff_t%% *} oneoff_at=${oneoff_t#* }
+        case $oneoff_ms:$oneoff_t0 in
+        *[!0-9:]* | :* | *:) ;;
+        *) [ "$oneoff_ms" -lt "$oneoff_t0" ] ||
+            oneoff_d=$((oneoff_ms - oneoff_t0)) ;;
+        esac
+        case $oneoff_at in
+        2[0-9][0-9][0-9]-*Z) ;;
+        *) oneoff_at=unknown ;;
+        esac
+    fi
     oneoff_history_add "$oneoff_he,\"at\":\"$oneoff_at\",\"outcome\":\"$oneoff_o\",\"exit\":$oneoff_x,\"signal\":$oneoff_sig,\"duration_ms\":$oneoff_d}"
 }
 
@@ -540,6 +607,12 @@ IFS= read -r oneoff_x || exit 0
 [ "$oneoff_x" = go ] || exit 0
 IFS= read -r oneoff_hs && IFS= read -r oneoff_he && IFS= read -r oneoff_t0 ||
     exit 0
+case $oneoff_t0 in
+'' | 0* | *[!0-9]*) oneoff_t0= ;;
+*) ;;
+esac
+oneoff_uptime
+oneoff_u0=$oneoff_u
 if [ -n "$oneoff_lock" ] && [ -z "$oneoff_locked" ]; then
     oneoff_fail "the lock of task '$oneoff_lock' is held; the task did not start"
 fi
@@ -622,7 +695,11 @@ if [ -n "$oneoff_stopped" ]; then
 elif [ -n "${oneoff_runtime-}" ]; then
     oneoff_rt_run "$@"
 else
-    /bin/sh -c "$oneoff_cmd" oneoff "$@" <"$oneoff_in"
+    # shellcheck disable=SC2016 # the command's text, not its value
+    case $oneoff_cmd in
+    *'$$'* | *'${$}'*) /bin/sh -c "$oneoff_cmd" oneoff "$@" <"$oneoff_in" ;;
+    *) (eval "$oneoff_cmd") <"$oneoff_in" ;;
+    esac
     oneoff_rc=$?
 fi
 # (reaped quietly: bash would report the job's death on stderr)
