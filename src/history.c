@@ -98,7 +98,9 @@ static bool cut_longest(json_t *o)
     return true;
 }
 
-static char *dump_fitting(json_t *o)
+/* o as compact JSON shorter than max bytes (with a newline), its longest
+ * values cut as far as it takes. */
+static char *dump_within(json_t *o, size_t max)
 {
     for (;;) {
         char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -106,18 +108,51 @@ static char *dump_fitting(json_t *o)
             die_msg("cannot encode a history line");
             abort();
         }
-        if (strlen(s) + 1 < HISTORY_LINE_MAX || !cut_longest(o))
+        if (strlen(s) + 1 < max || !cut_longest(o))
             return s;
         free(s);
     }
 }
 
-char *history_start_line(const struct history_start *s)
+static char *dump_fitting(json_t *o)
+{
+    return dump_within(o, HISTORY_LINE_MAX);
+}
+
+/* s with every single quote written \u0027 (JSON puts quotes only inside
+ * strings, where the escape means the same): a part that travels in a
+ * shell's single-quoted word then costs no more than its length. Frees s. */
+static char *no_single_quotes(char *s)
+{
+    struct buf b = BUF_INIT(6 * strlen(s) + 1);
+
+    for (const char *p = s; *p; p++)
+        BUF_MUST(*p == '\'' ? buf_adds(&b, "\\u0027") : buf_addc(&b, *p));
+    free(s);
+    return buf_detach(&b);
+}
+
+/* o's members without the closing brace (the opening of a line another
+ * part completes) and without a single quote, shorter than max. */
+static char *dump_opening(json_t *o, size_t max)
+{
+    for (;;) {
+        char *s = no_single_quotes(dump_within(o, max));
+        size_t n = strlen(s);
+
+        if (n < max || !cut_longest(o)) {
+            s[n ? n - 1 : 0] = '\0';
+            return s;
+        }
+        free(s);
+    }
+}
+
+char *history_start_head(const struct history_start *s)
 {
     json_t *o = json_object();
-    char at[40], *line;
+    char *head;
 
-    time_format_iso(s->at_ms, at, sizeof(at));
     json_object_set_new(o, "v", json_integer(HISTORY_FORMAT));
     json_object_set_new(o, "event", json_string("start"));
     json_object_set_new(o, "run", json_text(s->run));
@@ -128,33 +163,55 @@ char *history_start_line(const struct history_start *s)
     json_object_set_new(o, "sha256", json_text(s->sha256));
     json_object_set_new(o, "command", json_text(s->command));
     json_object_set_new(o, "args", jlist(s->args));
-    json_object_set_new(o, "release", json_text(s->release));
-    json_object_set_new(o, "revision", jstr_or_null(s->revision));
     json_object_set_new(o, "operator", json_text(s->operator_name));
     json_object_set_new(o, "email", jstr_or_null(s->email));
     json_object_set_new(o, "reason", jstr_or_null(s->reason));
     json_object_set_new(o, "overrides", jlist(s->overrides));
-    json_object_set_new(o, "at", json_string(at));
-    line = dump_fitting(o);
+    head = dump_opening(o, HISTORY_LINE_MAX - HISTORY_TAIL_MAX);
     json_decref(o);
+    return head;
+}
+
+char *history_start_tail(const char *release, const char *revision,
+                         int64_t at_ms)
+{
+    json_t *o = json_object();
+    char at[40], *s, *tail;
+
+    time_format_iso(at_ms, at, sizeof(at));
+    json_object_set_new(o, "release", json_text(release));
+    json_object_set_new(o, "revision", jstr_or_null(revision));
+    json_object_set_new(o, "at", json_string(at));
+    s = dump_opening(o, HISTORY_TAIL_MAX);
+    json_decref(o);
+    s[0] = ','; /* the members after the head's: the head has some */
+    tail = xasprintf("%s}", s);
+    free(s);
+    return tail;
+}
+
+char *history_start_line(const struct history_start *s)
+{
+    char *head = history_start_head(s);
+    char *tail = history_start_tail(s->release, s->revision, s->at_ms);
+    char *line = xasprintf("%s%s", head, tail);
+
+    free(head);
+    free(tail);
     return line;
 }
 
 char *history_end_prefix(const char *run, const char *host)
 {
     json_t *o = json_object();
-    char *s, *prefix;
-    size_t n;
+    char *prefix;
 
     json_object_set_new(o, "v", json_integer(HISTORY_FORMAT));
     json_object_set_new(o, "event", json_string("end"));
     json_object_set_new(o, "run", json_text(run));
     json_object_set_new(o, "host", json_text(host));
-    s = dump_fitting(o);
+    prefix = dump_opening(o, HISTORY_LINE_MAX);
     json_decref(o);
-    n = strlen(s);
-    prefix = xstrndup(s, n ? n - 1 : 0); /* without the closing brace */
-    free(s);
     return prefix;
 }
 

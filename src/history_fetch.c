@@ -102,7 +102,7 @@ static void fetch_one(void *ctx, size_t i)
     memset(&cmd, 0, sizeof(cmd));
     cmd.command = f->note ? plan_note_command(f->plan, f->ph, f->nonce, f->note)
                           : plan_command(f->plan, f->ph, SCRIPT_HISTORY,
-                                         f->nonce, "history", "history");
+                                         f->nonce, "history", "history", NULL);
     transport_result_init(&res);
     if (transport_open(f->tp, &tg, &cmd, &sink, &c, &res) == 0)
         while (tchan_pump(c, &res) == 0)

@@ -133,7 +133,8 @@ static size_t compose_max(const struct script_spec *s)
         assign_max(s->lock) + assign_max(s->lock_holder) +
         assign_max(s->once_sha256) + assign_max(s->command);
 
-    max += assign_max(s->note);
+    max += assign_max(s->note) + assign_max(s->start_head) +
+           assign_max(s->end_prefix);
     for (size_t i = 0; i < nfiles; i++)
         max += assign_max(s->env_files->v[i]);
     for (size_t i = 0; i < nenv; i++)
@@ -181,6 +182,10 @@ char *script_compose(const struct script_spec *s)
     assign(&b, "oneoff_pty", s->pty ? "1" : "");
     assign(&b, "oneoff_stdin", s->input ? "1" : "");
     assign(&b, "oneoff_cmd", s->command);
+    if (s->mode == SCRIPT_RUN) {
+        assign(&b, "oneoff_hs", s->start_head);
+        assign(&b, "oneoff_he", s->end_prefix);
+    }
     if (s->runtime && s->runtime->kind != RUNTIME_PLAIN)
         add_runtime(&b, s);
     if (s->job) {

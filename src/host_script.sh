@@ -23,6 +23,8 @@
 #     oneoff_once          run: a task digest whose runs the report
 #                          carries from the history ('' : none)
 #     oneoff_cmd           the task's command, evaluated in a subshell
+#     oneoff_hs, oneoff_he run: the history's start line but its tail, and
+#                          the opening of its end line (see History)
 #     oneoff_pty           1: a console, on a terminal (see Consoles)
 #     oneoff_stdin         1: the task gets the client's input (see Input)
 #     oneoff_runtime ...   only where the task runs in a container: then
@@ -59,10 +61,10 @@
 #      at a time: a line (up to 4 KiB) reaches the pipe in one write, so a
 #      stray process writing at the same moment lands between frames, never
 #      inside one.
-#   3. run: wait for the client's word on stdin. "go", followed by three
-#      lines (the history's start line, the opening of its end line, and
-#      the client's clock in ms since the epoch), runs the task in a
-#      subshell of this shell, in the release reported; anything else, or EOF, exits 0 and
+#   3. run: wait for the client's word on stdin. "go", followed by two
+#      lines (the tail of the history's start line, and the client's clock
+#      in ms since the epoch), runs the task in a subshell of this shell,
+#      in the release reported; anything else, or EOF, exits 0 and
 #      runs nothing. check: wait for EOF on stdin and exit 0. history: the
 #      report comes right after entering app_dir (no env files, no
 #      release) and the script exits 0. note: right after entering
@@ -74,7 +76,9 @@
 #      (one mkdir).
 #
 # History. Before the task starts, the client's start line is appended to
-# app_dir/shared/.oneoff/history.jsonl; after it ends, an end line: the
+# app_dir/shared/.oneoff/history.jsonl: its head comes in the prelude, its
+# tail (release, revision, time: known after the report) after "go", kept
+# short since a shell reads its standard input one byte per read(2); after it ends, an end line: the
 # client's opening, then "at", "outcome" (succeeded, failed, signalled, or
 # interrupted when this shell was told to stop), "exit", "signal" and
 # "duration_ms". The time is the client's, as in the start line: "at" is
@@ -605,8 +609,8 @@ if [ "$oneoff_mode" != run ]; then
 fi
 IFS= read -r oneoff_x || exit 0
 [ "$oneoff_x" = go ] || exit 0
-IFS= read -r oneoff_hs && IFS= read -r oneoff_he && IFS= read -r oneoff_t0 ||
-    exit 0
+IFS= read -r oneoff_x && IFS= read -r oneoff_t0 || exit 0
+oneoff_hs=$oneoff_hs$oneoff_x
 case $oneoff_t0 in
 '' | 0* | *[!0-9]*) oneoff_t0= ;;
 *) ;;

@@ -304,6 +304,37 @@ static void preflight_failed(struct worker_host *w,
     }
 }
 
+/* The history's parts that go with the command line (host_script.sh,
+ * History): the start line's head, the end line's opening. */
+static void history_parts(const struct worker_host *w,
+                          struct plan_history *hist)
+{
+    const struct run_shared *r = w->r;
+    const struct task *t = r->plan->task;
+    struct history_start hs;
+    char digest[65];
+
+    if (t->sha256[0])
+        snprintf(digest, sizeof(digest), "%s", t->sha256);
+    else
+        sha256_hex(t->command, strlen(t->command), digest);
+    memset(&hs, 0, sizeof(hs));
+    hs.run = r->run_id;
+    hs.kind = plan_kind(r->plan);
+    hs.host = w->ph->host->name;
+    hs.stage = r->plan->inv->stage;
+    hs.task = t->adhoc ? NULL : t->name;
+    hs.sha256 = digest;
+    hs.command = t->command;
+    hs.args = &r->plan->shown_args;
+    hs.operator_name = r->operator_name;
+    hs.email = r->opts->email;
+    hs.reason = r->opts->reason;
+    hs.overrides = r->opts->overrides;
+    hist->start_head = history_start_head(&hs);
+    hist->end_prefix = history_end_prefix(r->run_id, w->ph->host->name);
+}
+
 /* Phase 1 for one host: reach it and start the script, which reports and
  * waits; the command is left paused in w->chan. */
 void host_work_preflight(struct worker_host *w)
@@ -316,6 +347,7 @@ void host_work_preflight(struct worker_host *w)
                                   host->set.port,     host->set.user,
                                   host->set.identity, host->set.jump};
     struct transport_cmd cmd;
+    struct plan_history hist;
     struct transport_result res;
     char holder[512], err[ERR_MAX];
     int64_t budget = PREFLIGHT_TIMEOUT_MS +
@@ -342,9 +374,12 @@ void host_work_preflight(struct worker_host *w)
         cmd.rows = r->opts->console->rows;
         cmd.term = r->opts->console->term;
     }
+    history_parts(w, &hist);
     cmd.command = plan_command(
         r->plan, w->ph, r->opts->mode == RUN_TASK ? SCRIPT_RUN : SCRIPT_CHECK,
-        r->nonce, r->run_id, holder);
+        r->nonce, r->run_id, holder, &hist);
+    free((char *)hist.start_head);
+    free((char *)hist.end_prefix);
     w->capturing = true;
     w->deadline = clock_mono_ms() + budget;
     if (transport_open(w->tp, &tg, &cmd, &w->sink, &w->chan, &res) == 0 &&
@@ -388,42 +423,19 @@ static bool count_failure(struct run_shared *r)
     return stop;
 }
 
-/* "go" and the three lines the script reads after it (host_script.sh,
- * History): the start line, the opening of the end line, and the clock.
- * Caller frees. */
+/* "go" and the two lines the script reads after it (host_script.sh,
+ * History): the start line's tail (the release and revision this host
+ * reported, the time) and the client's clock. Short: a shell reads its
+ * standard input a byte at a time. Caller frees. */
 static char *go_message(const struct worker_host *w)
 {
-    const struct run_shared *r = w->r;
-    const struct task *t = r->plan->task;
-    struct history_start hs;
-    char digest[65], *start, *end, *msg;
     int64_t now = clock_wall_ms();
+    char *tail, *msg;
 
-    if (t->sha256[0])
-        snprintf(digest, sizeof(digest), "%s", t->sha256);
-    else
-        sha256_hex(t->command, strlen(t->command), digest);
-    memset(&hs, 0, sizeof(hs));
-    hs.run = r->run_id;
-    hs.kind = plan_kind(r->plan);
-    hs.host = w->ph->host->name;
-    hs.stage = r->plan->inv->stage;
-    hs.task = t->adhoc ? NULL : t->name;
-    hs.sha256 = digest;
-    hs.command = t->command;
-    hs.args = &r->plan->shown_args;
-    hs.release = preflight_release_id(&w->pf);
-    hs.revision = w->pf.revision;
-    hs.operator_name = r->operator_name;
-    hs.email = r->opts->email;
-    hs.reason = r->opts->reason;
-    hs.overrides = r->opts->overrides;
-    hs.at_ms = now;
-    start = history_start_line(&hs);
-    end = history_end_prefix(r->run_id, w->ph->host->name);
-    msg = xasprintf("go\n%s\n%s\n%lld\n", start, end, (long long)now);
-    free(start);
-    free(end);
+    tail =
+        history_start_tail(preflight_release_id(&w->pf), w->pf.revision, now);
+    msg = xasprintf("go\n%s\n%lld\n", tail, (long long)now);
+    free(tail);
     return msg;
 }
 

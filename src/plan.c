@@ -299,7 +299,7 @@ static void spec_of(const struct plan *p, const struct plan_host *ph,
 
 char *plan_command(const struct plan *p, const struct plan_host *ph,
                    enum script_mode mode, const char *nonce, const char *run_id,
-                   const char *lock_holder)
+                   const char *lock_holder, const struct plan_history *hist)
 {
     struct script_spec spec;
     char *label, *script, *line;
@@ -310,6 +310,10 @@ char *plan_command(const struct plan *p, const struct plan_host *ph,
     spec.nonce = nonce;
     spec.run_id = run_id;
     spec.lock_holder = lock_holder;
+    if (hist) {
+        spec.start_head = hist->start_head;
+        spec.end_prefix = hist->end_prefix;
+    }
     script = script_compose(&spec);
     line = script_command_line(script, ph->become,
                                mode == SCRIPT_RUN ? &p->args : NULL);
@@ -350,11 +354,16 @@ static size_t longest_line(const struct plan *p, const struct plan_host *ph)
     char *nonce = filled('f', SCRIPT_NONCE_LEN);
     char *id = filled('x', SCRIPT_RUN_ID_MAX);
     char *holder = filled('x', SCRIPT_HOLDER_MAX);
+    /* the head at its longest (it holds no single quote: no byte of it
+     * grows when quoted) */
+    char *head = filled('x', HISTORY_LINE_MAX - HISTORY_TAIL_MAX - 1);
+    char *end = history_end_prefix(id, ph->host->name);
+    struct plan_history hist = {.start_head = head, .end_prefix = end};
     size_t most = 0;
 
     for (int m = 0; m < 2; m++) {
         char *line = plan_command(p, ph, m ? SCRIPT_CHECK : SCRIPT_RUN, nonce,
-                                  id, holder);
+                                  id, holder, &hist);
         if (strlen(line) > most)
             most = strlen(line);
         free(line);
@@ -362,6 +371,8 @@ static size_t longest_line(const struct plan *p, const struct plan_host *ph)
     free(nonce);
     free(id);
     free(holder);
+    free(head);
+    free(end);
     return most;
 }
 

@@ -34,6 +34,10 @@
 /* A line with its newline is shorter than this: the host writes it in one
  * write(2); longer values are cut with "..." (U+2026) by the composer. */
 #define HISTORY_LINE_MAX 4000
+/* The part of a start line composed after the preflight (release,
+ * revision, time) is shorter than this; the rest, composed before, is
+ * shorter than HISTORY_LINE_MAX minus this. */
+#define HISTORY_TAIL_MAX 1000
 #define HISTORY_FORMAT 1
 
 /* How a run ended on one host. HIST_UNKNOWN: started, never ended. */
@@ -73,8 +77,20 @@ struct history_start {
 };
 
 /* The start line for s: one JSON object without a newline, shorter than
- * HISTORY_LINE_MAX (the longest values are cut first). Caller frees. */
+ * HISTORY_LINE_MAX (the longest values are cut first): the head and the
+ * tail below, joined. Caller frees. */
 char *history_start_line(const struct history_start *s);
+/* The start line in two parts, so that a host gets the head with its
+ * command line and only the short tail after "go": the head is every
+ * member but release, revision and at, without the closing brace (shorter
+ * than HISTORY_LINE_MAX - HISTORY_TAIL_MAX); the tail is
+ *   ,"release":"ID","revision":"REV","at":"TIME"}
+ * (shorter than HISTORY_TAIL_MAX; revision null when NULL or ""). Each
+ * cuts its own longest values, and writes a single quote as \u0027 (each
+ * travels to the host in a shell's single-quoted word). Caller frees. */
+char *history_start_head(const struct history_start *s);
+char *history_start_tail(const char *release, const char *revision,
+                         int64_t at_ms);
 /* The opening of the end line the host completes:
  *   {"v":1,"event":"end","run":"ID","host":"NAME"
  * (the host appends "at", "outcome", "exit", "signal", "duration_ms" and

@@ -72,6 +72,11 @@ struct script_spec {
     const char *job;
     const char *job_run; /* the queried run's id */
     const char *hist;    /* detach: JSON members of the history line */
+    /* run: the history's start line but its tail (history_start_head())
+     * and the opening of its end line (history_end_prefix()); the client
+     * sends the tail after "go" (NULL: an empty head, for the tests) */
+    const char *start_head;
+    const char *end_prefix;
     /* history note mode: the line to append (one JSON object, no newline,
      * shorter than HISTORY_LINE_MAX: history_gate_skip_line()) */
     const char *note;

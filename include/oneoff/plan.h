@@ -101,15 +101,25 @@ int rollout_parse(const char *batch, const char *max_fail, size_t nhosts,
                   struct rollout *out, char *err);
 void rollout_release(struct rollout *r);
 
+/* What a SCRIPT_RUN command line carries for the history: the start
+ * line's head (history_start_head(), shorter than HISTORY_LINE_MAX -
+ * HISTORY_TAIL_MAX) and the end line's opening (history_end_prefix() of
+ * the run id and the host's name). NULL members: empty. */
+struct plan_history {
+    const char *start_head;
+    const char *end_prefix;
+};
+
 /* The command line for ph: the script with its data prelude, in mode, with
  * this run's nonce (SCRIPT_NONCE_LEN hex digits), run id and lock holder
  * line (cut to SCRIPT_RUN_ID_MAX and SCRIPT_HOLDER_MAX bytes; plan_build()
- * checked that the line fits a host with values that long). The task's
- * arguments follow in SCRIPT_RUN mode only; a check-only host always gets
- * SCRIPT_CHECK. Caller frees. */
+ * checked that the line fits a host with values that long, and the
+ * history's parts as long as they can be). The task's arguments and hist
+ * (may be NULL) follow in SCRIPT_RUN mode only; a check-only host always
+ * gets SCRIPT_CHECK. Caller frees. */
 char *plan_command(const struct plan *p, const struct plan_host *ph,
                    enum script_mode mode, const char *nonce, const char *run_id,
-                   const char *lock_holder);
+                   const char *lock_holder, const struct plan_history *hist);
 
 /* The command line that appends note (one history line, no newline) to
  * ph's history file (SCRIPT_HISTORY_NOTE), with this nonce. Caller

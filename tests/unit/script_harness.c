@@ -156,6 +156,8 @@ void app_spec(const struct app *a, struct script_spec *s, enum script_mode mode,
     s->task_file = "tasks/t.yml";
     s->lock_holder = "run " HARNESS_RUN_ID " by tester since now on h";
     s->command = cmd;
+    s->start_head = SCRIPT_HEAD;
+    s->end_prefix = SCRIPT_END;
 }
 
 void proc_init(struct proc *p, int shell, enum word word)

@@ -93,13 +93,16 @@ void proc_wait_ready(struct proc *p, int timeout_ms);
 /* Writes s to p's stdin now; NULL closes it. */
 void proc_send(struct proc *p, const char *s);
 
-/* What a client sends to start the task: "go", the history's start line,
- * the opening of its end line and the client's clock (host_script.sh). */
+/* What a client sends to start the task: "go", the tail of the history's
+ * start line and the client's clock (host_script.sh); app_spec() puts the
+ * head and the end line's opening (SCRIPT_HEAD, SCRIPT_END) in the spec. */
+#define SCRIPT_HEAD                                                            \
+    "{\"v\":1,\"event\":\"start\",\"run\":\"R\",\"host\":\"h\","               \
+    "\"stage\":\"test\",\"sha256\":\"x\""
+#define SCRIPT_END "{\"v\":1,\"event\":\"end\",\"run\":\"R\",\"host\":\"h\""
 #define SCRIPT_GO                                                              \
-    "go\n{\"v\":1,\"event\":\"start\",\"run\":\"R\",\"host\":\"h\","           \
-    "\"stage\":\"test\",\"sha256\":\"x\",\"at\":\"2026-12-01T00:00:00.000Z\"}" \
-    "\n{\"v\":1,\"event\":\"end\",\"run\":\"R\",\"host\":\"h\"\n"              \
-    "1764547200000\n"
+    "go\n,\"release\":\"r1\",\"revision\":null,"                               \
+    "\"at\":\"2025-12-01T00:00:00.000Z\"}\n1764547200000\n"
 void proc_release(struct proc *p);
 
 /* What p printed on stdout after its report (the task's output). */

@@ -110,6 +110,79 @@ static void test_end_line_round_trip(void **state)
     free(line);
 }
 
+/* The start line in two parts: the head (with the command line) and the
+ * tail (after "go") make the whole line; neither holds a single quote
+ * (it travels in a shell's single-quoted word), each fits its budget, and
+ * the reader gets the values back. */
+static void test_start_line_in_two_parts(void **state)
+{
+    struct strlist args = {0}, over = {0};
+    struct history_start s;
+    char *big = xmalloc(9000), *head, *tail, *line, *joined;
+    struct history_line l;
+    char err[ERR_MAX];
+
+    (void)state;
+    memset(big, '\'', 8999);
+    big[8999] = '\0';
+    strlist_push(&args, "it's");
+    memset(&s, 0, sizeof(s));
+    s.run = "R";
+    s.host = "h";
+    s.stage = "st";
+    s.sha256 = SHA_A;
+    s.command = "echo 'quoted'";
+    s.args = &args;
+    s.operator_name = "o'neil";
+    s.reason = "can't wait";
+    s.overrides = &over;
+    s.release = "rel'1";
+    s.revision = "abc";
+    s.at_ms = 1764579600000;
+    head = history_start_head(&s);
+    tail = history_start_tail(s.release, s.revision, s.at_ms);
+    line = history_start_line(&s);
+    joined = xasprintf("%s%s", head, tail);
+    assert_string_equal(line, joined);
+    assert_null(strchr(line, '\''));
+    assert_int_equal(tail[0], ',');
+    assert_int_equal(history_parse_line(line, strlen(line), &l, err), 0);
+    assert_string_equal(l.command, "echo 'quoted'");
+    assert_string_equal(l.args.v[0], "it's");
+    assert_string_equal(l.operator_name, "o'neil");
+    assert_string_equal(l.reason, "can't wait");
+    assert_string_equal(l.release, "rel'1");
+    assert_string_equal(l.revision, "abc");
+    assert_string_equal(l.at, "2025-12-01T09:00:00.000Z");
+    history_line_release(&l);
+    free(head);
+    free(tail);
+    free(line);
+    free(joined);
+
+    /* quotes everywhere: cut to fit, still no quote */
+    s.command = big;
+    s.reason = big;
+    s.release = big;
+    s.revision = big;
+    head = history_start_head(&s);
+    tail = history_start_tail(s.release, s.revision, s.at_ms);
+    assert_true(strlen(head) + 1 < HISTORY_LINE_MAX - HISTORY_TAIL_MAX);
+    assert_true(strlen(tail) + 1 < HISTORY_TAIL_MAX);
+    assert_null(strchr(head, '\''));
+    assert_null(strchr(tail, '\''));
+    line = xasprintf("%s%s", head, tail);
+    assert_true(strlen(line) + 1 < HISTORY_LINE_MAX);
+    assert_int_equal(history_parse_line(line, strlen(line), &l, err), 0);
+    assert_non_null(strstr(l.command, "\xe2\x80\xa6"));
+    history_line_release(&l);
+    free(head);
+    free(tail);
+    free(line);
+    free(big);
+    strlist_clear(&args);
+}
+
 static void test_long_values_are_cut_to_fit(void **state)
 {
     struct strlist args = {0};
@@ -465,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_start_line_round_trip),
         cmocka_unit_test(test_end_line_round_trip),
         cmocka_unit_test(test_long_values_are_cut_to_fit),
+        cmocka_unit_test(test_start_line_in_two_parts),
         cmocka_unit_test(test_hostile_lines_are_refused),
         cmocka_unit_test(test_merge_across_hosts_and_problems),
         cmocka_unit_test(test_lookup_verdicts),

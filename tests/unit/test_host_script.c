@@ -652,10 +652,18 @@ extern const char oneoff_host_script[];
 static void test_clock_arithmetic(void **state)
 {
     static const long long cases[] = {
-        0LL,               1764547200000LL,  1764547200123LL,
-        951782400000LL,    951868799999LL,   4107542400000LL,
-        4107456000000LL,   1709251199999LL,  1735689599999LL,
-        253402300799999LL, 1000000000005LL,  1234567890050LL,
+        0LL,
+        1764547200000LL,
+        1764547200123LL,
+        951782400000LL,
+        951868799999LL,
+        4107542400000LL,
+        4107456000000LL,
+        1709251199999LL,
+        1735689599999LL,
+        253402300799999LL,
+        1000000000005LL,
+        1234567890050LL,
     };
     const char *b = strstr(oneoff_host_script, "oneoff_iso() {");
     const char *e = b ? strstr(b, "\n}\n") : NULL;
@@ -665,10 +673,11 @@ static void test_clock_arithmetic(void **state)
     assert_non_null(e);
     assert_int_equal(buf_add(&script, b, (size_t)(e + 3 - b)), 0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        assert_int_equal(buf_addf(&script,
-                                  "oneoff_iso %lld; printf '%%s\\n' \"$oneoff_at\"\n",
-                                  cases[i]),
-                         0);
+        assert_int_equal(
+            buf_addf(&script,
+                     "oneoff_iso %lld; printf '%%s\\n' \"$oneoff_at\"\n",
+                     cases[i]),
+            0);
     assert_int_equal(sh_quote(&q, buf_str(&script)), 0);
     for (int sh = 0; sh < HARNESS_NSHELLS; sh++) {
         char *cmd = xasprintf("%s -c %s", harness_shells[sh], buf_str(&q));
@@ -682,9 +691,10 @@ static void test_clock_arithmetic(void **state)
             char want[64];
 
             gmtime_r(&t, &tm);
-            snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\n",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, (int)(cases[i] % 1000));
+            snprintf(want, sizeof(want),
+                     "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\n", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, (int)(cases[i] % 1000));
             if (fgets(line, sizeof(line), f) == NULL || strcmp(line, want) != 0)
                 fail_msg("%s: %lld: '%s', want '%s'", harness_shells[sh],
                          cases[i], line, want);
@@ -716,12 +726,11 @@ static void test_end_line_clock(void **state)
         assert_int_equal(file_read(hist, 1 << 16, &text, &len), 0);
         end = strstr(text, "\"event\":\"end\"");
         assert_non_null(end);
-        assert_int_equal(sscanf(strstr(end, "\"at\":\""), "\"at\":\"%31[^\"]",
-                                at),
-                         1);
-        assert_int_equal(sscanf(strstr(end, "\"duration_ms\":"),
-                                "\"duration_ms\":%lld", &d),
-                         1);
+        assert_int_equal(
+            sscanf(strstr(end, "\"at\":\""), "\"at\":\"%31[^\"]", at), 1);
+        assert_int_equal(
+            sscanf(strstr(end, "\"duration_ms\":"), "\"duration_ms\":%lld", &d),
+            1);
         /* 0.3 s asleep, measured in hundredths; the client's clock at
          * "go" is 2025-12-01T00:00:00.000Z (SCRIPT_GO) */
         if (d < 300 || d > 20000 || d % 10 != 0)

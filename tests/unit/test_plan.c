@@ -485,7 +485,7 @@ static void assert_run_prefix(const struct plan *p, const char *name,
                               const char *want)
 {
     char *line =
-        plan_command(p, find_ph(p, name), SCRIPT_RUN, NONCE, RUN_ID, "h");
+        plan_command(p, find_ph(p, name), SCRIPT_RUN, NONCE, RUN_ID, "h", NULL);
 
     assert_prefix(line, want);
     free(line);
@@ -545,7 +545,7 @@ static void test_check_only_hosts(void **state)
         run += !ph->check_only;
         /* a check-only host is sent the check script, without the lock
          * and without arguments, whatever mode is asked for */
-        line = plan_command(&p, ph, SCRIPT_RUN, NONCE, RUN_ID, "holder");
+        line = plan_command(&p, ph, SCRIPT_RUN, NONCE, RUN_ID, "holder", NULL);
         if (is_db1) {
             assert_non_null(strstr(line, "oneoff_mode='\\''run'\\''\n"));
             assert_non_null(strstr(line, "oneoff_lock='\\''t'\\''\n"));
@@ -641,7 +641,7 @@ static void test_plan_contents(void **state)
         assert_non_null(strstr(ph->script, "oneoff_dog"));
         /* The arguments follow the script, single-quoted, in run mode. */
         tail = " oneoff '--order' 'it'\\''s 1234'";
-        line = plan_command(&p, ph, SCRIPT_RUN, NONCE, RUN_ID, "holder");
+        line = plan_command(&p, ph, SCRIPT_RUN, NONCE, RUN_ID, "holder", NULL);
         assert_true(strlen(line) > strlen(tail));
         assert_string_equal(line + strlen(line) - strlen(tail), tail);
         assert_non_null(strstr(line, "oneoff_mode='\\''run'\\''\n"));
@@ -650,7 +650,8 @@ static void test_plan_contents(void **state)
         assert_non_null(strstr(line, "oneoff_lock_holder='\\''holder'\\''\n"));
         free(line);
         /* ... and not in check mode, which runs nothing */
-        line = plan_command(&p, ph, SCRIPT_CHECK, NONCE, RUN_ID, "holder");
+        line =
+            plan_command(&p, ph, SCRIPT_CHECK, NONCE, RUN_ID, "holder", NULL);
         assert_string_equal(line + strlen(line) - 8, "' oneoff");
         assert_non_null(strstr(line, "oneoff_mode='\\''check'\\''\n"));
         free(line);
@@ -713,7 +714,8 @@ static void test_lock_settings(void **state)
     strlist_push(&o.limits, "worker1");
     assert_int_equal(plan_build(&p, &f->inv, t, &o, err), 0);
     p.check_locks = true;
-    line = plan_command(&p, &p.hosts[0], SCRIPT_CHECK, NONCE, RUN_ID, "h");
+    line =
+        plan_command(&p, &p.hosts[0], SCRIPT_CHECK, NONCE, RUN_ID, "h", NULL);
     assert_non_null(strstr(line, "\noneoff_lock='\\''t'\\''\n"));
     assert_non_null(strstr(line, "\noneoff_lock_wait='\\''2'\\''\n"));
     assert_non_null(strstr(line, "\noneoff_check_locks='\\''1'\\''\n"));
@@ -721,7 +723,8 @@ static void test_lock_settings(void **state)
     /* a holder line longer than the limit is cut */
     memset(holder, 'h', sizeof(holder) - 1);
     holder[sizeof(holder) - 1] = '\0';
-    line = plan_command(&p, &p.hosts[0], SCRIPT_RUN, NONCE, RUN_ID, holder);
+    line =
+        plan_command(&p, &p.hosts[0], SCRIPT_RUN, NONCE, RUN_ID, holder, NULL);
     assert_non_null(strstr(line, "\noneoff_check_locks='\\'''\\''\n"));
     {
         const char *h = strstr(line, "\noneoff_lock_holder='\\''") + 24;
