@@ -467,7 +467,6 @@ static int check_runtime(const struct plan_host *ph, const char *release,
     return 0;
 }
 
-
 static bool selected(const struct host *const *v, size_t n,
                      const struct host *h)
 {

@@ -565,8 +565,8 @@ static void test_check_only_hosts(void **state)
         }
         free(line);
         assert_non_null(strstr(dry(&p, ph), ph->check_only
-                                               ? "oneoff_mode='check'\n"
-                                               : "oneoff_mode='run'\n"));
+                                                ? "oneoff_mode='check'\n"
+                                                : "oneoff_mode='run'\n"));
     }
     assert_int_equal(run, 1);
     plan_release(&p);
