@@ -545,8 +545,8 @@ void host_work_log_end(struct worker_host *w, const struct host_state *s)
         snprintf(how, sizeof(how), ", exit %d", s->exit_code);
     char err[ERR_MAX];
 
-    log_note(w, "%s%s%s%s", host_state_status(s), how, s->error[0] ? ": " : "",
-             s->error);
+    log_note(w, "%s%s%s%s", host_state_status(s), how,
+             s->error && s->error[0] ? ": " : "", s->error ? s->error : "");
     if (record_log_close(&w->log, err))
         output_note(&w->r->out, "%s", err);
 }
