@@ -106,7 +106,9 @@ struct ssh_chan {
     int64_t hard;
     bool lost;
     char lost_error[ERR_MAX];
-    /* keepalives */
+    /* keepalives (o's, kept when o is freed) */
+    long alive_interval_s;
+    int alive_count_max;
     struct ssh_counter_struct sc, rc;
     uint64_t seen;
     int64_t last_rx, last_sent;
@@ -445,6 +447,12 @@ static int ssh_open(struct transport *base, const struct transport_target *tg,
     }
     if (chan_start(t, c, cmd, res))
         goto fail;
+    /* Connected, its pacing turn given back: of the host's options only
+     * the keepalives are used from here on. The rest is freed, since the
+     * session may wait for the gate beside a thousand others. */
+    c->alive_interval_s = c->o.alive_interval_s;
+    c->alive_count_max = c->o.alive_count_max;
+    hostopts_release(&c->o);
     *out = &c->base;
     return 0;
 fail:
@@ -458,7 +466,7 @@ fail:
  * interval x count after it fell silent. Returns true when lost. */
 static bool keepalive(struct ssh_chan *c, int64_t now)
 {
-    int64_t iv = (int64_t)c->o.alive_interval_s * 1000;
+    int64_t iv = (int64_t)c->alive_interval_s * 1000;
     uint64_t seen = c->sc.in_bytes + c->rc.in_packets;
 
     if (iv <= 0)
@@ -470,12 +478,12 @@ static bool keepalive(struct ssh_chan *c, int64_t now)
         return false;
     }
     if (c->unanswered > 0 && now - c->last_sent >= iv &&
-        now - c->last_rx >= iv * c->o.alive_count_max) {
+        now - c->last_rx >= iv * c->alive_count_max) {
         errf(c->lost_error,
              "connection lost: no answer from the host for %llds "
              "(ServerAliveInterval %ld x ServerAliveCountMax %d)",
-             (long long)((now - c->last_rx) / 1000), c->o.alive_interval_s,
-             c->o.alive_count_max);
+             (long long)((now - c->last_rx) / 1000), c->alive_interval_s,
+             c->alive_count_max);
         jump_link_explain(c->hs.link, c->lost_error);
         return true;
     }
