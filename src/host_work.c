@@ -317,7 +317,8 @@ void host_work_preflight(struct worker_host *w)
                                   host->set.identity, host->set.jump};
     struct transport_cmd cmd;
     struct transport_result res;
-    char holder[512], err[ERR_MAX];
+    char holder[512], err[ERR_MAX], setup_err[SETUP_ERR_MAX] = "";
+    char perr[ERR_MAX] = "";
     int64_t budget = PREFLIGHT_TIMEOUT_MS +
                      (int64_t)r->plan->wait_lock_s * 1000 +
                      (r->plan->task->lock ? LOCK_YIELD_MS : 0);
@@ -346,6 +347,8 @@ void host_work_preflight(struct worker_host *w)
         r->plan, w->ph, r->opts->mode == RUN_TASK ? SCRIPT_RUN : SCRIPT_CHECK,
         r->nonce, r->run_id, holder);
     w->capturing = true;
+    w->setup_err = setup_err;
+    w->perr = perr;
     w->deadline = clock_mono_ms() + budget;
     if (transport_open(w->tp, &tg, &cmd, &w->sink, &w->chan, &res) == 0 &&
         tchan_pump(w->chan, &res) == 1) {
@@ -357,12 +360,15 @@ void host_work_preflight(struct worker_host *w)
     w->capturing = false;
     flush_lines(w);
     emit_noise(w);
+    buf_release(&w->noise);
     if (w->chan == NULL || !w->ready) {
         tchan_free(w->chan);
         w->chan = NULL;
         preflight_failed(w, &res);
-        return;
     }
+    w->setup_err = w->perr = NULL;
+    if (w->chan == NULL)
+        return;
     w->task_state = r->plan->task->adhoc
                         ? TASK_STATE_NONE
                         : preflight_task_state(&w->pf, r->plan->task->sha256);
@@ -582,8 +588,6 @@ void worker_host_restart(struct worker_host *w)
     preflight_release(&w->pf);
     buf_reset(&w->noise);
     w->ready = w->malformed = false;
-    w->setup_err[0] = '\0';
-    w->perr[0] = '\0';
     w->task_state = TASK_STATE_NONE;
     w->deadline = 0;
     w->timed_out = false;
