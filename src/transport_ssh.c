@@ -105,7 +105,7 @@ struct ssh_chan {
     int stage;  /* 0 running, 1 stop asked, 2 closed by us */
     int64_t hard;
     bool lost;
-    char lost_error[ERR_MAX];
+    char *lost_error; /* ERR_MAX bytes, allocated when lost (lost_buf()) */
     /* keepalives (o's, kept when o is freed) */
     long alive_interval_s;
     int alive_count_max;
@@ -413,6 +413,7 @@ static void ssh_chan_free(struct tchan *base)
     }
     host_socket_close(&c->hs);
     hostopts_release(&c->o);
+    free(c->lost_error);
     free(c);
 }
 
@@ -460,6 +461,15 @@ fail:
     return -1;
 }
 
+/* Where why the connection was lost is written: allocated then, since a
+ * thousand paused sessions may wait for the gate. */
+static char *lost_buf(struct ssh_chan *c)
+{
+    if (c->lost_error == NULL)
+        c->lost_error = xcalloc(1, ERR_MAX);
+    return c->lost_error;
+}
+
 /* ServerAliveInterval: a keepalive@openssh.com request (answered by any
  * OpenSSH server) after each interval without a packet from the host; the
  * host is lost when ServerAliveCountMax of them went unanswered, about
@@ -479,7 +489,7 @@ static bool keepalive(struct ssh_chan *c, int64_t now)
     }
     if (c->unanswered > 0 && now - c->last_sent >= iv &&
         now - c->last_rx >= iv * c->alive_count_max) {
-        errf(c->lost_error,
+        errf(lost_buf(c),
              "connection lost: no answer from the host for %llds "
              "(ServerAliveInterval %ld x ServerAliveCountMax %d)",
              (long long)((now - c->last_rx) / 1000), c->alive_interval_s,
@@ -585,7 +595,7 @@ static int pump(struct ssh_chan *c)
             if (!ssh_is_connected(c->s) ||
                 ssh_get_status(c->s) & SSH_CLOSED_ERROR) {
                 c->lost = true;
-                errf(c->lost_error, "connection lost: %s",
+                errf(lost_buf(c), "connection lost: %s",
                      *ssh_get_error(c->s) ? ssh_get_error(c->s) : "closed");
                 jump_link_explain(c->hs.link, c->lost_error);
                 break;
@@ -604,7 +614,8 @@ static int ssh_pump(struct tchan *base, struct transport_result *res)
         return 0;
     if (c->lost && !c->cs.have_status && !c->cs.signal[0]) {
         res->outcome = OUTCOME_LOST;
-        snprintf(res->error, sizeof(res->error), "%s", c->lost_error);
+        snprintf(res->error, sizeof(res->error), "%s",
+                 c->lost_error ? c->lost_error : "connection lost");
     } else if (c->cs.signal[0]) {
         res->outcome = OUTCOME_SIGNALED;
         snprintf(res->signal, sizeof(res->signal), "%s", c->cs.signal);
@@ -663,7 +674,8 @@ static int ssh_again(struct tchan *base, const struct transport_cmd *cmd,
     c->cs.sink = sink;
     c->stage = 0;
     c->lost = false;
-    c->lost_error[0] = '\0';
+    free(c->lost_error);
+    c->lost_error = NULL;
     return chan_start(c->t, c, cmd, res);
 }
 
