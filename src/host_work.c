@@ -539,6 +539,7 @@ out:
     if (r->feed)
         feed_host_done(r->feed, i);
     output_host_done(&r->out, &w->oh);
+    record_log_idle(&w->log);
 }
 
 void host_work_log_end(struct worker_host *w, const struct host_state *s)

@@ -460,6 +460,11 @@ void record_log_release(struct record_log *log)
     buf_release(&log->scratch);
 }
 
+void record_log_idle(struct record_log *log)
+{
+    buf_release(&log->scratch);
+}
+
 /* ---- run.json and the report ---- */
 
 static json_t *jtime(int64_t ms)
