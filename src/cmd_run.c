@@ -51,7 +51,7 @@ static void print_plan(const struct plan *p)
     for (size_t i = 0; i < p->nhosts; i++) {
         const struct plan_host *ph = &p->hosts[i];
         const struct host *h = ph->host;
-        char port[12] = "22";
+        char port[12] = "22", *script;
         if (h->set.port)
             snprintf(port, sizeof(port), "%u", h->set.port);
         printf("\nhost %s (%s@%s:%s%s%s)%s\n", h->name,
@@ -64,7 +64,9 @@ static void print_plan(const struct plan *p)
         printf("  app_dir  %s\n  release  %s\n", h->set.app_dir, ph->release);
         if (ph->become)
             printf("  become   %s\n", ph->become);
-        printf("--- script ---\n%s--- end of script ---\n", ph->script);
+        script = plan_dry_run_script(p, ph);
+        printf("--- script ---\n%s--- end of script ---\n", script);
+        free(script);
         printf("sent as: exec %s/bin/sh -c '<script>' oneoff",
                ph->become ? "sudo -n -u <become> -- " : "");
         for (size_t k = 0; k < p->shown_args.n && !ph->check_only; k++) {

@@ -106,7 +106,8 @@ void events_host_state(struct events *e, size_t i, const struct host_state *s)
     json_object_set_new(o, "signal",
                         s->signal[0] ? json_text(s->signal) : json_null());
     json_object_set_new(o, "error",
-                        s->error[0] ? json_text(s->error) : json_null());
+                        s->error && s->error[0] ? json_text(s->error)
+                                                : json_null());
     json_object_set_new(o, "duration_ms",
                         s->finished_ms && s->started_ms
                             ? json_integer(s->finished_ms - s->started_ms)

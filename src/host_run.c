@@ -88,8 +88,10 @@ static void apply(struct host_state *s, const struct host_update *u)
         s->exit_code = u->exit_code;
     if (u->signal)
         snprintf(s->signal, sizeof(s->signal), "%s", u->signal);
-    if (u->error)
-        snprintf(s->error, sizeof(s->error), "%s", u->error);
+    if (u->error) {
+        free(s->error);
+        s->error = xstrndup(u->error, strnlen(u->error, ERR_MAX - 1));
+    }
     if (u->pf && u->pf->release) {
         free(s->release);
         free(s->revision);
@@ -116,6 +118,7 @@ uint64_t host_transition(struct host_table *t, size_t i,
     changed = t->v[i].phase != ph || t->v[i].outcome != oc;
     now = t->v[i];
     now.release = now.revision = NULL; /* owned by the table */
+    now.error = changed && now.error ? xstrdup(now.error) : NULL;
     gen = ++t->wanted;
     pthread_cond_broadcast(&t->cond);
     pthread_mutex_unlock(&t->lock);
@@ -123,6 +126,7 @@ uint64_t host_transition(struct host_table *t, size_t i,
      * one host's transitions come from one thread at a time, in order */
     if (t->observer && changed)
         t->observer(t->observer_ctx, i, &now);
+    free(now.error);
     return gen;
 }
 
@@ -150,6 +154,7 @@ void host_restart(struct host_table *t, size_t i)
     pthread_mutex_lock(&t->lock);
     free(s->release);
     free(s->revision);
+    free(s->error);
     memset(s, 0, sizeof(*s));
     s->exit_code = -1;
     t->wanted++;
@@ -166,6 +171,7 @@ uint64_t host_table_snapshot(struct host_table *t, struct host_state *out)
         out[i] = t->v[i];
         out[i].release = t->v[i].release ? xstrdup(t->v[i].release) : NULL;
         out[i].revision = t->v[i].revision ? xstrdup(t->v[i].revision) : NULL;
+        out[i].error = t->v[i].error ? xstrdup(t->v[i].error) : NULL;
     }
     gen = t->wanted;
     pthread_mutex_unlock(&t->lock);
@@ -177,7 +183,8 @@ void host_snapshot_release(struct host_state *v, size_t n)
     for (size_t i = 0; v && i < n; i++) {
         free(v[i].release);
         free(v[i].revision);
-        v[i].release = v[i].revision = NULL;
+        free(v[i].error);
+        v[i].release = v[i].revision = v[i].error = NULL;
     }
 }
 

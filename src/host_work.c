@@ -349,7 +349,8 @@ void host_work_preflight(struct worker_host *w)
     struct transport_cmd cmd;
     struct plan_history hist;
     struct transport_result res;
-    char holder[512], err[ERR_MAX];
+    char holder[512], err[ERR_MAX], setup_err[SETUP_ERR_MAX] = "";
+    char perr[ERR_MAX] = "";
     int64_t budget = PREFLIGHT_TIMEOUT_MS +
                      (int64_t)r->plan->wait_lock_s * 1000 +
                      (r->plan->task->lock ? LOCK_YIELD_MS : 0);
@@ -381,6 +382,8 @@ void host_work_preflight(struct worker_host *w)
     free((char *)hist.start_head);
     free((char *)hist.end_prefix);
     w->capturing = true;
+    w->setup_err = setup_err;
+    w->perr = perr;
     w->deadline = clock_mono_ms() + budget;
     if (transport_open(w->tp, &tg, &cmd, &w->sink, &w->chan, &res) == 0 &&
         tchan_pump(w->chan, &res) == 1) {
@@ -392,12 +395,15 @@ void host_work_preflight(struct worker_host *w)
     w->capturing = false;
     flush_lines(w);
     emit_noise(w);
+    buf_release(&w->noise);
     if (w->chan == NULL || !w->ready) {
         tchan_free(w->chan);
         w->chan = NULL;
         preflight_failed(w, &res);
-        return;
     }
+    w->setup_err = w->perr = NULL;
+    if (w->chan == NULL)
+        return;
     w->task_state = r->plan->task->adhoc
                         ? TASK_STATE_NONE
                         : preflight_task_state(&w->pf, r->plan->task->sha256);
@@ -545,6 +551,7 @@ out:
     if (r->feed)
         feed_host_done(r->feed, i);
     output_host_done(&r->out, &w->oh);
+    record_log_idle(&w->log);
 }
 
 void host_work_log_end(struct worker_host *w, const struct host_state *s)
@@ -557,8 +564,8 @@ void host_work_log_end(struct worker_host *w, const struct host_state *s)
         snprintf(how, sizeof(how), ", exit %d", s->exit_code);
     char err[ERR_MAX];
 
-    log_note(w, "%s%s%s%s", host_state_status(s), how, s->error[0] ? ": " : "",
-             s->error);
+    log_note(w, "%s%s%s%s", host_state_status(s), how,
+             s->error && s->error[0] ? ": " : "", s->error ? s->error : "");
     if (record_log_close(&w->log, err))
         output_note(&w->r->out, "%s", err);
 }
@@ -594,8 +601,6 @@ void worker_host_restart(struct worker_host *w)
     preflight_release(&w->pf);
     buf_reset(&w->noise);
     w->ready = w->malformed = false;
-    w->setup_err[0] = '\0';
-    w->perr[0] = '\0';
     w->task_state = TASK_STATE_NONE;
     w->deadline = 0;
     w->timed_out = false;

@@ -35,7 +35,7 @@ void lines_release(struct lines *l)
 {
     free(l->partial);
     l->partial = NULL;
-    l->plen = 0;
+    l->plen = l->palloc = 0;
 }
 
 static void batch_flush(struct lines *l, struct batch *b)
@@ -69,8 +69,6 @@ static void partial_emit(struct lines *l, struct batch *b, bool eol)
 static void partial_append(struct lines *l, struct batch *b, const char *p,
                            size_t n)
 {
-    if (l->partial == NULL)
-        l->partial = xmalloc(LINE_MAX_BYTES);
     while (n > 0) {
         size_t take;
         if (l->plen == LINE_MAX_BYTES)
@@ -78,6 +76,14 @@ static void partial_append(struct lines *l, struct batch *b, const char *p,
         take = LINE_MAX_BYTES - l->plen;
         if (take > n)
             take = n;
+        if (l->plen + take > l->palloc) {
+            /* sized for the line, not for the longest one */
+            size_t a = l->palloc ? l->palloc : 256;
+            while (a < l->plen + take)
+                a *= 2;
+            l->palloc = a < LINE_MAX_BYTES ? a : LINE_MAX_BYTES;
+            l->partial = xrealloc(l->partial, l->palloc);
+        }
         memcpy(l->partial + l->plen, p, take);
         l->plen += take;
         p += take;
@@ -118,4 +124,7 @@ void lines_flush(struct lines *l)
     b.n = 0;
     if (l->plen)
         partial_emit(l, &b, false);
+    free(l->partial);
+    l->partial = NULL;
+    l->palloc = 0;
 }

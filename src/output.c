@@ -362,6 +362,8 @@ void output_lines(struct output *o, struct output_host *h, enum line_stream s,
 
 void output_host_done(struct output *o, struct output_host *h)
 {
+    /* a finished host's buffers must not wait for the others to finish */
+    buf_release(&h->scratch);
     if (o->mode == OUT_STREAM || (o->mode == OUT_GATHER && !h->spilled))
         return;
     /* One block: take the lock once for both places. */
@@ -369,8 +371,8 @@ void output_host_done(struct output *o, struct output_host *h)
     put(o, 0, buf_str(&h->group[0]), h->group[0].len);
     put(o, 1, buf_str(&h->group[1]), h->group[1].len);
     pthread_mutex_unlock(&o->lock);
-    buf_reset(&h->group[0]);
-    buf_reset(&h->group[1]);
+    buf_release(&h->group[0]);
+    buf_release(&h->group[1]);
 }
 
 static void vnote(struct output *o, const char *fmt, va_list ap)

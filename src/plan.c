@@ -322,6 +322,20 @@ char *plan_command(const struct plan *p, const struct plan_host *ph,
     return line;
 }
 
+char *plan_dry_run_script(const struct plan *p, const struct plan_host *ph)
+{
+    struct script_spec spec;
+    char *label, *script;
+
+    spec_of(p, ph, ph->check_only ? SCRIPT_CHECK : SCRIPT_RUN, &spec, &label);
+    spec.nonce = "<nonce>";
+    spec.run_id = "<run id>";
+    spec.lock_holder = "run <run id> by <operator> since <time> on <host>";
+    script = script_compose(&spec);
+    free(label);
+    return script;
+}
+
 char *plan_note_command(const struct plan *p, const struct plan_host *ph,
                         const char *nonce, const char *note)
 {
@@ -464,21 +478,6 @@ static int check_runtime(const struct plan_host *ph, const char *release,
     return 0;
 }
 
-/* What --dry-run shows: the run script, with placeholders for what each
- * run makes new. */
-static void compose_dry_run(const struct plan *p, struct plan_host *ph)
-{
-    struct script_spec spec;
-    char *label;
-
-    spec_of(p, ph, ph->check_only ? SCRIPT_CHECK : SCRIPT_RUN, &spec, &label);
-    spec.nonce = "<nonce>";
-    spec.run_id = "<run id>";
-    spec.lock_holder = "run <run id> by <operator> since <time> on <host>";
-    ph->script = script_compose(&spec);
-    free(label);
-}
-
 static bool selected(const struct host *const *v, size_t n,
                      const struct host *h)
 {
@@ -540,7 +539,6 @@ int plan_build(struct plan *p, const struct inventory *inv,
             plan_release(p);
             return -1;
         }
-        compose_dry_run(p, &p->hosts[i]);
     }
     return 0;
 }
@@ -556,7 +554,6 @@ void plan_release(struct plan *p)
         struct plan_host *ph = &p->hosts[i];
         free(ph->release);
         free(ph->task_file);
-        free(ph->script);
         kvlist_clear(&ph->env);
         runtime_release(&ph->rt);
     }

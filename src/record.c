@@ -460,6 +460,11 @@ void record_log_release(struct record_log *log)
     buf_release(&log->scratch);
 }
 
+void record_log_idle(struct record_log *log)
+{
+    buf_release(&log->scratch);
+}
+
 /* ---- run.json and the report ---- */
 
 static json_t *jtime(int64_t ms)
@@ -541,6 +546,47 @@ static json_t *host_json(const struct record_host *h)
     return o;
 }
 
+/* text (the record, its "hosts" the last key, an empty array) with the
+ * hosts' objects in that array, each built and dumped on its own: the
+ * tree of a thousand hosts is never held at once. The text is the one
+ * json_dumps() gives for the whole tree (JSON_INDENT(2)): a host's lines
+ * indented by four more spaces (its strings hold no raw newline). Frees
+ * text; NULL when a host cannot be encoded. */
+static char *hosts_spliced(char *text, const struct record_host *hosts,
+                           size_t n)
+{
+    static const char empty[] = "\"hosts\": []\n}";
+    size_t len = strlen(text), el = sizeof(empty) - 1;
+    struct buf b = BUF_INIT(SIZE_MAX / 2);
+
+    if (len < el || strcmp(text + len - el, empty) != 0) {
+        free(text);
+        return NULL; /* not reached: "hosts" is the last key */
+    }
+    BUF_MUST(buf_add(&b, text, len - 4)); /* up to '"hosts": ' */
+    free(text);
+    BUF_MUST(buf_adds(&b, "["));
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = host_json(&hosts[i]);
+        char *h = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_decref(o);
+        if (h == NULL) {
+            buf_release(&b);
+            return NULL;
+        }
+        BUF_MUST(buf_adds(&b, i ? ",\n    " : "\n    "));
+        for (const char *p = h, *nl; *p; p = nl ? nl + 1 : p + strlen(p)) {
+            nl = strchr(p, '\n');
+            BUF_MUST(buf_add(&b, p, nl ? (size_t)(nl - p) : strlen(p)));
+            if (nl)
+                BUF_MUST(buf_adds(&b, "\n    "));
+        }
+        free(h);
+    }
+    BUF_MUST(buf_adds(&b, "\n  ]\n}"));
+    return buf_detach(&b);
+}
+
 static char *record_json(const struct record_run *run,
                          const struct record_host *hosts, size_t n,
                          bool logs_lost)
@@ -582,12 +628,12 @@ static char *record_json(const struct record_run *run,
                                             : json_null());
     json_object_set_new(root, "logs_incomplete", json_boolean(logs_lost));
     json_object_set_new(root, "gate", gate_json(run->gate));
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, host_json(&hosts[i]));
-    json_object_set_new(root, "hosts", arr);
+    json_object_set_new(root, "hosts", arr); /* empty: see below */
     text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
-    return text;
+    if (text == NULL || n == 0)
+        return text;
+    return hosts_spliced(text, hosts, n);
 }
 
 /* Replaces path with data: a new temporary file beside it, renamed over it

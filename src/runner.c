@@ -200,7 +200,7 @@ static struct record_host *hosts_fill(struct runner *r,
         rh[i].connected_ms = rows[i].connected_ms;
         rh[i].finished_ms = rows[i].finished_ms;
         rh[i].log_path = r->w[i].log_path;
-        rh[i].error = rows[i].error[0] ? rows[i].error : NULL;
+        rh[i].error = rows[i].error && rows[i].error[0] ? rows[i].error : NULL;
         rh[i].release = rows[i].release;
         rh[i].revision = rows[i].revision;
         rh[i].task_in_release = task_state_name(rows[i].task_state);
@@ -595,7 +595,7 @@ static void summarize(struct runner *r, const struct host_state *rows,
         sr[i].revision = s->release ? s->revision : NULL;
         if (s->task_state == TASK_ABSENT && !r->w[i].ph->check_only)
             absent++;
-        sr[i].error = s->error[0] ? s->error : NULL;
+        sr[i].error = s->error && s->error[0] ? s->error : NULL;
     }
     if (joined)
         output_gathered(&r->s.out, r->ohs, sr, r->n);

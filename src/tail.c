@@ -21,9 +21,29 @@ void tail_release(struct tail *t)
     memset(t, 0, sizeof(*t));
 }
 
+/* the ring's first size */
+#define TAIL_FIRST 512u
+
+/* Room for n more bytes: below TAIL_MAX the ring never wraps, so growing
+ * it keeps its bytes in order. Under lock. */
+static void ring_reserve(struct tail *t, size_t n)
+{
+    size_t cap = t->cap;
+
+    if (cap == TAIL_MAX || t->len + n <= cap)
+        return;
+    while (cap < t->len + n && cap < TAIL_MAX)
+        cap = cap ? cap * 2 : TAIL_FIRST;
+    if (cap > TAIL_MAX)
+        cap = TAIL_MAX;
+    t->ring = xrealloc(t->ring, cap);
+    t->cap = cap;
+}
+
 /* Appends p[0..n) to the ring, dropping its oldest bytes. Under lock. */
 static void ring_add(struct tail *t, const char *p, size_t n)
 {
+    ring_reserve(t, n < TAIL_MAX ? n : TAIL_MAX);
     t->total += n;
     if (n >= TAIL_MAX) {
         memcpy(t->ring, p + n - TAIL_MAX, TAIL_MAX);
@@ -47,8 +67,6 @@ static void ring_add(struct tail *t, const char *p, size_t n)
 void tail_add(struct tail *t, const struct line *v, size_t n)
 {
     pthread_mutex_lock(&t->lock);
-    if (t->ring == NULL)
-        t->ring = xmalloc(TAIL_MAX);
     for (size_t i = 0; i < n; i++) {
         ring_add(t, v[i].p, v[i].n);
         if (v[i].eol)

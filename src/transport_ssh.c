@@ -105,8 +105,10 @@ struct ssh_chan {
     int stage;  /* 0 running, 1 stop asked, 2 closed by us */
     int64_t hard;
     bool lost;
-    char lost_error[ERR_MAX];
-    /* keepalives */
+    char *lost_error; /* ERR_MAX bytes, allocated when lost (lost_buf()) */
+    /* keepalives (o's, kept when o is freed) */
+    long alive_interval_s;
+    int alive_count_max;
     struct ssh_counter_struct sc, rc;
     uint64_t seen;
     int64_t last_rx, last_sent;
@@ -411,6 +413,7 @@ static void ssh_chan_free(struct tchan *base)
     }
     host_socket_close(&c->hs);
     hostopts_release(&c->o);
+    free(c->lost_error);
     free(c);
 }
 
@@ -445,11 +448,26 @@ static int ssh_open(struct transport *base, const struct transport_target *tg,
     }
     if (chan_start(t, c, cmd, res))
         goto fail;
+    /* Connected, its pacing turn given back: of the host's options only
+     * the keepalives are used from here on. The rest is freed, since the
+     * session may wait for the gate beside a thousand others. */
+    c->alive_interval_s = c->o.alive_interval_s;
+    c->alive_count_max = c->o.alive_count_max;
+    hostopts_release(&c->o);
     *out = &c->base;
     return 0;
 fail:
     ssh_chan_free(&c->base);
     return -1;
+}
+
+/* Where why the connection was lost is written: allocated then, since a
+ * thousand paused sessions may wait for the gate. */
+static char *lost_buf(struct ssh_chan *c)
+{
+    if (c->lost_error == NULL)
+        c->lost_error = xcalloc(1, ERR_MAX);
+    return c->lost_error;
 }
 
 /* ServerAliveInterval: a keepalive@openssh.com request (answered by any
@@ -458,7 +476,7 @@ fail:
  * interval x count after it fell silent. Returns true when lost. */
 static bool keepalive(struct ssh_chan *c, int64_t now)
 {
-    int64_t iv = (int64_t)c->o.alive_interval_s * 1000;
+    int64_t iv = (int64_t)c->alive_interval_s * 1000;
     uint64_t seen = c->sc.in_bytes + c->rc.in_packets;
 
     if (iv <= 0)
@@ -470,12 +488,12 @@ static bool keepalive(struct ssh_chan *c, int64_t now)
         return false;
     }
     if (c->unanswered > 0 && now - c->last_sent >= iv &&
-        now - c->last_rx >= iv * c->o.alive_count_max) {
-        errf(c->lost_error,
+        now - c->last_rx >= iv * c->alive_count_max) {
+        errf(lost_buf(c),
              "connection lost: no answer from the host for %llds "
              "(ServerAliveInterval %ld x ServerAliveCountMax %d)",
-             (long long)((now - c->last_rx) / 1000), c->o.alive_interval_s,
-             c->o.alive_count_max);
+             (long long)((now - c->last_rx) / 1000), c->alive_interval_s,
+             c->alive_count_max);
         jump_link_explain(c->hs.link, c->lost_error);
         return true;
     }
@@ -577,7 +595,7 @@ static int pump(struct ssh_chan *c)
             if (!ssh_is_connected(c->s) ||
                 ssh_get_status(c->s) & SSH_CLOSED_ERROR) {
                 c->lost = true;
-                errf(c->lost_error, "connection lost: %s",
+                errf(lost_buf(c), "connection lost: %s",
                      *ssh_get_error(c->s) ? ssh_get_error(c->s) : "closed");
                 jump_link_explain(c->hs.link, c->lost_error);
                 break;
@@ -596,7 +614,8 @@ static int ssh_pump(struct tchan *base, struct transport_result *res)
         return 0;
     if (c->lost && !c->cs.have_status && !c->cs.signal[0]) {
         res->outcome = OUTCOME_LOST;
-        snprintf(res->error, sizeof(res->error), "%s", c->lost_error);
+        snprintf(res->error, sizeof(res->error), "%s",
+                 c->lost_error ? c->lost_error : "connection lost");
     } else if (c->cs.signal[0]) {
         res->outcome = OUTCOME_SIGNALED;
         snprintf(res->signal, sizeof(res->signal), "%s", c->cs.signal);
@@ -655,7 +674,8 @@ static int ssh_again(struct tchan *base, const struct transport_cmd *cmd,
     c->cs.sink = sink;
     c->stage = 0;
     c->lost = false;
-    c->lost_error[0] = '\0';
+    free(c->lost_error);
+    c->lost_error = NULL;
     return chan_start(c->t, c, cmd, res);
 }
 

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -184,18 +186,36 @@ char *strlist_join(const struct strlist *l, const char *sep)
     return s;
 }
 
+/* the first allocation for a file of unknown size (a pipe) */
+#define FILE_READ_FIRST (64u << 10)
+
 int file_read(const char *path, size_t max, char **data, size_t *len)
 {
     FILE *f = fopen(path, "rb");
+    struct stat st;
+    size_t cap, n = 0;
     char *p;
-    size_t n;
 
     *data = NULL;
     *len = 0;
     if (f == NULL)
         return -errno;
-    p = xmalloc(max + 2);
-    n = fread(p, 1, max + 1, f);
+    /* sized for the file (one byte more tells a file that grew past max),
+     * not for max: every host's connection reads known_hosts */
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+        (uintmax_t)st.st_size < max)
+        cap = (size_t)st.st_size;
+    else
+        cap = max < FILE_READ_FIRST ? max : FILE_READ_FIRST;
+    p = xmalloc(cap + 2);
+    for (;;) {
+        size_t want = cap + 1 - n, got = fread(p + n, 1, want, f);
+        n += got;
+        if (got < want || cap == max)
+            break; /* the end, an error, or more than max */
+        cap = max - cap < cap + 4096 ? max : cap * 2 + 4096;
+        p = xrealloc(p, cap + 2);
+    }
     if (ferror(f)) {
         int e = errno ? errno : EIO;
         fclose(f);

@@ -60,7 +60,9 @@ struct host_state {
     int exit_code;                                 /* -1: none */
     char signal[32];                               /* "" : none */
     int64_t started_ms, connected_ms, finished_ms; /* wall; 0: not yet */
-    char error[ERR_MAX];
+    /* NULL: none; at most ERR_MAX - 1 bytes. Held only when there is one:
+     * the table, the progress line and each record keep a row per host. */
+    char *error;
     char *release;  /* resolved release directory; NULL: not reported */
     char *revision; /* with release */
     enum task_state task_state;
@@ -70,7 +72,8 @@ struct host_state {
 const char *host_state_status(const struct host_state *s);
 
 /* Told of every phase or outcome change of host i (s: a copy of its new
- * row, without release and revision), after the table's lock is released,
+ * row, without release and revision, its error the caller's until the
+ * observer returns), after the table's lock is released,
  * by the thread that made the change. */
 typedef void (*host_observer_fn)(void *ctx, size_t i,
                                  const struct host_state *s);
@@ -123,7 +126,8 @@ uint64_t host_finish(struct host_table *t, size_t i, enum host_outcome o,
  * report forgotten), when the whole preflight is tried again. */
 void host_restart(struct host_table *t, size_t i);
 
-/* Copies every row (strings duplicated) into out[0..t->n); also returns
+/* Copies every row (strings duplicated: error, release, revision) into
+ * out[0..t->n); also returns
  * the record generation the copy reflects. host_snapshot_release() frees
  * the copies. */
 uint64_t host_table_snapshot(struct host_table *t, struct host_state *out);

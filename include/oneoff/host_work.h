@@ -73,10 +73,13 @@ struct worker_host {
     bool ready;     /* the report is complete */
     bool malformed;
     struct buf noise; /* set-up stdout outside the report's frames */
-    char setup_err[SETUP_ERR_MAX]; /* what the set-up wrote on stderr */
+    /* What the set-up wrote on stderr (SETUP_ERR_MAX bytes) and why its
+     * report was malformed (ERR_MAX): buffers of host_work_preflight()'s
+     * frame, NULL outside it (a thousand hosts wait for the gate). */
+    char *setup_err;
+    char *perr;
     struct preflight pf;
     enum task_state task_state;
-    char perr[ERR_MAX];
     /* after "go": the task's input, or the console's terminal */
     bool feeding, in_console;
     bool pty; /* the script runs on a terminal: stderr is stdout */

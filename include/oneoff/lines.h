@@ -35,8 +35,9 @@ typedef void lines_emit_fn(void *ctx, enum line_stream s, const struct line *v,
  * belongs to the thread that feeds it. */
 struct lines {
     enum line_stream stream;
-    char *partial; /* a line waiting for its newline (LINE_MAX_BYTES) */
-    size_t plen;
+    char *partial; /* a line waiting for its newline: palloc bytes, grown
+                      up to LINE_MAX_BYTES, freed by lines_flush() */
+    size_t plen, palloc;
     lines_emit_fn *emit;
     void *ctx;
 };
@@ -48,7 +49,8 @@ void lines_release(struct lines *l);
  * order); a partial line waits for the rest, and one that reaches
  * LINE_MAX_BYTES is emitted as a fragment. */
 void lines_feed(struct lines *l, const char *p, size_t n);
-/* Emits what waits without a newline as a fragment. */
+/* Emits what waits without a newline as a fragment, and frees its
+ * buffer. */
 void lines_flush(struct lines *l);
 
 #endif

@@ -97,7 +97,9 @@ void output_host_release(struct output_host *h);
 #define OUTPUT_PIECE_MAX (1u << 20)
 void output_lines(struct output *o, struct output_host *h, enum line_stream s,
                   const struct line *lines, size_t n);
-/* The host finished: in grouped mode its block is printed now. */
+/* The host finished: in grouped mode its block is printed now. Its
+ * formatting buffers are freed (what gathering kept stays, for
+ * output_gathered()). */
 void output_host_done(struct output *o, struct output_host *h);
 /* A message of the tool's own, to stderr, never mixed into a line: each
  * line "oneoff: " and escaped (a note may quote what a host reported). A

@@ -33,7 +33,6 @@ struct plan_host {
     struct kvlist env;  /* stage, host, task, command line; later wins */
     const char *become; /* task's, else host's; NULL: the login user */
     char *task_file;    /* "tasks/NAME.yml", looked for in the release */
-    char *script;       /* the run script with placeholders, for --dry-run */
     struct runtime rt;  /* the host's runtime keys, the task's over them */
     bool check_only;    /* in the stage selection, not run on: its release
                            is checked (SCRIPT_CHECK, no lock), nothing runs */
@@ -58,7 +57,7 @@ struct plan {
     const char *job, *job_run, *hist;
 };
 
-/* Selects the hosts and composes their scripts. When the task's run_on
+/* Selects the hosts and checks that their scripts fit. When the task's run_on
  * narrows the stage selection (--limit, --role) and no --release pins the
  * release, the other hosts of that selection are in the plan too, as
  * check_only: the release agreement spans the whole stage selection, so a
@@ -120,6 +119,11 @@ struct plan_history {
 char *plan_command(const struct plan *p, const struct plan_host *ph,
                    enum script_mode mode, const char *nonce, const char *run_id,
                    const char *lock_holder, const struct plan_history *hist);
+
+/* What --dry-run shows for ph: its script, with placeholders for what each
+ * run makes new (nonce, run id, lock holder). Composed on demand, not kept
+ * per host: a plan may hold thousands. Caller frees. */
+char *plan_dry_run_script(const struct plan *p, const struct plan_host *ph);
 
 /* The command line that appends note (one history line, no newline) to
  * ph's history file (SCRIPT_HISTORY_NOTE), with this nonce. Caller

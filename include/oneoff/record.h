@@ -215,5 +215,8 @@ int record_log_note(struct record_log *log, char *err, const char *fmt, ...)
 int record_log_close(struct record_log *log, char *err) ONEOFF_MUST_USE;
 /* Closes (without a word) and frees. */
 void record_log_release(struct record_log *log);
+/* Frees what the log keeps between batches (its formatting buffer), for a
+ * host that is done; the log stays open for its closing note. */
+void record_log_idle(struct record_log *log);
 
 #endif

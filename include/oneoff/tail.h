@@ -1,7 +1,9 @@
 /*
  * tail.h - the last bytes of one output stream of one host, for the run
  * record (run.json's "output"), the JUnit report and nothing else: a ring
- * of TAIL_MAX bytes with the count of every byte that went through it.
+ * of TAIL_MAX bytes with the count of every byte that went through it. The
+ * ring is sized for what it holds until it is full: a host that prints a
+ * line does not cost TAIL_MAX bytes for the whole run.
  *
  * Thread safety: tail_add() is called by the worker that owns the host,
  * tail_copy() by the record writer at any time; both take the tail's lock.
@@ -20,7 +22,9 @@
 
 struct tail {
     pthread_mutex_t lock;
-    char *ring;     /* TAIL_MAX bytes, allocated by the first tail_add() */
+    char *ring; /* cap bytes: grown by tail_add() up to TAIL_MAX, in
+                   order from 0 until then (start is 0) */
+    size_t cap;
     size_t start;   /* oldest byte */
     size_t len;     /* bytes held */
     uint64_t total; /* bytes that went through, newlines included */

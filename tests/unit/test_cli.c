@@ -173,6 +173,39 @@ static void test_tail_ring(void **state)
     free(big);
 }
 
+/* The ring grows with what it holds (in steps) and wraps once full: at
+ * every size, a copy is the stream's last bytes. */
+static void test_tail_ring_grows(void **state)
+{
+    struct tail t;
+    struct tail_copy c;
+    size_t cap = 3 * TAIL_MAX, all = 0;
+    char *want = malloc(cap), line[700];
+
+    (void)state;
+    tail_init(&t);
+    for (unsigned k = 0; all + sizeof(line) + 1 < cap; k++) {
+        size_t n = 1 + (k * 37) % (sizeof(line) - 1), keep;
+        for (size_t i = 0; i < n; i++)
+            line[i] = (char)('a' + (k + i) % 26);
+        line[n] = '\0';
+        add(&t, line, k % 3 != 0);
+        memcpy(want + all, line, n);
+        all += n;
+        if (k % 3 != 0)
+            want[all++] = '\n';
+        tail_copy(&t, &c);
+        keep = all < TAIL_MAX ? all : TAIL_MAX;
+        assert_int_equal(c.total, all);
+        assert_int_equal(c.len, keep);
+        assert_memory_equal(c.text, want + all - keep, keep);
+        tail_copy_release(&c);
+    }
+    assert_true(all > 2 * TAIL_MAX);
+    tail_release(&t);
+    free(want);
+}
+
 static void test_junit_escapes(void **state)
 {
     struct record_run run;
@@ -224,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_did_you_mean),
         cmocka_unit_test(test_closest),
         cmocka_unit_test(test_tail_ring),
+        cmocka_unit_test(test_tail_ring_grows),
         cmocka_unit_test(test_junit_escapes),
     };
 

@@ -76,6 +76,41 @@ static void test_overlong_line_is_split_not_lost(void **state)
     free(big);
 }
 
+/* A line that arrives in small chunks grows its buffer step by step: its
+ * bytes come out whole, cut at LINE_MAX_BYTES, and a flush starts over. */
+static void test_line_in_small_chunks(void **state)
+{
+    struct seen w = {BUF_INIT(1u << 20), 0, LINE_OUT};
+    struct lines l;
+    size_t n = LINE_MAX_BYTES + 5000, off = 0;
+    char *big = malloc(n + 1);
+
+    (void)state;
+    for (size_t i = 0; i < n; i++)
+        big[i] = (char)('a' + i % 26);
+    big[n] = '\n';
+    lines_init(&l, LINE_OUT, emit, &w);
+    for (size_t k = 1; off < n + 1; k = k * 3 % 1000 + 1) {
+        size_t m = n + 1 - off < k ? n + 1 - off : k;
+        lines_feed(&l, big + off, m);
+        off += m;
+    }
+    assert_int_equal(w.b.len, n + 2);
+    assert_memory_equal(w.b.data, big, LINE_MAX_BYTES);
+    assert_int_equal(w.b.data[LINE_MAX_BYTES], '~');
+    assert_memory_equal(w.b.data + LINE_MAX_BYTES + 1, big + LINE_MAX_BYTES,
+                        n - LINE_MAX_BYTES);
+    assert_int_equal(w.b.data[w.b.len - 1], '|');
+    lines_feed(&l, "tail", 4);
+    lines_flush(&l);
+    assert_null(l.partial); /* freed with the flush */
+    lines_feed(&l, "again\n", 6);
+    assert_string_equal(w.b.data + n + 2, "tail~again|");
+    lines_release(&l);
+    buf_release(&w.b);
+    free(big);
+}
+
 static void test_many_lines_in_one_chunk(void **state)
 {
     struct seen w = {BUF_INIT(1u << 20), 0, LINE_OUT};
@@ -101,6 +136,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lines_across_chunks),
         cmocka_unit_test(test_overlong_line_is_split_not_lost),
+        cmocka_unit_test(test_line_in_small_chunks),
         cmocka_unit_test(test_many_lines_in_one_chunk),
     };
 

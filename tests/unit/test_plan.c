@@ -391,6 +391,16 @@ static const struct plan_host *find_ph(const struct plan *p, const char *name)
     return NULL;
 }
 
+/* ph's --dry-run script, kept until the next call */
+static const char *dry(const struct plan *p, const struct plan_host *ph)
+{
+    static char *last;
+
+    free(last);
+    last = plan_dry_run_script(p, ph);
+    return last;
+}
+
 static void assert_env(const struct kvlist *env, const char *const *kv,
                        size_t n)
 {
@@ -425,11 +435,11 @@ static void test_env_precedence(void **state)
     assert_env(&find_ph(&p, "web1")->env, web1, 6);
     /* Literal values travel as single-quoted data, in order. */
     assert_non_null(
-        strstr(find_ph(&p, "web2")->script,
+        strstr(dry(&p, find_ph(&p, "web2")),
                "\noneoff_env='6'\n"
                "oneoff_env_name_1='A'\noneoff_env_value_1='stage'\n"
                "oneoff_env_name_2='B'\noneoff_env_value_2='host'\n"));
-    assert_non_null(strstr(find_ph(&p, "web2")->script,
+    assert_non_null(strstr(dry(&p, find_ph(&p, "web2")),
                            "\noneoff_env_name_4='D'\n"
                            "oneoff_env_value_4='cli'\n"));
     /* The host's own settings are untouched. */
@@ -452,7 +462,7 @@ static void test_release(void **state)
     assert_string_equal(find_ph(&p, "web1")->release, "current");
     assert_string_equal(find_ph(&p, "web2")->release, "releases/7");
     assert_non_null(
-        strstr(find_ph(&p, "web1")->script, "\noneoff_release='current'\n"));
+        strstr(dry(&p, find_ph(&p, "web1")), "\noneoff_release='current'\n"));
     plan_release(&p);
 
     /* --release ID overrides every host's release. */
@@ -460,7 +470,7 @@ static void test_release(void **state)
     assert_int_equal(plan_build(&p, &f->inv, t, &o, err), 0);
     assert_string_equal(find_ph(&p, "web1")->release, "releases/20261121-0912");
     assert_string_equal(find_ph(&p, "web2")->release, "releases/20261121-0912");
-    assert_non_null(strstr(find_ph(&p, "web2")->script,
+    assert_non_null(strstr(dry(&p, find_ph(&p, "web2")),
                            "\noneoff_release='releases/20261121-0912'\n"));
     plan_release(&p);
 
@@ -554,9 +564,9 @@ static void test_check_only_hosts(void **state)
             assert_null(strstr(line, "oneoff_lock='\\''t'\\''\n"));
         }
         free(line);
-        assert_non_null(strstr(ph->script, ph->check_only
-                                               ? "oneoff_mode='check'\n"
-                                               : "oneoff_mode='run'\n"));
+        assert_non_null(strstr(dry(&p, ph), ph->check_only
+                                                ? "oneoff_mode='check'\n"
+                                                : "oneoff_mode='run'\n"));
     }
     assert_int_equal(run, 1);
     plan_release(&p);
@@ -627,18 +637,18 @@ static void test_plan_contents(void **state)
                           "'\\''%s'\\'' of stage "
                           "'\\''production'\\'''\n",
                           ph->host->name);
-        assert_non_null(strstr(ph->script, label));
+        assert_non_null(strstr(dry(&p, ph), label));
         free(label);
-        assert_non_null(strstr(ph->script, "\noneoff_app_dir='/srv/app'\n"));
+        assert_non_null(strstr(dry(&p, ph), "\noneoff_app_dir='/srv/app'\n"));
         assert_non_null(
-            strstr(ph->script, "\noneoff_env_file_1='shared/.env'\n"));
+            strstr(dry(&p, ph), "\noneoff_env_file_1='shared/.env'\n"));
         assert_non_null(
-            strstr(ph->script, "\noneoff_task_file='tasks/t.yml'\n"));
-        assert_non_null(strstr(ph->script, "\noneoff_cmd='bin/fix \"$@\"'\n"));
+            strstr(dry(&p, ph), "\noneoff_task_file='tasks/t.yml'\n"));
+        assert_non_null(strstr(dry(&p, ph), "\noneoff_cmd='bin/fix \"$@\"'\n"));
         /* the placeholders --dry-run shows */
-        assert_non_null(strstr(ph->script, "\noneoff_nonce='<nonce>'\n"));
+        assert_non_null(strstr(dry(&p, ph), "\noneoff_nonce='<nonce>'\n"));
         /* the watchdog is in the script */
-        assert_non_null(strstr(ph->script, "oneoff_dog"));
+        assert_non_null(strstr(dry(&p, ph), "oneoff_dog"));
         /* The arguments follow the script, single-quoted, in run mode. */
         tail = " oneoff '--order' 'it'\\''s 1234'";
         line = plan_command(&p, ph, SCRIPT_RUN, NONCE, RUN_ID, "holder", NULL);
@@ -666,10 +676,10 @@ static void test_plan_contents(void **state)
     task_adhoc(&f->task, "uptime");
     strlist_push(&o.limits, "worker1");
     assert_int_equal(plan_build(&p, &f->inv, &f->task, &o, err), 0);
-    assert_non_null(strstr(p.hosts[0].script,
+    assert_non_null(strstr(dry(&p, &p.hosts[0]),
                            "\noneoff_label='command on host '\\''worker1'\\'' "
                            "of stage '\\''production'\\'''\n"));
-    assert_non_null(strstr(p.hosts[0].script, "\noneoff_task_file=''\n"));
+    assert_non_null(strstr(dry(&p, &p.hosts[0]), "\noneoff_task_file=''\n"));
     plan_release(&p);
     plan_opts_release(&o);
 }
@@ -694,8 +704,8 @@ static void test_adhoc_by_flag(void **state)
     strlist_push(&o.limits, "worker1");
     assert_int_equal(plan_build(&p, &f->inv, &f->task, &o, err), 0);
     assert_non_null(
-        strstr(p.hosts[0].script, "\noneoff_task_file='tasks/exec.yml'\n"));
-    assert_non_null(strstr(p.hosts[0].script, "\noneoff_label='task "));
+        strstr(dry(&p, &p.hosts[0]), "\noneoff_task_file='tasks/exec.yml'\n"));
+    assert_non_null(strstr(dry(&p, &p.hosts[0]), "\noneoff_label='task "));
     plan_release(&p);
     plan_opts_release(&o);
 }

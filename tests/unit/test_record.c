@@ -258,6 +258,53 @@ static void test_json_format_2(void **state)
     rmtree(dir);
 }
 
+/* run.json is written a host at a time: the text is the one jansson gives
+ * for the whole document (loaded and dumped again, it comes back byte for
+ * byte), for no host, one, and several with text that must be escaped. */
+static void test_json_hosts_whole(void **state)
+{
+    struct record r;
+    struct record_run run;
+    struct record_host h[3];
+    char *dir = tmpdir(), err[ERR_MAX];
+
+    (void)state;
+    run_init(&run);
+    memset(h, 0, sizeof(h));
+    for (int i = 0; i < 3; i++) {
+        h[i].name = i == 1 ? "we\"b\n2" : "web";
+        h[i].status = "ok";
+        h[i].exit_code = i;
+        h[i].port = 22;
+        h[i].error = i == 2 ? "line one\nline \"two\"\t" : NULL;
+        h[i].out.text = "a\nb\n  c\n";
+        h[i].out.len = 8;
+        h[i].out.total = 8;
+    }
+    assert_int_equal(record_open(&r, dir, "run1", NULL, err), 0);
+    for (size_t n = 0; n <= 3; n++) {
+        char *data, *again;
+        json_error_t je;
+        json_t *doc;
+
+        assert_int_equal(record_write(&r, &run, h, n, err), 0);
+        data = slurp(r.json_path);
+        doc = json_loads(data, 0, &je);
+        assert_non_null(doc);
+        assert_int_equal(json_array_size(json_object_get(doc, "hosts")), n);
+        again = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        assert_non_null(again);
+        assert_int_equal(strlen(data), strlen(again) + 1);
+        assert_memory_equal(data, again, strlen(again));
+        assert_string_equal(data + strlen(again), "\n");
+        free(again);
+        json_decref(doc);
+        free(data);
+    }
+    record_release(&r);
+    rmtree(dir);
+}
+
 /* run.json: a failed write leaves the previous version and no temporary
  * file; the failure is returned once; a later good write clears it. */
 static void test_json_failure_keeps_previous(void **state)
@@ -556,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_report_refused),
         cmocka_unit_test(test_write_refused),
         cmocka_unit_test(test_json_format_2),
+        cmocka_unit_test(test_json_hosts_whole),
     };
 
     return cmocka_run_group_tests_name("record", tests, NULL, NULL);

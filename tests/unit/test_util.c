@@ -312,6 +312,58 @@ static void test_file_read(void **state)
     assert_null(data);
 }
 
+/* A file of unknown size (a pipe) is read in growing steps, up to max. */
+static void pipe_read(size_t n, size_t max, int want_rc)
+{
+    int fds[2];
+    pid_t pid;
+    char path[64], *data = NULL;
+    size_t len = 0;
+    int st;
+
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char blk[4096];
+        close(fds[0]);
+        for (size_t k = 0; k < sizeof(blk); k++)
+            blk[k] = (char)('a' + k % 26);
+        for (size_t done = 0; done < n;) {
+            size_t m = n - done < sizeof(blk) ? n - done : sizeof(blk);
+            if (write(fds[1], blk, m) != (ssize_t)m)
+                _exit(1);
+            done += m;
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    snprintf(path, sizeof(path), "/dev/fd/%d", fds[0]);
+    assert_int_equal(file_read(path, max, &data, &len), want_rc);
+    close(fds[0]); /* the writer may be blocked on a full pipe: EPIPE */
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (want_rc == 0) {
+        assert_int_equal(len, n);
+        for (size_t k = 0; k < n; k++)
+            assert_int_equal(data[k], 'a' + k % 4096 % 26);
+        assert_int_equal(data[n], '\0');
+    } else {
+        assert_null(data);
+    }
+    free(data);
+}
+
+static void test_file_read_pipe(void **state)
+{
+    (void)state;
+    signal(SIGPIPE, SIG_IGN);
+    pipe_read(0, 100, 0);
+    pipe_read(300000, 300000, 0);
+    pipe_read(300001, 300000, -EFBIG);
+    pipe_read(70000, 1u << 20, 0);
+    pipe_read(5000, 4999, -EFBIG);
+}
+
 static void test_buf_bounded(void **state)
 {
     struct buf b = BUF_INIT(8);
@@ -475,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_kvlist_later_wins),
         cmocka_unit_test(test_strlist),
         cmocka_unit_test(test_file_read),
+        cmocka_unit_test(test_file_read_pipe),
         cmocka_unit_test(test_buf_bounded),
         cmocka_unit_test(test_buf_addf_large),
         cmocka_unit_test(test_write_all_reports_errors),
