@@ -1,0 +1,49 @@
+# tests/integration/client_cpu.sh - integration tests of what the client shares between hosts
+# to spend less CPU per host, and must share without changing what a run does: the
+# known_hosts files read once (a change to them, by accept-new or anyone, is seen by the next
+# host's check), and run.json written host by host (a host's "running" is on disk before its
+# task can start).
+#
+# Sourced by tests/integration/run.sh, which discovers the test_* functions of this file too
+# and runs each one in a fresh bash with the suite's helpers (oo, expect_*, jget, on_exit, ...).
+# Only test_cc_* functions and cc_* helpers live here. The tests use stages and tasks of their
+# own (hosts/cc-*.yml, tasks/cc-*.yml, removed when each test ends) on the suite's hosts
+# h1..h3, and change nothing else of the fleet.
+
+# cc_stage NAME < HOST_LINES: writes hosts/NAME.yml with the fleet's defaults (removed when the
+# test ends)
+cc_stage() {
+    on_exit "rm -f -- '$DIR/app/hosts/$1.yml'"
+    {
+        printf 'stage: %s\ndefaults:\n  user: root\n  port: %s\n  identity: %s\n' "$1" "$PORT" "$DIR/client_key"
+        printf '  env_file: shared/.env\nhosts:\n'
+        cat
+    } >"$DIR/app/hosts/$1.yml"
+}
+
+# One address under two names, one host at a time, with accept-new: the first check records
+# the key, and the second one reads the file again (it changed) and finds it there, so the key
+# is recorded once, not twice.
+test_cc_accept_new_seen_by_next_host() {
+    local kh=$W/known_hosts.cc ip
+    ip=$(host_ip 2)
+    grep -vF "[$ip]:$PORT " "$DIR/known_hosts" >"$kh"
+    cc_stage cc-twice <<EOF2
+  first: { address: $ip, app_dir: $DIR/hosts/h2/app }
+  second: { address: $ip, app_dir: $DIR/hosts/h2/app }
+  h1: { address: $(host_ip 1), app_dir: $DIR/hosts/h1/app }
+EOF2
+    KH=$kh oo accept exec -s cc-twice --parallel 1 --host-key-policy accept-new -- true
+    expect_rc 0
+    expect_json hosts.first.status ok
+    expect_json hosts.second.status ok
+    [ "$(grep -cF "[$ip]:$PORT " "$kh")" = 1 ] ||
+        fail_run "the key of $ip was recorded $(grep -cF "[$ip]:$PORT " "$kh") times, expected once"
+
+    # and a key removed from the file between two runs is unknown again
+    grep -vF "[$ip]:$PORT " "$kh" >"$kh.new" && mv "$kh.new" "$kh"
+    KH=$kh oo strict exec -s cc-twice --parallel 1 -- true
+    expect_rc 3
+    expect_json hosts.first.status host-key
+    expect_json hosts.h1.status ok
+}
