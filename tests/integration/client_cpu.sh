@@ -47,3 +47,34 @@ EOF2
     expect_json hosts.first.status host-key
     expect_json hosts.h1.status ok
 }
+
+# run.json says "running" for every host whose task started, even when the client dies at
+# once: h1 and h2 start together (recorded as one wave), h3 when h1's slot frees (recorded by
+# its own worker). SIGKILL leaves no chance to write anything more.
+test_cc_killed_client_leaves_running() {
+    local i m
+    cc_stage cc-kill <<EOF2
+$(for i in 1 2 3; do printf '  h%s: { address: %s, app_dir: %s }\n' "$i" "$(host_ip "$i")" "$DIR/hosts/h$i/app"; done)
+EOF2
+    for i in 1 2 3; do
+        m=$DIR/hosts/h$i/app/current/.cc-started
+        rm -f "$m"
+        on_exit "rm -f -- '$m'"
+    done
+    oo_bg kill exec -s cc-kill --parallel 2 --log-dir "$W/log" -- \
+        'case $PWD in */hosts/h1/*) exit 0 ;; esac; touch .cc-started; sleep 10'
+    for ((i = 0; i < 300; i++)); do
+        [ -e "$DIR/hosts/h2/app/current/.cc-started" ] &&
+            [ -e "$DIR/hosts/h3/app/current/.cc-started" ] && break
+        sleep 0.05
+    done
+    [ -e "$DIR/hosts/h3/app/current/.cc-started" ] || fail "the task did not start on h2 and h3"
+    kill -KILL "$OOPID"
+    wait "$BGPID" 2>/dev/null
+    # the run's one log directory (its "logs:" line comes at the end)
+    JSON=$(echo "$W"/log/*/run.json)
+    expect_valid_json
+    expect_json hosts.h2.status running
+    expect_json hosts.h3.status running
+    expect_match "$(jget hosts.h1.status)" '^(running|ok)$' "run.json hosts.h1.status"
+}
