@@ -82,6 +82,18 @@ static void bodies_escape(void)
     }
 }
 
+/* What escaping adds to the three scripts together: a command line's
+ * room is reserved once, not grown copy by copy. */
+static size_t bodies_growth(void)
+{
+    size_t n = 0;
+
+    pthread_once(&bodies_once, bodies_escape);
+    for (size_t i = 0; i < 3; i++)
+        n += bodies[i].len - strlen(bodies[i].text);
+    return n;
+}
+
 static const struct escaped_body *body_escaped(const char *text)
 {
     pthread_once(&bodies_once, bodies_escape);
@@ -311,6 +323,8 @@ char *script_compose_line(const struct script_spec *s, const char *become,
     struct buf line = BUF_INIT(line_max(compose_max(s), become, args));
     struct compose c = {BUF_INIT(compose_max(s)), &line};
 
+    /* the usual size: a prelude's values rarely hold quotes */
+    BUF_MUST(buf_reserve(&line, compose_max(s) + bodies_growth()));
     line_head(&line, become);
     BUF_MUST(buf_addc(&line, '\''));
     compose(&c, s);
