@@ -53,6 +53,7 @@ void host_table_init(struct host_table *t, size_t n)
     memset(t, 0, sizeof(*t));
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->cond, NULL);
+    pthread_cond_init(&t->written_cond, NULL);
     t->n = n;
     t->v = xcalloc(n ? n : 1, sizeof(*t->v));
     for (size_t i = 0; i < n; i++)
@@ -65,6 +66,7 @@ void host_table_release(struct host_table *t)
     free(t->v);
     pthread_mutex_destroy(&t->lock);
     pthread_cond_destroy(&t->cond);
+    pthread_cond_destroy(&t->written_cond);
     memset(t, 0, sizeof(*t));
 }
 
@@ -119,8 +121,7 @@ uint64_t host_transition(struct host_table *t, size_t i,
     now = t->v[i];
     now.release = now.revision = NULL; /* owned by the table */
     now.error = changed && now.error ? xstrdup(now.error) : NULL;
-    gen = ++t->wanted;
-    pthread_cond_broadcast(&t->cond);
+    gen = ++t->wanted; /* the writer sees it on its next round */
     pthread_mutex_unlock(&t->lock);
     /* outside the lock: an observer may block (a slow reader of --json);
      * one host's transitions come from one thread at a time, in order */
@@ -158,7 +159,6 @@ void host_restart(struct host_table *t, size_t i)
     memset(s, 0, sizeof(*s));
     s->exit_code = -1;
     t->wanted++;
-    pthread_cond_broadcast(&t->cond);
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -201,10 +201,14 @@ void host_table_wait_written(struct host_table *t, uint64_t gen,
         ts.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&t->lock);
+    if (t->written >= gen) {
+        pthread_mutex_unlock(&t->lock);
+        return;
+    }
     t->urgent++;
-    pthread_cond_broadcast(&t->cond);
+    pthread_cond_signal(&t->cond); /* the writer alone waits there */
     while (t->written < gen &&
-           pthread_cond_timedwait(&t->cond, &t->lock, &ts) == 0)
+           pthread_cond_timedwait(&t->written_cond, &t->lock, &ts) == 0)
         ;
     t->urgent--;
     pthread_mutex_unlock(&t->lock);
@@ -215,7 +219,8 @@ void host_table_mark_written(struct host_table *t, uint64_t gen)
     pthread_mutex_lock(&t->lock);
     if (gen > t->written)
         t->written = gen;
-    pthread_cond_broadcast(&t->cond);
+    if (t->urgent)
+        pthread_cond_broadcast(&t->written_cond);
     pthread_mutex_unlock(&t->lock);
 }
 

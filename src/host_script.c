@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -26,10 +27,25 @@ size_t sh_quoted_max(const char *s)
 {
     size_t n = strlen(s) + 2;
 
-    for (; *s; s++)
-        if (*s == '\'')
-            n += 3; /* each ' becomes '\'' */
+    while ((s = strchr(s, '\'')) != NULL) {
+        n += 3; /* each ' becomes '\'' */
+        s++;
+    }
     return n;
+}
+
+/* s (n bytes) as it stands between single quotes: each ' becomes '\''.
+ * The caller reserved room for it. */
+static void add_escaped(struct buf *b, const char *s, size_t n)
+{
+    const char *end = s + n, *q;
+
+    while ((q = memchr(s, '\'', (size_t)(end - s))) != NULL) {
+        buf_add_reserved(b, s, (size_t)(q - s));
+        buf_add_reserved(b, "'\\''", 4);
+        s = q + 1;
+    }
+    buf_add_reserved(b, s, (size_t)(end - s));
 }
 
 int sh_quote(struct buf *b, const char *s)
@@ -37,14 +53,54 @@ int sh_quote(struct buf *b, const char *s)
     if (buf_reserve(b, sh_quoted_max(s)) != 0)
         return -1; /* b unchanged */
     buf_add_reserved(b, "'", 1);
-    for (; *s; s++) {
-        if (*s == '\'')
-            buf_add_reserved(b, "'\\''", 4);
-        else
-            buf_add_reserved(b, s, 1);
-    }
+    add_escaped(b, s, strlen(s));
     buf_add_reserved(b, "'", 1);
     return 0;
+}
+
+/* The embedded scripts as they stand inside the command line's quotes:
+ * escaped once per process (they never change), then copied for each
+ * host. Written once under pthread_once, read-only after. */
+static struct escaped_body {
+    const char *text; /* oneoff_host_script, ... */
+    char *esc;
+    size_t len;
+} bodies[3];
+static pthread_once_t bodies_once = PTHREAD_ONCE_INIT;
+
+static void bodies_escape(void)
+{
+    bodies[0].text = oneoff_host_script;
+    bodies[1].text = oneoff_host_runtime;
+    bodies[2].text = oneoff_host_job;
+    for (size_t i = 0; i < 3; i++) {
+        struct buf b = BUF_INIT(sh_quoted_max(bodies[i].text));
+        BUF_MUST(buf_reserve(&b, b.max)); /* its exact size */
+        add_escaped(&b, bodies[i].text, strlen(bodies[i].text));
+        bodies[i].len = b.len;
+        bodies[i].esc = buf_detach(&b);
+    }
+}
+
+/* What escaping adds to the three scripts together: a command line's
+ * room is reserved once, not grown copy by copy. */
+static size_t bodies_growth(void)
+{
+    size_t n = 0;
+
+    pthread_once(&bodies_once, bodies_escape);
+    for (size_t i = 0; i < 3; i++)
+        n += bodies[i].len - strlen(bodies[i].text);
+    return n;
+}
+
+static const struct escaped_body *body_escaped(const char *text)
+{
+    pthread_once(&bodies_once, bodies_escape);
+    for (size_t i = 0; i < 3; i++)
+        if (bodies[i].text == text)
+            return &bodies[i];
+    return NULL;
 }
 
 /* Every append below fits: script_compose() and script_command_line()
@@ -90,16 +146,42 @@ static void assign_nth(struct buf *b, const char *prefix, size_t i,
     assign(b, name, value);
 }
 
+/* Where script_compose() writes: pre, the script itself; or, with line
+ * set, pre holds the prelude's text not yet copied into line, the command
+ * line being built inside its quotes (compose_command_line()). */
+struct compose {
+    struct buf pre;
+    struct buf *line;
+};
+
+/* line's escaped copy of pre, which empties. */
+static void flush_prelude(struct compose *c)
+{
+    /* the line's maximum holds the quoted whole script */
+    BUF_MUST(buf_reserve(c->line, sh_quoted_max(buf_str(&c->pre))));
+    add_escaped(c->line, buf_str(&c->pre), c->pre.len);
+    buf_reset(&c->pre);
+}
+
 /* Appends a script: the build left out its comment lines, indentation and
  * blank lines (Makefile), so it is sent as it is. */
-static void add_script_body(struct buf *b, const char *p)
+static void add_script_body(struct compose *c, const char *p)
 {
-    BUF_MUST(buf_adds(b, p)); /* sized for the whole text */
+    const struct escaped_body *e;
+
+    if (c->line == NULL) {
+        BUF_MUST(buf_adds(&c->pre, p)); /* sized for the whole text */
+        return;
+    }
+    e = body_escaped(p);
+    flush_prelude(c);
+    BUF_MUST(buf_add(c->line, e->esc, e->len)); /* within the line's max */
 }
 
 /* The runtime's part of the prelude, and its script (host_runtime.sh). */
-static void add_runtime(struct buf *b, const struct script_spec *s)
+static void add_runtime(struct compose *c, const struct script_spec *s)
 {
+    struct buf *b = &c->pre;
     const struct runtime *rt = s->runtime;
     bool image = rt->kind == RUNTIME_IMAGE;
     char *name = xasprintf("oneoff-%.*s-%s", SCRIPT_RUN_ID_MAX,
@@ -111,7 +193,7 @@ static void add_runtime(struct buf *b, const struct script_spec *s)
     assign(b, "oneoff_network_of", image ? rt->network_of : NULL);
     assign(b, "oneoff_ctr_name", image ? name : NULL);
     free(name);
-    add_script_body(b, oneoff_host_runtime);
+    add_script_body(c, oneoff_host_runtime);
 }
 
 /* The most script_compose() can write for s. */
@@ -143,86 +225,129 @@ static size_t compose_max(const struct script_spec *s)
     return max;
 }
 
-char *script_compose(const struct script_spec *s)
+static void compose(struct compose *c, const struct script_spec *s)
 {
-    struct buf b;
+    struct buf *b = &c->pre;
     size_t nfiles = s->env_files ? s->env_files->n : 0;
     size_t nenv = s->env ? s->env->n : 0;
 
-    buf_init(&b, compose_max(s));
-
-    assign(&b, "oneoff_mode",
+    assign(b, "oneoff_mode",
            s->mode == SCRIPT_RUN            ? "run"
            : s->mode == SCRIPT_HISTORY      ? "history"
            : s->mode == SCRIPT_HISTORY_NOTE ? "note"
                                             : "check");
     if (s->mode == SCRIPT_HISTORY_NOTE)
-        assign(&b, "oneoff_note", s->note);
-    assign_cut(&b, "oneoff_nonce", s->nonce, SCRIPT_NONCE_LEN);
-    assign_cut(&b, "oneoff_run_id", s->run_id, SCRIPT_RUN_ID_MAX);
-    assign(&b, "oneoff_label", s->label);
-    assign(&b, "oneoff_app_dir", s->app_dir);
-    assign(&b, "oneoff_release", s->release ? s->release : "current");
-    assign(&b, "oneoff_revision_file",
+        assign(b, "oneoff_note", s->note);
+    assign_cut(b, "oneoff_nonce", s->nonce, SCRIPT_NONCE_LEN);
+    assign_cut(b, "oneoff_run_id", s->run_id, SCRIPT_RUN_ID_MAX);
+    assign(b, "oneoff_label", s->label);
+    assign(b, "oneoff_app_dir", s->app_dir);
+    assign(b, "oneoff_release", s->release ? s->release : "current");
+    assign(b, "oneoff_revision_file",
            s->revision_file ? s->revision_file : "REVISION");
-    assign_num(&b, "oneoff_env_files", (long)nfiles);
+    assign_num(b, "oneoff_env_files", (long)nfiles);
     for (size_t i = 0; i < nfiles; i++)
-        assign_nth(&b, "oneoff_env_file_", i + 1, s->env_files->v[i]);
-    assign_num(&b, "oneoff_env", (long)nenv);
+        assign_nth(b, "oneoff_env_file_", i + 1, s->env_files->v[i]);
+    assign_num(b, "oneoff_env", (long)nenv);
     for (size_t i = 0; i < nenv; i++) {
-        assign_nth(&b, "oneoff_env_name_", i + 1, s->env->key[i]);
-        assign_nth(&b, "oneoff_env_value_", i + 1, s->env->val[i]);
+        assign_nth(b, "oneoff_env_name_", i + 1, s->env->key[i]);
+        assign_nth(b, "oneoff_env_value_", i + 1, s->env->val[i]);
     }
-    assign(&b, "oneoff_task_file", s->task_file);
-    assign(&b, "oneoff_lock", s->lock);
-    assign_cut(&b, "oneoff_lock_holder", s->lock_holder, SCRIPT_HOLDER_MAX);
-    assign_num(&b, "oneoff_lock_wait", s->lock_wait_s > 0 ? s->lock_wait_s : 0);
-    assign(&b, "oneoff_check_locks", s->check_locks ? "1" : "");
-    assign_cut(&b, "oneoff_once", s->once_sha256, 64);
-    assign(&b, "oneoff_pty", s->pty ? "1" : "");
-    assign(&b, "oneoff_stdin", s->input ? "1" : "");
-    assign(&b, "oneoff_cmd", s->command);
+    assign(b, "oneoff_task_file", s->task_file);
+    assign(b, "oneoff_lock", s->lock);
+    assign_cut(b, "oneoff_lock_holder", s->lock_holder, SCRIPT_HOLDER_MAX);
+    assign_num(b, "oneoff_lock_wait", s->lock_wait_s > 0 ? s->lock_wait_s : 0);
+    assign(b, "oneoff_check_locks", s->check_locks ? "1" : "");
+    assign_cut(b, "oneoff_once", s->once_sha256, 64);
+    assign(b, "oneoff_pty", s->pty ? "1" : "");
+    assign(b, "oneoff_stdin", s->input ? "1" : "");
+    assign(b, "oneoff_cmd", s->command);
     if (s->mode == SCRIPT_RUN) {
-        assign(&b, "oneoff_hs", s->start_head);
-        assign(&b, "oneoff_he", s->end_prefix);
+        assign(b, "oneoff_hs", s->start_head);
+        assign(b, "oneoff_he", s->end_prefix);
     }
     if (s->runtime && s->runtime->kind != RUNTIME_PLAIN)
-        add_runtime(&b, s);
+        add_runtime(c, s);
     if (s->job) {
-        assign(&b, "oneoff_job", s->job);
-        assign(&b, "oneoff_job_run", s->job_run);
-        assign(&b, "oneoff_host", s->host);
-        assign(&b, "oneoff_job_meta", s->hist);
-        add_script_body(&b, oneoff_host_job);
+        assign(b, "oneoff_job", s->job);
+        assign(b, "oneoff_job_run", s->job_run);
+        assign(b, "oneoff_host", s->host);
+        assign(b, "oneoff_job_meta", s->hist);
+        add_script_body(c, oneoff_host_job);
     }
-    add_script_body(&b, oneoff_host_script);
-    return buf_detach(&b);
+    add_script_body(c, oneoff_host_script);
 }
 
-char *script_command_line(const char *script, const char *become,
-                          const struct strlist *args)
+char *script_compose(const struct script_spec *s)
 {
-    struct buf b;
-    size_t max = 64 + sh_quoted_max(script);
+    struct compose c = {BUF_INIT(compose_max(s)), NULL};
+
+    compose(&c, s);
+    return buf_detach(&c.pre);
+}
+
+/* The start of every command line, up to the script's opening quote. */
+static void line_head(struct buf *b, const char *become)
+{
+    BUF_MUST(buf_adds(b, "exec "));
+    if (become) {
+        BUF_MUST(buf_adds(b, "sudo -n -u "));
+        BUF_MUST(sh_quote(b, become));
+        BUF_MUST(buf_adds(b, " -- "));
+    }
+    BUF_MUST(buf_adds(b, "/bin/sh -c "));
+}
+
+/* After the script's closing quote. */
+static void line_tail(struct buf *b, const struct strlist *args)
+{
+    BUF_MUST(buf_adds(b, " oneoff"));
+    for (size_t i = 0; args && i < args->n; i++) {
+        BUF_MUST(buf_addc(b, ' '));
+        BUF_MUST(sh_quote(b, args->v[i]));
+    }
+}
+
+/* The bound of a command line: its fixed words, become, args, and the
+ * script of at most script_max bytes, each byte quoted as 4 at worst. */
+static size_t line_max(size_t script_max, const char *become,
+                       const struct strlist *args)
+{
+    size_t max = 64 + 4 * script_max + 2;
 
     if (become)
         max += 32 + sh_quoted_max(become);
     for (size_t i = 0; args && i < args->n; i++)
         max += 1 + sh_quoted_max(args->v[i]);
-    buf_init(&b, max); /* the worst case: no append below can fail */
-    BUF_MUST(buf_adds(&b, "exec "));
-    if (become) {
-        BUF_MUST(buf_adds(&b, "sudo -n -u "));
-        BUF_MUST(sh_quote(&b, become));
-        BUF_MUST(buf_adds(&b, " -- "));
-    }
-    BUF_MUST(buf_adds(&b, "/bin/sh -c "));
+    return max;
+}
+
+char *script_compose_line(const struct script_spec *s, const char *become,
+                          const struct strlist *args)
+{
+    struct buf line = BUF_INIT(line_max(compose_max(s), become, args));
+    struct compose c = {BUF_INIT(compose_max(s)), &line};
+
+    /* the usual size: a prelude's values rarely hold quotes */
+    BUF_MUST(buf_reserve(&line, compose_max(s) + bodies_growth()));
+    line_head(&line, become);
+    BUF_MUST(buf_addc(&line, '\''));
+    compose(&c, s);
+    flush_prelude(&c);
+    BUF_MUST(buf_addc(&line, '\''));
+    line_tail(&line, args);
+    buf_release(&c.pre);
+    return buf_detach(&line);
+}
+
+char *script_command_line(const char *script, const char *become,
+                          const struct strlist *args)
+{
+    struct buf b = BUF_INIT(line_max(strlen(script), become, args));
+
+    line_head(&b, become);
     BUF_MUST(sh_quote(&b, script));
-    BUF_MUST(buf_adds(&b, " oneoff"));
-    for (size_t i = 0; args && i < args->n; i++) {
-        BUF_MUST(buf_addc(&b, ' '));
-        BUF_MUST(sh_quote(&b, args->v[i]));
-    }
+    line_tail(&b, args);
     return buf_detach(&b);
 }
 

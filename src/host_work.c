@@ -20,8 +20,6 @@
 #define PREFLIGHT_TIMEOUT_MS 30000
 /* how long an older run waits for a younger one to yield a lock */
 #define LOCK_YIELD_MS 20000
-/* how long a worker waits for run.json to say "running" */
-#define RECORD_WAIT_MS 2000
 
 /* ---- output and logs ---------------------------------------------------- */
 
@@ -515,9 +513,12 @@ void host_work_run(struct worker_host *w)
                     r->opts->max_fail);
         goto out;
     }
-    /* the record says "running" before the task can run */
-    gen = host_transition(&r->tab, i, &u);
-    host_table_wait_written(&r->tab, gen, RECORD_WAIT_MS);
+    /* the record says "running" before the task can run (the runner may
+     * have recorded it already, with the hosts starting at once) */
+    if (!w->running_recorded) {
+        gen = host_transition(&r->tab, i, &u);
+        host_table_wait_written(&r->tab, gen, RECORD_WAIT_MS);
+    }
     if (r->opts->console) {
         console_session(w, &res);
         goto end;

@@ -302,7 +302,7 @@ char *plan_command(const struct plan *p, const struct plan_host *ph,
                    const char *lock_holder, const struct plan_history *hist)
 {
     struct script_spec spec;
-    char *label, *script, *line;
+    char *label, *line;
 
     if (ph->check_only)
         mode = SCRIPT_CHECK;
@@ -314,10 +314,8 @@ char *plan_command(const struct plan *p, const struct plan_host *ph,
         spec.start_head = hist->start_head;
         spec.end_prefix = hist->end_prefix;
     }
-    script = script_compose(&spec);
-    line = script_command_line(script, ph->become,
+    line = script_compose_line(&spec, ph->become,
                                mode == SCRIPT_RUN ? &p->args : NULL);
-    free(script);
     free(label);
     return line;
 }
@@ -340,14 +338,12 @@ char *plan_note_command(const struct plan *p, const struct plan_host *ph,
                         const char *nonce, const char *note)
 {
     struct script_spec spec;
-    char *label, *script, *line;
+    char *label, *line;
 
     spec_of(p, ph, SCRIPT_HISTORY_NOTE, &spec, &label);
     spec.nonce = nonce;
     spec.note = note;
-    script = script_compose(&spec);
-    line = script_command_line(script, ph->become, NULL);
-    free(script);
+    line = script_compose_line(&spec, ph->become, NULL);
     free(label);
     return line;
 }

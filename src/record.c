@@ -1,5 +1,5 @@
 /*
- * record.c - per-host logs, the JSON run record (jansson) and --report.
+ * record.c - per-host logs, the JSON run record (its text: record_json.c)
  *
  * Every write here can fail (a full disk, an I/O error, a FIFO whose
  * reader went away), and a record that silently misses part of a run is
@@ -8,11 +8,10 @@
  */
 #define _GNU_SOURCE
 #include "oneoff/record.h"
-#include "oneoff/json_text.h"
+#include "record_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -250,6 +249,7 @@ void record_release(struct record *r)
     free(r->json_path);
     free(r->report);
     free(r->report_path);
+    record_json_cache_release(&r->json_cache);
     pthread_mutex_destroy(&r->lock);
     memset(r, 0, sizeof(*r));
     r->report_fd = -1;
@@ -467,175 +467,6 @@ void record_log_idle(struct record_log *log)
 
 /* ---- run.json and the report ---- */
 
-static json_t *jtime(int64_t ms)
-{
-    char ts[40];
-
-    if (ms == 0)
-        return json_null();
-    time_format_iso(ms, ts, sizeof(ts));
-    return json_string(ts);
-}
-
-static json_t *output_json(const struct record_output *o)
-{
-    json_t *j = json_object();
-    struct buf b;
-
-    /* text_utf8() makes at most 3 bytes of each byte */
-    buf_init(&b, 3 * o->len + 1);
-    BUF_MUST(text_utf8(&b, o->text ? o->text : "", o->text ? o->len : 0));
-    json_object_set_new(j, "tail", json_stringn(buf_str(&b), b.len));
-    buf_release(&b);
-    json_object_set_new(j, "bytes", json_integer((json_int_t)o->total));
-    json_object_set_new(j, "truncated", json_boolean(o->truncated));
-    return j;
-}
-
-static json_t *gate_json(const struct record_gate *g)
-{
-    json_t *j;
-
-    if (g == NULL)
-        return json_null();
-    j = json_object();
-    json_object_set_new(j, "verdict", json_text(g->verdict));
-    json_object_set_new(j, "reason",
-                        g->reason && *g->reason ? json_text(g->reason)
-                                                : json_null());
-    json_object_set_new(j, "exit_code", json_integer(g->exit_code));
-    json_object_set_new(j, "allow_drift", json_boolean(g->allow_drift));
-    json_object_set_new(j, "releases_agree", json_boolean(g->releases_agree));
-    json_object_set_new(j, "hosts_judged",
-                        json_integer((json_int_t)g->hosts_judged));
-    return j;
-}
-
-static json_t *host_json(const struct record_host *h)
-{
-    json_t *out;
-    json_t *o = json_object();
-
-    json_object_set_new(o, "name", json_text(h->name));
-    json_object_set_new(o, "address", json_text(h->address));
-    json_object_set_new(o, "port",
-                        h->port ? json_integer(h->port) : json_null());
-    json_object_set_new(o, "user", json_text(h->user));
-    json_object_set_new(o, "status", json_text(h->status));
-    json_object_set_new(o, "exit_code",
-                        h->exit_code >= 0 ? json_integer(h->exit_code)
-                                          : json_null());
-    json_object_set_new(o, "signal", json_text(h->signal));
-    json_object_set_new(o, "release", json_text(h->release));
-    json_object_set_new(o, "revision", json_text(h->revision));
-    json_object_set_new(o, "task_in_release", json_text(h->task_in_release));
-    json_object_set_new(o, "checked_only", json_boolean(h->checked_only));
-    json_object_set_new(o, "started_at", jtime(h->started_ms));
-    json_object_set_new(o, "connected_at", jtime(h->connected_ms));
-    json_object_set_new(o, "finished_at", jtime(h->finished_ms));
-    json_object_set_new(o, "duration_ms",
-                        h->finished_ms && h->started_ms
-                            ? json_integer(h->finished_ms - h->started_ms)
-                            : json_null());
-    json_object_set_new(o, "log", json_text(h->log_path));
-    json_object_set_new(o, "error", json_text(h->error));
-    out = json_object();
-    json_object_set_new(out, "stdout", output_json(&h->out));
-    json_object_set_new(out, "stderr", output_json(&h->err));
-    json_object_set_new(o, "output", out);
-    return o;
-}
-
-/* text (the record, its "hosts" the last key, an empty array) with the
- * hosts' objects in that array, each built and dumped on its own: the
- * tree of a thousand hosts is never held at once. The text is the one
- * json_dumps() gives for the whole tree (JSON_INDENT(2)): a host's lines
- * indented by four more spaces (its strings hold no raw newline). Frees
- * text; NULL when a host cannot be encoded. */
-static char *hosts_spliced(char *text, const struct record_host *hosts,
-                           size_t n)
-{
-    static const char empty[] = "\"hosts\": []\n}";
-    size_t len = strlen(text), el = sizeof(empty) - 1;
-    struct buf b = BUF_INIT(SIZE_MAX / 2);
-
-    if (len < el || strcmp(text + len - el, empty) != 0) {
-        free(text);
-        return NULL; /* not reached: "hosts" is the last key */
-    }
-    BUF_MUST(buf_add(&b, text, len - 4)); /* up to '"hosts": ' */
-    free(text);
-    BUF_MUST(buf_adds(&b, "["));
-    for (size_t i = 0; i < n; i++) {
-        json_t *o = host_json(&hosts[i]);
-        char *h = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        json_decref(o);
-        if (h == NULL) {
-            buf_release(&b);
-            return NULL;
-        }
-        BUF_MUST(buf_adds(&b, i ? ",\n    " : "\n    "));
-        for (const char *p = h, *nl; *p; p = nl ? nl + 1 : p + strlen(p)) {
-            nl = strchr(p, '\n');
-            BUF_MUST(buf_add(&b, p, nl ? (size_t)(nl - p) : strlen(p)));
-            if (nl)
-                BUF_MUST(buf_adds(&b, "\n    "));
-        }
-        free(h);
-    }
-    BUF_MUST(buf_adds(&b, "\n  ]\n}"));
-    return buf_detach(&b);
-}
-
-static char *record_json(const struct record_run *run,
-                         const struct record_host *hosts, size_t n,
-                         bool logs_lost)
-{
-    json_t *root = json_object(), *args = json_array(), *arr = json_array();
-    char *text;
-
-    json_object_set_new(root, "format", json_integer(RECORD_FORMAT));
-    json_object_set_new(root, "run_id", json_text(run->run_id));
-    json_object_set_new(root, "operator", json_text(run->operator_name));
-    json_object_set_new(root, "email", json_text(run->email));
-    json_object_set_new(root, "reason", json_text(run->reason));
-    {
-        json_t *ov = json_array();
-        for (size_t i = 0; run->overrides && i < run->overrides->n; i++)
-            json_array_append_new(ov, json_text(run->overrides->v[i]));
-        json_object_set_new(root, "overrides", ov);
-    }
-    json_object_set_new(root, "stage", json_text(run->stage));
-    json_object_set_new(root, "task", json_text(run->task));
-    json_object_set_new(root, "task_file", json_text(run->task_file));
-    json_object_set_new(root, "task_sha256",
-                        run->task_sha256 && *run->task_sha256
-                            ? json_text(run->task_sha256)
-                            : json_null());
-    json_object_set_new(root, "command", json_text(run->command));
-    for (size_t i = 0; run->args && i < run->args->n; i++)
-        json_array_append_new(args, json_text(run->args->v[i]));
-    json_object_set_new(root, "args", args);
-    json_object_set_new(root, "started_at", jtime(run->started_ms));
-    json_object_set_new(root, "finished_at", jtime(run->finished_ms));
-    json_object_set_new(root, "allow_drift", json_boolean(run->allow_drift));
-    json_object_set_new(root, "refused", json_text(run->refused));
-    json_object_set_new(root, "timeout_ms",
-                        run->timeout_ms ? json_integer(run->timeout_ms)
-                                        : json_null());
-    json_object_set_new(root, "exit_code",
-                        run->exit_code >= 0 ? json_integer(run->exit_code)
-                                            : json_null());
-    json_object_set_new(root, "logs_incomplete", json_boolean(logs_lost));
-    json_object_set_new(root, "gate", gate_json(run->gate));
-    json_object_set_new(root, "hosts", arr); /* empty: see below */
-    text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(root);
-    if (text == NULL || n == 0)
-        return text;
-    return hosts_spliced(text, hosts, n);
-}
-
 /* Replaces path with data: a new temporary file beside it, renamed over it
  * only once it is whole, so a failure leaves the previous version. */
 static int write_atomic(const char *path, const char *data, size_t len,
@@ -723,18 +554,17 @@ int record_write(struct record *r, const struct record_run *run,
     struct buf msgs = BUF_INIT(3 * ERR_MAX);
     char e[ERR_MAX];
     bool final = run->finished_ms != 0;
-    char *text = record_json(run, hosts, n, atomic_load(&r->log_lost));
+    char *text;
     size_t len;
     int rc;
 
-    if (text == NULL)
+    pthread_mutex_lock(&r->lock); /* and the cache of the hosts' JSON */
+    text = record_json(&r->json_cache, run, hosts, n, atomic_load(&r->log_lost),
+                       &len);
+    if (text == NULL) {
+        pthread_mutex_unlock(&r->lock);
         return errf(err, "cannot encode the run record");
-    /* JSON files end with a newline like any text file */
-    len = strlen(text);
-    text = xrealloc(text, len + 2);
-    memcpy(text + len, "\n", 2);
-    len++;
-    pthread_mutex_lock(&r->lock);
+    }
     /* The rename makes every version whole for readers and after a crash
      * of the process; only the final one is also flushed to disk. */
     if (r->json_path) {

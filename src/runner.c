@@ -26,8 +26,10 @@
  * Its shared state (phase, outcome, times, release) lives in the host
  * table (host_run.c), changed only by host_transition(). A record thread
  * owns run.json: it rewrites it from snapshots of the table at most every
- * RECORD_EVERY_MS, or at once when a worker waits for a record, which a
- * worker does before it lets a task start, so run.json says "running" for
+ * RECORD_EVERY_MS, or at once when a thread waits for a record: before a
+ * task may start, its host is recorded "running" -- the hosts a batch
+ * starts at once together, by the main thread right before their workers
+ * start, any later one by its worker -- so run.json says "running" for
  * every host whose task may be running, even if the client is killed.
  *
  * Deadlines and Ctrl-C. The preflight has its own deadline; the task's
@@ -479,6 +481,33 @@ static void decide(struct runner *r)
     free(gh);
 }
 
+/* The hosts of a batch that the pool starts at once (its first `parallel`
+ * items, pool.h) are recorded "running" together, in one run.json, right
+ * before their workers start and write "go" -- instead of each worker
+ * waiting for a rewrite of its own. Nothing is recorded when no host may
+ * start (an interrupt, max_fail reached): the workers then say why. A
+ * console's host records itself. */
+static void record_wave(struct runner *r, const size_t *items, size_t n)
+{
+    unsigned par = r->s.opts->parallel;
+    size_t now = par && par < n ? par : n;
+    struct host_update u = HOST_UPDATE(PHASE_RUNNING);
+    uint64_t gen = 0;
+    bool stop;
+
+    pthread_mutex_lock(&r->s.fail_lock);
+    stop = r->s.stop_starting;
+    pthread_mutex_unlock(&r->s.fail_lock);
+    if (stop || atomic_load(&r->s.interrupts) > 0 || r->s.opts->console ||
+        now < 2)
+        return;
+    for (size_t k = 0; k < now; k++) {
+        gen = host_transition(&r->s.tab, items[k], &u);
+        r->w[items[k]].running_recorded = true;
+    }
+    host_table_wait_written(&r->s.tab, gen, RECORD_WAIT_MS);
+}
+
 /* Phase 2: the ready hosts, in batches. Returns false when the pool was
  * abandoned. */
 static bool run_batches(struct runner *r)
@@ -506,6 +535,7 @@ static bool run_batches(struct runner *r)
             size = nready - off;
         if (ro.nsizes > 1 || (ro.nsizes == 1 && size < nready))
             output_info(&r->s.out, "batch %zu: %zu host(s)", b + 1, size);
+        record_wave(r, ready + off, size);
         joined = pool_run(ready + off, size, r->s.opts->parallel, run_host,
                           on_tick, r->sigfd, r);
         off += size;

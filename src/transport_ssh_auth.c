@@ -40,6 +40,7 @@ int transport_ssh_new(struct transport **out, const struct ssh_settings *set,
     pthread_mutex_init(&t->lock, NULL);
     pthread_mutex_init(&t->pace_lock, NULL);
     pthread_cond_init(&t->pace_cond, NULL);
+    pthread_mutex_init(&t->kh_lock, NULL);
     t->policy = set->policy;
     t->policy_set = set->policy_set;
     t->connect_timeout_ms = set->connect_timeout_ms;
@@ -108,6 +109,8 @@ void ssh_tp_free(struct transport *base)
     pthread_mutex_destroy(&t->lock);
     pthread_mutex_destroy(&t->pace_lock);
     pthread_cond_destroy(&t->pace_cond);
+    kh_sets_free(t);
+    pthread_mutex_destroy(&t->kh_lock);
     free(t);
 }
 

@@ -49,17 +49,6 @@ static unsigned char *server_key(ssh_key k, size_t *len)
     return blob;
 }
 
-/* The files of o->kh_files; the first one is where an unknown key would
- * be recorded. */
-static int load_files(const struct ssh_hostopts *o, struct known_hosts *kh,
-                      char *err)
-{
-    for (size_t i = 0; i < o->kh_files.n; i++)
-        if (known_hosts_load(kh, o->kh_files.v[i], err))
-            return -1;
-    return 0;
-}
-
 /* A TCP connection to host:port within the deadline, or -1. */
 static int tcp_connect(const char *host, unsigned port, int64_t deadline)
 {
@@ -191,7 +180,10 @@ int verify_host_key(struct ssh_tp *t, ssh_session s,
                     char *err)
 {
     ssh_key srv = NULL;
-    struct known_hosts kh;
+    /* o->kh_files, read once for every host (transport_ssh_khcache.c);
+     * the first one is where an unknown key would be recorded */
+    const struct known_hosts *kh = NULL;
+    struct kh_set *kh_ref = NULL;
     struct kh_verdict v;
     unsigned char *key = NULL, *cert = NULL, *hash = NULL;
     size_t klen = 0, clen = 0, hlen = 0;
@@ -202,7 +194,6 @@ int verify_host_key(struct ssh_tp *t, ssh_session s,
     const char *principal = o->kh_host;
     int rc = -1;
 
-    memset(&kh, 0, sizeof(kh));
     if (ssh_get_server_publickey(s, &srv) != SSH_OK)
         return errf(err, "no host key received: %s", ssh_get_error(s));
     if (out_of_descriptors(err)) {
@@ -218,17 +209,18 @@ int verify_host_key(struct ssh_tp *t, ssh_session s,
         errf(err, "cannot read the host key");
         goto out;
     }
-    if (load_files(o, &kh, err))
+    kh = kh_sets_get(t, &o->kh_files, &kh_ref, err);
+    if (kh == NULL)
         goto out;
     endpoint(o, lookup, sizeof(lookup));
-    known_hosts_check(&kh, lookup, principal, key, klen, NULL, 0,
+    known_hosts_check(kh, lookup, principal, key, klen, NULL, 0,
                       (int64_t)time(NULL), &v);
     /* as ssh, which prefers a certificate when a CA line covers the name */
     if (v.status != KH_OK && v.status != KH_REVOKED &&
-        known_hosts_has_ca(&kh, lookup)) {
+        known_hosts_has_ca(kh, lookup)) {
         cert = fetch_cert(t, o, link, type, &clen, why);
         if (cert)
-            known_hosts_check(&kh, lookup, principal, key, klen, cert, clen,
+            known_hosts_check(kh, lookup, principal, key, klen, cert, clen,
                               (int64_t)time(NULL), &v);
     }
     switch (v.status) {
@@ -271,7 +263,7 @@ int verify_host_key(struct ssh_tp *t, ssh_session s,
         break;
     }
 out:
-    known_hosts_release(&kh);
+    kh_sets_put(t, kh_ref);
     free(key);
     free(cert);
     free(type);

@@ -9,8 +9,9 @@
  * pump, keepalives). Private to them: the only files that include libssh.
  *
  * Locking: struct ssh_tp is shared by every worker; its key table,
- * passphrase prompts, known_hosts updates and pacing table are under its
- * locks, and the rest is immutable after transport_ssh_new().
+ * passphrase prompts, known_hosts updates, pacing table and loaded
+ * known_hosts files are under its locks, and the rest is immutable after
+ * transport_ssh_new().
  */
 #ifndef ONEOFF_TRANSPORT_SSH_INT_H
 #define ONEOFF_TRANSPORT_SSH_INT_H
@@ -26,6 +27,8 @@
 
 struct jump_table;
 struct jump_link;
+struct known_hosts;
+struct kh_set;
 
 /* A key file, read once per run: its public half (from FILE.pub, else the
  * file itself), whether ssh-agent holds it, and the private key, decrypted
@@ -83,6 +86,11 @@ struct ssh_tp {
     struct pace_slot *pace;
     size_t npace, pace_alloc;
     struct jump_table *jumps; /* transport_ssh_jump.c; its own lock */
+    /* the known_hosts files as read (transport_ssh_khcache.c): kh_sets and
+     * each set's refs and stale flag under kh_lock; a set's content is
+     * read-only once loaded */
+    pthread_mutex_t kh_lock;
+    struct kh_set *kh_sets;
 };
 
 /* How one host is connected: the ssh config's resolution for it (and for
@@ -154,6 +162,18 @@ enum id_need {
 /* Reads the key at path once per run, decrypting it unless ssh-agent holds
  * it (asking for its passphrase on the terminal). */
 int preload(struct ssh_tp *t, const char *path, enum id_need need, char *err);
+
+/* transport_ssh_khcache.c */
+/* The entries of the known_hosts files of list files, read once and shared
+ * while the files stay as they were (device, inode, size, times: a file
+ * changed since, by accept-new or anyone else, is read again). *ref is
+ * for kh_sets_put(). NULL with err when a file cannot be read. */
+const struct known_hosts *kh_sets_get(struct ssh_tp *t,
+                                      const struct strlist *files,
+                                      struct kh_set **ref, char *err);
+/* Done with what kh_sets_get() returned (ref NULL: nothing). */
+void kh_sets_put(struct ssh_tp *t, struct kh_set *ref);
+void kh_sets_free(struct ssh_tp *t);
 
 /* transport_ssh_hostkey.c */
 /* 0 when the host key is known and matches, or is certified by a trusted

@@ -7,8 +7,10 @@
  * under the table's lock, and read by others only through
  * host_table_snapshot(), which copies the rows under the same lock. The
  * table also carries the run's "record wanted" generation: a transition
- * bumps it, and the record writer (runner.c) waits on the table's
- * condition for it.
+ * bumps it (waking nobody: the record writer, runner.c, looks at it on its
+ * own clock), a thread that needs a record at once says so on the
+ * writer's condition (cond), and waits on written_cond, which the writer
+ * signals when it wrote one that a waiter needs.
  *
  * Phase and outcome are separate: the phase says how far a host got
  * (pending, connecting, preflight, ready, running, done); the outcome says
@@ -82,7 +84,8 @@ struct host_table {
     pthread_mutex_t lock;
     host_observer_fn observer; /* NULL: none; set before any transition */
     void *observer_ctx;
-    pthread_cond_t cond; /* record generations */
+    pthread_cond_t cond;         /* the record writer's: a record is urgent */
+    pthread_cond_t written_cond; /* urgent waiters': a record was written */
     struct host_state *v;
     size_t n;
     uint64_t wanted;  /* record generations asked for */

@@ -101,6 +101,13 @@ char *script_compose(const struct script_spec *spec);
 char *script_command_line(const char *script, const char *become,
                           const struct strlist *args);
 
+/* script_command_line(script_compose(spec), become, args), built in one
+ * pass: the embedded scripts are quoted once per process (then shared
+ * read-only, safe from any thread) and copied, only the data prelude is
+ * quoted for each call. Caller frees. */
+char *script_compose_line(const struct script_spec *spec, const char *become,
+                          const struct strlist *args);
+
 /* The command line that stores its stdin as
  * app_dir/shared/.oneoff/consoles/RUN_ID.cast (mode 0600), as become (or
  * the login user): a console's transcript, sent after the session over the

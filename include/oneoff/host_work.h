@@ -36,6 +36,8 @@
 #include "oneoff/transport.h"
 
 #define CAPTURE_MAX (256u << 10)
+/* how long a worker (or the runner) waits for run.json to say "running" */
+#define RECORD_WAIT_MS 2000
 #define SETUP_ERR_MAX 512
 
 struct run_shared {
@@ -83,6 +85,9 @@ struct worker_host {
     /* after "go": the task's input, or the console's terminal */
     bool feeding, in_console;
     bool pty; /* the script runs on a terminal: stderr is stdout */
+    /* set by the runner before the run's workers start: RUNNING is on
+     * record, the worker need not wait for it */
+    bool running_recorded;
     /* control */
     int64_t deadline; /* monotonic; 0: none */
     bool timed_out, interrupted;

@@ -48,8 +48,10 @@
  * Thread safety. A struct record_log is used by one thread at a time (the
  * worker that owns its host). record_write() may be called from any thread:
  * calls are serialised by r->lock, which guards the record's run.json and
- * report state. record_lost() may be called from any thread at any time
- * (its flags are atomic). Nothing here prints.
+ * report state and the cache of each host's JSON (a rewrite renders anew
+ * only the hosts whose fields changed since the last one). record_lost() may be
+ * called from any thread at any time (its flags are atomic). Nothing here
+ * prints.
  */
 #ifndef ONEOFF_RECORD_H
 #define ONEOFF_RECORD_H
@@ -123,6 +125,14 @@ struct record_host {
     struct record_output out, err; /* stdout; stderr with set-up output */
 };
 
+/* Each host's JSON as the last run.json had it (record_json.c), so that a
+ * rewrite renders only the hosts that changed since. */
+struct record_json_host;
+struct record_json_cache {
+    struct record_json_host *v;
+    size_t n;
+};
+
 enum record_report_kind {
     REPORT_NONE,
     REPORT_FILE,   /* rewritten atomically at report_path */
@@ -141,6 +151,7 @@ struct record {
     bool json_reported;   /* run.json's first failure was returned */
     bool report_reported; /* the report's first failure was returned */
     bool report_sent;     /* DEVICE, FD: written (or tried) */
+    struct record_json_cache json_cache; /* under lock */
     atomic_bool json_lost, report_lost, log_lost;
 };
 

@@ -987,6 +987,7 @@ test_report_unwritable() {
 . "$HERE/history.sh" # more test_* functions: history on the hosts, reasons, once, secret_args
 . "$HERE/sshcfg.sh" # more test_* functions: ssh config, agent, certificates, keepalives, pacing
 . "$HERE/hostkeys.sh" # more test_* functions: host certificates, @revoked, hashed, HostKeyAlias
+. "$HERE/client_cpu.sh" # more test_* functions: known_hosts read once, run.json host by host
 
 # =============================================================================================
 # tasks shared by the tests
