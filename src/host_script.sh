@@ -117,8 +117,9 @@
 # the arguments are "$@", caught signals are back to their defaults and
 # ignored ones stay ignored, as for /bin/sh -c; unlike it, the script's
 # own variables and functions (all named oneoff_*) are visible. In a
-# subshell $$ would be this shell's pid, so a command that says $$ (to
-# signal itself, say) is run by /bin/sh -c after all. Beside it a
+# subshell $$ and $PPID would be this shell's and its parent's, so a
+# command that says $$ or PPID (to signal itself, say) is run by
+# /bin/sh -c after all. Beside it a
 # watchdog reads the
 # channel's stdin: when that reaches EOF (the client stops the task, closes
 # the channel, or the connection drops) it sends TERM to the whole process
@@ -701,7 +702,7 @@ elif [ -n "${oneoff_runtime-}" ]; then
 else
     # shellcheck disable=SC2016 # the command's text, not its value
     case $oneoff_cmd in
-    *'$$'* | *'${$}'*) /bin/sh -c "$oneoff_cmd" oneoff "$@" <"$oneoff_in" ;;
+    *'$$'* | *'${$}'* | *PPID*) /bin/sh -c "$oneoff_cmd" oneoff "$@" <"$oneoff_in" ;;
     *) (eval "$oneoff_cmd") <"$oneoff_in" ;;
     esac
     oneoff_rc=$?

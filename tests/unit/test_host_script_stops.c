@@ -220,12 +220,18 @@ static void test_footprint(void **state)
         if (t.forks > 2 || strcmp(t.execs, "") != 0)
             fail_msg("%s, ad hoc: %d forks, execs '%s'", harness_shells[sh],
                      t.forks, t.execs);
-        /* a command that says $$ gets a shell of its own */
+        /* a command that says $$ or PPID gets a shell of its own */
         app_spec(a, &s, SCRIPT_RUN, "kill -0 $$");
         s.task_file = NULL;
         trace_run(a, sh, &s, WORD_GO, &t);
         if (t.forks > 2 || strcmp(t.execs, "sh") != 0)
             fail_msg("%s, $$: %d forks, execs '%s'", harness_shells[sh],
+                     t.forks, t.execs);
+        app_spec(a, &s, SCRIPT_RUN, "kill -0 \"$PPID\"");
+        s.task_file = NULL;
+        trace_run(a, sh, &s, WORD_GO, &t);
+        if (t.forks > 2 || strcmp(t.execs, "sh") != 0)
+            fail_msg("%s, PPID: %d forks, execs '%s'", harness_shells[sh],
                      t.forks, t.execs);
         /* a task with its file (read, not hashed) and its lock: flock */
         app_spec(a, &s, SCRIPT_RUN, "true");
