@@ -197,10 +197,31 @@ static void trace_run(const struct app *a, int shell,
 
 static void test_footprint(void **state)
 {
+    /* what each case may start beyond the shell under test */
+    static const struct {
+        const char *what, *cmd, *task_file, *lock;
+        enum script_mode mode;
+        enum word word;
+        int forks;
+        const char *execs;
+    } cases[] = {
+        /* an ad-hoc command: the task's subshell and the watchdog, no exec
+         * (the clock of the history's end line is read, not run) */
+        {"ad hoc", "true", NULL, NULL, SCRIPT_RUN, WORD_GO, 2, ""},
+        /* a command that says $$ or PPID gets a shell of its own */
+        {"$$", "kill -0 $$", NULL, NULL, SCRIPT_RUN, WORD_GO, 2, "sh"},
+        {"PPID", "kill -0 \"$PPID\"", NULL, NULL, SCRIPT_RUN, WORD_GO, 2, "sh"},
+        /* a task with its file (read, not hashed) and its lock: flock */
+        {"locked task", "true", "tasks/t.yml", "t", SCRIPT_RUN, WORD_GO, 3,
+         "flock"},
+        /* refused by the client: nothing beyond flock */
+        {"refused", "true", "tasks/t.yml", "t", SCRIPT_RUN, WORD_EOF, 1,
+         "flock"},
+        /* a check of an ad-hoc command starts nothing */
+        {"check", "true", NULL, NULL, SCRIPT_CHECK, WORD_EOF, 0, ""},
+    };
     struct app *a = *state;
-    char *dir = xasprintf("%s/shared/.oneoff", a->app_dir);
-    struct script_spec s;
-    struct trace t;
+    char *dir;
 
     if (!have_strace()) {
         fprintf(stderr, "footprint: strace cannot run here, skipped\n");
@@ -208,52 +229,22 @@ static void test_footprint(void **state)
     }
     /* the lock folder exists, as after the first locked run (the app's
      * shared/.oneoff exists: the harness made it) */
-    free(dir);
     dir = xasprintf("%s/shared/.oneoff/locks", a->app_dir);
     assert_int_equal(mkdir(dir, 0700), 0);
-    for (int sh = 0; sh < HARNESS_NSHELLS; sh++) {
-        /* an ad-hoc command: the task's subshell and the watchdog, no exec
-         * (the clock of the history's end line is read, not run) */
-        app_spec(a, &s, SCRIPT_RUN, "true");
-        s.task_file = NULL;
-        trace_run(a, sh, &s, WORD_GO, &t);
-        if (t.forks > 2 || strcmp(t.execs, "") != 0)
-            fail_msg("%s, ad hoc: %d forks, execs '%s'", harness_shells[sh],
-                     t.forks, t.execs);
-        /* a command that says $$ or PPID gets a shell of its own */
-        app_spec(a, &s, SCRIPT_RUN, "kill -0 $$");
-        s.task_file = NULL;
-        trace_run(a, sh, &s, WORD_GO, &t);
-        if (t.forks > 2 || strcmp(t.execs, "sh") != 0)
-            fail_msg("%s, $$: %d forks, execs '%s'", harness_shells[sh],
-                     t.forks, t.execs);
-        app_spec(a, &s, SCRIPT_RUN, "kill -0 \"$PPID\"");
-        s.task_file = NULL;
-        trace_run(a, sh, &s, WORD_GO, &t);
-        if (t.forks > 2 || strcmp(t.execs, "sh") != 0)
-            fail_msg("%s, PPID: %d forks, execs '%s'", harness_shells[sh],
-                     t.forks, t.execs);
-        /* a task with its file (read, not hashed) and its lock: flock */
-        app_spec(a, &s, SCRIPT_RUN, "true");
-        s.task_file = "tasks/t.yml";
-        s.lock = "t";
-        trace_run(a, sh, &s, WORD_GO, &t);
-        if (t.forks > 3 || strcmp(t.execs, "flock") != 0)
-            fail_msg("%s, locked task: %d forks, execs '%s'",
-                     harness_shells[sh], t.forks, t.execs);
-        /* refused by the client: nothing beyond flock */
-        trace_run(a, sh, &s, WORD_EOF, &t);
-        if (t.forks > 1 || strcmp(t.execs, "flock") != 0)
-            fail_msg("%s, refused: %d forks, execs '%s'", harness_shells[sh],
-                     t.forks, t.execs);
-        /* a check of an ad-hoc command starts nothing */
-        app_spec(a, &s, SCRIPT_CHECK, "true");
-        s.task_file = NULL;
-        trace_run(a, sh, &s, WORD_EOF, &t);
-        if (t.forks > 0 || t.execs[0])
-            fail_msg("%s, check: %d forks, execs '%s'", harness_shells[sh],
-                     t.forks, t.execs);
-    }
+    for (int sh = 0; sh < HARNESS_NSHELLS; sh++)
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            struct script_spec s;
+            struct trace t;
+
+            app_spec(a, &s, cases[i].mode, cases[i].cmd);
+            s.task_file = cases[i].task_file;
+            s.lock = cases[i].lock;
+            trace_run(a, sh, &s, cases[i].word, &t);
+            if (t.forks > cases[i].forks ||
+                strcmp(t.execs, cases[i].execs) != 0)
+                fail_msg("%s, %s: %d forks, execs '%s'", harness_shells[sh],
+                         cases[i].what, t.forks, t.execs);
+        }
     free(dir);
 }
 
