@@ -555,6 +555,27 @@ out:
     record_log_idle(&w->log);
 }
 
+void host_work_record_wave(struct run_shared *r, struct worker_host *w,
+                           const size_t *items, size_t n)
+{
+    unsigned par = r->opts->parallel;
+    size_t now = par && par < n ? par : n;
+    struct host_update u = HOST_UPDATE(PHASE_RUNNING);
+    uint64_t gen = 0;
+    bool stop;
+
+    pthread_mutex_lock(&r->fail_lock);
+    stop = r->stop_starting;
+    pthread_mutex_unlock(&r->fail_lock);
+    if (stop || atomic_load(&r->interrupts) > 0 || r->opts->console || now < 2)
+        return;
+    for (size_t k = 0; k < now; k++) {
+        gen = host_transition(&r->tab, items[k], &u);
+        w[items[k]].running_recorded = true;
+    }
+    host_table_wait_written(&r->tab, gen, RECORD_WAIT_MS);
+}
+
 void host_work_log_end(struct worker_host *w, const struct host_state *s)
 {
     char how[64] = "";

@@ -481,33 +481,6 @@ static void decide(struct runner *r)
     free(gh);
 }
 
-/* The hosts of a batch that the pool starts at once (its first `parallel`
- * items, pool.h) are recorded "running" together, in one run.json, right
- * before their workers start and write "go" -- instead of each worker
- * waiting for a rewrite of its own. Nothing is recorded when no host may
- * start (an interrupt, max_fail reached): the workers then say why. A
- * console's host records itself. */
-static void record_wave(struct runner *r, const size_t *items, size_t n)
-{
-    unsigned par = r->s.opts->parallel;
-    size_t now = par && par < n ? par : n;
-    struct host_update u = HOST_UPDATE(PHASE_RUNNING);
-    uint64_t gen = 0;
-    bool stop;
-
-    pthread_mutex_lock(&r->s.fail_lock);
-    stop = r->s.stop_starting;
-    pthread_mutex_unlock(&r->s.fail_lock);
-    if (stop || atomic_load(&r->s.interrupts) > 0 || r->s.opts->console ||
-        now < 2)
-        return;
-    for (size_t k = 0; k < now; k++) {
-        gen = host_transition(&r->s.tab, items[k], &u);
-        r->w[items[k]].running_recorded = true;
-    }
-    host_table_wait_written(&r->s.tab, gen, RECORD_WAIT_MS);
-}
-
 /* Phase 2: the ready hosts, in batches. Returns false when the pool was
  * abandoned. */
 static bool run_batches(struct runner *r)
@@ -535,7 +508,7 @@ static bool run_batches(struct runner *r)
             size = nready - off;
         if (ro.nsizes > 1 || (ro.nsizes == 1 && size < nready))
             output_info(&r->s.out, "batch %zu: %zu host(s)", b + 1, size);
-        record_wave(r, ready + off, size);
+        host_work_record_wave(&r->s, r->w, ready + off, size);
         joined = pool_run(ready + off, size, r->s.opts->parallel, run_host,
                           on_tick, r->sigfd, r);
         off += size;

@@ -104,6 +104,16 @@ void worker_host_restart(struct worker_host *w);
 void host_work_preflight(struct worker_host *w);
 /* Phase 2: "go", then the task to its end (or skipped/interrupted). */
 void host_work_run(struct worker_host *w);
+/* Before a pool of the run phase starts items[0..n) (the ready hosts of a
+ * batch): the hosts it starts at once (its first `parallel` items, pool.h)
+ * are recorded "running" together, in one run.json written right before
+ * their workers start and write "go", instead of each worker waiting for a
+ * rewrite of its own; their running_recorded is set. Nothing is recorded
+ * when no host may start (an interrupt, max_fail reached: the workers say
+ * why), for a console, or for a single host. Called by the main thread
+ * while it owns the workers' hosts (between pools). */
+void host_work_record_wave(struct run_shared *r, struct worker_host *w,
+                           const size_t *items, size_t n);
 /* The closing "# status" note of the host's log. */
 void host_work_log_end(struct worker_host *w, const struct host_state *s);
 
