@@ -113,7 +113,10 @@
 # group; stdin is /dev/null for the task. (Not a background job: a shell
 # starts those with SIGINT and SIGQUIT ignored, for good, in the task and
 # all it starts.) The child is a subshell that evaluates the command, as
-# /bin/sh -c would, without a second exec of the shell: $0 is "oneoff",
+# /bin/sh -c would, without a second exec of the shell (and a command that
+# is one plain simple command, `bin/rails db:migrate` or exec's quoted
+# words, is run by this shell itself, its program this shell's child,
+# without the subshell's fork: see oneoff_simple): $0 is "oneoff",
 # the arguments are "$@", caught signals are back to their defaults and
 # ignored ones stay ignored, as for /bin/sh -c; unlike it, the script's
 # own variables and functions (all named oneoff_*) are visible. In a
@@ -158,9 +161,10 @@
 # Without input none of this runs and the task's stdin is /dev/null.
 #
 # Footprint: every process started here is paid on every host. On the
-# normal path this shell forks twice (the task's subshell and the
-# watchdog) and execs nothing itself (a command that says $$ adds an exec
-# of /bin/sh); a task with a lock adds flock. Files
+# normal path this shell forks once (the watchdog), runs a plain simple
+# command itself (its program by vfork and exec) and anything else in a
+# forked subshell, and execs nothing itself (a command that says $$ adds
+# an exec of /bin/sh); a task with a lock adds flock. Files
 # are read with `read` (the clock too, from /proc/uptime), and there is no
 # command substitution; sleep, mkdir, date and sha256sum run only on rare
 # paths. Helpers run with the PATH this shell
@@ -523,6 +527,41 @@ oneoff_demux() {
     exec 4>&-
 }
 
+# oneoff_simple CMD: true when CMD is one simple command that can run in
+# this shell without a subshell: plain words and whole single-quoted ones
+# (letters, digits, space and / . _ - : @ % + , = only, outside quotes
+# and in), whose first word is neither an assignment nor a builtin that
+# could change or end this shell, nor one of its functions. Its program
+# is then this shell's child (a vfork), its builtins run here; anything
+# else gets the subshell.
+oneoff_simple() {
+    case $1 in
+    '' | *[!A-Za-z0-9\ /._:@%+,=\'-]*) return 1 ;;
+    *) ;;
+    esac
+    oneoff_w=$1
+    while :; do
+        case $oneoff_w in
+        *\'*\'*) oneoff_w=${oneoff_w#*\'} oneoff_w=${oneoff_w#*\'} ;;
+        *\'*) return 1 ;; # a quote left open
+        *) break ;;
+        esac
+    done
+    oneoff_w=${1%% *}
+    oneoff_w=${oneoff_w#\'}
+    oneoff_w=${oneoff_w%\'}
+    case $oneoff_w in
+    '' | *=* | *\'* | oneoff_* | . | : | alias | bg | break | builtin | cd | \
+        command | continue | eval | exec | exit | export | fc | fg | \
+        getopts | hash | jobs | local | read | readonly | return | set | \
+        shift | source | times | trap | type | ulimit | umask | unalias | \
+        unset | wait)
+        return 1
+        ;;
+    *) return 0 ;;
+    esac
+}
+
 # oneoff_under PATH: sets oneoff_d to PATH made absolute from app_dir (or,
 # before app_dir is entered, from here), so that neither CDPATH nor an env
 # file that changes directory can move it.
@@ -703,7 +742,13 @@ else
     # shellcheck disable=SC2016 # the command's text, not its value
     case $oneoff_cmd in
     *'$$'* | *'${$}'* | *PPID*) /bin/sh -c "$oneoff_cmd" oneoff "$@" <"$oneoff_in" ;;
-    *) (eval "$oneoff_cmd") <"$oneoff_in" ;;
+    *)
+        if oneoff_simple "$oneoff_cmd"; then
+            { eval "$oneoff_cmd"; } <"$oneoff_in"
+        else
+            (eval "$oneoff_cmd") <"$oneoff_in"
+        fi
+        ;;
     esac
     oneoff_rc=$?
 fi

@@ -205,14 +205,20 @@ static void test_footprint(void **state)
         int forks;
         const char *execs;
     } cases[] = {
-        /* an ad-hoc command: the task's subshell and the watchdog, no exec
-         * (the clock of the history's end line is read, not run) */
-        {"ad hoc", "true", NULL, NULL, SCRIPT_RUN, WORD_GO, 2, ""},
+        /* an ad-hoc command, one plain simple command: the watchdog only,
+         * no exec (the command's builtin runs in the script's shell; the
+         * clock of the history's end line is read, not run) */
+        {"ad hoc", "'true'", NULL, NULL, SCRIPT_RUN, WORD_GO, 1, ""},
+        /* its program: the shell's own child, by vfork */
+        {"program", "'/bin/true' 'x'", NULL, NULL, SCRIPT_RUN, WORD_GO, 2,
+         "true"},
+        /* anything else: the subshell too */
+        {"list", "true; true", NULL, NULL, SCRIPT_RUN, WORD_GO, 2, ""},
         /* a command that says $$ or PPID gets a shell of its own */
         {"$$", "kill -0 $$", NULL, NULL, SCRIPT_RUN, WORD_GO, 2, "sh"},
         {"PPID", "kill -0 \"$PPID\"", NULL, NULL, SCRIPT_RUN, WORD_GO, 2, "sh"},
         /* a task with its file (read, not hashed) and its lock: flock */
-        {"locked task", "true", "tasks/t.yml", "t", SCRIPT_RUN, WORD_GO, 3,
+        {"locked task", "true", "tasks/t.yml", "t", SCRIPT_RUN, WORD_GO, 2,
          "flock"},
         /* refused by the client: nothing beyond flock */
         {"refused", "true", "tasks/t.yml", "t", SCRIPT_RUN, WORD_EOF, 1,
