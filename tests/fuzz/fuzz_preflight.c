@@ -5,7 +5,9 @@
  * or processes print reaches the parser. The first byte of the input sets
  * how the rest is cut into pieces; the parser must give the same answer
  * fed whole or piece by piece (same result, report, noise and end of the
- * report), never crash, leak or hang, and keep its memory bounded.
+ * report), never crash, leak or hang, and keep its memory bounded; a
+ * report it calls ready has a release (a path or an image id) and a
+ * revision.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +36,21 @@ static int feed(struct preflight *pf, const char *p, size_t n, size_t step,
         off += k;
     }
     return rc;
+}
+
+/* A release as a run's report may give it: an absolute path, or a
+ * container runtime's image id (hex, 12 to 64 digits, maybe after
+ * "sha256:"). */
+static int release_ok(const char *r)
+{
+    size_t n;
+
+    if (r[0] == '/')
+        return 1;
+    if (strncmp(r, "sha256:", 7) == 0)
+        r += 7;
+    n = strlen(r);
+    return n >= 12 && n <= 64 && strspn(r, "0123456789abcdef") == n;
 }
 
 static int same(const char *a, const char *b)
@@ -65,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             !same(whole.lock_holder, cut.lock_holder) ||
             whole.nheld != cut.nheld)
             abort();
-        if (whole.release == NULL || whole.release[0] != '/' ||
+        if (whole.release == NULL || !release_ok(whole.release) ||
             whole.revision == NULL)
             abort();
         (void)preflight_release_id(&whole);
