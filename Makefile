@@ -165,7 +165,7 @@ build/fuzz/fuzz_preflight: tests/fuzz/fuzz_preflight.c src/preflight.c src/diges
 	clang $(FUZZ_CFLAGS) -o $@ $^ \
 		$(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null)
 
-build/fuzz/fuzz_history: tests/fuzz/fuzz_history.c src/history.c src/json_text.c src/util.c \
+build/fuzz/fuzz_history: tests/fuzz/fuzz_history.c src/history.c src/history_line.c src/json_text.c src/util.c \
 		src/buf.c src/text.c
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null) \

@@ -9,6 +9,7 @@
 
 #include "oneoff/buf.h"
 #include "oneoff/text.h"
+#include "oneoff/util.h"
 
 json_t *json_textn(const char *p, size_t n)
 {
@@ -29,3 +30,21 @@ json_t *json_text(const char *s)
 {
     return s ? json_textn(s, strlen(s)) : json_null();
 }
+
+json_t *json_text_or_null(const char *s)
+{
+    return s && *s ? json_text(s) : json_null();
+}
+
+json_t *json_text_list(const struct strlist *l)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; l && i < l->n; i++)
+        json_array_append_new(a, json_text(l->v[i]));
+    return a;
+}
+
+/* Cuts the longest string of o (values, and values in arrays) to half its
+ * length, at a UTF-8 boundary, ending in "…". Returns false when nothing
+ * is long enough to cut. */

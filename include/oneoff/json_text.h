@@ -16,4 +16,10 @@ json_t *json_textn(const char *p, size_t n);
 /* The same for a NUL-terminated s. */
 json_t *json_text(const char *s);
 
+struct strlist;
+/* s as a JSON string, or null when s is NULL or empty. */
+json_t *json_text_or_null(const char *s);
+/* l as an array of JSON strings (an empty array when l is NULL). */
+json_t *json_text_list(const struct strlist *l);
+
 #endif
