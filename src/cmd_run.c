@@ -67,8 +67,9 @@ static void print_plan(const struct plan *p)
         script = plan_dry_run_script(p, ph);
         printf("--- script ---\n%s--- end of script ---\n", script);
         free(script);
-        printf("sent as: exec %s/bin/sh -c '<script>' oneoff",
-               ph->become ? "sudo -n -u <become> -- " : "");
+        printf("sent as: exec %s/bin/sh -c '%s' oneoff",
+               ph->become ? "sudo -n -u <become> -- " : "",
+               p->task->pty ? "<script>" : "<reads the script from stdin>");
         for (size_t k = 0; k < p->shown_args.n && !ph->check_only; k++) {
             struct buf b = BUF_INIT(sh_quoted_max(p->shown_args.v[k]));
             BUF_MUST(sh_quote(&b, p->shown_args.v[k])); /* sized for it */

@@ -8,6 +8,7 @@
  */
 #include "oneoff/history_fetch.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,18 +98,21 @@ static void fetch_one(void *ctx, size_t i)
     struct transport_cmd cmd;
     struct transport_result res;
     struct tchan *c = NULL;
-    char why[ERR_MAX];
+    char why[ERR_MAX], *input = NULL;
 
     memset(&cmd, 0, sizeof(cmd));
-    cmd.command = f->note ? plan_note_command(f->plan, f->ph, f->nonce, f->note)
-                          : plan_command(f->plan, f->ph, SCRIPT_HISTORY,
-                                         f->nonce, "history", "history", NULL);
+    cmd.command =
+        f->note ? plan_note_command(f->plan, f->ph, f->nonce, f->note, &input)
+                : plan_command(f->plan, f->ph, SCRIPT_HISTORY, f->nonce,
+                               "history", "history", NULL, &input);
+    cmd.input = input;
     transport_result_init(&res);
     if (transport_open(f->tp, &tg, &cmd, &sink, &c, &res) == 0)
         while (tchan_pump(c, &res) == 0)
             ;
     tchan_free(c);
     free((char *)cmd.command);
+    free(input);
     if (f->pf.ready && (f->note ? f->pf.history == PF_HISTORY_WRITTEN
                                 : f->pf.history != PF_HISTORY_NONE))
         return;
@@ -146,6 +150,9 @@ static int fetch_all(const struct plan *p, struct transport *const *tps,
 {
     if (script_nonce_new(all->nonce, err))
         return -1;
+    /* a host's stdin (the script, a local host's pipe) may close early:
+     * its write then fails, it does not end oneoff */
+    signal(SIGPIPE, SIG_IGN);
     all->v = xcalloc(p->nhosts ? p->nhosts : 1, sizeof(*all->v));
     all->items = xcalloc(p->nhosts ? p->nhosts : 1, sizeof(*all->items));
     all->n = 0;

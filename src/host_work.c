@@ -348,7 +348,8 @@ void host_work_preflight(struct worker_host *w)
     struct plan_history hist;
     struct transport_result res;
     char holder[512], err[ERR_MAX], setup_err[SETUP_ERR_MAX] = "";
-    char perr[ERR_MAX] = "";
+    char perr[ERR_MAX] = "", *input = NULL;
+    int rc;
     int64_t budget = PREFLIGHT_TIMEOUT_MS +
                      (int64_t)r->plan->wait_lock_s * 1000 +
                      (r->plan->task->lock ? LOCK_YIELD_MS : 0);
@@ -376,19 +377,21 @@ void host_work_preflight(struct worker_host *w)
     history_parts(w, &hist);
     cmd.command = plan_command(
         r->plan, w->ph, r->opts->mode == RUN_TASK ? SCRIPT_RUN : SCRIPT_CHECK,
-        r->nonce, r->run_id, holder, &hist);
+        r->nonce, r->run_id, holder, &hist, &input);
+    cmd.input = input;
     free((char *)hist.start_head);
     free((char *)hist.end_prefix);
     w->capturing = true;
     w->setup_err = setup_err;
     w->perr = perr;
     w->deadline = clock_mono_ms() + budget;
-    if (transport_open(w->tp, &tg, &cmd, &w->sink, &w->chan, &res) == 0 &&
-        tchan_pump(w->chan, &res) == 1) {
+    rc = transport_open(w->tp, &tg, &cmd, &w->sink, &w->chan, &res);
+    free((char *)cmd.command); /* sent: not kept for the whole run */
+    free(input);
+    if (rc == 0 && tchan_pump(w->chan, &res) == 1) {
         tchan_free(w->chan); /* ended before its report */
         w->chan = NULL;
     }
-    free((char *)cmd.command);
     w->deadline = 0;
     w->capturing = false;
     flush_lines(w);

@@ -297,9 +297,23 @@ static void spec_of(const struct plan *p, const struct plan_host *ph,
     spec->hist = p->hist;
 }
 
+/* The script on the host's stdin when the caller takes an input and no
+ * terminal would rewrite it; otherwise all of it in the line. */
+static char *compose_line(const struct script_spec *spec, const char *become,
+                          const struct strlist *args, char **input)
+{
+    if (input == NULL)
+        return script_compose_line(spec, become, args);
+    *input = NULL;
+    if (spec->pty)
+        return script_compose_line(spec, become, args);
+    return script_compose_boot(spec, become, args, input);
+}
+
 char *plan_command(const struct plan *p, const struct plan_host *ph,
                    enum script_mode mode, const char *nonce, const char *run_id,
-                   const char *lock_holder, const struct plan_history *hist)
+                   const char *lock_holder, const struct plan_history *hist,
+                   char **input)
 {
     struct script_spec spec;
     char *label, *line;
@@ -314,8 +328,8 @@ char *plan_command(const struct plan *p, const struct plan_host *ph,
         spec.start_head = hist->start_head;
         spec.end_prefix = hist->end_prefix;
     }
-    line = script_compose_line(&spec, ph->become,
-                               mode == SCRIPT_RUN ? &p->args : NULL);
+    line = compose_line(&spec, ph->become, mode == SCRIPT_RUN ? &p->args : NULL,
+                        input);
     free(label);
     return line;
 }
@@ -335,7 +349,7 @@ char *plan_dry_run_script(const struct plan *p, const struct plan_host *ph)
 }
 
 char *plan_note_command(const struct plan *p, const struct plan_host *ph,
-                        const char *nonce, const char *note)
+                        const char *nonce, const char *note, char **input)
 {
     struct script_spec spec;
     char *label, *line;
@@ -343,7 +357,7 @@ char *plan_note_command(const struct plan *p, const struct plan_host *ph,
     spec_of(p, ph, SCRIPT_HISTORY_NOTE, &spec, &label);
     spec.nonce = nonce;
     spec.note = note;
-    line = script_compose_line(&spec, ph->become, NULL);
+    line = compose_line(&spec, ph->become, NULL, input);
     free(label);
     return line;
 }
@@ -372,11 +386,13 @@ static size_t longest_line(const struct plan *p, const struct plan_host *ph)
     size_t most = 0;
 
     for (int m = 0; m < 2; m++) {
+        char *input = NULL;
         char *line = plan_command(p, ph, m ? SCRIPT_CHECK : SCRIPT_RUN, nonce,
-                                  id, holder, &hist);
+                                  id, holder, &hist, &input);
         if (strlen(line) > most)
             most = strlen(line);
         free(line);
+        free(input);
     }
     free(nonce);
     free(id);

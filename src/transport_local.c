@@ -36,6 +36,7 @@ struct local_chan {
 };
 
 static const struct transport_ops local_ops;
+static int local_write(struct tchan *base, const void *p, size_t n);
 
 static void close_fd(int *fd)
 {
@@ -154,6 +155,11 @@ static int spawn(struct local_chan *c, const struct transport_cmd *cmd,
     int rc =
         cmd->pty ? spawn_pty(c, cmd, res) : spawn_pipes(c, cmd->command, res);
 
+    /* the script: read whole by the shell before it runs anything, so this
+     * blocking write ends (or fails, EPIPE, if the shell is gone: then the
+     * pump sees how it ended) */
+    if (rc == 0 && cmd->input && !cmd->pty)
+        local_write(&c->base, cmd->input, strlen(cmd->input));
     if (rc == 0 && c->sink->feed && c->in >= 0)
         fcntl(c->in, F_SETFL, fcntl(c->in, F_GETFL) | O_NONBLOCK);
     return rc;

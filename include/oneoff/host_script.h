@@ -108,6 +108,20 @@ char *script_command_line(const char *script, const char *become,
 char *script_compose_line(const struct script_spec *spec, const char *become,
                           const struct strlist *args);
 
+/* The script for spec sent on the host's standard input instead of in the
+ * command line: *input is script_compose(spec) made one compound command,
+ * "{\n" SCRIPT "\nexit\n}\n", so that the host's shell has read all of it
+ * before it runs any of it and reads no byte past it (the client's "go"
+ * and the task's input come later on the same stream); the line is
+ *   exec [sudo -n -u USER --] /bin/sh -c 'BOOT' oneoff 'ARG'...
+ * whose BOOT reads the script (with its length) and runs it. Every host
+ * then parses a short command line, the client keeps no large packet per
+ * connection, and no size limit of an argument applies to the script. Not
+ * for a terminal (pty), whose line discipline would rewrite the input.
+ * Caller frees both. */
+char *script_compose_boot(const struct script_spec *spec, const char *become,
+                          const struct strlist *args, char **input);
+
 /* The command line that stores its stdin as
  * app_dir/shared/.oneoff/consoles/RUN_ID.cast (mode 0600), as become (or
  * the login user): a console's transcript, sent after the session over the

@@ -115,10 +115,14 @@ struct plan_history {
  * checked that the line fits a host with values that long, and the
  * history's parts as long as they can be). The task's arguments and hist
  * (may be NULL) follow in SCRIPT_RUN mode only; a check-only host always
- * gets SCRIPT_CHECK. Caller frees. */
+ * gets SCRIPT_CHECK. With input set, the script goes to *input, the bytes
+ * the command's stdin must start with (script_compose_boot()), unless the
+ * task has a terminal (*input NULL); with input NULL it is all in the
+ * line. Caller frees (both). */
 char *plan_command(const struct plan *p, const struct plan_host *ph,
                    enum script_mode mode, const char *nonce, const char *run_id,
-                   const char *lock_holder, const struct plan_history *hist);
+                   const char *lock_holder, const struct plan_history *hist,
+                   char **input);
 
 /* What --dry-run shows for ph: its script, with placeholders for what each
  * run makes new (nonce, run id, lock holder). Composed on demand, not kept
@@ -126,9 +130,9 @@ char *plan_command(const struct plan *p, const struct plan_host *ph,
 char *plan_dry_run_script(const struct plan *p, const struct plan_host *ph);
 
 /* The command line that appends note (one history line, no newline) to
- * ph's history file (SCRIPT_HISTORY_NOTE), with this nonce. Caller
- * frees. */
+ * ph's history file (SCRIPT_HISTORY_NOTE), with this nonce; input as for
+ * plan_command(). Caller frees. */
 char *plan_note_command(const struct plan *p, const struct plan_host *ph,
-                        const char *nonce, const char *note);
+                        const char *nonce, const char *note, char **input);
 
 #endif

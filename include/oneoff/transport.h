@@ -107,6 +107,10 @@ struct transport_cmd {
     bool pty;            /* on a pseudo-terminal: stdout and stderr merge */
     unsigned cols, rows; /* its size, with pty */
     const char *term;    /* TERM for it, with pty; NULL: "xterm" */
+    /* NULL, or the bytes (a NUL ends them) the command's standard input
+     * starts with, written right after it starts and before anything else
+     * (the script: script_compose_boot()); not with pty */
+    const char *input;
 };
 
 struct transport;

@@ -944,25 +944,35 @@ EOF
 # tf_connections I: connections host hI's sshd has accepted so far
 tf_connections() { grep -c 'Connection from' "$DIR/hosts/h$1/sshd.log" 2>/dev/null || true; }
 
-# a command line too long for a host (one argument of its login shell, 128 KiB on Linux) is
-# refused with the sizes and what to do, before anything connects: a 140 KB command of a task
-# file, and one of `exec` (two 70 KB words: one argument of oneoff's own may not pass 128 KiB)
+# what a host's command line cannot hold (one argument of its login shell, 128 KiB on Linux) is
+# refused with the sizes and what to do, before anything connects: a task's two 70 KB
+# arguments (arguments stay in the line). A 140 KB command is no such case, of a task file or
+# of `exec` (two 70 KB words: one argument of oneoff's own may not pass 128 KiB either): the
+# script and the command travel on the host's standard input, and run whole
 test_command_too_long_refused() {
     local i word before=() after=()
     word=$(head -c 70000 /dev/zero | tr '\0' x)
     tf_task tf-big <<EOF2
-description: a command too long to send
-command: echo $word$word
+description: a command longer than one argument may be
+command: w='$word$word'; echo "length \${#w}"
+EOF2
+    oo big run tf-big -s test
+    expect_rc 0
+    for i in $(seq 1 "$NHOSTS"); do has_line "$OUT" "h$i | length 140000"; done
+    oo bigexec exec -s test -- sh -c 'echo "length $((${#1} + ${#2}))"' sh "$word" "$word"
+    expect_rc 0
+    for i in $(seq 1 "$NHOSTS"); do has_line "$OUT" "h$i | length 140000"; done
+    tf_task tf-args <<'EOF2'
+description: takes arguments
+command: echo "$#"
+args: any
 EOF2
     for i in $(seq 1 "$NHOSTS"); do before+=("$(tf_connections "$i")"); done
-    oo big run tf-big -s test
+    oo bigargs run tf-args -s test -- "$word" "$word"
     expect_rc 2
-    expect_grep "$ERR" "^oneoff: the command line for host 'h1' would be [0-9]+ bytes, more than the 131071 a host accepts as one argument \\(the command is 140005 bytes"
+    expect_grep "$ERR" "^oneoff: the command line for host 'h1' would be [0-9]+ bytes, more than the 131071 a host accepts as one argument \\(the command is 9 bytes, its arguments 140000"
     expect_grep "$ERR" "put the command in a script in the release and run that"
     [ -z "$RUNDIR" ] || fail_run "a run directory was made: $RUNDIR"
-    oo bigexec exec -s test -- echo "$word" "$word"
-    expect_rc 2
-    expect_grep "$ERR" "^oneoff: the command line for host 'h1' would be"
     for i in $(seq 1 "$NHOSTS"); do after+=("$(tf_connections "$i")"); done
     [ "${before[*]}" = "${after[*]}" ] || fail_run "hosts were contacted: connections ${before[*]} -> ${after[*]}"
 }

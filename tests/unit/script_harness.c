@@ -222,6 +222,8 @@ void proc_start(struct proc *p, const char *script, const struct strlist *args)
     close(in[0]);
     close(out[1]);
     close(err[1]);
+    if (p->input) /* read whole before the shell runs any of it */
+        assert_int_equal(write_all(in[1], p->input, strlen(p->input)), 0);
     p->in = in[1];
     p->o = out[0];
     p->e = err[0];

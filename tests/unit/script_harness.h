@@ -65,6 +65,8 @@ struct proc {
     int signal;          /* ... with this signal (0: none) */
     const char *prefix;  /* shell text run before the script (the login
                           * shell's noise) */
+    const char *input;   /* NULL, or written to stdin right after the start
+                          * (script_compose_boot()'s script) */
     /* what happened */
     pid_t pid; /* also the process group */
     int status;

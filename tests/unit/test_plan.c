@@ -494,8 +494,8 @@ static void assert_prefix(const char *s, const char *prefix)
 static void assert_run_prefix(const struct plan *p, const char *name,
                               const char *want)
 {
-    char *line =
-        plan_command(p, find_ph(p, name), SCRIPT_RUN, NONCE, RUN_ID, "h", NULL);
+    char *line = plan_command(p, find_ph(p, name), SCRIPT_RUN, NONCE, RUN_ID,
+                              "h", NULL, NULL);
 
     assert_prefix(line, want);
     free(line);
@@ -555,7 +555,8 @@ static void test_check_only_hosts(void **state)
         run += !ph->check_only;
         /* a check-only host is sent the check script, without the lock
          * and without arguments, whatever mode is asked for */
-        line = plan_command(&p, ph, SCRIPT_RUN, NONCE, RUN_ID, "holder", NULL);
+        line = plan_command(&p, ph, SCRIPT_RUN, NONCE, RUN_ID, "holder", NULL,
+                            NULL);
         if (is_db1) {
             assert_non_null(strstr(line, "oneoff_mode='\\''run'\\''\n"));
             assert_non_null(strstr(line, "oneoff_lock='\\''t'\\''\n"));
@@ -651,7 +652,8 @@ static void test_plan_contents(void **state)
         assert_non_null(strstr(dry(&p, ph), "oneoff_dog"));
         /* The arguments follow the script, single-quoted, in run mode. */
         tail = " oneoff '--order' 'it'\\''s 1234'";
-        line = plan_command(&p, ph, SCRIPT_RUN, NONCE, RUN_ID, "holder", NULL);
+        line = plan_command(&p, ph, SCRIPT_RUN, NONCE, RUN_ID, "holder", NULL,
+                            NULL);
         assert_true(strlen(line) > strlen(tail));
         assert_string_equal(line + strlen(line) - strlen(tail), tail);
         assert_non_null(strstr(line, "oneoff_mode='\\''run'\\''\n"));
@@ -660,8 +662,8 @@ static void test_plan_contents(void **state)
         assert_non_null(strstr(line, "oneoff_lock_holder='\\''holder'\\''\n"));
         free(line);
         /* ... and not in check mode, which runs nothing */
-        line =
-            plan_command(&p, ph, SCRIPT_CHECK, NONCE, RUN_ID, "holder", NULL);
+        line = plan_command(&p, ph, SCRIPT_CHECK, NONCE, RUN_ID, "holder", NULL,
+                            NULL);
         assert_string_equal(line + strlen(line) - 8, "' oneoff");
         assert_non_null(strstr(line, "oneoff_mode='\\''check'\\''\n"));
         free(line);
@@ -724,8 +726,8 @@ static void test_lock_settings(void **state)
     strlist_push(&o.limits, "worker1");
     assert_int_equal(plan_build(&p, &f->inv, t, &o, err), 0);
     p.check_locks = true;
-    line =
-        plan_command(&p, &p.hosts[0], SCRIPT_CHECK, NONCE, RUN_ID, "h", NULL);
+    line = plan_command(&p, &p.hosts[0], SCRIPT_CHECK, NONCE, RUN_ID, "h", NULL,
+                        NULL);
     assert_non_null(strstr(line, "\noneoff_lock='\\''t'\\''\n"));
     assert_non_null(strstr(line, "\noneoff_lock_wait='\\''2'\\''\n"));
     assert_non_null(strstr(line, "\noneoff_check_locks='\\''1'\\''\n"));
@@ -733,8 +735,8 @@ static void test_lock_settings(void **state)
     /* a holder line longer than the limit is cut */
     memset(holder, 'h', sizeof(holder) - 1);
     holder[sizeof(holder) - 1] = '\0';
-    line =
-        plan_command(&p, &p.hosts[0], SCRIPT_RUN, NONCE, RUN_ID, holder, NULL);
+    line = plan_command(&p, &p.hosts[0], SCRIPT_RUN, NONCE, RUN_ID, holder,
+                        NULL, NULL);
     assert_non_null(strstr(line, "\noneoff_check_locks='\\'''\\''\n"));
     {
         const char *h = strstr(line, "\noneoff_lock_holder='\\''") + 24;
@@ -746,13 +748,15 @@ static void test_lock_settings(void **state)
 }
 
 /* A command line a host cannot take is refused before anything connects,
- * naming the host, the sizes and what to do. */
+ * naming the host, the sizes and what to do. The script and the command
+ * travel on the host's stdin, the arguments in the line; a console's all
+ * in the line (its terminal would rewrite an input). */
 static void test_command_line_too_long(void **state)
 {
     struct fixture *f = *state;
     struct plan_opts o;
     struct plan p;
-    char err[ERR_MAX] = "", *big = xmalloc(140001);
+    char err[ERR_MAX] = "", *big = xmalloc(140001), *yaml;
     const struct task *t;
 
     memset(big, 'x', 140000);
@@ -763,7 +767,13 @@ static void test_command_line_too_long(void **state)
         task_release(&f->task);
     task_adhoc(&f->task, big);
     f->have_task = true;
-    assert_int_equal(plan_build(&p, &f->inv, &f->task, &o, err), -1);
+    assert_int_equal(plan_build(&p, &f->inv, &f->task, &o, err), 0);
+    plan_release(&p);
+
+    yaml = xasprintf("command: %s\npty: true\n", big);
+    t = use_task(f, yaml);
+    free(yaml);
+    assert_int_equal(plan_build(&p, &f->inv, t, &o, err), -1);
     assert_null(p.hosts);
     if (strstr(err, "the command line for host 'worker1' would be ") != err ||
         strstr(err, "more than the 131071 a host accepts as one argument "

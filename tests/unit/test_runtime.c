@@ -111,14 +111,16 @@ static void test_plan_merge_and_prelude(void **state)
     assert_int_equal(find(&p, "web1")->rt.kind, RUNTIME_CONTAINER);
     assert_string_equal(find(&p, "web1")->rt.engine, "podman");
     assert_int_equal(find(&p, "web2")->rt.kind, RUNTIME_PLAIN);
-    line = plan_command(&p, find(&p, "web1"), SCRIPT_RUN, "n", "id", "h", NULL);
+    line = plan_command(&p, find(&p, "web1"), SCRIPT_RUN, "n", "id", "h", NULL,
+                        NULL);
     assert_non_null(strstr(line, "oneoff_runtime='\\''container'\\''"));
     assert_non_null(strstr(line, "oneoff_engine='\\''podman'\\''"));
     assert_non_null(strstr(line, "oneoff_container='\\''app'\\''"));
     assert_non_null(strstr(line, "oneoff_rt_inspect()"));
     free(line);
     /* a plain host gets neither the keys nor the runtime's script */
-    line = plan_command(&p, find(&p, "web2"), SCRIPT_RUN, "n", "id", "h", NULL);
+    line = plan_command(&p, find(&p, "web2"), SCRIPT_RUN, "n", "id", "h", NULL,
+                        NULL);
     assert_null(strstr(line, "oneoff_runtime="));
     assert_null(strstr(line, "oneoff_rt_inspect()"));
     assert_null(strstr(line, "oneoff_job_main()"));
@@ -126,7 +128,8 @@ static void test_plan_merge_and_prelude(void **state)
     /* a detached run carries the job's script and its history members */
     p.job = "detach";
     p.hist = "\"stage\":\"production\"";
-    line = plan_command(&p, find(&p, "web2"), SCRIPT_RUN, "n", "id", "h", NULL);
+    line = plan_command(&p, find(&p, "web2"), SCRIPT_RUN, "n", "id", "h", NULL,
+                        NULL);
     assert_non_null(strstr(line, "oneoff_job='\\''detach'\\''"));
     assert_non_null(strstr(line, "oneoff_host='\\''web2'\\''"));
     assert_non_null(strstr(line, "oneoff_job_main()"));
@@ -164,7 +167,8 @@ static void test_plan_merge_and_prelude(void **state)
     strlist_push(&o.limits, "web2");
     assert_int_equal(plan_build(&p, &inv, &t, &o, err), 0);
     assert_int_equal(p.hosts[0].rt.kind, RUNTIME_IMAGE);
-    line = plan_command(&p, &p.hosts[0], SCRIPT_RUN, "n", "RUN", "h", NULL);
+    line =
+        plan_command(&p, &p.hosts[0], SCRIPT_RUN, "n", "RUN", "h", NULL, NULL);
     assert_non_null(strstr(line, "oneoff_container='\\''other'\\''"));
     assert_non_null(strstr(line, "oneoff_ctr_name='\\''oneoff-RUN-web2'\\''"));
     free(line);

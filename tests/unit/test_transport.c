@@ -12,11 +12,13 @@
 #include <cmocka.h>
 
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "oneoff/buf.h"
 #include "oneoff/transport.h"
+#include "oneoff/util.h"
 
 struct probe {
     struct buf out, err;
@@ -57,12 +59,12 @@ static struct transport_sink sink_of(struct probe *pr)
     return s;
 }
 
-static int run(const char *command, struct probe *pr,
-               struct transport_result *res)
+static int run_input(const char *command, const char *input, struct probe *pr,
+                     struct transport_result *res)
 {
     struct transport *t = transport_local_new();
     struct transport_target tg = {"local", NULL, 0, NULL, NULL, NULL};
-    struct transport_cmd cmd = {command, false, 0, 0, NULL};
+    struct transport_cmd cmd = {command, false, 0, 0, NULL, input};
     struct transport_sink sink = sink_of(pr);
     struct tchan *c = NULL;
     int rc;
@@ -75,6 +77,12 @@ static int run(const char *command, struct probe *pr,
     }
     transport_free(t);
     return rc;
+}
+
+static int run(const char *command, struct probe *pr,
+               struct transport_result *res)
+{
+    return run_input(command, NULL, pr, res);
 }
 
 static void probe_init(struct probe *pr)
@@ -106,6 +114,31 @@ static void test_streams_and_exit_code(void **state)
     probe_release(&pr);
 }
 
+/* A command's first input is on its stdin before anything else, larger
+ * than a pipe holds; a command that never reads it still ends. */
+static void test_first_input(void **state)
+{
+    struct probe pr;
+    struct transport_result res;
+    char *big = xmalloc(200002);
+
+    (void)state;
+    memset(big, 'x', 200000);
+    memcpy(big + 200000, "\n", 2);
+    probe_init(&pr);
+    assert_int_equal(run_input("IFS= read -r l; echo ${#l}", big, &pr, &res),
+                     0);
+    assert_int_equal(res.outcome, OUTCOME_EXITED);
+    assert_string_equal(buf_str(&pr.out), "200000\n");
+    probe_release(&pr);
+    probe_init(&pr);
+    assert_int_equal(run_input("exit 3", big, &pr, &res), 0);
+    assert_int_equal(res.outcome, OUTCOME_EXITED);
+    assert_int_equal(res.exit_code, 3);
+    probe_release(&pr);
+    free(big);
+}
+
 static void test_signal_death(void **state)
 {
     struct probe pr;
@@ -124,7 +157,11 @@ static void test_pause_write_resume(void **state)
     struct transport *t = transport_local_new();
     struct transport_target tg = {"local", NULL, 0, NULL, NULL, NULL};
     struct transport_cmd cmd = {
-        "echo ready; read x; echo \"got $x\"; cat; echo end", false, 0, 0,
+        "echo ready; read x; echo \"got $x\"; cat; echo end",
+        false,
+        0,
+        0,
+        NULL,
         NULL};
     struct probe pr;
     struct transport_sink sink;
@@ -173,7 +210,11 @@ static void test_pty_size_and_resize(void **state)
     struct transport *t = transport_local_new();
     struct transport_target tg = {"local", NULL, 0, NULL, NULL, NULL};
     struct transport_cmd cmd = {"stty size; echo \"$TERM\"; read x; stty size",
-                                true, 100, 30, "vt220"};
+                                true,
+                                100,
+                                30,
+                                "vt220",
+                                NULL};
     struct probe pr;
     struct transport_sink sink;
     struct transport_result res;
@@ -203,6 +244,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_streams_and_exit_code),
+        cmocka_unit_test(test_first_input),
         cmocka_unit_test(test_signal_death),
         cmocka_unit_test(test_pause_write_resume),
         cmocka_unit_test(test_stop_reaches_a_group_that_ignores_term),

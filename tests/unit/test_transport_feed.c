@@ -71,7 +71,7 @@ static void test_feed_and_again(void **state)
 {
     struct transport *t = transport_local_new();
     struct transport_target tg = {"local", NULL, 0, NULL, NULL, NULL};
-    struct transport_cmd cmd = {"cat", false, 0, 0, NULL};
+    struct transport_cmd cmd = {"cat", false, 0, 0, NULL, NULL};
     struct transport_result res;
     struct feeder f;
     struct transport_sink sink;
