@@ -340,22 +340,25 @@ char *script_compose_line(const struct script_spec *s, const char *become,
     return buf_detach(&line);
 }
 
-/* What the host's /bin/sh runs first when the script comes on its stdin:
- * dash and busybox sh source /dev/stdin, reading a pipe a block at a time
- * and stopping where the script's one compound command ends; bash would
+/* What the host's /bin/sh runs first when the script comes on its stdin.
+ * dash and busybox sh source /dev/stdin: they read a pipe a block at a
+ * time and stop where the script's one compound command ends. bash would
  * read such a file to its end (the client's later lines) or a byte at a
- * time, so under bash `read -N` takes the script's exact length (in the C
- * locale: bytes, not characters) and evaluates it. Where /dev/stdin cannot
- * be opened again (become: sudo's user may not open the login user's
- * pipe; no /proc), `head -c` reads that length: one process more. */
+ * time: bash 5.2 and later take the script's exact length with `read -N`
+ * (in the C locale: bytes, not characters; it reads a pipe in blocks), an
+ * older bash (its `read -N` reads a byte at a time) and a shell that
+ * cannot open /dev/stdin again (become: sudo's user may not open the
+ * login user's pipe; no /proc) have `head -c` read it, one process more. */
 static const char boot_fmt[] =
-    "if [ -n \"${BASH_VERSION-}\" ]; then"
-    " oneoff_l=${LC_ALL-} oneoff_ls=${LC_ALL+1}; LC_ALL=C;"
+    "case ${BASH_VERSION-} in"
+    " '') if [ -r /dev/stdin ]; then . /dev/stdin;"
+    " else eval \"$(head -c %zu)\"; fi ;;"
+    " [1-4].* | 5.[01].*) eval \"$(head -c %zu)\" ;;"
+    " *) oneoff_l=${LC_ALL-} oneoff_ls=${LC_ALL+1}; LC_ALL=C;"
     " IFS= read -r -N %zu oneoff_s;"
     " if [ -n \"$oneoff_ls\" ]; then LC_ALL=$oneoff_l; else unset LC_ALL; fi;"
-    " unset oneoff_l oneoff_ls; eval \"$oneoff_s\";"
-    " elif [ -r /dev/stdin ]; then . /dev/stdin;"
-    " else eval \"$(head -c %zu)\"; fi";
+    " unset oneoff_l oneoff_ls; eval \"$oneoff_s\" ;;"
+    " esac";
 
 char *script_compose_boot(const struct script_spec *s, const char *become,
                           const struct strlist *args, char **input)
@@ -366,7 +369,7 @@ char *script_compose_boot(const struct script_spec *s, const char *become,
     BUF_MUST(buf_adds(&c.pre, "{\n"));
     compose(&c, s);
     BUF_MUST(buf_adds(&c.pre, "\nexit\n}\n"));
-    boot = xasprintf(boot_fmt, c.pre.len, c.pre.len);
+    boot = xasprintf(boot_fmt, c.pre.len, c.pre.len, c.pre.len);
     line = script_command_line(boot, become, args);
     free(boot);
     *input = buf_detach(&c.pre);
