@@ -1,9 +1,15 @@
 # oneoff host script: what every host runs, in one shell, for one run.
 # shellcheck disable=SC2154 # the prelude sets every oneoff_* input
 #
-# oneoff sends each host one command line,
+# oneoff sends each host a short command line and, on its standard input,
+# { PRELUDE SCRIPT exit }: the line's BOOT reads that whole before any of
+# it runs (script_compose_boot() in src/host_script.c says how each shell
+# does), so what the client sends later (the word, the task's input) is
+# left for this script's own reads:
+#     exec [sudo -n -u USER --] /bin/sh -c 'BOOT' oneoff 'ARG'...
+# A console's task (on a terminal) gets it all in the line instead:
 #     exec [sudo -n -u USER --] /bin/sh -c 'PRELUDE SCRIPT' oneoff 'ARG'...
-# where SCRIPT is this file (embedded into oneoff at build time) and PRELUDE
+# SCRIPT is this file (embedded into oneoff at build time) and PRELUDE
 # is data only, single-quoted assignments written by src/host_script.c:
 #     oneoff_mode          run | check | history | note
 #     oneoff_note          note: the line to append to the history
