@@ -347,11 +347,12 @@ char *script_compose_line(const struct script_spec *s, const char *become,
  * time: bash 5.2 and later take the script's exact length with `read -N`
  * (in the C locale: bytes, not characters; it reads a pipe in blocks), an
  * older bash (its `read -N` reads a byte at a time) and a shell that
- * cannot open /dev/stdin again (become: sudo's user may not open the
- * login user's pipe; no /proc) have `head -c` read it, one process more. */
+ * cannot open its stdin again through /dev/stdin (become: sudo's user may
+ * not open the login user's pipe; a socket, which cannot be reopened; no
+ * /proc) have `head -c` read it, one process more. */
 static const char boot_fmt[] =
     "case ${BASH_VERSION-} in"
-    " '') if [ -r /dev/stdin ]; then . /dev/stdin;"
+    " '') if [ -p /dev/stdin ] && [ -r /dev/stdin ]; then . /dev/stdin;"
     " else eval \"$(head -c %zu)\"; fi ;;"
     " [1-4].* | 5.[01].*) eval \"$(head -c %zu)\" ;;"
     " *) oneoff_l=${LC_ALL-} oneoff_ls=${LC_ALL+1}; LC_ALL=C;"

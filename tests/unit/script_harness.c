@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -204,7 +205,11 @@ void proc_start(struct proc *p, const char *script, const struct strlist *args)
     for (size_t i = 0; args && i < args->n; i++)
         strlist_push(&argv, args->v[i]);
     strlist_push_owned(&argv, NULL);
-    assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+    if (p->stdin_socket)
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in),
+                         0);
+    else
+        assert_int_equal(pipe2(in, O_CLOEXEC), 0);
     assert_int_equal(pipe2(out, O_CLOEXEC), 0);
     assert_int_equal(pipe2(err, O_CLOEXEC), 0);
     p->t0 = clock_mono_ms();

@@ -67,6 +67,7 @@ struct proc {
                           * shell's noise) */
     const char *input;   /* NULL, or written to stdin right after the start
                           * (script_compose_boot()'s script) */
+    bool stdin_socket;   /* stdin a socket, not a pipe */
     /* what happened */
     pid_t pid; /* also the process group */
     int status;

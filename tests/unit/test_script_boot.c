@@ -5,7 +5,8 @@
  * (script_harness.c runs the line as a login shell would). Each must read
  * the whole script and not one byte past it: the client's "go" lines that
  * follow on the same stream reach the script (the history's start line
- * holds their tail), and the task runs with its arguments.
+ * holds their tail), and the task runs with its arguments, also from a
+ * stdin that /dev/stdin cannot open again.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -38,10 +39,11 @@ static char *line_for_shell(const char *line, int sh)
 }
 
 /* Runs cmd (args after it) through the boot line under shell sh, "go"
- * said, to its end; prefix runs first in the login shell. */
-static void run_boot(const struct app *a, struct proc *p, int sh,
-                     const char *cmd, const struct strlist *args,
-                     const char *prefix)
+ * said, to its end; prefix runs first in the login shell; stdin a socket
+ * with socket set. */
+static void run_boot_on(const struct app *a, struct proc *p, int sh,
+                        const char *cmd, const struct strlist *args,
+                        const char *prefix, bool socket)
 {
     struct script_spec s;
     char *input = NULL, *line, *shline;
@@ -52,11 +54,19 @@ static void run_boot(const struct app *a, struct proc *p, int sh,
     proc_init(p, 0, WORD_GO); /* dash as the login shell */
     p->input = input;
     p->prefix = prefix;
+    p->stdin_socket = socket;
     proc_start(p, shline, NULL);
     proc_wait(p, 20000);
     free(shline);
     free(line);
     free(input);
+}
+
+static void run_boot(const struct app *a, struct proc *p, int sh,
+                     const char *cmd, const struct strlist *args,
+                     const char *prefix)
+{
+    run_boot_on(a, p, sh, cmd, args, prefix, false);
 }
 
 static char *read_history(const struct app *a)
@@ -160,6 +170,34 @@ static void test_bytes_not_characters(void **state)
         }
 }
 
+/* A stdin that /dev/stdin cannot open again (a socket here; sudo's user
+ * and the login user's pipe under become) is read by head -c: the same
+ * script, the same word after it, the same task. */
+static void test_stdin_not_reopenable(void **state)
+{
+    struct app *a = *state;
+    struct strlist args = {0};
+
+    strlist_push(&args, "x y");
+    for (int sh = 0; sh < HARNESS_NSHELLS; sh++) {
+        struct proc p;
+        char *hist;
+
+        run_boot_on(a, &p, sh, "printf '%s|' \"$0\" \"$@\"", &args, NULL, true);
+        if (p.pf_rc != 1 || !proc_exited(&p, 0) ||
+            strcmp(proc_task_out(&p), "oneoff|x y|") != 0)
+            fail_msg("%s: report %d, status 0x%x, out '%s', stderr: %s",
+                     harness_shells[sh], p.pf_rc, p.status, proc_task_out(&p),
+                     buf_str(&p.err));
+        hist = read_history(a);
+        if (strstr(hist, SCRIPT_HEAD ",\"release\":\"r1\"") == NULL)
+            fail_msg("%s: history: %s", harness_shells[sh], hist);
+        free(hist);
+        proc_release(&p);
+    }
+    strlist_clear(&args);
+}
+
 /* A command far past what one argument of a command line may hold (128
  * KiB on Linux) reaches the host whole. */
 static void test_no_argument_limit(void **state)
@@ -194,6 +232,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_runs_under_each_shell, app_setup,
                                         app_teardown),
         cmocka_unit_test_setup_teardown(test_bytes_not_characters, app_setup,
+                                        app_teardown),
+        cmocka_unit_test_setup_teardown(test_stdin_not_reopenable, app_setup,
                                         app_teardown),
         cmocka_unit_test_setup_teardown(test_no_argument_limit, app_setup,
                                         app_teardown),
