@@ -8,7 +8,6 @@
  * host that could not be read is named, and so is every line that did not
  * parse: the table is what could be read, never a guess.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +33,6 @@ int command_history_read(const struct options *o, struct history *h,
         fprintf(stderr, "oneoff: %s\n", err);
         return EXIT_USAGE;
     }
-    signal(SIGPIPE, SIG_IGN);
     bad = history_fetch(&sh.plan, sh.tps.per_host, o->parallel, h, err);
     if (bad < 0) {
         fprintf(stderr, "oneoff: %s\n", err);

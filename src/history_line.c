@@ -1,7 +1,7 @@
 /*
  * history_line.c - composing history.jsonl lines (jansson): the start
- * line (whole, or in the head the command line carries and the tail sent
- * after "go"), the end line's opening, the gate-skipped line, and the
+ * line (whole, or in the head that comes with the script and the tail
+ * sent after "go"), the end line's opening, the gate-skipped line, and the
  * arguments masked for them. Long values are cut so that a line fits one
  * write(2) on the host (history.h). Reading them is history.c's part.
  */
@@ -16,6 +16,9 @@
 #include "oneoff/text.h"
 #include "oneoff/util.h"
 
+/* Cuts the longest string of o (values, and values in arrays) to half its
+ * length, at a UTF-8 boundary, ending in "…". Returns false when nothing
+ * is long enough to cut. */
 static bool cut_longest(json_t *o)
 {
     json_t *best = NULL, *v, *e;
@@ -76,7 +79,8 @@ static char *dump_fitting(json_t *o)
 
 /* s with every single quote written \u0027 (JSON puts quotes only inside
  * strings, where the escape means the same): a part that travels in a
- * shell's single-quoted word then costs no more than its length. Frees s. */
+ * shell's single-quoted word (a console's command line) then costs no
+ * more than its length. Frees s. */
 static char *no_single_quotes(char *s)
 {
     struct buf b = BUF_INIT(6 * strlen(s) + 1);

@@ -44,7 +44,3 @@ json_t *json_text_list(const struct strlist *l)
         json_array_append_new(a, json_text(l->v[i]));
     return a;
 }
-
-/* Cuts the longest string of o (values, and values in arrays) to half its
- * length, at a UTF-8 boundary, ending in "…". Returns false when nothing
- * is long enough to cut. */

@@ -302,11 +302,11 @@ static void spec_of(const struct plan *p, const struct plan_host *ph,
 static char *compose_line(const struct script_spec *spec, const char *become,
                           const struct strlist *args, char **input)
 {
-    if (input == NULL)
+    if (input == NULL || spec->pty) {
+        if (input)
+            *input = NULL;
         return script_compose_line(spec, become, args);
-    *input = NULL;
-    if (spec->pty)
-        return script_compose_line(spec, become, args);
+    }
     return script_compose_boot(spec, become, args, input);
 }
 

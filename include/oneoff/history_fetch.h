@@ -15,7 +15,10 @@
 /* How long one host may take to answer once connected. */
 #define HISTORY_FETCH_MS 60000
 
-/* Adds every host's lines to h (history_add_text()); a host that could not
+/* Both calls below ignore SIGPIPE from then on, in the whole process: a
+ * host's stdin (its script) may close before it was all written.
+ *
+ * Adds every host's lines to h (history_add_text()); a host that could not
  * be read (unreachable, authentication, set-up, a malformed report) or
  * whose file is unreadable or cut becomes a problem of h (line 0) saying
  * why. tps[i] drives plan host i. Returns how many hosts could not be
