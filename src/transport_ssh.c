@@ -424,6 +424,29 @@ static void chan_drop(struct ssh_chan *c)
     c->ch = NULL;
 }
 
+/* Readies the session's goodbye. libssh 0.10 writes a packet at once only
+ * after a poll found the socket writable since its last write, else it
+ * queues it for the next poll; ssh_disconnect() queues its
+ * SSH_MSG_DISCONNECT and closes, so the message is lost and sshd, seeing
+ * only the end of the connection, leaves the long way: its normal exit,
+ * with OpenSSL's clean-up, a few ms of the host's CPU per session (OpenSSH's
+ * client says goodbye and sshd leaves at once). So: the channel goes first
+ * (its CLOSE, if not sent yet), one poll writes whatever is queued, a
+ * second finds the socket writable again. Neither waits. */
+static void say_goodbye(struct ssh_chan *c)
+{
+    if (c->callbacks_set)
+        ssh_remove_channel_callbacks(c->ch, &c->cb);
+    c->callbacks_set = false;
+    if (c->ch)
+        ssh_channel_free(c->ch);
+    c->ch = NULL;
+    if (c->ev) {
+        (void)ssh_event_dopoll(c->ev, 0);
+        (void)ssh_event_dopoll(c->ev, 0);
+    }
+}
+
 static void ssh_chan_free(struct tchan *base)
 {
     struct ssh_chan *c = (struct ssh_chan *)base;
@@ -431,6 +454,8 @@ static void ssh_chan_free(struct tchan *base)
     unpace(c->t, c);
     if (c->s && c->lost)
         ssh_set_blocking(c->s, 0); /* nobody answers: never wait */
+    else if (c->s && ssh_is_connected(c->s))
+        say_goodbye(c);
     chan_drop(c);
     if (c->s) {
         ssh_set_counters(c->s, NULL, NULL);

@@ -2,7 +2,8 @@
 # to spend less CPU per host, and must share without changing what a run does: the
 # known_hosts files read once (a change to them, by accept-new or anyone, is seen by the next
 # host's check), and run.json written host by host (a host's "running" is on disk before its
-# task can start).
+# task can start); and of how a session ends, which is paid by the host: with the client's
+# SSH_MSG_DISCONNECT, as OpenSSH's client ends it.
 #
 # Sourced by tests/integration/run.sh, which discovers the test_* functions of this file too
 # and runs each one in a fresh bash with the suite's helpers (oo, expect_*, jget, on_exit, ...).
@@ -77,4 +78,28 @@ EOF2
     expect_json hosts.h2.status running
     expect_json hosts.h3.status running
     expect_match "$(jget hosts.h1.status)" '^(running|ok)$' "run.json hosts.h1.status"
+}
+
+# Every session ends with the client's goodbye: sshd logs "Received disconnect" and leaves at
+# once. Without it sshd sees only the end of the connection ("Connection closed by") and
+# takes its normal exit, a few ms of the host's CPU more per session. Also after a task that
+# failed, and after a run stopped by --timeout (the client closed the channel itself).
+test_cc_sessions_end_with_goodbye() {
+    local i mark=() bye closed
+    cc_stage cc-bye <<EOF2
+$(for i in 1 2 3; do printf '  h%s: { address: %s, app_dir: %s }\n' "$i" "$(host_ip "$i")" "$DIR/hosts/h$i/app"; done)
+EOF2
+    for i in 1 2 3; do mark[i]=$(wc -l <"$DIR/hosts/h$i/sshd.log"); done
+    oo ok exec -s cc-bye -- true
+    expect_rc 0
+    oo failed exec -s cc-bye -l h2 -- 'exit 3'
+    expect_rc 1
+    oo stopped exec -s cc-bye -l h3 --timeout 1s -- 'sleep 30'
+    expect_match "$RC" '^[1-9]' "exit code of the run stopped by --timeout"
+    for i in 1 2 3; do
+        bye=$(tail -n +"$((mark[i] + 1))" "$DIR/hosts/h$i/sshd.log" | grep -c 'Received disconnect from .*:11: Bye Bye' || true)
+        closed=$(tail -n +"$((mark[i] + 1))" "$DIR/hosts/h$i/sshd.log" | grep -c 'Connection closed by' || true)
+        expect_eq "$bye:$closed" "$([ "$i" = 1 ] && echo 1 || echo 2):0" \
+            "h$i's sessions ended by the client's goodbye:by the end of the connection"
+    done
 }
