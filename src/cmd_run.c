@@ -9,10 +9,15 @@
  * ("checked at preflight"), and stops.
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "oneoff/commands.h"
@@ -162,29 +167,54 @@ static int check_reason(const struct options *o, const struct plan *p,
 }
 
 /* The project's git user.email, for the history; NULL when git or the
- * setting is missing. Caller frees. */
+ * setting is missing. git runs without a shell between (one process less
+ * to start), its input and errors on /dev/null. Caller frees. */
 static char *git_email(const char *dir)
 {
-    struct buf cmd = BUF_INIT(64 + sh_quoted_max(dir));
+    char git[] = "git", dash_c[] = "-C", config[] = "config",
+         key[] = "user.email";
+    char *argv[] = {git, dash_c, (char *)dir, config, key, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, def;
     char line[256];
-    char *email = NULL;
-    FILE *f;
+    size_t n = 0;
+    ssize_t r;
+    int fd[2], rc, status;
+    pid_t pid;
 
-    /* sized for the worst case above */
-    BUF_MUST(buf_adds(&cmd, "git -C "));
-    BUF_MUST(sh_quote(&cmd, dir));
-    BUF_MUST(buf_adds(&cmd, " config user.email 2>/dev/null </dev/null"));
-    f = popen(buf_str(&cmd), "r");
-    buf_release(&cmd);
-    if (f == NULL)
+    if (pipe2(fd, O_CLOEXEC) != 0)
         return NULL;
-    if (fgets(line, sizeof(line), f)) {
-        line[strcspn(line, "\r\n")] = '\0';
-        if (line[0])
-            email = xstrdup(line);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fd[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawnattr_init(&at);
+    sigemptyset(&none);
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &def);
+    posix_spawnattr_setflags(&at,
+                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    rc = posix_spawnp(&pid, "git", &fa, &at, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    close(fd[1]);
+    if (rc != 0) {
+        close(fd[0]);
+        return NULL;
     }
-    pclose(f);
-    return email;
+    while (n < sizeof(line) - 1 &&
+           ((r = read(fd[0], line + n, sizeof(line) - 1 - n)) > 0 ||
+            (r < 0 && errno == EINTR)))
+        n += r > 0 ? (size_t)r : 0;
+    close(fd[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    line[n] = '\0';
+    line[strcspn(line, "\r\n")] = '\0';
+    return line[0] ? xstrdup(line) : NULL;
 }
 
 /* --force on a `once` task: the operator at a terminal says it again. */

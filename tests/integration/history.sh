@@ -73,12 +73,15 @@ description: say hello ($W)
 command: echo "hello from \$APP_HOST"
 EOF
     sha=$(sha <"$DIR/app/tasks/hs-hello.yml")
-    oo hello run hs-hello -s hs-staging -m 'ticket 42: hello'
+    # the project's git user.email (git reads it from the environment here)
+    GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=user.email GIT_CONFIG_VALUE_0='ops@example.test' \
+        oo hello run hs-hello -s hs-staging -m 'ticket 42: hello'
     expect_rc 0
     run=$(jget run_id)
     expect_json reason 'ticket 42: hello'
     expect_json overrides '[]'
     expect_json operator "$(id -un)"
+    expect_json email 'ops@example.test'
     for i in 1 2; do
         hs_line "$i" "$run" start
         hs_expect host "h$i"
@@ -89,6 +92,7 @@ EOF
         hs_expect release "$(tf_rel_id)"
         hs_expect revision "$(tf_rev)"
         hs_expect kind run
+        hs_expect email 'ops@example.test'
         hs_line "$i" "$run" end
         hs_expect outcome succeeded
         hs_expect exit 0
