@@ -53,7 +53,8 @@ LIB_SRCS := $(filter-out src/main.c,$(SRCS))
 # assembler file (.incbin), without their comment lines and indentation:
 # every host receives and parses them on every run (their multi-line
 # strings hold code or a newline, and their one here-document's lines
-# start with no blank, so this changes no meaning)
+# start with no blank, so this changes no meaning). The "#@" lines that
+# mark the script's parts stay (src/host_script.c reads them).
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(O)/%.o) $(O)/host_script_text.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
@@ -87,7 +88,7 @@ HOST_SCRIPTS := $(O)/host_script.sh $(O)/host_runtime.sh $(O)/host_job.sh
 
 $(HOST_SCRIPTS): $(O)/%.sh: src/%.sh | $(O)
 	@echo "  GEN $@"
-	@sed -e '/^[[:space:]]*#/d' -e 's/^[[:space:]]*//' -e '/^$$/d' $< >$@.tmp
+	@sed -e '/^#@/b' -e '/^[[:space:]]*#/d' -e 's/^[[:space:]]*//' -e '/^$$/d' $< >$@.tmp
 	@mv $@.tmp $@
 
 $(O)/host_script_text.o: src/host_script_text.S $(HOST_SCRIPTS) | $(O)

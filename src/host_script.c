@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -56,51 +55,6 @@ int sh_quote(struct buf *b, const char *s)
     add_escaped(b, s, strlen(s));
     buf_add_reserved(b, "'", 1);
     return 0;
-}
-
-/* The embedded scripts as they stand inside the command line's quotes:
- * escaped once per process (they never change), then copied for each
- * host. Written once under pthread_once, read-only after. */
-static struct escaped_body {
-    const char *text; /* oneoff_host_script, ... */
-    char *esc;
-    size_t len;
-} bodies[3];
-static pthread_once_t bodies_once = PTHREAD_ONCE_INIT;
-
-static void bodies_escape(void)
-{
-    bodies[0].text = oneoff_host_script;
-    bodies[1].text = oneoff_host_runtime;
-    bodies[2].text = oneoff_host_job;
-    for (size_t i = 0; i < 3; i++) {
-        struct buf b = BUF_INIT(sh_quoted_max(bodies[i].text));
-        BUF_MUST(buf_reserve(&b, b.max)); /* its exact size */
-        add_escaped(&b, bodies[i].text, strlen(bodies[i].text));
-        bodies[i].len = b.len;
-        bodies[i].esc = buf_detach(&b);
-    }
-}
-
-/* What escaping adds to the three scripts together: a command line's
- * room is reserved once, not grown copy by copy. */
-static size_t bodies_growth(void)
-{
-    size_t n = 0;
-
-    pthread_once(&bodies_once, bodies_escape);
-    for (size_t i = 0; i < 3; i++)
-        n += bodies[i].len - strlen(bodies[i].text);
-    return n;
-}
-
-static const struct escaped_body *body_escaped(const char *text)
-{
-    pthread_once(&bodies_once, bodies_escape);
-    for (size_t i = 0; i < 3; i++)
-        if (bodies[i].text == text)
-            return &bodies[i];
-    return NULL;
 }
 
 /* Every append below fits: script_compose() and script_command_line()
@@ -163,19 +117,62 @@ static void flush_prelude(struct compose *c)
     buf_reset(&c->pre);
 }
 
-/* Appends a script: the build left out its comment lines, indentation and
- * blank lines (Makefile), so it is sent as it is. */
-static void add_script_body(struct compose *c, const char *p)
+/* True when a run of s calls the functions of the script's part NAME
+ * (host_script.sh says which part holds what). */
+static bool part_wanted(const struct script_spec *s, const char *name, size_t n)
 {
-    const struct escaped_body *e;
+#define IS(w) (n == sizeof(w) - 1 && memcmp(name, w, n) == 0)
+    if (IS("lock"))
+        return s->lock != NULL && s->lock[0] != '\0';
+    if (IS("held"))
+        return s->check_locks;
+    if (IS("history"))
+        return s->mode == SCRIPT_HISTORY ||
+               (s->once_sha256 != NULL && s->once_sha256[0] != '\0');
+    if (IS("input"))
+        return s->input;
+#undef IS
+    return true; /* a part this file does not know: keep it */
+}
+
+/* Appends the script p without the parts s does not need and without the
+ * lines that mark them ("#@part NAME" ... "#@end"). */
+static void add_parts(struct buf *b, const char *p, const struct script_spec *s)
+{
+    bool keep = true;
+
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+
+        if (strncmp(p, "#@part ", 7) == 0)
+            keep = part_wanted(s, p + 7, len - 7 - (nl != NULL));
+        else if (strncmp(p, "#@end", 5) == 0)
+            keep = true;
+        else if (keep)
+            BUF_MUST(buf_add(b, p, len)); /* sized for the whole text */
+        p += len;
+    }
+}
+
+/* Appends a script: the build left out its comment lines, indentation and
+ * blank lines (Makefile), so it is sent as it is, but for the parts s does
+ * not need (escaped for a command line's quotes). */
+static void add_script_body(struct compose *c, const char *p,
+                            const struct script_spec *s)
+{
+    struct buf t = BUF_INIT(strlen(p) + 1);
 
     if (c->line == NULL) {
-        BUF_MUST(buf_adds(&c->pre, p)); /* sized for the whole text */
+        add_parts(&c->pre, p, s);
         return;
     }
-    e = body_escaped(p);
+    add_parts(&t, p, s);
     flush_prelude(c);
-    BUF_MUST(buf_add(c->line, e->esc, e->len)); /* within the line's max */
+    /* the line's maximum holds the quoted whole script */
+    BUF_MUST(buf_reserve(c->line, sh_quoted_max(buf_str(&t))));
+    add_escaped(c->line, buf_str(&t), t.len);
+    buf_release(&t);
 }
 
 /* The runtime's part of the prelude, and its script (host_runtime.sh). */
@@ -193,7 +190,7 @@ static void add_runtime(struct compose *c, const struct script_spec *s)
     assign(b, "oneoff_network_of", image ? rt->network_of : NULL);
     assign(b, "oneoff_ctr_name", image ? name : NULL);
     free(name);
-    add_script_body(c, oneoff_host_runtime);
+    add_script_body(c, oneoff_host_runtime, s);
 }
 
 /* The most script_compose() can write for s. */
@@ -273,9 +270,9 @@ static void compose(struct compose *c, const struct script_spec *s)
         assign(b, "oneoff_job_run", s->job_run);
         assign(b, "oneoff_host", s->host);
         assign(b, "oneoff_job_meta", s->hist);
-        add_script_body(c, oneoff_host_job);
+        add_script_body(c, oneoff_host_job, s);
     }
-    add_script_body(c, oneoff_host_script);
+    add_script_body(c, oneoff_host_script, s);
 }
 
 char *script_compose(const struct script_spec *s)
@@ -329,7 +326,7 @@ char *script_compose_line(const struct script_spec *s, const char *become,
     struct compose c = {BUF_INIT(compose_max(s)), &line};
 
     /* the usual size: a prelude's values rarely hold quotes */
-    BUF_MUST(buf_reserve(&line, compose_max(s) + bodies_growth()));
+    BUF_MUST(buf_reserve(&line, compose_max(s) + compose_max(s) / 8));
     line_head(&line, become);
     BUF_MUST(buf_addc(&line, '\''));
     compose(&c, s);

@@ -175,6 +175,13 @@
 # command substitution; sleep, mkdir, date and sha256sum run only on rare
 # paths. Helpers run with the PATH this shell
 # started with, not one an env file or the task's env set.
+#
+# Parts. Functions that only some runs call sit between "#@part NAME" and
+# "#@end" lines; a host is sent only the parts its run needs (less to read
+# and parse on every host): lock (a task with a lock), held (check's list of
+# held locks), history (history mode, a 'once' task), input (the task gets
+# the client's input). src/host_script.c decides, from what it puts in the
+# prelude; a console's script, in its command line, has them all.
 
 oneoff_nl='
 '
@@ -200,6 +207,47 @@ oneoff_frame() {
     printf '%s %s %s %s\n' "$oneoff_nonce" "$1" "${#oneoff_v}" "$oneoff_v"
 }
 
+oneoff_pause() {
+    sleep 0.2 2>/dev/null || sleep 1
+}
+
+oneoff_report_task() {
+    if [ ! -f "$oneoff_task_file" ]; then
+        oneoff_frame task_sha256 none
+        return
+    fi
+    if [ ! -r "$oneoff_task_file" ]; then
+        oneoff_frame task_sha256 unknown
+        return
+    fi
+    # Line by line as it is read, one frame each; the digest of a larger
+    # file replaces what was sent of it. dash and busybox read a byte per
+    # system call: about 2 ms of CPU per KiB, against about 10 ms for
+    # starting sha256sum, hence 4 KiB (a task file is rarely larger).
+    oneoff_n=0 oneoff_l=''
+    while IFS= read -r oneoff_l; do
+        oneoff_n=$((oneoff_n + ${#oneoff_l} + 1))
+        [ "$oneoff_n" -le 4096 ] || break
+        printf '%s task+ %s %s\n' "$oneoff_nonce" "${#oneoff_l}" "$oneoff_l"
+        oneoff_l=
+    done <"$oneoff_task_file"
+    # read leaves an unterminated last line in oneoff_l
+    if [ "$((oneoff_n + ${#oneoff_l}))" -le 4096 ]; then
+        printf '%s task %s %s\n' "$oneoff_nonce" "${#oneoff_l}" "$oneoff_l"
+        return
+    fi
+    oneoff_c=
+    # shellcheck disable=SC2312
+    oneoff_c=$(PATH=$oneoff_path sha256sum <"$oneoff_task_file" 2>/dev/null)
+    oneoff_c=${oneoff_c%% *}
+    case ${#oneoff_c}:$oneoff_c in
+    64:*[!0-9a-f]*) oneoff_frame task_sha256 unknown ;;
+    64:*) oneoff_frame task_sha256 "$oneoff_c" ;;
+    *) oneoff_frame task_sha256 unknown ;;
+    esac
+}
+
+#@part lock
 # oneoff_id_key ID: sets oneoff_k1 and oneoff_k2, numbers that order run
 # ids by age; fails for anything that is not a run id.
 oneoff_id_key() {
@@ -222,10 +270,6 @@ oneoff_younger() {
     oneoff_m1=$oneoff_k1 oneoff_m2=$oneoff_k2
     oneoff_id_key "$oneoff_id" || return 1
     [ "$((oneoff_k1 > oneoff_m1 || (oneoff_k1 == oneoff_m1 && oneoff_k2 > oneoff_m2)))" = 1 ]
-}
-
-oneoff_pause() {
-    sleep 0.2 2>/dev/null || sleep 1
 }
 
 # oneoff_lock_take: takes the lock on fd 9 for run (see Locks above).
@@ -275,42 +319,6 @@ oneoff_lock_take() {
     return 1
 }
 
-oneoff_report_task() {
-    if [ ! -f "$oneoff_task_file" ]; then
-        oneoff_frame task_sha256 none
-        return
-    fi
-    if [ ! -r "$oneoff_task_file" ]; then
-        oneoff_frame task_sha256 unknown
-        return
-    fi
-    # Line by line as it is read, one frame each; the digest of a larger
-    # file replaces what was sent of it. dash and busybox read a byte per
-    # system call: about 2 ms of CPU per KiB, against about 10 ms for
-    # starting sha256sum, hence 4 KiB (a task file is rarely larger).
-    oneoff_n=0 oneoff_l=''
-    while IFS= read -r oneoff_l; do
-        oneoff_n=$((oneoff_n + ${#oneoff_l} + 1))
-        [ "$oneoff_n" -le 4096 ] || break
-        printf '%s task+ %s %s\n' "$oneoff_nonce" "${#oneoff_l}" "$oneoff_l"
-        oneoff_l=
-    done <"$oneoff_task_file"
-    # read leaves an unterminated last line in oneoff_l
-    if [ "$((oneoff_n + ${#oneoff_l}))" -le 4096 ]; then
-        printf '%s task %s %s\n' "$oneoff_nonce" "${#oneoff_l}" "$oneoff_l"
-        return
-    fi
-    oneoff_c=
-    # shellcheck disable=SC2312
-    oneoff_c=$(PATH=$oneoff_path sha256sum <"$oneoff_task_file" 2>/dev/null)
-    oneoff_c=${oneoff_c%% *}
-    case ${#oneoff_c}:$oneoff_c in
-    64:*[!0-9a-f]*) oneoff_frame task_sha256 unknown ;;
-    64:*) oneoff_frame task_sha256 "$oneoff_c" ;;
-    *) oneoff_frame task_sha256 unknown ;;
-    esac
-}
-
 oneoff_report_lock() {
     command -v flock >/dev/null 2>&1 ||
         oneoff_fail 'flock (util-linux) is not installed'
@@ -346,7 +354,9 @@ oneoff_report_lock() {
     fi
     exec 9>&-
 }
+#@end
 
+#@part held
 # oneoff_report_held: check, every task lock some process holds.
 oneoff_report_held() {
     for oneoff_f in "$oneoff_app"/shared/.oneoff/locks/*.lock; do
@@ -366,7 +376,9 @@ oneoff_report_held() {
         oneoff_frame locked "$oneoff_n$oneoff_nl$oneoff_h"
     done
 }
+#@end
 
+#@part history
 # oneoff_report_history DIGEST: the history's lines as hist frames, every
 # line when DIGEST is '', else the start lines naming DIGEST and the end
 # lines of their runs. A line longer than 64 KiB is not sent: a line saying
@@ -413,6 +425,7 @@ oneoff_report_history() {
         oneoff_l=''
     done <"$oneoff_hist"
 }
+#@end
 
 # oneoff_history_add LINE: appends LINE to the history in one write, after
 # a newline: a line torn by a crash never swallows the next one.
@@ -516,6 +529,7 @@ oneoff_history_end() {
     oneoff_history_add "$oneoff_he,\"at\":\"$oneoff_at\",\"outcome\":\"$oneoff_o\",\"exit\":$oneoff_x,\"signal\":$oneoff_sig,\"duration_ms\":$oneoff_d}"
 }
 
+#@part input
 # oneoff_demux: the watchdog's part when the task has input (see Input).
 oneoff_demux() {
     exec 4>"$oneoff_in"
@@ -532,6 +546,7 @@ oneoff_demux() {
     done
     exec 4>&-
 }
+#@end
 
 # oneoff_simple CMD: true when CMD is one simple command that can run in
 # this shell without a subshell: plain words and whole single-quoted ones

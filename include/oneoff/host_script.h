@@ -92,7 +92,9 @@ size_t sh_quoted_max(const char *s);
 
 /* The script for spec: its data prelude, then the embedded script without
  * its comment lines and blank lines (they stay in src/host_script.sh, for
- * the reader). Caller frees. */
+ * the reader) and without the parts ("#@part NAME" ... "#@end") whose
+ * functions a run of spec never calls: a lock's, check's list of held
+ * locks, the history's report, the task's input. Caller frees. */
 char *script_compose(const struct script_spec *spec);
 
 /* The command line sent to the host's login shell:
@@ -102,9 +104,8 @@ char *script_command_line(const char *script, const char *become,
                           const struct strlist *args);
 
 /* script_command_line(script_compose(spec), become, args), built in one
- * pass: the embedded scripts are quoted once per process (then shared
- * read-only, safe from any thread) and copied, only the data prelude is
- * quoted for each call. Caller frees. */
+ * pass into a buffer of its final size. Safe from any thread. Caller
+ * frees. */
 char *script_compose_line(const struct script_spec *spec, const char *become,
                           const struct strlist *args);
 

@@ -1,7 +1,7 @@
 /*
  * test_script_line.c - unit tests for script_compose_line(): the command
- * line it builds in one pass (the embedded scripts quoted once per
- * process) is byte for byte the one script_command_line() makes of
+ * line it builds in one pass is byte for byte the one
+ * script_command_line() makes of
  * script_compose()'s script, in every mode, with and without a runtime, a
  * job, become and arguments, for values full of quotes; and a shell reads
  * the script back whole.
@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,76 @@ static void test_threads(void **state)
     kvlist_clear(&env);
 }
 
+/* The script defines the function fn. */
+static bool defines(const char *script, const char *fn)
+{
+    char want[64];
+
+    snprintf(want, sizeof(want), "\n%s() {\n", fn);
+    return strstr(script, want) != NULL;
+}
+
+/* A host gets only the parts of the script its run calls, never a part's
+ * marker line; a line form has the same parts. */
+static void test_parts(void **state)
+{
+    struct strlist files = {0};
+    struct kvlist env = {0};
+    struct script_spec s;
+    char *script;
+
+    (void)state;
+    fill(&s, &files, &env);
+    s.lock = NULL;
+    script = script_compose(&s);
+    assert_null(strstr(script, "#@"));
+    assert_true(defines(script, "oneoff_report_task"));
+    assert_true(defines(script, "oneoff_history_end"));
+    assert_false(defines(script, "oneoff_lock_take"));
+    assert_false(defines(script, "oneoff_report_lock"));
+    assert_false(defines(script, "oneoff_report_held"));
+    assert_false(defines(script, "oneoff_report_history"));
+    assert_false(defines(script, "oneoff_demux"));
+    free(script);
+    same_line(&s, NULL, NULL);
+
+    s.lock = "x";
+    script = script_compose(&s);
+    assert_true(defines(script, "oneoff_lock_take"));
+    assert_true(defines(script, "oneoff_report_lock"));
+    assert_true(defines(script, "oneoff_id_key"));
+    assert_false(defines(script, "oneoff_report_history"));
+    free(script);
+
+    s.lock = NULL;
+    s.once_sha256 = "0123456789abcdef0123456789abcdef"
+                    "0123456789abcdef0123456789abcdef";
+    s.input = true;
+    script = script_compose(&s);
+    assert_true(defines(script, "oneoff_report_history"));
+    assert_true(defines(script, "oneoff_demux"));
+    assert_false(defines(script, "oneoff_lock_take"));
+    free(script);
+    same_line(&s, "root", NULL);
+
+    s.once_sha256 = NULL;
+    s.input = false;
+    s.mode = SCRIPT_HISTORY;
+    script = script_compose(&s);
+    assert_true(defines(script, "oneoff_report_history"));
+    assert_false(defines(script, "oneoff_demux"));
+    free(script);
+
+    s.mode = SCRIPT_CHECK;
+    s.check_locks = true;
+    script = script_compose(&s);
+    assert_true(defines(script, "oneoff_report_held"));
+    assert_false(defines(script, "oneoff_report_history"));
+    free(script);
+    strlist_clear(&files);
+    kvlist_clear(&env);
+}
+
 /* A shell given the line's quoted script reads back the very script. */
 static void test_shell_reads_it_back(void **state)
 {
@@ -186,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_modes),
         cmocka_unit_test(test_runtime_and_job),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_parts),
         cmocka_unit_test(test_shell_reads_it_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
