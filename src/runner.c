@@ -22,7 +22,8 @@
  * in the transports' control() callback. A host's private state (struct
  * worker_host: its channel, line splitters, log, capture buffers) is used
  * by one worker at a time; it passes from the preflight's worker to the
- * run's through pool_run()'s join, and to the main thread the same way.
+ * main thread and on to the run's worker through the pool's lock (one
+ * pool serves both phases: pool.h says why that orders them).
  * Its shared state (phase, outcome, times, release) lives in the host
  * table (host_run.c), changed only by host_transition(). A record thread
  * owns run.json: it rewrites it from snapshots of the table at most every
@@ -107,6 +108,8 @@ struct runner {
     pthread_t recorder;
     bool recorder_started;
     bool recorder_stop; /* under s.tab.lock */
+    /* the workers of both phases (pool.h), the main thread's */
+    struct pool *pool;
 };
 
 static void preflight_host(void *ctx, size_t i)
@@ -371,8 +374,8 @@ static bool preflight_all(struct runner *r, const size_t *all)
     unsigned tries = 0;
 
     for (;;) {
-        if (!pool_run(all, r->n, r->s.opts->parallel, preflight_host, on_tick,
-                      r->sigfd, r))
+        if (!pool_batch(r->pool, all, r->n, preflight_host, on_tick, r->sigfd,
+                        r))
             return false;
         if (!must_retry(r, until))
             return true;
@@ -392,8 +395,8 @@ static bool preflight_all(struct runner *r, const size_t *all)
     }
 }
 
-/* The gate's view of the hosts; the workers are joined, so their private
- * state may be read here. */
+/* The gate's view of the hosts; the preflight's batch is done, so their
+ * private state may be read here. */
 static void decide(struct runner *r)
 {
     struct gate_host *gh = xcalloc(r->n ? r->n : 1, sizeof(*gh));
@@ -509,8 +512,8 @@ static bool run_batches(struct runner *r)
         if (ro.nsizes > 1 || (ro.nsizes == 1 && size < nready))
             output_info(&r->s.out, "batch %zu: %zu host(s)", b + 1, size);
         host_work_record_wave(&r->s, r->w, ready + off, size);
-        joined = pool_run(ready + off, size, r->s.opts->parallel, run_host,
-                          on_tick, r->sigfd, r);
+        joined = pool_batch(r->pool, ready + off, size, run_host, on_tick,
+                            r->sigfd, r);
         off += size;
         b++;
     }
@@ -740,6 +743,7 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
                                                 : "check");
     block_signals(&r);
     r.recorder_started = pthread_create(&r.recorder, NULL, recorder, &r) == 0;
+    r.pool = pool_new(o->parallel);
     all = all_hosts(r.n);
     joined = preflight_all(&r, all);
     free(all);
@@ -781,6 +785,7 @@ int runner_run(const struct plan *p, const struct runner_opts *o, char *err)
          * record is written; remote watchdogs stop the tasks. */
         _exit(code);
     }
+    pool_free(r.pool);
     restore_signals(&r);
     runner_release(&r);
     return code;
