@@ -14,7 +14,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,29 @@ static const char *word_end(const char *p, const char *end)
     while (p < end && *p != ' ' && *p != '\t')
         p++;
     return p;
+}
+
+/* e's hashed host field, |1|base64(salt)|base64(HMAC-SHA1(salt, name)),
+ * decoded into e; false when it is none. */
+static bool hashed_decode(struct kh_entry *e)
+{
+    const char *salt = e->hosts + 3, *bar;
+    unsigned char *s = NULL, *h = NULL;
+    size_t slen = 0, hlen = 0;
+    bool ok = false;
+
+    if (strncmp(e->hosts, "|1|", 3) != 0 || (bar = strchr(salt, '|')) == NULL)
+        return false;
+    s = kh_base64_decode(salt, (size_t)(bar - salt), &slen);
+    h = kh_base64_decode(bar + 1, strlen(bar + 1), &hlen);
+    if (s && h && slen == SHA1_LEN && hlen == SHA1_LEN) {
+        memcpy(e->salt, s, SHA1_LEN);
+        memcpy(e->hash, h, SHA1_LEN);
+        ok = true;
+    }
+    free(s);
+    free(h);
+    return ok;
 }
 
 /* One line (without its newline) into an entry; false when OpenSSH would
@@ -86,6 +110,7 @@ static bool parse_line(struct known_hosts *kh, const char *file,
     e = &kh->v[kh->n++];
     e->marker = mark;
     e->hosts = xstrndup(hosts, (size_t)(hosts_end - hosts));
+    e->hashed = hashed_decode(e);
     e->type = tname;
     e->blob = blob;
     e->blob_len = blen;
@@ -194,34 +219,74 @@ int known_hosts_match_list(const char *name, const char *list)
     return got;
 }
 
-/* |1|base64(salt)|base64(HMAC-SHA1(salt, name)) */
-static bool hashed_match(const char *field, const char *name)
-{
-    const char *salt = field + 3, *bar = strchr(salt, '|');
-    unsigned char *s = NULL, *h = NULL, mac[EVP_MAX_MD_SIZE];
-    unsigned int mlen = 0;
-    size_t slen = 0, hlen = 0;
-    bool ok = false;
+/* SHA-1 fetched once: EVP_sha1() would look the algorithm up again, under
+ * OpenSSL's global lock, for every digest, and a lookup digests every
+ * hashed line of the files (OpenSSH's do the same, line by line). */
+static EVP_MD *sha1_md;
+static pthread_once_t sha1_once = PTHREAD_ONCE_INIT;
 
-    if (bar == NULL)
+static void sha1_fetch(void)
+{
+    sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL);
+}
+
+/* One digest of a 64-byte block and then n bytes of m. */
+static bool sha1_two(EVP_MD_CTX *c, const unsigned char *block, const void *m,
+                     size_t n, unsigned char *out)
+{
+    unsigned int len = 0;
+
+    return EVP_DigestInit_ex(c, sha1_md, NULL) == 1 &&
+           EVP_DigestUpdate(c, block, 64) == 1 &&
+           EVP_DigestUpdate(c, m, n) == 1 &&
+           EVP_DigestFinal_ex(c, out, &len) == 1 && len == SHA1_LEN;
+}
+
+/* HMAC-SHA1 (RFC 2104) of name under e's salt, against e's hash. */
+static bool hashed_match(const struct kh_entry *e, const char *name)
+{
+    unsigned char pad[64], inner[SHA1_LEN], mac[SHA1_LEN];
+    EVP_MD_CTX *c;
+    bool ok;
+
+    pthread_once(&sha1_once, sha1_fetch);
+    if (!e->hashed || sha1_md == NULL || (c = EVP_MD_CTX_new()) == NULL)
         return false;
-    s = kh_base64_decode(salt, (size_t)(bar - salt), &slen);
-    h = kh_base64_decode(bar + 1, strlen(bar + 1), &hlen);
-    if (s && h && slen == SHA1_LEN && hlen == SHA1_LEN &&
-        HMAC(EVP_sha1(), s, (int)slen, (const unsigned char *)name,
-             strlen(name), mac, &mlen) != NULL &&
-        mlen == SHA1_LEN)
-        ok = CRYPTO_memcmp(mac, h, SHA1_LEN) == 0;
-    free(s);
-    free(h);
-    return ok;
+    memset(pad, 0x36, sizeof(pad));
+    for (size_t i = 0; i < SHA1_LEN; i++)
+        pad[i] ^= e->salt[i];
+    ok = sha1_two(c, pad, name, strlen(name), inner);
+    memset(pad, 0x5c, sizeof(pad));
+    for (size_t i = 0; i < SHA1_LEN; i++)
+        pad[i] ^= e->salt[i];
+    ok = ok && sha1_two(c, pad, inner, sizeof(inner), mac);
+    EVP_MD_CTX_free(c);
+    return ok && CRYPTO_memcmp(mac, e->hash, SHA1_LEN) == 0;
 }
 
 bool known_hosts_entry_matches(const struct kh_entry *e, const char *name)
 {
     if (strncmp(e->hosts, "|1|", 3) == 0)
-        return hashed_match(e->hosts, name);
+        return hashed_match(e, name);
     return known_hosts_match_list(name, e->hosts) == 1;
+}
+
+size_t known_hosts_types(const struct known_hosts *kh, const char *name,
+                         const char **out, size_t max)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < kh->n && n < max; i++) {
+        const struct kh_entry *e = &kh->v[i];
+        size_t k = 0;
+        if (e->marker != KH_MARK_NONE || !known_hosts_entry_matches(e, name))
+            continue;
+        while (k < n && strcmp(out[k], e->type) != 0)
+            k++;
+        if (k == n)
+            out[n++] = e->type;
+    }
+    return n;
 }
 
 bool known_hosts_has_ca(const struct known_hosts *kh, const char *name)

@@ -146,9 +146,13 @@ int set_options(struct ssh_tp *t, ssh_session s, const struct ssh_hostopts *o,
     ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &sec);
     ssh_options_set(s, SSH_OPTIONS_TIMEOUT_USEC, &usec);
     ssh_options_set(s, SSH_OPTIONS_NODELAY, &one);
-    ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, o->known_hosts);
-    if (t->known_hosts)
-        ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
+    /* The host key check is oneoff's own (transport_ssh_hostkey.c); libssh
+     * reads known_hosts files only to offer the known key types first,
+     * which the files read once for the run tell without reading them
+     * again for every connection. */
+    ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, "/dev/null");
+    ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
+    kh_order_hostkeys(t, o, s);
     return 0;
 }
 

@@ -174,6 +174,12 @@ const struct known_hosts *kh_sets_get(struct ssh_tp *t,
 /* Done with what kh_sets_get() returned (ref NULL: nothing). */
 void kh_sets_put(struct ssh_tp *t, struct kh_set *ref);
 void kh_sets_free(struct ssh_tp *t);
+/* Has s offer first the host key algorithms of the key types that o's
+ * known_hosts files hold for its host (as libssh would, reading the files
+ * again for each connection). Nothing when they hold none or cannot be
+ * read (the host key check says so). */
+void kh_order_hostkeys(struct ssh_tp *t, const struct ssh_hostopts *o,
+                       ssh_session s);
 
 /* transport_ssh_hostkey.c */
 /* 0 when the host key is known and matches, or is certified by a trusted

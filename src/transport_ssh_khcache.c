@@ -11,6 +11,11 @@
  * list again into a new set, and the old one goes once its last reader is
  * done. So a check sees what it would have seen reading the files itself.
  *
+ * The sets also order the host key algorithms a connection offers
+ * (kh_order_hostkeys()): libssh would read its known_hosts file again for
+ * every connection to learn the key types known for the host, which with
+ * a few thousand hashed lines costs more than the connection itself.
+ *
  * Ownership and locking: the sets belong to the transport (t->kh_sets);
  * the list, each set's refs and stale flag are under t->kh_lock. A set's
  * files, stamps and entries are written before it is listed and only read
@@ -20,6 +25,7 @@
 #include "transport_ssh_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -181,4 +187,54 @@ void kh_sets_free(struct ssh_tp *t)
         t->kh_sets = s->next;
         set_free(s);
     }
+}
+
+/* libssh 0.10's default host key algorithms in its order (kex.c's
+ * DEFAULT_HOSTKEYS), each with the known_hosts key type it proves. */
+static const struct {
+    const char *algo, *type;
+} hostkey_algos[] = {
+    {"ssh-ed25519", "ssh-ed25519"},
+    {"ecdsa-sha2-nistp521", "ecdsa-sha2-nistp521"},
+    {"ecdsa-sha2-nistp384", "ecdsa-sha2-nistp384"},
+    {"ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256"},
+    {"sk-ssh-ed25519@openssh.com", "sk-ssh-ed25519@openssh.com"},
+    {"sk-ecdsa-sha2-nistp256@openssh.com",
+     "sk-ecdsa-sha2-nistp256@openssh.com"},
+    {"rsa-sha2-512", "ssh-rsa"},
+    {"rsa-sha2-256", "ssh-rsa"},
+};
+#define NALGOS (sizeof(hostkey_algos) / sizeof(*hostkey_algos))
+
+static bool type_known(const char *type, const char *const *types, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(types[i], type) == 0)
+            return true;
+    return false;
+}
+
+void kh_order_hostkeys(struct ssh_tp *t, const struct ssh_hostopts *o,
+                       ssh_session s)
+{
+    struct kh_set *ref = NULL;
+    const struct known_hosts *kh;
+    const char *types[NALGOS];
+    char lookup[300], err[ERR_MAX], list[512] = "";
+    size_t n, len = 0;
+
+    kh = kh_sets_get(t, &o->kh_files, &ref, err);
+    if (kh == NULL)
+        return;
+    endpoint(o, lookup, sizeof(lookup));
+    n = known_hosts_types(kh, lookup, types, NALGOS);
+    /* the known ones first, then the others, each in libssh's order */
+    for (int pass = 0; n > 0 && pass < 2; pass++)
+        for (size_t i = 0; i < NALGOS; i++)
+            if (type_known(hostkey_algos[i].type, types, n) == (pass == 0))
+                len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+                                        len ? "," : "", hostkey_algos[i].algo);
+    kh_sets_put(t, ref);
+    if (n > 0)
+        ssh_options_set(s, SSH_OPTIONS_HOSTKEYS, list);
 }

@@ -43,7 +43,11 @@ enum kh_marker { KH_MARK_NONE, KH_MARK_CA, KH_MARK_REVOKED };
 struct kh_entry {
     enum kh_marker marker;
     char *hosts; /* the host field as written */
-    char *type;  /* the key type of the line */
+    /* a hashed host field (|1|salt|hash), decoded when read; a field that
+     * starts with |1| but is not one matches no name */
+    bool hashed;
+    unsigned char salt[20], hash[20];
+    char *type; /* the key type of the line */
     unsigned char *blob;
     size_t blob_len;
     const char *file; /* points into known_hosts.files */
@@ -71,6 +75,12 @@ bool known_hosts_entry_matches(const struct kh_entry *e, const char *name);
 /* OpenSSH's host pattern list match: 1 matched, -1 a negation matched, 0
  * neither. name is compared case-insensitively. */
 int known_hosts_match_list(const char *name, const char *list);
+/* The key types of the lines without a marker whose host field matches
+ * name, each once, in the files' order: up to max of them into out
+ * (pointers into kh). Returns how many. */
+size_t known_hosts_types(const struct known_hosts *kh, const char *name,
+                         const char **out, size_t max);
+
 /* True when kh has an @cert-authority line for name: a certificate is
  * worth asking for. */
 bool known_hosts_has_ca(const struct known_hosts *kh, const char *name);

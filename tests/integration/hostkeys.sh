@@ -139,3 +139,31 @@ test_hashed_known_hosts_and_alias() {
     expect_rc 0
     grep -q "^web5.example $key\$" "$W/kh" || fail_run "accept-new did not record 'web5.example $key': $(tail -n 2 "$W/kh")"
 }
+
+# A host with two host keys, an ECDSA one added to its ed25519 one, known by its ECDSA key
+# alone: the connection offers the key type known_hosts holds first (as ssh does), so the host
+# proves that key and the run goes on; libssh's default order would have it prove its ed25519
+# key, which no line accepts. Known by both keys, or by the ed25519 key alone: ok too.
+test_hostkey_known_type_offered_first() {
+    local hd=$DIR/hosts/h$HK_HOST ip
+    ip=$(host_ip $HK_HOST)
+    ssh-keygen -q -t ecdsa -b 256 -N '' -C hk-ecdsa -f "$W/h5_ecdsa" </dev/null >/dev/null 2>&1 ||
+        fail "ssh-keygen could not make an ECDSA key"
+    cp "$hd/sshd_config" "$W/sshd_config.orig"
+    on_exit "cp '$W/sshd_config.orig' '$hd/sshd_config'; bash '$FLEET' stop-host '$DIR' $HK_HOST >/dev/null 2>&1; bash '$FLEET' start-host '$DIR' $HK_HOST >/dev/null 2>&1"
+    { cat "$W/sshd_config.orig"; echo "HostKey $W/h5_ecdsa"; } >"$hd/sshd_config"
+    bash "$FLEET" stop-host "$DIR" $HK_HOST >/dev/null 2>&1 || fail "fleet.sh stop-host failed"
+    bash "$FLEET" start-host "$DIR" $HK_HOST >/dev/null 2>&1 || fail "fleet.sh start-host failed"
+    hk_known "[$ip]:$PORT $(hk_pub "$W/h5_ecdsa.pub")"
+    hk_run ecdsa
+    expect_rc 0
+    expect_row h5 ok 0
+    hk_known "[$ip]:$PORT $(hk_pub "$W/h5_ecdsa.pub")" "[$ip]:$PORT $(hk_pub "$hd/ssh_host_ed25519_key.pub")"
+    hk_run both
+    expect_rc 0
+    expect_row h5 ok 0
+    hk_known "[$ip]:$PORT $(hk_pub "$hd/ssh_host_ed25519_key.pub")"
+    hk_run ed25519
+    expect_rc 0
+    expect_row h5 ok 0
+}
