@@ -405,9 +405,21 @@ static int chan_start(struct ssh_tp *t, struct ssh_chan *c,
     return 0;
 }
 
+/* Frees the channel (libssh sends its CLOSE if it was not sent). */
+static void chan_free_channel(struct ssh_chan *c)
+{
+    if (c->callbacks_set)
+        ssh_remove_channel_callbacks(c->ch, &c->cb);
+    c->callbacks_set = false;
+    if (c->ch)
+        ssh_channel_free(c->ch);
+    c->ch = NULL;
+}
+
 /* Forgets the channel, keeping the session. */
 static void chan_drop(struct ssh_chan *c)
 {
+    chan_free_channel(c);
     if (c->ev) {
         if (c->wake >= 0)
             ssh_event_remove_fd(c->ev, c->wake);
@@ -416,12 +428,6 @@ static void chan_drop(struct ssh_chan *c)
     }
     c->ev = NULL;
     c->wake = -1;
-    if (c->callbacks_set)
-        ssh_remove_channel_callbacks(c->ch, &c->cb);
-    c->callbacks_set = false;
-    if (c->ch)
-        ssh_channel_free(c->ch);
-    c->ch = NULL;
 }
 
 /* Readies the session's goodbye. libssh 0.10 writes a packet at once only
@@ -435,12 +441,7 @@ static void chan_drop(struct ssh_chan *c)
  * second finds the socket writable again. Neither waits. */
 static void say_goodbye(struct ssh_chan *c)
 {
-    if (c->callbacks_set)
-        ssh_remove_channel_callbacks(c->ch, &c->cb);
-    c->callbacks_set = false;
-    if (c->ch)
-        ssh_channel_free(c->ch);
-    c->ch = NULL;
+    chan_free_channel(c);
     if (c->ev) {
         (void)ssh_event_dopoll(c->ev, 0);
         (void)ssh_event_dopoll(c->ev, 0);

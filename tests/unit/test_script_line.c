@@ -137,72 +137,67 @@ static void test_threads(void **state)
     kvlist_clear(&env);
 }
 
-/* The script defines the function fn. */
-static bool defines(const char *script, const char *fn)
-{
-    char want[64];
+/* The functions of each part of host_script.sh, and what is always sent */
+static const char *const always[] = {"oneoff_report_task", "oneoff_history_end",
+                                     NULL};
+static const char *const lock_fns[] = {"oneoff_id_key", "oneoff_lock_take",
+                                       "oneoff_report_lock", NULL};
+static const char *const held_fns[] = {"oneoff_report_held", NULL};
+static const char *const hist_fns[] = {"oneoff_report_history", NULL};
+static const char *const input_fns[] = {"oneoff_demux", NULL};
 
-    snprintf(want, sizeof(want), "\n%s() {\n", fn);
-    return strstr(script, want) != NULL;
+/* script defines every function of fns, or none of them */
+static void expect_fns(const char *script, const char *const *fns, bool has)
+{
+    for (; *fns; fns++) {
+        char want[64];
+        snprintf(want, sizeof(want), "\n%s() {\n", *fns);
+        if ((strstr(script, want) != NULL) != has)
+            fail_msg("%s: %s", *fns, has ? "missing" : "sent, not needed");
+    }
 }
 
 /* A host gets only the parts of the script its run calls, never a part's
  * marker line; a line form has the same parts. */
 static void test_parts(void **state)
 {
+    static const char sha[] = "0123456789abcdef0123456789abcdef"
+                              "0123456789abcdef0123456789abcdef";
+    const struct {
+        enum script_mode mode;
+        const char *lock, *once;
+        bool check_locks, input;
+        bool lock_p, held_p, hist_p, input_p; /* the parts sent */
+    } cases[] = {
+        {SCRIPT_RUN, NULL, NULL, false, false, false, false, false, false},
+        {SCRIPT_RUN, "x", NULL, false, false, true, false, false, false},
+        {SCRIPT_RUN, NULL, sha, false, true, false, false, true, true},
+        {SCRIPT_HISTORY, NULL, NULL, false, false, false, false, true, false},
+        {SCRIPT_CHECK, "x", NULL, true, false, true, true, false, false},
+    };
     struct strlist files = {0};
     struct kvlist env = {0};
     struct script_spec s;
-    char *script;
 
     (void)state;
     fill(&s, &files, &env);
-    s.lock = NULL;
-    script = script_compose(&s);
-    assert_null(strstr(script, "#@"));
-    assert_true(defines(script, "oneoff_report_task"));
-    assert_true(defines(script, "oneoff_history_end"));
-    assert_false(defines(script, "oneoff_lock_take"));
-    assert_false(defines(script, "oneoff_report_lock"));
-    assert_false(defines(script, "oneoff_report_held"));
-    assert_false(defines(script, "oneoff_report_history"));
-    assert_false(defines(script, "oneoff_demux"));
-    free(script);
-    same_line(&s, NULL, NULL);
-
-    s.lock = "x";
-    script = script_compose(&s);
-    assert_true(defines(script, "oneoff_lock_take"));
-    assert_true(defines(script, "oneoff_report_lock"));
-    assert_true(defines(script, "oneoff_id_key"));
-    assert_false(defines(script, "oneoff_report_history"));
-    free(script);
-
-    s.lock = NULL;
-    s.once_sha256 = "0123456789abcdef0123456789abcdef"
-                    "0123456789abcdef0123456789abcdef";
-    s.input = true;
-    script = script_compose(&s);
-    assert_true(defines(script, "oneoff_report_history"));
-    assert_true(defines(script, "oneoff_demux"));
-    assert_false(defines(script, "oneoff_lock_take"));
-    free(script);
-    same_line(&s, "root", NULL);
-
-    s.once_sha256 = NULL;
-    s.input = false;
-    s.mode = SCRIPT_HISTORY;
-    script = script_compose(&s);
-    assert_true(defines(script, "oneoff_report_history"));
-    assert_false(defines(script, "oneoff_demux"));
-    free(script);
-
-    s.mode = SCRIPT_CHECK;
-    s.check_locks = true;
-    script = script_compose(&s);
-    assert_true(defines(script, "oneoff_report_held"));
-    assert_false(defines(script, "oneoff_report_history"));
-    free(script);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        char *script;
+        s.mode = cases[i].mode;
+        s.lock = cases[i].lock;
+        s.once_sha256 = cases[i].once;
+        s.check_locks = cases[i].check_locks;
+        s.input = cases[i].input;
+        script = script_compose(&s);
+        assert_null(strstr(script, "#@"));
+        expect_fns(script, always, true);
+        expect_fns(script, lock_fns, cases[i].lock_p);
+        expect_fns(script, held_fns, cases[i].held_p);
+        expect_fns(script, hist_fns, cases[i].hist_p);
+        expect_fns(script, input_fns, cases[i].input_p);
+        free(script);
+        same_line(&s, i % 2 ? "root" : NULL, NULL);
+    }
     strlist_clear(&files);
     kvlist_clear(&env);
 }
