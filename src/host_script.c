@@ -358,18 +358,36 @@ static const char boot_fmt[] =
     " unset oneoff_l oneoff_ls; eval \"$oneoff_s\" ;;"
     " esac";
 
+/* The boot line for a script of len bytes. */
+static char *boot_line(size_t len, const char *become,
+                       const struct strlist *args)
+{
+    char *boot = xasprintf(boot_fmt, len, len, len);
+    char *line = script_command_line(boot, become, args);
+
+    free(boot);
+    return line;
+}
+
+size_t script_boot_line_max(const char *become, const struct strlist *args)
+{
+    char *line = boot_line(SIZE_MAX, become, args);
+    size_t n = strlen(line);
+
+    free(line);
+    return n;
+}
+
 char *script_compose_boot(const struct script_spec *s, const char *become,
                           const struct strlist *args, char **input)
 {
     struct compose c = {BUF_INIT(compose_max(s) + 16), NULL};
-    char *boot, *line;
+    char *line;
 
     BUF_MUST(buf_adds(&c.pre, "{\n"));
     compose(&c, s);
     BUF_MUST(buf_adds(&c.pre, "\nexit\n}\n"));
-    boot = xasprintf(boot_fmt, c.pre.len, c.pre.len, c.pre.len);
-    line = script_command_line(boot, become, args);
-    free(boot);
+    line = boot_line(c.pre.len, become, args);
     *input = buf_detach(&c.pre);
     return line;
 }

@@ -371,20 +371,27 @@ static char *filled(char c, size_t n)
     return s;
 }
 
-/* The longest command line ph can be sent: both modes, with a nonce, run
- * id and holder line as long as plan_command() lets them be. */
+/* The longest command line ph can be sent. The script comes on the host's
+ * stdin and the line holds only its length, but for a console's task (on
+ * a terminal): then both modes are composed, with a nonce, run id and
+ * holder line as long as plan_command() lets them be. */
 static size_t longest_line(const struct plan *p, const struct plan_host *ph)
 {
-    char *nonce = filled('f', SCRIPT_NONCE_LEN);
-    char *id = filled('x', SCRIPT_RUN_ID_MAX);
-    char *holder = filled('x', SCRIPT_HOLDER_MAX);
-    /* the head at its longest (it holds no single quote: no byte of it
-     * grows when quoted) */
-    char *head = filled('x', HISTORY_LINE_MAX - HISTORY_TAIL_MAX - 1);
-    char *end = history_end_prefix(id, ph->host->name);
-    struct plan_history hist = {.start_head = head, .end_prefix = end};
+    char *nonce, *id, *holder, *head, *end;
+    struct plan_history hist;
     size_t most = 0;
 
+    if (ph->check_only || !p->task->pty)
+        return script_boot_line_max(ph->become,
+                                    ph->check_only ? NULL : &p->args);
+    nonce = filled('f', SCRIPT_NONCE_LEN);
+    id = filled('x', SCRIPT_RUN_ID_MAX);
+    holder = filled('x', SCRIPT_HOLDER_MAX);
+    /* the head at its longest (it holds no single quote: no byte of it
+     * grows when quoted) */
+    head = filled('x', HISTORY_LINE_MAX - HISTORY_TAIL_MAX - 1);
+    end = history_end_prefix(id, ph->host->name);
+    hist = (struct plan_history){.start_head = head, .end_prefix = end};
     for (int m = 0; m < 2; m++) {
         char *input = NULL;
         char *line = plan_command(p, ph, m ? SCRIPT_CHECK : SCRIPT_RUN, nonce,

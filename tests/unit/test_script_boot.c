@@ -109,6 +109,12 @@ static void test_line_and_input(void **state)
     assert_non_null(strstr(line, "' oneoff 'a b'"));
     assert_null(strstr(line, "echo it")); /* no value of the prelude */
     assert_true(strlen(line) < 600);
+    /* the bound the plan checks: the line for the longest script length,
+     * which only its three lengths' digits tell apart from this one */
+    assert_true(script_boot_line_max("deploy", &args) >= strlen(line));
+    assert_true(script_boot_line_max("deploy", &args) <= strlen(line) + 3 * 20);
+    assert_true(script_boot_line_max(NULL, NULL) <
+                script_boot_line_max("deploy", &args));
     free(line);
     free(input);
     free(script);
