@@ -136,22 +136,34 @@ static bool part_wanted(const struct script_spec *s, const char *name, size_t n)
 }
 
 /* Appends the script p without the parts s does not need and without the
- * lines that mark them ("#@part NAME" ... "#@end"). */
+ * lines that mark them ("#@part NAME" ... "#@end"): whatever lies between
+ * two markers is copied at once. */
 static void add_parts(struct buf *b, const char *p, const struct script_spec *s)
 {
     bool keep = true;
 
-    while (*p) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+    for (;;) {
+        const char *m = strncmp(p, "#@", 2) == 0 ? p : strstr(p, "\n#@");
+        const char *nl;
 
-        if (strncmp(p, "#@part ", 7) == 0)
-            keep = part_wanted(s, p + 7, len - 7 - (nl != NULL));
-        else if (strncmp(p, "#@end", 5) == 0)
-            keep = true;
-        else if (keep)
-            BUF_MUST(buf_add(b, p, len)); /* sized for the whole text */
-        p += len;
+        if (m == NULL) {
+            if (keep)
+                BUF_MUST(buf_adds(b, p)); /* sized for the whole text */
+            return;
+        }
+        if (m != p)
+            m++; /* the marker's line, after the newline */
+        if (keep)
+            BUF_MUST(buf_add(b, p, (size_t)(m - p)));
+        nl = strchr(m, '\n');
+        if (strncmp(m, "#@part ", 7) == 0)
+            keep = part_wanted(s, m + 7,
+                               nl ? (size_t)(nl - m - 7) : strlen(m + 7));
+        else
+            keep = true; /* #@end */
+        if (nl == NULL)
+            return;
+        p = nl + 1;
     }
 }
 
