@@ -46,7 +46,6 @@ int proxy_start(const char *command, struct ssh_proxy **out, char *err)
     struct ssh_proxy *p = xcalloc(1, sizeof(*p));
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
-    sigset_t none, def;
     int sv[2] = {-1, -1}, ep[2] = {-1, -1}, rc;
     char sh[] = "sh", dash_c[] = "-c";
     char *argv[] = {sh, dash_c, (char *)command, NULL};
@@ -67,20 +66,8 @@ int proxy_start(const char *command, struct ssh_proxy **out, char *err)
     posix_spawn_file_actions_adddup2(&fa, sv[1], 1);
     posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    posix_spawnattr_init(&at);
-    sigemptyset(&none);
-    sigemptyset(&def);
-    sigaddset(&def, SIGPIPE);
-    sigaddset(&def, SIGINT);
-    sigaddset(&def, SIGTERM);
-    sigaddset(&def, SIGHUP);
-    sigaddset(&def, SIGCHLD);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &def);
+    spawn_attr_clean(&at, POSIX_SPAWN_SETPGROUP);
     posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETPGROUP);
     rc = posix_spawn(&p->pid, "/bin/sh", &fa, &at, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -522,4 +523,22 @@ int fd_limit_reserve(size_t hosts, unsigned per_host, char *err)
                     hosts, (unsigned long long)want,
                     (unsigned long long)rl.rlim_cur);
     return 0;
+}
+
+void spawn_attr_clean(posix_spawnattr_t *at, short flags)
+{
+    sigset_t none, def;
+
+    posix_spawnattr_init(at);
+    sigemptyset(&none);
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    sigaddset(&def, SIGINT);
+    sigaddset(&def, SIGTERM);
+    sigaddset(&def, SIGHUP);
+    sigaddset(&def, SIGCHLD);
+    posix_spawnattr_setsigmask(at, &none);
+    posix_spawnattr_setsigdefault(at, &def);
+    posix_spawnattr_setflags(
+        at, (short)(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | flags));
 }

@@ -14,6 +14,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <spawn.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -117,5 +118,11 @@ void time_format_iso(int64_t wall_ms, char *buf, size_t n);
  * record, or fails with a message saying so: refusing up front beats hosts
  * failing one by one for lack of descriptors. */
 int fd_limit_reserve(size_t hosts, unsigned per_host, char *err);
+
+/* Initializes at for a child that starts clean, whatever the calling
+ * thread blocks or catches: no signal blocked, SIGPIPE, SIGINT, SIGTERM,
+ * SIGHUP and SIGCHLD at their defaults; with flags added (say
+ * POSIX_SPAWN_SETPGROUP). The caller destroys it. */
+void spawn_attr_clean(posix_spawnattr_t *at, short flags);
 
 #endif
