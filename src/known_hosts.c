@@ -221,13 +221,42 @@ int known_hosts_match_list(const char *name, const char *list)
 
 /* SHA-1 fetched once: EVP_sha1() would look the algorithm up again, under
  * OpenSSL's global lock, for every digest, and a lookup digests every
- * hashed line of the files (OpenSSH's do the same, line by line). */
+ * hashed line of the files (OpenSSH's do the same, line by line). Each
+ * thread keeps one digest context for all its lines (freed when it
+ * ends). */
 static EVP_MD *sha1_md;
+static pthread_key_t sha1_ctx_key;
 static pthread_once_t sha1_once = PTHREAD_ONCE_INIT;
+
+static void ctx_free(void *c)
+{
+    EVP_MD_CTX_free(c);
+}
 
 static void sha1_fetch(void)
 {
     sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL);
+    if (sha1_md && pthread_key_create(&sha1_ctx_key, ctx_free) != 0) {
+        EVP_MD_free(sha1_md);
+        sha1_md = NULL;
+    }
+}
+
+/* This thread's digest context, NULL when there can be none. */
+static EVP_MD_CTX *sha1_ctx(void)
+{
+    EVP_MD_CTX *c;
+
+    pthread_once(&sha1_once, sha1_fetch);
+    if (sha1_md == NULL)
+        return NULL;
+    c = pthread_getspecific(sha1_ctx_key);
+    if (c == NULL && (c = EVP_MD_CTX_new()) != NULL &&
+        pthread_setspecific(sha1_ctx_key, c) != 0) {
+        EVP_MD_CTX_free(c);
+        c = NULL;
+    }
+    return c;
 }
 
 /* One digest of a 64-byte block and then n bytes of m. */
@@ -249,8 +278,7 @@ static bool hashed_match(const struct kh_entry *e, const char *name)
     EVP_MD_CTX *c;
     bool ok;
 
-    pthread_once(&sha1_once, sha1_fetch);
-    if (!e->hashed || sha1_md == NULL || (c = EVP_MD_CTX_new()) == NULL)
+    if (!e->hashed || (c = sha1_ctx()) == NULL)
         return false;
     memset(pad, 0x36, sizeof(pad));
     for (size_t i = 0; i < SHA1_LEN; i++)
@@ -260,7 +288,6 @@ static bool hashed_match(const struct kh_entry *e, const char *name)
     for (size_t i = 0; i < SHA1_LEN; i++)
         pad[i] ^= e->salt[i];
     ok = ok && sha1_two(c, pad, inner, sizeof(inner), mac);
-    EVP_MD_CTX_free(c);
     return ok && CRYPTO_memcmp(mac, e->hash, SHA1_LEN) == 0;
 }
 
