@@ -176,6 +176,8 @@ static void add_script_body(struct compose *c, const char *p,
     struct buf t = BUF_INIT(strlen(p) + 1);
 
     if (c->line == NULL) {
+        /* at most the whole text: one allocation, not a doubling series */
+        BUF_MUST(buf_reserve(&c->pre, strlen(p)));
         add_parts(&c->pre, p, s);
         return;
     }

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oneoff/digest.h"
 #include "oneoff/history.h"
 #include "oneoff/console.h"
 #include "oneoff/host_script.h"
@@ -310,19 +309,14 @@ static void history_parts(const struct worker_host *w,
     const struct run_shared *r = w->r;
     const struct task *t = r->plan->task;
     struct history_start hs;
-    char digest[65];
 
-    if (t->sha256[0])
-        snprintf(digest, sizeof(digest), "%s", t->sha256);
-    else
-        sha256_hex(t->command, strlen(t->command), digest);
     memset(&hs, 0, sizeof(hs));
     hs.run = r->run_id;
     hs.kind = plan_kind(r->plan);
     hs.host = w->ph->host->name;
     hs.stage = r->plan->inv->stage;
     hs.task = t->adhoc ? NULL : t->name;
-    hs.sha256 = digest;
+    hs.sha256 = r->digest;
     hs.command = t->command;
     hs.args = &r->plan->shown_args;
     hs.operator_name = r->operator_name;

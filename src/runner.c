@@ -27,7 +27,8 @@
  * Its shared state (phase, outcome, times, release) lives in the host
  * table (host_run.c), changed only by host_transition(). A record thread
  * owns run.json: it rewrites it from snapshots of the table at most every
- * RECORD_EVERY_MS, or at once when a thread waits for a record: before a
+ * RECORD_EVERY_MS plus RECORD_HOST_MS a host (a snapshot costs each host
+ * its share), or at once when a thread waits for a record: before a
  * task may start, its host is recorded "running" -- the hosts a batch
  * starts at once together, by the main thread right before their workers
  * start, any later one by its worker -- so run.json says "running" for
@@ -75,6 +76,7 @@
 #include <unistd.h>
 
 #include "oneoff/console.h"
+#include "oneoff/digest.h"
 #include "oneoff/exit_codes.h"
 #include "oneoff/gate.h"
 #include "oneoff/host_run.h"
@@ -85,6 +87,7 @@
 #include "oneoff/runner_gates.h"
 
 #define RECORD_EVERY_MS 250
+#define RECORD_HOST_MS 5
 #define ABANDON_AFTER_MS 3000
 
 struct runner {
@@ -294,13 +297,13 @@ static void record_or_note(struct runner *r)
 static void *recorder(void *arg)
 {
     struct runner *r = arg;
-    int64_t last = 0;
+    int64_t last = 0, every = RECORD_EVERY_MS + RECORD_HOST_MS * (int64_t)r->n;
 
     pthread_mutex_lock(&r->s.tab.lock);
     for (;;) {
         int64_t now = clock_mono_ms();
         bool due = r->s.tab.wanted > r->s.tab.written &&
-                   (r->s.tab.urgent || now - last >= RECORD_EVERY_MS);
+                   (r->s.tab.urgent || now - last >= every);
         if (r->recorder_stop)
             break;
         if (due) {
@@ -313,7 +316,8 @@ static void *recorder(void *arg)
         {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += RECORD_EVERY_MS * 1000000L;
+            ts.tv_sec += every / 1000;
+            ts.tv_nsec += every % 1000 * 1000000L;
             if (ts.tv_nsec >= 1000000000L) {
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000L;
@@ -678,6 +682,10 @@ static int runner_init(struct runner *r, const struct plan *p,
                   o->silent_after_ms);
     if (p->input && feed_new(&r->s.feed, STDIN_FILENO, r->n, err))
         return -1;
+    if (p->task->sha256[0])
+        snprintf(r->s.digest, sizeof(r->s.digest), "%s", p->task->sha256);
+    else
+        sha256_hex(p->task->command, strlen(p->task->command), r->s.digest);
     return script_nonce_new(r->s.nonce, err);
 }
 

@@ -5,9 +5,9 @@
  * the phases; this module knows one host at a time.
  *
  * Ownership and locking. struct run_shared is owned by the runner and
- * shared by every worker: plan, opts, run_id, nonce and operator_name are
- * immutable once the workers start; tab and out have their own locks
- * (host_run.h, output.h); interrupts is an atomic written by the main
+ * shared by every worker: plan, opts, run_id, nonce, digest and
+ * operator_name are immutable once the workers start; tab and out have their
+ * own locks (host_run.h, output.h); interrupts is an atomic written by the main
  * thread; failures, max_fail and stop_starting are under fail_lock; rec is
  * read-only (each host's log is its worker's). A struct worker_host is used
  * by one thread at a time and handed between phases by pool_run()'s join.
@@ -49,6 +49,7 @@ struct run_shared {
     struct events events; /* --json (its own lock) */
     char run_id[64];
     char nonce[SCRIPT_NONCE_LEN + 1];
+    char digest[65]; /* history: the task file's sha256, else the command's */
     char operator_name[64];
     atomic_int interrupts;
     pthread_mutex_t fail_lock;
