@@ -358,6 +358,21 @@ static int write_packets(struct ssh_chan *c, const char *p, size_t n,
     return 0;
 }
 
+/* The script's packets leave in one TCP segment where the connection is
+ * TCP (not a proxy's pipe): the host's sshd then wakes once for them, not
+ * once a packet, and loopback and the network carry one segment. */
+static void write_corked(struct ssh_chan *c, const char *p, size_t n)
+{
+    int fd = ssh_get_fd(c->s), on = 1;
+    bool corked =
+        fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == 0;
+
+    (void)write_packets(c, p, n, INPUT_PACKET);
+    on = 0;
+    if (corked)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+}
+
 static int chan_start(struct ssh_tp *t, struct ssh_chan *c,
                       const struct transport_cmd *cmd,
                       struct transport_result *res)
@@ -401,7 +416,7 @@ static int chan_start(struct ssh_tp *t, struct ssh_chan *c,
      * input (sudo asking for a password) refuses it: the pump then says
      * how it ended, as a lost connection would. */
     if (cmd->input)
-        (void)write_packets(c, cmd->input, strlen(cmd->input), INPUT_PACKET);
+        write_corked(c, cmd->input, strlen(cmd->input));
     return 0;
 }
 
