@@ -240,6 +240,7 @@ void *jump_pump_main(void *arg)
     struct jump_link **who = NULL;
     size_t alloc = 0;
     uint64_t cnt;
+    bool bye;
 
     pthread_mutex_lock(&jt->lock);
     if (ev == NULL || ssh_event_add_session(ev, js->s) != SSH_OK) {
@@ -283,7 +284,15 @@ void *jump_pump_main(void *arg)
     for (struct jump_link *l = js->links; l; l = l->next)
         l->released = true; /* the table is going: nobody waits any more */
     reap_links(js);
+    bye = ev && js->state == JS_READY && ssh_is_connected(js->s);
     pthread_mutex_unlock(&jt->lock);
+    if (bye) {
+        /* the channels' CLOSEs out, the socket found writable: the
+         * disconnect that jump_table_free() sends then leaves at once (as
+         * a host's session does, transport_ssh.c say_goodbye()) */
+        (void)ssh_event_dopoll(ev, 0);
+        (void)ssh_event_dopoll(ev, 0);
+    }
     if (ev) {
         ssh_event_remove_session(ev, js->s);
         ssh_event_free(ev);

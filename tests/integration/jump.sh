@@ -142,15 +142,23 @@ test_two_hops() {
         fail "the bastion never saw a login from the outer bastion ($JP_VETH_ROOT)"
 }
 
+# byes NAME: the sessions NAME's sshd saw end with SSH's disconnect message
+byes() { grep -c 'Received disconnect from .*: Bye Bye' "$DIR/$1/sshd.log" 2>/dev/null || true; }
+
 test_many_hosts_one_login() {
-    local n=${JUMP_MANY:-100} b0 i
+    local n=${JUMP_MANY:-100} b0 y0 i
     jp_stage many bastion "$n"
-    b0=$(logins bastion)
+    b0=$(logins bastion) y0=$(byes bastion)
     jp_oo run exec -s many --parallel 50 -- 'echo up'
     expect_rc 0
     [ "$(count_lines "$OUT" '^t[0-9]+ +\| up$')" = "$n" ] || fail_run "expected $n 'up' lines"
     [ "$(($(logins bastion) - b0))" = 1 ] ||
         fail_run "the bastion counted $(($(logins bastion) - b0)) logins for $n hosts, expected 1"
+    # the bastion's session ends as a host's does: with a goodbye (sshd then leaves at once;
+    # its log may take a moment)
+    for i in $(seq 40); do [ "$(byes bastion)" -gt "$y0" ] && break; sleep 0.05; done
+    [ "$(($(byes bastion) - y0))" = 1 ] ||
+        fail_run "the bastion's session ended without SSH's disconnect message"
     note "$n hosts behind one bastion in ${MS}ms, 1 bastion login"
 }
 
