@@ -71,15 +71,23 @@ static void print_plan(const struct plan *p)
         script = plan_dry_run_script(p, ph);
         printf("--- script ---\n%s--- end of script ---\n", script);
         free(script);
-        printf("sent as: exec %s/bin/sh -c '%s' oneoff",
-               ph->become ? "sudo -n -u <become> -- " : "",
-               p->task->pty ? "<script>" : "<reads the script from stdin>");
+        /* as host_script.c's boot_line() and script_command_line() */
+        if (ph->become || p->task->pty)
+            printf("sent as: exec %s/bin/sh -c '%s' oneoff",
+                   ph->become ? "sudo -n -u <become> -- " : "",
+                   p->task->pty ? "<script>" : "<reads the script from stdin>");
+        else
+            printf("sent as: oneoff_b='<reads the script from stdin>'; set --");
         for (size_t k = 0; k < p->shown_args.n && !ph->check_only; k++) {
             struct buf b = BUF_INIT(sh_quoted_max(p->shown_args.v[k]));
             BUF_MUST(sh_quote(&b, p->shown_args.v[k])); /* sized for it */
             printf(" %s", buf_str(&b));
             buf_release(&b);
         }
+        if (!ph->become && !p->task->pty)
+            printf("; if [ \"$0\" = sh ] && [ /proc/$$/exe -ef /bin/sh ]; then"
+                   " eval \"$oneoff_b\"; else exec /bin/sh -c \"$oneoff_b\""
+                   " oneoff \"$@\"; fi");
         printf("\n");
     }
 }

@@ -372,15 +372,36 @@ static const char boot_fmt[] =
     " unset oneoff_l oneoff_ls; eval \"$oneoff_s\" ;;"
     " esac";
 
-/* The boot line for a script of len bytes. */
+/* The boot line for a script of len bytes. sshd runs it with the login
+ * shell, as `SHELL -c LINE`, so $0 is the shell's name: a login shell
+ * that is /bin/sh itself (named sh: a bash that is /bin/sh is then in its
+ * POSIX mode, as /bin/sh) runs BOOT where it is, and any other execs
+ * /bin/sh for it, as does sudo with become. */
 static char *boot_line(size_t len, const char *become,
                        const struct strlist *args)
 {
     char *boot = xasprintf(boot_fmt, len, len, len);
-    char *line = script_command_line(boot, become, args);
+    struct buf b = BUF_INIT(line_max(strlen(boot), NULL, args) + 160);
+    char *line;
 
+    if (become) {
+        line = script_command_line(boot, become, args);
+        free(boot);
+        return line;
+    }
+    BUF_MUST(buf_adds(&b, "oneoff_b="));
+    BUF_MUST(sh_quote(&b, boot));
+    BUF_MUST(buf_adds(&b, "; set --"));
+    for (size_t i = 0; args && i < args->n; i++) {
+        BUF_MUST(buf_addc(&b, ' '));
+        BUF_MUST(sh_quote(&b, args->v[i]));
+    }
+    BUF_MUST(buf_adds(&b,
+                      "; if [ \"$0\" = sh ] && [ /proc/$$/exe -ef /bin/sh ];"
+                      " then eval \"$oneoff_b\"; else exec /bin/sh -c"
+                      " \"$oneoff_b\" oneoff \"$@\"; fi"));
     free(boot);
-    return line;
+    return buf_detach(&b);
 }
 
 size_t script_boot_line_max(const char *become, const struct strlist *args)

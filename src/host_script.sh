@@ -6,7 +6,12 @@
 # it runs (script_compose_boot() in src/host_script.c says how each shell
 # does), so what the client sends later (the word, the task's input) is
 # left for this script's own reads:
-#     exec [sudo -n -u USER --] /bin/sh -c 'BOOT' oneoff 'ARG'...
+#     oneoff_b='BOOT'; set -- 'ARG'...; if [ "$0" = sh ] &&
+#         [ /proc/$$/exe -ef /bin/sh ]; then eval "$oneoff_b";
+#         else exec /bin/sh -c "$oneoff_b" oneoff "$@"; fi
+# (a login shell that is /bin/sh itself runs BOOT without starting
+# another: one exec less on the host; its $0 stays "sh"), or with become
+#     exec sudo -n -u USER -- /bin/sh -c 'BOOT' oneoff 'ARG'...
 # A console's task (on a terminal) gets it all in the line instead:
 #     exec [sudo -n -u USER --] /bin/sh -c 'PRELUDE SCRIPT' oneoff 'ARG'...
 # SCRIPT is this file (embedded into oneoff at build time) and PRELUDE
@@ -760,9 +765,13 @@ if [ -n "$oneoff_stopped" ]; then
 elif [ -n "${oneoff_runtime-}" ]; then
     oneoff_rt_run "$@"
 else
+    # (where this shell is the login shell itself, named sh, a command
+    # that says $0 gets /bin/sh -c too: its $0 is "oneoff")
     # shellcheck disable=SC2016 # the command's text, not its value
-    case $oneoff_cmd in
-    *'$$'* | *'${$}'* | *PPID*) /bin/sh -c "$oneoff_cmd" oneoff "$@" <"$oneoff_in" ;;
+    case $0:$oneoff_cmd in
+    *'$$'* | *'${$}'* | *PPID* | sh:*'$0'* | sh:*'${0}'*)
+        /bin/sh -c "$oneoff_cmd" oneoff "$@" <"$oneoff_in"
+        ;;
     *)
         if oneoff_simple "$oneoff_cmd"; then
             { eval "$oneoff_cmd"; } <"$oneoff_in"

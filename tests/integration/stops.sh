@@ -155,4 +155,35 @@ $(fleet_procs "sleep $MARK" | head -n 12)"
     esac
 }
 
+# The script runs in the login shell itself where that shell is /bin/sh (as the fleet's non-root
+# user's is), one process fewer on the host; any other login shell (root's bash) execs /bin/sh
+# for it. Either way the task's $0 is "oneoff".
+login_case() {
+    local who=$1 user shell want
+    if [ "$who" = user ]; then
+        [ -n "$FL_USER" ] || skip "no non-root login user (not root, or FL_USER is empty)"
+        user=$FL_USER
+    else
+        user=root
+    fi
+    shell=$(getent passwd "$user" | cut -d: -f7)
+    if [ "${shell##*/}" = sh ] && [ "$shell" -ef /bin/sh ]; then
+        want="sh -c oneoff_b="
+    else
+        want="/bin/sh -c case "
+    fi
+    fl_stage "login-$who" "$user" 1 1
+    # shellcheck disable=SC2016 # expanded on the host
+    oo_bg shell exec -s "login-$who" -- 'tr "\0" " " </proc/$PPID/cmdline; echo; echo "$0"'
+    wait_bg 20
+    expect_rc 0 "exec"
+    grep -qE "^h1 +\| $want" "$OUT" ||
+        fail_run "the script's shell ($user, login shell $shell) is not '$want...'"
+    grep -qE '^h1 +\| oneoff$' "$OUT" || fail_run "the task's \$0 is not oneoff"
+    note "login shell $shell: the script's shell is '$want...'"
+}
+test_login_shell_root() { login_case root; }
+test_login_shell_user() { login_case user; }
+FL_TESTS+=(test_login_shell_root test_login_shell_user)
+
 fl_main "$@"

@@ -191,7 +191,9 @@ void proc_start(struct proc *p, const char *script, const struct strlist *args)
     static char lang[] = "LANG=C.UTF-8", home[] = "HOME=/";
     char *envp[] = {path, lang, home, NULL};
 
-    if (p->shell < 0) {
+    if (p->as_login) {
+        strlist_push(&argv, "sh"); /* found in PATH: /bin/sh's program */
+    } else if (p->shell < 0) {
         strlist_push(&argv, "/bin/sh");
     } else if (strcmp(harness_shells[p->shell], "busybox sh") == 0) {
         strlist_push(&argv, "busybox");
@@ -201,8 +203,9 @@ void proc_start(struct proc *p, const char *script, const struct strlist *args)
     }
     strlist_push(&argv, "-c");
     strlist_push(&argv, text);
-    strlist_push(&argv, "oneoff");
-    for (size_t i = 0; args && i < args->n; i++)
+    if (!p->as_login)
+        strlist_push(&argv, "oneoff");
+    for (size_t i = 0; args && i < args->n && !p->as_login; i++)
         strlist_push(&argv, args->v[i]);
     strlist_push_owned(&argv, NULL);
     if (p->stdin_socket)

@@ -68,6 +68,9 @@ struct proc {
     const char *input;   /* NULL, or written to stdin right after the start
                           * (script_compose_boot()'s script) */
     bool stdin_socket;   /* stdin a socket, not a pipe */
+    bool as_login;       /* run as sshd runs a command with a login shell
+                          * that is /bin/sh: `sh -c SCRIPT`, $0 "sh", no
+                          * arguments (shell is ignored) */
     /* what happened */
     pid_t pid; /* also the process group */
     int status;

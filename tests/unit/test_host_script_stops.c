@@ -143,10 +143,10 @@ static void trace_run(const struct app *a, int shell,
                       const struct script_spec *s, enum word word, bool socket,
                       struct trace *t)
 {
-    static const char sent[] = "exec /bin/sh -c ";
+    static const char set[] = "; set --";
     char *out = xasprintf("%s/trace", a->root), *data = NULL, *line, *save;
     char *input = NULL, *boot = script_compose_boot(s, NULL, NULL, &input);
-    char *wrapped;
+    char *wrapped, *at = strstr(boot, set);
     const char *sh = strcmp(harness_shells[shell], "busybox sh") == 0
                          ? "busybox sh"
                          : harness_shells[shell];
@@ -154,11 +154,12 @@ static void trace_run(const struct app *a, int shell,
     size_t len = 0;
     int nexec = 0;
 
-    /* the harness's shell runs strace, which runs the shell under test */
-    assert_int_equal(strncmp(boot, sent, strlen(sent)), 0);
-    wrapped = xasprintf("exec strace -f -qq -e trace=execve,fork,vfork,clone,"
-                        "clone3 -o '%s' %s -c %s",
-                        out, sh, boot + strlen(sent));
+    /* the harness's shell sets oneoff_b (BOOT) as the line does and runs
+     * strace, which runs the shell under test on BOOT */
+    assert_non_null(at);
+    wrapped = xasprintf("%.*s; exec strace -f -qq -e trace=execve,fork,vfork,"
+                        "clone,clone3 -o '%s' %s -c \"$oneoff_b\" oneoff",
+                        (int)(at - boot), boot, out, sh);
     proc_init(&p, -1, word);
     p.input = input;
     p.stdin_socket = socket;

@@ -114,7 +114,7 @@ static void test_line_and_input(void **state)
     assert_true(script_boot_line_max("deploy", &args) >= strlen(line));
     assert_true(script_boot_line_max("deploy", &args) <= strlen(line) + 3 * 20);
     assert_true(script_boot_line_max(NULL, NULL) <
-                script_boot_line_max("deploy", &args));
+                script_boot_line_max(NULL, &args));
     free(line);
     free(input);
     free(script);
@@ -209,6 +209,56 @@ static void test_no_argument_limit(void **state)
     free(word);
 }
 
+/* The line as sshd runs it: with a login shell that is /bin/sh itself
+ * (`sh -c LINE`), BOOT runs in that shell, which starts no other; with
+ * another (here dash as "oneoff", as the harness runs it), /bin/sh is
+ * exec'd for it. The task's $0 is "oneoff" and its arguments are the
+ * line's in both. */
+static void test_login_sh_runs_boot_itself(void **state)
+{
+    struct app *a = *state;
+    struct strlist args = {0};
+    static const char *const cmds[] = {
+        "printf '%s|' \"$0\" \"$@\"",
+        /* PPID: run by /bin/sh -c, whose parent is the script's shell */
+        "tr '\\0' ' ' </proc/$PPID/cmdline"};
+
+    strlist_push(&args, "a b");
+    strlist_push(&args, "it's");
+    for (int login = 0; login < 2; login++)
+        for (size_t k = 0; k < 2; k++) {
+            struct script_spec s;
+            struct proc p;
+            char *input = NULL, *line, *run;
+            const char *out;
+
+            app_spec(a, &s, SCRIPT_RUN, cmds[k]);
+            line = script_compose_boot(&s, NULL, &args, &input);
+            assert_int_equal(strncmp(line, "oneoff_b='", 10), 0);
+            assert_non_null(strstr(line, "; set -- 'a b' 'it'\\''s'; if "));
+            run = login ? xstrdup(line) : line_for_shell(line, 0);
+            proc_init(&p, 0, WORD_GO);
+            p.as_login = login;
+            p.input = input;
+            proc_start(&p, run, login ? NULL : &args);
+            proc_wait(&p, 20000);
+            out = proc_task_out(&p);
+            if (!proc_exited(&p, 0) ||
+                (k == 0 && strcmp(out, "oneoff|a b|it's|") != 0) ||
+                (k == 1 && login && strncmp(out, "sh -c oneoff_b=", 15) != 0) ||
+                (k == 1 && !login && strncmp(out, "dash -c case ", 13) != 0))
+                fail_msg("%s, %s: status 0x%x, out '%.60s', stderr: %s",
+                         login ? "login sh" : "other shell", cmds[k], p.status,
+                         out, buf_str(&p.err));
+            free(read_history(a));
+            proc_release(&p);
+            free(run);
+            free(line);
+            free(input);
+        }
+    strlist_clear(&args);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +270,8 @@ int main(void)
                                         app_teardown),
         cmocka_unit_test_setup_teardown(test_no_argument_limit, app_setup,
                                         app_teardown),
+        cmocka_unit_test_setup_teardown(test_login_sh_runs_boot_itself,
+                                        app_setup, app_teardown),
     };
 
     return cmocka_run_group_tests_name("script_boot", tests, NULL, NULL);
