@@ -72,10 +72,11 @@ static void print_plan(const struct plan *p)
         printf("--- script ---\n%s--- end of script ---\n", script);
         free(script);
         /* as host_script.c's boot_line() and script_command_line() */
-        if (ph->become || p->task->pty)
+        bool pty = p->task->pty && !ph->check_only; /* plan.c's rule */
+        if (ph->become || pty)
             printf("sent as: exec %s/bin/sh -c '%s' oneoff",
                    ph->become ? "sudo -n -u <become> -- " : "",
-                   p->task->pty ? "<script>" : "<reads the script from stdin>");
+                   pty ? "<script>" : "<reads the script from stdin>");
         else
             printf("sent as: oneoff_b='<reads the script from stdin>'; set --");
         for (size_t k = 0; k < p->shown_args.n && !ph->check_only; k++) {
@@ -84,7 +85,7 @@ static void print_plan(const struct plan *p)
             printf(" %s", buf_str(&b));
             buf_release(&b);
         }
-        if (!ph->become && !p->task->pty)
+        if (!ph->become && !pty)
             printf("; if [ \"$0\" = sh ] && [ /proc/$$/exe -ef /bin/sh ]; then"
                    " eval \"$oneoff_b\"; else exec /bin/sh -c \"$oneoff_b\""
                    " oneoff \"$@\"; fi");

@@ -766,10 +766,11 @@ elif [ -n "${oneoff_runtime-}" ]; then
     oneoff_rt_run "$@"
 else
     # (where this shell is the login shell itself, named sh, a command
-    # that says $0 gets /bin/sh -c too: its $0 is "oneoff")
+    # that says $0, ${0...} or ${#0} gets /bin/sh -c too: its $0 is
+    # "oneoff")
     # shellcheck disable=SC2016 # the command's text, not its value
     case $0:$oneoff_cmd in
-    *'$$'* | *'${$}'* | *PPID* | sh:*'$0'* | sh:*'${0}'*)
+    *'$$'* | *'${$}'* | *PPID* | sh:*'$0'* | sh:*'${0'* | sh:*'${#0'*)
         /bin/sh -c "$oneoff_cmd" oneoff "$@" <"$oneoff_in"
         ;;
     *)

@@ -174,12 +174,18 @@ login_case() {
     fi
     fl_stage "login-$who" "$user" 1 1
     # shellcheck disable=SC2016 # expanded on the host
-    oo_bg shell exec -s "login-$who" -- 'tr "\0" " " </proc/$PPID/cmdline; echo; echo "$0"'
+    oo_bg shell exec -s "login-$who" -- 'tr "\0" " " </proc/$PPID/cmdline; echo'
     wait_bg 20
     expect_rc 0 "exec"
     grep -qE "^h1 +\| $want" "$OUT" ||
         fail_run "the script's shell ($user, login shell $shell) is not '$want...'"
-    grep -qE '^h1 +\| oneoff$' "$OUT" || fail_run "the task's \$0 is not oneoff"
+    # (a command without PPID or $$: where the script runs in the login shell, only the $0
+    # rule makes its $0 "oneoff")
+    # shellcheck disable=SC2016 # expanded on the host
+    oo_bg zero exec -s "login-$who" -- 'echo "$0" "${0##*/}" "${#0}"'
+    wait_bg 20
+    expect_rc 0 "exec of \$0"
+    grep -qE '^h1 +\| oneoff oneoff 6$' "$OUT" || fail_run "the task's \$0 is not oneoff"
     note "login shell $shell: the script's shell is '$want...'"
 }
 test_login_shell_root() { login_case root; }

@@ -224,7 +224,10 @@ void proc_start(struct proc *p, const char *script, const struct strlist *args)
         dup2(out[1], 1);
         dup2(err[1], 2);
         signal(SIGPIPE, SIG_DFL);
-        execvpe(argv.v[0], argv.v, envp);
+        if (p->as_login && p->login_exe)
+            execve(p->login_exe, argv.v, envp);
+        else
+            execvpe(argv.v[0], argv.v, envp);
         _exit(127);
     }
     close(in[0]);

@@ -60,17 +60,19 @@ struct proc {
     /* what to do */
     int shell; /* index into harness_shells; -1: /bin/sh */
     enum word word;
-    int eof_after_ms;    /* after the word: close stdin (-1: at exit) */
-    int signal_after_ms; /* after the word: signal the process group */
-    int signal;          /* ... with this signal (0: none) */
-    const char *prefix;  /* shell text run before the script (the login
-                          * shell's noise) */
-    const char *input;   /* NULL, or written to stdin right after the start
-                          * (script_compose_boot()'s script) */
-    bool stdin_socket;   /* stdin a socket, not a pipe */
-    bool as_login;       /* run as sshd runs a command with a login shell
-                          * that is /bin/sh: `sh -c SCRIPT`, $0 "sh", no
-                          * arguments (shell is ignored) */
+    int eof_after_ms;      /* after the word: close stdin (-1: at exit) */
+    int signal_after_ms;   /* after the word: signal the process group */
+    int signal;            /* ... with this signal (0: none) */
+    const char *prefix;    /* shell text run before the script (the login
+                            * shell's noise) */
+    const char *input;     /* NULL, or written to stdin right after the start
+                            * (script_compose_boot()'s script) */
+    bool stdin_socket;     /* stdin a socket, not a pipe */
+    bool as_login;         /* run as sshd runs a command with a login shell
+                            * named sh: `sh -c SCRIPT`, $0 "sh", no
+                            * arguments (shell is ignored) */
+    const char *login_exe; /* as_login: the program (NULL: sh in PATH,
+                            * /bin/sh's) */
     /* what happened */
     pid_t pid; /* also the process group */
     int status;

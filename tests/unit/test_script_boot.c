@@ -211,22 +211,29 @@ static void test_no_argument_limit(void **state)
 
 /* The line as sshd runs it: with a login shell that is /bin/sh itself
  * (`sh -c LINE`), BOOT runs in that shell, which starts no other; with
- * another (here dash as "oneoff", as the harness runs it), /bin/sh is
- * exec'd for it. The task's $0 is "oneoff" and its arguments are the
- * line's in both. */
+ * another (dash as "oneoff", as the harness runs it; bash named sh, which
+ * is not /bin/sh), /bin/sh is exec'd for it. The task's $0 is "oneoff"
+ * and its arguments are the line's in all three. */
 static void test_login_sh_runs_boot_itself(void **state)
 {
     struct app *a = *state;
     struct strlist args = {0};
     static const char *const cmds[] = {
-        "printf '%s|' \"$0\" \"$@\"",
+        "printf '%s|' \"$0\" \"$@\"", "printf '%s|' \"${0##*/}\" \"${#0}\"",
         /* PPID: run by /bin/sh -c, whose parent is the script's shell */
         "tr '\\0' ' ' </proc/$PPID/cmdline"};
+    /* 0: dash as "oneoff"; 1: sh, /bin/sh's program; 2: bash named sh */
+    static const char *const shells[] = {"other shell", "login sh",
+                                         "bash named sh"};
+    static const char *const parents[] = {
+        "dash -c case ", "sh -c oneoff_b=", "/bin/sh -c case "};
 
     strlist_push(&args, "a b");
     strlist_push(&args, "it's");
-    for (int login = 0; login < 2; login++)
-        for (size_t k = 0; k < 2; k++) {
+    strlist_push(&args, "-x");
+    strlist_push(&args, "--");
+    for (int login = 0; login < 3; login++)
+        for (size_t k = 0; k < 3; k++) {
             struct script_spec s;
             struct proc p;
             char *input = NULL, *line, *run;
@@ -235,21 +242,24 @@ static void test_login_sh_runs_boot_itself(void **state)
             app_spec(a, &s, SCRIPT_RUN, cmds[k]);
             line = script_compose_boot(&s, NULL, &args, &input);
             assert_int_equal(strncmp(line, "oneoff_b='", 10), 0);
-            assert_non_null(strstr(line, "; set -- 'a b' 'it'\\''s'; if "));
+            assert_non_null(
+                strstr(line, "; set -- 'a b' 'it'\\''s' '-x' '--'; if "));
             run = login ? xstrdup(line) : line_for_shell(line, 0);
             proc_init(&p, 0, WORD_GO);
-            p.as_login = login;
+            p.as_login = login > 0;
+            p.login_exe = login == 2 ? "/bin/bash" : NULL;
             p.input = input;
             proc_start(&p, run, login ? NULL : &args);
             proc_wait(&p, 20000);
             out = proc_task_out(&p);
             if (!proc_exited(&p, 0) ||
-                (k == 0 && strcmp(out, "oneoff|a b|it's|") != 0) ||
-                (k == 1 && login && strncmp(out, "sh -c oneoff_b=", 15) != 0) ||
-                (k == 1 && !login && strncmp(out, "dash -c case ", 13) != 0))
+                (k == 0 && strcmp(out, "oneoff|a b|it's|-x|--|") != 0) ||
+                (k == 1 && strcmp(out, "oneoff|6|") != 0) ||
+                (k == 2 &&
+                 strncmp(out, parents[login], strlen(parents[login])) != 0))
                 fail_msg("%s, %s: status 0x%x, out '%.60s', stderr: %s",
-                         login ? "login sh" : "other shell", cmds[k], p.status,
-                         out, buf_str(&p.err));
+                         shells[login], cmds[k], p.status, out,
+                         buf_str(&p.err));
             free(read_history(a));
             proc_release(&p);
             free(run);
