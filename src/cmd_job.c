@@ -17,7 +17,6 @@
 #include <jansson.h>
 
 #include "oneoff/commands.h"
-#include "oneoff/digest.h"
 #include "oneoff/inventory.h"
 #include "oneoff/job.h"
 #include "oneoff/plan.h"
@@ -64,10 +63,8 @@ static char *history_members(const struct plan *p, bool allow_drift)
     json_object_set_new(o, "stage", json_string(p->inv->stage));
     json_object_set_new(o, "task",
                         t->adhoc ? json_null() : json_string(t->name));
-    if (t->sha256[0] == '\0') /* exec: the command's digest */
-        sha256_hex(t->command, strlen(t->command), digest);
-    json_object_set_new(o, "sha256",
-                        json_string(t->sha256[0] ? t->sha256 : digest));
+    task_digest(t, digest);
+    json_object_set_new(o, "sha256", json_string(digest));
     json_object_set_new(o, "command", cut(t->command, 1024));
     json_object_set_new(o, "args", args);
     json_object_set_new(o, "operator", json_string(op));

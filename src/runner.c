@@ -76,7 +76,6 @@
 #include <unistd.h>
 
 #include "oneoff/console.h"
-#include "oneoff/digest.h"
 #include "oneoff/exit_codes.h"
 #include "oneoff/gate.h"
 #include "oneoff/host_run.h"
@@ -682,10 +681,7 @@ static int runner_init(struct runner *r, const struct plan *p,
                   o->silent_after_ms);
     if (p->input && feed_new(&r->s.feed, STDIN_FILENO, r->n, err))
         return -1;
-    if (p->task->sha256[0])
-        snprintf(r->s.digest, sizeof(r->s.digest), "%s", p->task->sha256);
-    else
-        sha256_hex(p->task->command, strlen(p->task->command), r->s.digest);
+    task_digest(p->task, r->s.digest);
     return script_nonce_new(r->s.nonce, err);
 }
 

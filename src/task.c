@@ -248,6 +248,14 @@ void task_adhoc(struct task *t, const char *command)
     t->adhoc = true;
 }
 
+void task_digest(const struct task *t, char out[65])
+{
+    if (t->sha256[0])
+        memcpy(out, t->sha256, 65);
+    else
+        sha256_hex(t->command, strlen(t->command), out);
+}
+
 void task_release(struct task *t)
 {
     free(t->name);

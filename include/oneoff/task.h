@@ -49,6 +49,9 @@ int task_load(struct task *t, const char *dir, const char *name, char *err);
 /* An ad-hoc task for `oneoff exec` (adhoc set, named "exec", no file):
  * runs command on all selected hosts. */
 void task_adhoc(struct task *t, const char *command);
+/* The digest a run's history names t by: its file's sha256, else (ad hoc)
+ * its command's. */
+void task_digest(const struct task *t, char out[65]);
 void task_release(struct task *t);
 
 /* Lists task names of DIR/tasks, sorted. */

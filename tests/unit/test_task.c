@@ -346,6 +346,7 @@ static void test_sha256_of_exact_bytes(void **state)
         "timeout: 15m\n"
         "args: none\n";
     struct task t;
+    char digest[65];
 
     (void)state;
     /* Digests computed with sha256sum(1) over the same bytes. */
@@ -364,12 +365,16 @@ static void test_sha256_of_exact_bytes(void **state)
     assert_string_equal(t.sha256, "25738e2f39e4ad1693ca304ce28613a2beb4e466d7"
                                   "de09df19a3ef493f1ae8fc");
     assert_string_equal(t.command, "echo hi");
+    /* the history names a task by its file's digest */
+    task_digest(&t, digest);
+    assert_string_equal(digest, t.sha256);
     task_release(&t);
 }
 
 static void test_adhoc(void **state)
 {
     struct task t;
+    char digest[65];
 
     (void)state;
     task_adhoc(&t, "uptime; df -h");
@@ -378,6 +383,10 @@ static void test_adhoc(void **state)
     assert_int_equal(t.run_on, RUN_ON_ALL);
     assert_int_equal(t.args, TASK_ARGS_NONE);
     assert_string_equal(t.sha256, "");
+    /* ... and an ad-hoc command by the command's (sha256sum(1)) */
+    task_digest(&t, digest);
+    assert_string_equal(digest, "1f0e830305bc00f006657803a53af9006b69ccf0f7"
+                                "706d0f03deb04356aa7e73");
     task_release(&t);
 }
 
