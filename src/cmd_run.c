@@ -55,7 +55,8 @@ static void print_plan(const struct plan *p)
     for (size_t i = 0; i < p->nhosts; i++) {
         const struct plan_host *ph = &p->hosts[i];
         const struct host *h = ph->host;
-        char port[12] = "22", *script;
+        const struct strlist *args;
+        char port[12] = "22", *script, *line;
         if (h->set.port)
             snprintf(port, sizeof(port), "%u", h->set.port);
         printf("\nhost %s (%s@%s:%s%s%s)%s\n", h->name,
@@ -71,25 +72,13 @@ static void print_plan(const struct plan *p)
         script = plan_dry_run_script(p, ph);
         printf("--- script ---\n%s--- end of script ---\n", script);
         free(script);
-        /* as host_script.c's boot_line() and script_command_line() */
-        bool pty = p->task->pty && !ph->check_only; /* plan.c's rule */
-        if (ph->become || pty)
-            printf("sent as: exec %s/bin/sh -c '%s' oneoff",
-                   ph->become ? "sudo -n -u <become> -- " : "",
-                   pty ? "<script>" : "<reads the script from stdin>");
-        else
-            printf("sent as: oneoff_b='<reads the script from stdin>'; set --");
-        for (size_t k = 0; k < p->shown_args.n && !ph->check_only; k++) {
-            struct buf b = BUF_INIT(sh_quoted_max(p->shown_args.v[k]));
-            BUF_MUST(sh_quote(&b, p->shown_args.v[k])); /* sized for it */
-            printf(" %s", buf_str(&b));
-            buf_release(&b);
-        }
-        if (!ph->become && !pty)
-            printf("; if [ \"$0\" = sh ] && [ /proc/$$/exe -ef /bin/sh ]; then"
-                   " eval \"$oneoff_b\"; else exec /bin/sh -c \"$oneoff_b\""
-                   " oneoff \"$@\"; fi");
-        printf("\n");
+        /* a console's task has its script in the line (plan.c's rule) */
+        args = ph->check_only ? NULL : &p->shown_args;
+        line = p->task->pty && !ph->check_only
+                   ? script_command_line("<script>", ph->become, args)
+                   : script_boot_line_shown(ph->become, args);
+        printf("sent as: %s\n", line);
+        free(line);
     }
 }
 

@@ -309,14 +309,20 @@ static void line_head(struct buf *b, const char *become)
     BUF_MUST(buf_adds(b, "/bin/sh -c "));
 }
 
-/* After the script's closing quote. */
-static void line_tail(struct buf *b, const struct strlist *args)
+/* The task's arguments, each quoted after a space. */
+static void add_args(struct buf *b, const struct strlist *args)
 {
-    BUF_MUST(buf_adds(b, " oneoff"));
     for (size_t i = 0; args && i < args->n; i++) {
         BUF_MUST(buf_addc(b, ' '));
         BUF_MUST(sh_quote(b, args->v[i]));
     }
+}
+
+/* After the script's closing quote. */
+static void line_tail(struct buf *b, const struct strlist *args)
+{
+    BUF_MUST(buf_adds(b, " oneoff"));
+    add_args(b, args);
 }
 
 /* The bound of a command line: its fixed words, become, args, and the
@@ -372,36 +378,47 @@ static const char boot_fmt[] =
     " unset oneoff_l oneoff_ls; eval \"$oneoff_s\" ;;"
     " esac";
 
-/* The boot line for a script of len bytes. sshd runs it with the login
- * shell, as `SHELL -c LINE`, so $0 is the shell's name: a login shell
- * that is /bin/sh itself (named sh: a bash that is /bin/sh is then in its
- * POSIX mode, as /bin/sh) runs BOOT where it is, and any other execs
- * /bin/sh for it, as does sudo with become. */
+/* After the arguments of a line without become (see line_around()). */
+static const char boot_tail[] =
+    "; if [ \"$0\" = sh ] && [ /proc/$$/exe -ef /bin/sh ]; then eval"
+    " \"$oneoff_b\"; else exec /bin/sh -c \"$oneoff_b\" oneoff \"$@\"; fi";
+
+/* The line that runs boot (the script's reader, or what --dry-run shows
+ * in its place). sshd runs it with the login shell, as `SHELL -c LINE`,
+ * so $0 is the shell's name: a login shell that is /bin/sh itself (named
+ * sh: a bash that is /bin/sh is then in its POSIX mode, as /bin/sh) runs
+ * boot where it is, and any other execs /bin/sh for it, as does sudo
+ * with become. */
+static char *line_around(const char *boot, const char *become,
+                         const struct strlist *args)
+{
+    struct buf b =
+        BUF_INIT(line_max(strlen(boot), NULL, args) + sizeof(boot_tail));
+
+    if (become)
+        return script_command_line(boot, become, args);
+    BUF_MUST(buf_adds(&b, "oneoff_b="));
+    BUF_MUST(sh_quote(&b, boot));
+    BUF_MUST(buf_adds(&b, "; set --"));
+    add_args(&b, args);
+    BUF_MUST(buf_adds(&b, boot_tail));
+    return buf_detach(&b);
+}
+
+/* The boot line for a script of len bytes. */
 static char *boot_line(size_t len, const char *become,
                        const struct strlist *args)
 {
     char *boot = xasprintf(boot_fmt, len, len, len);
-    struct buf b = BUF_INIT(line_max(strlen(boot), NULL, args) + 160);
-    char *line;
+    char *line = line_around(boot, become, args);
 
-    if (become) {
-        line = script_command_line(boot, become, args);
-        free(boot);
-        return line;
-    }
-    BUF_MUST(buf_adds(&b, "oneoff_b="));
-    BUF_MUST(sh_quote(&b, boot));
-    BUF_MUST(buf_adds(&b, "; set --"));
-    for (size_t i = 0; args && i < args->n; i++) {
-        BUF_MUST(buf_addc(&b, ' '));
-        BUF_MUST(sh_quote(&b, args->v[i]));
-    }
-    BUF_MUST(buf_adds(&b,
-                      "; if [ \"$0\" = sh ] && [ /proc/$$/exe -ef /bin/sh ];"
-                      " then eval \"$oneoff_b\"; else exec /bin/sh -c"
-                      " \"$oneoff_b\" oneoff \"$@\"; fi"));
     free(boot);
-    return buf_detach(&b);
+    return line;
+}
+
+char *script_boot_line_shown(const char *become, const struct strlist *args)
+{
+    return line_around("<reads the script from stdin>", become, args);
 }
 
 size_t script_boot_line_max(const char *become, const struct strlist *args)

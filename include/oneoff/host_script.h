@@ -127,6 +127,10 @@ char *script_compose_boot(const struct script_spec *spec, const char *become,
  * whatever the spec: the line holds the script's length, not the script. */
 size_t script_boot_line_max(const char *become, const struct strlist *args);
 
+/* The line script_compose_boot() returns, for --dry-run: with
+ * "<reads the script from stdin>" in the place of the script's reader. */
+char *script_boot_line_shown(const char *become, const struct strlist *args);
+
 /* The command line that stores its stdin as
  * app_dir/shared/.oneoff/consoles/RUN_ID.cast (mode 0600), as become (or
  * the login user): a console's transcript, sent after the session over the

@@ -244,6 +244,18 @@ static void test_login_sh_runs_boot_itself(void **state)
             assert_int_equal(strncmp(line, "oneoff_b='", 10), 0);
             assert_non_null(
                 strstr(line, "; set -- 'a b' 'it'\\''s' '-x' '--'; if "));
+            if (login == 0 && k == 0) {
+                /* --dry-run shows this line, the reader aside */
+                char *shown = script_boot_line_shown(NULL, &args);
+                const char *rest = strstr(shown, "; set --");
+                assert_int_equal(
+                    strncmp(shown, "oneoff_b='<reads the script from stdin>'",
+                            40),
+                    0);
+                assert_non_null(rest);
+                assert_string_equal(strstr(line, "; set --"), rest);
+                free(shown);
+            }
             run = login ? xstrdup(line) : line_for_shell(line, 0);
             proc_init(&p, 0, WORD_GO);
             p.as_login = login > 0;
