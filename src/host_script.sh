@@ -68,133 +68,124 @@
 #      (LC_ALL=C, for the report only). Bytes outside frames are noise from
 #      the login shell or from processes it left behind: the client keeps
 #      them apart, and cannot be fooled by them, since they do not know the
-#      nonce. One frame is one line because bash writes its output a line
-#      at a time: a line (up to 4 KiB) reaches the pipe in one write, so a
-#      stray process writing at the same moment lands between frames, never
-#      inside one.
+#      nonce. Frames leave in writes of whole frames of at most 4 KiB
+#      together (PIPE_BUF; bash even writes a line at a time), so a stray
+#      process writing at the same moment lands between frames, never
+#      inside one; the usual report is one write, one wake-up of sshd.
 #   3. run: wait for the client's word on stdin. "go", followed by two
-#      lines (the tail of the history's start line, and the client's clock
-#      in ms since the epoch), runs the task in a subshell of this shell,
-#      in the release reported; anything else, or EOF, exits 0 and
-#      runs nothing. check: wait for EOF on stdin and exit 0. history: the
-#      report comes right after entering app_dir (no env files, no
-#      release) and the script exits 0. note: right after entering
-#      app_dir, oneoff_note (a line the client composed: a promotion gate
-#      skipped by a run of the next stage) is appended to the history as
-#      any line (see History), the report is history "written" and
-#      ready, and the script exits 0; a line it cannot append fails as a
-#      set-up does (125, no report). No process is started unless shared/.oneoff is missing
-#      (one mkdir).
+#      lines (the tail of the history's start line, and the client's clock in
+#      ms since the epoch), runs the task in a subshell of this shell, in the
+#      release reported; anything else, or EOF, exits 0 and runs nothing.
+#      check: wait for EOF on stdin and exit 0. history: the report comes
+#      right after entering app_dir (no env files, no release) and the script
+#      exits 0. note: right after entering app_dir, oneoff_note (a line the
+#      client composed: a promotion gate skipped by a run of the next stage)
+#      is appended to the history as any line (see History), the report is
+#      history "written" and ready, and the script exits 0; a line it cannot
+#      append fails as a set-up does (125, no report). No process is started
+#      unless shared/.oneoff is missing (one mkdir).
 #
 # History. Before the task starts, the client's start line is appended to
 # app_dir/shared/.oneoff/history.jsonl: its head comes in the prelude, its
 # tail (release, revision, time: known after the report) after "go", kept
-# short since a shell reads its standard input one byte per read(2); after it ends, an end line: the
-# client's opening, then "at", "outcome" (succeeded, failed, signalled, or
-# interrupted when this shell was told to stop), "exit", "signal" and
-# "duration_ms". The time is the client's, as in the start line: "at" is
-# the client's clock at "go" plus duration_ms, which this host measures
-# from "go" to the end on its own monotonic clock (/proc/uptime, 10 ms
-# steps; where there is none, `date` gives "at" and the host's clock
-# against the client's gives the duration). Each line is one printf to a file opened with >> (O_APPEND),
-# shorter than 4 KiB: one write(2), which the kernel never interleaves with
-# another writer's; a task with a lock also writes under it. Each line is
-# preceded by a newline (readers skip empty lines), so that a line torn by a
-# crash ends there and the next one stays whole. A start line
-# that cannot be written (a `become` user without write access to
-# shared/.oneoff) is said on stderr and the task runs, unrecorded; for a
-# `once` task, whose guarantee rests on the history, it stops the run on
-# this host (exit 125). A host or a shell that dies leaves the start
-# line alone: "started, never ended".
+# short since a shell reads its standard input one byte per read(2); after it
+# ends, an end line: the client's opening, then "at", "outcome" (succeeded,
+# failed, signalled, or interrupted when this shell was told to stop), "exit",
+# "signal" and "duration_ms". The time is the client's, as in the start line:
+# "at" is the client's clock at "go" plus duration_ms, which this host
+# measures from "go" to the end on its own monotonic clock (/proc/uptime, 10
+# ms steps; where there is none, `date` gives "at" and the host's clock
+# against the client's gives the duration). Each line is one printf to a file
+# opened with >> (O_APPEND), shorter than 4 KiB: one write(2), which the
+# kernel never interleaves with another writer's; a task with a lock also
+# writes under it. Each line is preceded by a newline (readers skip empty
+# lines), so that a line torn by a crash ends there and the next one stays
+# whole. A start line that cannot be written (a `become` user without write
+# access to shared/.oneoff) is said on stderr and the task runs, unrecorded;
+# for a `once` task, whose guarantee rests on the history, it stops the run on
+# this host (exit 125). A host or a shell that dies leaves the start line
+# alone: "started, never ended".
 #
 # Locks. With oneoff_lock, the task's lock is an flock on
 # app_dir/shared/.oneoff/locks/NAME.lock held on fd 9, which the task
-# inherits: it is held exactly as long as the task's processes live, and
-# no stale lock file ever needs cleaning. run takes it and keeps it from the
-# report on; check only tests it. When two runs want the same locks on
-# several hosts at once, the older run id wins: a run that finds the lock
-# held by a younger run waits for it (up to 20 s plus oneoff_lock_wait),
-# since the client of the younger run refuses it as soon as one of its
-# hosts reports a held lock, which closes its channels and frees its locks;
-# a run that finds it held by an older run reports it held (or waits
-# oneoff_lock_wait seconds). So of two runs started together one always
-# goes on, and neither waits for the other for long.
+# inherits: it is held exactly as long as the task's processes live, and no
+# stale lock file ever needs cleaning. run takes it and keeps it from the
+# report on; check only tests it. When two runs want the same locks on several
+# hosts at once, the older run id wins: a run that finds the lock held by a
+# younger run waits for it (up to 20 s plus oneoff_lock_wait), since the
+# client of the younger run refuses it as soon as one of its hosts reports a
+# held lock, which closes its channels and frees its locks; a run that finds
+# it held by an older run reports it held (or waits oneoff_lock_wait seconds).
+# So of two runs started together one always goes on, and neither waits for
+# the other for long.
 #
 # Stops. The task runs as a foreground child of this shell, in its process
 # group; stdin is /dev/null for the task. (Not a background job: a shell
-# starts those with SIGINT and SIGQUIT ignored, for good, in the task and
-# all it starts.) The child is a subshell that evaluates the command, as
-# /bin/sh -c would, without a second exec of the shell (and a command that
-# is one plain simple command, `bin/rails db:migrate` or exec's quoted
-# words, is run by this shell itself, its program this shell's child,
-# without the subshell's fork: see oneoff_simple): $0 is "oneoff",
-# the arguments are "$@", caught signals are back to their defaults and
-# ignored ones stay ignored, as for /bin/sh -c; unlike it, the script's
-# own variables and functions (all named oneoff_*) are visible. In a
-# subshell $$ and $PPID would be this shell's and its parent's, so a
-# command that says $$ or PPID (to signal itself, say) is run by
-# /bin/sh -c after all. Beside it a
-# watchdog reads the
-# channel's stdin: when that reaches EOF (the client stops the task, closes
-# the channel, or the connection drops) it sends TERM to the whole process
-# group, then KILL five seconds later. The watchdog ignores every signal the
-# group may get (sshd's SSH "signal" request is a killpg() on the group),
-# so it outlives a TERM meant for the task, and a task that ignores TERM
-# still ends. This shell catches TERM, INT and HUP (caught, not ignored, so
-# the task does not inherit an ignored signal) to outlive them and report
-# how the task ended: its exit status, or its death by signal N re-raised,
-# so that SSH reports exit-signal. A process that leaves the group (setsid)
-# is out of the watchdog's reach. After a stop, the watchdog's sleep may
-# outlive this shell by up to the five seconds; it holds nothing.
+# starts those with SIGINT and SIGQUIT ignored, for good, in the task and all
+# it starts.) The child is a subshell that evaluates the command, as /bin/sh
+# -c would, without a second exec of the shell (and a command that is one
+# plain simple command, `bin/rails db:migrate` or exec's quoted words, is run
+# by this shell itself, its program this shell's child, without the subshell's
+# fork: see oneoff_simple): $0 is "oneoff", the arguments are "$@", caught
+# signals are back to their defaults and ignored ones stay ignored, as for
+# /bin/sh -c; unlike it, the script's own variables and functions (all named
+# oneoff_*) are visible. In a subshell $$ and $PPID would be this shell's and
+# its parent's, so a command that says $$ or PPID (to signal itself, say) is
+# run by /bin/sh -c after all. Beside it a watchdog reads the channel's stdin:
+# when that reaches EOF (the client stops the task, closes the channel, or the
+# connection drops) it sends TERM to the whole process group, then KILL five
+# seconds later. The watchdog ignores every signal the group may get (sshd's
+# SSH "signal" request is a killpg() on the group), so it outlives a TERM
+# meant for the task, and a task that ignores TERM still ends. This shell
+# catches TERM, INT and HUP (caught, not ignored, so the task does not inherit
+# an ignored signal) to outlive them and report how the task ended: its exit
+# status, or its death by signal N re-raised, so that SSH reports exit-signal.
+# A process that leaves the group (setsid) is out of the watchdog's reach.
+# After a stop, the watchdog's sleep may outlive this shell by up to the five
+# seconds; it holds nothing.
 #
 # Consoles (oneoff_pty). The channel has a terminal, which is this shell's
 # stdin and stdout. Until "go" it neither echoes (so the client's word does
-# not come back as output) nor turns newlines into CR LF (the report's
-# frames stay lines): stty -echo -onlcr at the start, stty echo onlcr after
-# "go"; the word is read in canonical mode. Then the task runs in the
-# foreground on the terminal, with no watchdog: HUP keeps its default, so
-# when the connection goes and sshd hangs the terminal up, this shell (the
-# session's leader) dies and the kernel sends HUP to the terminal's
-# foreground job, as for any SSH login. This shell catches INT, QUIT, TERM
-# and TSTP, which Ctrl-C, Ctrl-\ and Ctrl-Z send to the foreground group,
-# to outlive them and report how the task ended. Two stty are the whole
-# extra cost.
+# not come back as output) nor turns newlines into CR LF (the report's frames
+# stay lines): stty -echo -onlcr at the start, stty echo onlcr after "go"; the
+# word is read in canonical mode. Then the task runs in the foreground on the
+# terminal, with no watchdog: HUP keeps its default, so when the connection
+# goes and sshd hangs the terminal up, this shell (the session's leader) dies
+# and the kernel sends HUP to the terminal's foreground job, as for any SSH
+# login. This shell catches INT, QUIT, TERM and TSTP, which Ctrl-C, Ctrl-\ and
+# Ctrl-Z send to the foreground group, to outlive them and report how the task
+# ended. Two stty are the whole extra cost.
 #
-# Input (oneoff_stdin). When the client has input for the task, it sends
-# it after "go" in frames, "<length>\n" and that many bytes, then "0\n" at
-# its end; EOF (or a lost connection) still means stop. The watchdog
-# copies each frame into a fifo (mkfifo, removed once both ends are open)
-# that is the task's stdin, one dd per frame (the client sends frames of up
-# to 1 MiB), and closes it at "0": the task sees the end of its input and
-# goes on. `dd bs=N count=1 iflag=fullblock` reads exactly N bytes, with
-# GNU and busybox alike (busybox's head -c reads ahead, through stdio). If
-# the task stops reading, the rest is drained with one cat.
-# Without input none of this runs and the task's stdin is /dev/null.
-#
-# Footprint: every process started here is paid on every host. On the
-# normal path this shell forks once (the watchdog), runs a plain simple
-# command itself (its program by vfork and exec) and anything else in a
-# forked subshell, and execs nothing itself (a command that says $$ adds
-# an exec of /bin/sh); a task with a lock adds flock. Files
-# are read with `read` (the clock too, from /proc/uptime), and there is no
-# command substitution; sleep, mkdir, date and sha256sum run only on rare
-# paths. Helpers run with the PATH this shell
-# started with, not one an env file or the task's env set.
-#
-# Parts. Functions that only some runs call sit between "#@part NAME" and
-# "#@end" lines; a host is sent only the parts its run needs (less to read
-# and parse on every host): lock (a task with a lock), held (check's list of
-# held locks), history (history mode, a 'once' task), input (the task gets
-# the client's input). src/host_script.c decides, from what it puts in the
-# prelude; a console's script, in its command line, has them all.
+# Input (oneoff_stdin). The client sends the task's input after "go" in
+# frames, "<length>\n" and that many bytes, then "0\n" at its end; EOF (or a
+# lost connection) still means stop. The watchdog copies each frame (up to 1
+# MiB) with one `dd bs=N count=1 iflag=fullblock` (exactly N bytes, GNU and
+# busybox alike; busybox's head -c reads ahead) into a fifo that is the
+# task's stdin (mkfifo, removed once both ends are open), and closes it at
+# "0". If the task stops reading, one cat drains the rest. Without input
+# none of this runs and the task's stdin is /dev/null.
 
 oneoff_nl='
 '
 oneoff_path=$PATH
 
 oneoff_fail() {
+    oneoff_flush
     printf 'oneoff: %s\n' "$1" >&2
     exit 125
+}
+
+# oneoff_put KEY VALUE: one frame into oneoff_rep, written (oneoff_flush: at
+# "ready", before an error) in pieces of whole frames of at most 4 KiB.
+oneoff_rep=
+oneoff_put() {
+    oneoff_f="$oneoff_nonce $1 ${#2} $2$oneoff_nl"
+    [ "$((${#oneoff_rep} + ${#oneoff_f}))" -le 4096 ] || oneoff_flush
+    oneoff_rep=$oneoff_rep$oneoff_f
+}
+oneoff_flush() {
+    [ -z "$oneoff_rep" ] || printf '%s' "$oneoff_rep"
+    oneoff_rep=
 }
 
 # oneoff_frame KEY VALUE: the frames of one value of the report.
@@ -207,9 +198,10 @@ oneoff_frame() {
         esac
         oneoff_p=${oneoff_v%%"$oneoff_nl"*}
         oneoff_v=${oneoff_v#*"$oneoff_nl"}
-        printf '%s %s+ %s %s\n' "$oneoff_nonce" "$1" "${#oneoff_p}" "$oneoff_p"
+        oneoff_put "$1+" "$oneoff_p"
     done
-    printf '%s %s %s %s\n' "$oneoff_nonce" "$1" "${#oneoff_v}" "$oneoff_v"
+    oneoff_put "$1" "$oneoff_v"
+    [ "$1" != ready ] || oneoff_flush
 }
 
 oneoff_pause() {
@@ -233,12 +225,12 @@ oneoff_report_task() {
     while IFS= read -r oneoff_l; do
         oneoff_n=$((oneoff_n + ${#oneoff_l} + 1))
         [ "$oneoff_n" -le 4096 ] || break
-        printf '%s task+ %s %s\n' "$oneoff_nonce" "${#oneoff_l}" "$oneoff_l"
+        oneoff_put task+ "$oneoff_l"
         oneoff_l=
     done <"$oneoff_task_file"
     # read leaves an unterminated last line in oneoff_l
     if [ "$((oneoff_n + ${#oneoff_l}))" -le 4096 ]; then
-        printf '%s task %s %s\n' "$oneoff_nonce" "${#oneoff_l}" "$oneoff_l"
+        oneoff_put task "$oneoff_l"
         return
     fi
     oneoff_c=
@@ -425,8 +417,7 @@ oneoff_report_history() {
         fi
         [ "${#oneoff_l}" -le 65536 ] ||
             oneoff_l="(a line of ${#oneoff_l} bytes, not sent)"
-        printf '%s %s %s %s\n' "$oneoff_nonce" "$oneoff_k" "${#oneoff_l}" \
-            "$oneoff_l"
+        oneoff_put "$oneoff_k" "$oneoff_l"
         oneoff_l=''
     done <"$oneoff_hist"
 }

@@ -129,6 +129,10 @@ static void test_stops(void **state)
 struct trace {
     int forks;
     char execs[512]; /* programs, space-separated, after the shell's own */
+    int writes;      /* writes to stdout (the report: the task prints none) */
+    bool torn;       /* one of them did not start with a frame */
+    long biggest;    /* the largest of them, in bytes */
+    char task_sha256[65]; /* the report's task file, as the client hashed it */
 };
 
 static bool have_strace(void)
@@ -151,19 +155,28 @@ static void trace_run(const struct app *a, int shell,
                          ? "busybox sh"
                          : harness_shells[shell];
     struct proc p;
+    struct stat st;
+    char wtag[64];
     size_t len = 0;
     int nexec = 0;
 
     /* the harness's shell sets oneoff_b (BOOT) as the line does and runs
      * strace, which runs the shell under test on BOOT */
     assert_non_null(at);
-    wrapped = xasprintf("%.*s; exec strace -f -qq -e trace=execve,fork,vfork,"
-                        "clone,clone3 -o '%s' %s -c \"$oneoff_b\" oneoff",
-                        (int)(at - boot), boot, out, sh);
+    wrapped =
+        xasprintf("%.*s; exec strace -f -qq -y -s 40 -e trace=execve,fork,"
+                  "vfork,clone,clone3,write -o '%s' %s -c \"$oneoff_b\""
+                  " oneoff",
+                  (int)(at - boot), boot, out, sh);
     proc_init(&p, -1, word);
     p.input = input;
     p.stdin_socket = socket;
     proc_start(&p, wrapped, NULL);
+    /* writes to the pipe that is the script's stdout (strace -y names it:
+     * an env file's output, sent to stderr, is written to fd 1 too) */
+    assert_int_equal(fstat(p.o, &st), 0);
+    snprintf(wtag, sizeof(wtag), "write(1<pipe:[%lu]>, \"",
+             (unsigned long)st.st_ino);
     /* strace writes its file when it exits: wait for that, also on a slow
      * machine */
     proc_wait(&p, 60000);
@@ -188,17 +201,44 @@ static void trace_run(const struct app *a, int shell,
                 snprintf(t->execs + strlen(t->execs),
                          sizeof(t->execs) - strlen(t->execs), "%s%.*s",
                          t->execs[0] ? " " : "", (int)(e - b), b);
+        } else if (strncmp(c, wtag, strlen(wtag)) == 0) {
+            const char *d = c + strlen(wtag), *r = strrchr(c, '=');
+
+            t->writes++;
+            if (r && strtol(r + 1, NULL, 10) > t->biggest)
+                t->biggest = strtol(r + 1, NULL, 10);
+            if (strncmp(d, s->nonce, SCRIPT_NONCE_LEN) != 0 ||
+                d[SCRIPT_NONCE_LEN] != ' ')
+                t->torn = true;
         } else if (strncmp(c, "clone", 5) == 0 || strncmp(c, "fork", 4) == 0 ||
                    strncmp(c, "vfork", 5) == 0) {
             t->forks++;
         }
     }
+    memcpy(t->task_sha256, p.pf.task_sha256, sizeof(t->task_sha256));
     free(data);
     free(out);
     free(input);
     free(boot);
     free(wrapped);
     proc_release(&p);
+}
+
+/* The report reaches the pipe in writes of whole frames of at most 4 KiB
+ * (PIPE_BUF) together: one write for all of it under dash and busybox
+ * (bash writes a line at a time), so sshd wakes once for it; want 0: a
+ * report over 4 KiB, in several. */
+static void check_writes(int sh, const char *what, const struct trace *t,
+                         int want)
+{
+    bool bash = strcmp(harness_shells[sh], "bash") == 0;
+
+    if (t->torn || t->biggest > 4096 ||
+        (want ? (bash ? t->writes < want : t->writes != want) : t->writes < 2))
+        fail_msg("%s, %s: the report in %d write(s) of up to %ld bytes%s, "
+                 "want %d",
+                 harness_shells[sh], what, t->writes, t->biggest,
+                 t->torn ? ", one not starting with a frame" : "", want);
 }
 
 static void test_footprint(void **state)
@@ -256,7 +296,34 @@ static void test_footprint(void **state)
                 strcmp(t.execs, cases[i].execs) != 0)
                 fail_msg("%s, %s: %d forks, execs '%s'", harness_shells[sh],
                          cases[i].what, t.forks, t.execs);
+            check_writes(sh, cases[i].what, &t, 1);
         }
+    /* a report over 4 KiB (PIPE_BUF): writes of whole frames, each at most
+     * 4 KiB, so that nothing another process writes can land inside a
+     * frame; the task file's bytes arrive exact */
+    write_file(a->task_file, "");
+    for (int i = 0; i < 100; i++) {
+        char line[64];
+        FILE *f = fopen(a->task_file, "a");
+
+        assert_non_null(f);
+        snprintf(line, sizeof(line), "# line %03d of a task file, padded....\n",
+                 i);
+        assert_true(fputs(line, f) >= 0);
+        assert_int_equal(fclose(f), 0);
+    }
+    for (int sh = 0; sh < HARNESS_NSHELLS; sh++) {
+        char *want = sha256_file_hex(a->task_file);
+        struct script_spec s;
+        struct trace t;
+
+        app_spec(a, &s, SCRIPT_RUN, "true");
+        s.task_file = "tasks/t.yml";
+        trace_run(a, sh, &s, WORD_GO, false, &t);
+        check_writes(sh, "a 4 KiB task file", &t, 0);
+        assert_string_equal(t.task_sha256, want);
+        free(want);
+    }
     /* a stdin /dev/stdin cannot reopen (a socket): dash and busybox sh
      * read the script with head -c, one process more (busybox's own head,
      * not exec'd); bash reads it with read -N, as from a pipe */
