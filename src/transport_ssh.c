@@ -358,19 +358,26 @@ static int write_packets(struct ssh_chan *c, const char *p, size_t n,
     return 0;
 }
 
-/* The script's packets leave in one TCP segment where the connection is
- * TCP (not a proxy's pipe): the host's sshd then wakes once for them, not
- * once a packet, and loopback and the network carry one segment. */
+/* Corks (on) or uncorks the connection where it is TCP (not a proxy's
+ * pipe): packets written in between leave in one segment, so the host's
+ * sshd wakes once for them, not once a packet, and loopback and the
+ * network carry one segment. Closing the socket sends what is corked. */
+static bool cork(struct ssh_chan *c, int on)
+{
+    int fd = ssh_get_fd(c->s);
+
+    return fd >= 0 &&
+           setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == 0;
+}
+
+/* The script's packets, in one segment. */
 static void write_corked(struct ssh_chan *c, const char *p, size_t n)
 {
-    int fd = ssh_get_fd(c->s), on = 1;
-    bool corked =
-        fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == 0;
+    bool corked = cork(c, 1);
 
     (void)write_packets(c, p, n, INPUT_PACKET);
-    on = 0;
     if (corked)
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+        (void)cork(c, 0);
 }
 
 static int chan_start(struct ssh_tp *t, struct ssh_chan *c,
@@ -453,9 +460,12 @@ static void chan_drop(struct ssh_chan *c)
  * with OpenSSL's clean-up, a few ms of the host's CPU per session (OpenSSH's
  * client says goodbye and sshd leaves at once). So: the channel goes first
  * (its CLOSE, if not sent yet), one poll writes whatever is queued, a
- * second finds the socket writable again. Neither waits. */
+ * second finds the socket writable again. Neither waits. All of it, and
+ * the disconnect, leave corked, in the segment that closes the
+ * connection: sshd wakes once for the goodbye. */
 static void say_goodbye(struct ssh_chan *c)
 {
+    (void)cork(c, 1);
     chan_free_channel(c);
     if (c->ev) {
         (void)ssh_event_dopoll(c->ev, 0);
