@@ -122,6 +122,8 @@ static void flush_prelude(struct compose *c)
 static bool part_wanted(const struct script_spec *s, const char *name, size_t n)
 {
 #define IS(w) (n == sizeof(w) - 1 && memcmp(name, w, n) == 0)
+    if (IS("task"))
+        return s->task_file != NULL && s->task_file[0] != '\0';
     if (IS("lock"))
         return s->lock != NULL && s->lock[0] != '\0';
     if (IS("held"))

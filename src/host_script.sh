@@ -164,6 +164,19 @@
 # task's stdin (mkfifo, removed once both ends are open), and closes it at
 # "0". If the task stops reading, one cat drains the rest. Without input
 # none of this runs and the task's stdin is /dev/null.
+#
+# Footprint: every process started here is paid on every host. Normally this
+# shell forks once (the watchdog), runs a plain simple command itself (its
+# program by vfork and exec), anything else in a forked subshell, and execs
+# nothing ($$ in a command adds /bin/sh); a task with a lock adds flock. Files
+# and the clock (/proc/uptime) are read with `read`, with no command
+# substitution; sleep, mkdir, date and sha256sum run only on rare paths, with
+# the PATH this shell started with.
+#
+# Parts. Functions only some runs call sit between "#@part NAME" and "#@end";
+# src/host_script.c sends a host only the parts its prelude asks for: task
+# (a task's file), lock, held (check's held locks), history (history mode, a
+# 'once' task), input. A console's script, in its command line, too.
 
 oneoff_nl='
 '
@@ -208,6 +221,7 @@ oneoff_pause() {
     sleep 0.2 2>/dev/null || sleep 1
 }
 
+#@part task
 oneoff_report_task() {
     if [ ! -f "$oneoff_task_file" ]; then
         oneoff_frame task_sha256 none
@@ -217,10 +231,8 @@ oneoff_report_task() {
         oneoff_frame task_sha256 unknown
         return
     fi
-    # Line by line as it is read, one frame each; the digest of a larger
-    # file replaces what was sent of it. dash and busybox read a byte per
-    # system call: about 2 ms of CPU per KiB, against about 10 ms for
-    # starting sha256sum, hence 4 KiB (a task file is rarely larger).
+    # A frame a line, or the digest of a file over 4 KiB: dash reads a byte
+    # a syscall (2 ms a KiB), sha256sum's start costs about 10 ms.
     oneoff_n=0 oneoff_l=''
     while IFS= read -r oneoff_l; do
         oneoff_n=$((oneoff_n + ${#oneoff_l} + 1))
@@ -243,6 +255,7 @@ oneoff_report_task() {
     *) oneoff_frame task_sha256 unknown ;;
     esac
 }
+#@end
 
 #@part lock
 # oneoff_id_key ID: sets oneoff_k1 and oneoff_k2, numbers that order run
@@ -280,10 +293,9 @@ oneoff_lock_take() {
     oneoff_h=
     IFS= read -r oneoff_h <"$oneoff_lock_file"
     if oneoff_younger "$oneoff_h"; then
-        # A younger run yields as soon as its client sees our lock on
-        # another host; one that already runs its task (its holder line
-        # ends in " (running)") does not: then this run does not wait
-        # either, unless told to (--wait-lock).
+        # A younger run yields once its client sees our lock elsewhere; one
+        # whose task runs (holder line ends in " (running)") does not: then
+        # this run does not wait either, unless told to (--wait-lock).
         oneoff_t=0
         while [ "$oneoff_t" -lt 20 ]; do
             flock -w 1 9 && return 0
@@ -376,11 +388,10 @@ oneoff_report_held() {
 #@end
 
 #@part history
-# oneoff_report_history DIGEST: the history's lines as hist frames, every
-# line when DIGEST is '', else the start lines naming DIGEST and the end
-# lines of their runs. A line longer than 64 KiB is not sent: a line saying
-# so takes its place (and is reported as bad). A truncated last line is
-# sent as it is: the client reports it.
+# oneoff_report_history DIGEST: the history's lines as hist frames, all when
+# DIGEST is '', else the start lines naming DIGEST and their runs' end lines.
+# A line over 64 KiB is replaced by one saying so (reported as bad); a
+# truncated last line is sent as it is (the client reports it).
 oneoff_report_history() {
     oneoff_hist=$oneoff_app/shared/.oneoff/history.jsonl
     if [ ! -e "$oneoff_hist" ]; then
@@ -502,10 +513,8 @@ oneoff_history_end() {
         oneoff_d=$(((oneoff_u - oneoff_u0) * 10))
         oneoff_iso $((oneoff_t0 + oneoff_d))
     else
-        # no monotonic clock: this host's clock (one `date`)
-        # (PATH set around it, not for it, and no redirection: bash then
-        # execs date in the child of the substitution without forking
-        # again)
+        # no monotonic clock: this host's (one `date`; PATH set around it and
+        # no redirection, so bash execs date in the substitution's child)
         oneoff_p=$PATH
         PATH=$oneoff_path
         # shellcheck disable=SC2312
@@ -544,13 +553,11 @@ oneoff_demux() {
 }
 #@end
 
-# oneoff_simple CMD: true when CMD is one simple command that can run in
-# this shell without a subshell: plain words and whole single-quoted ones
-# (letters, digits, space and / . _ - : @ % + , = only, outside quotes
-# and in), whose first word is neither an assignment nor a builtin that
-# could change or end this shell, nor one of its functions. Its program
-# is then this shell's child (a vfork), its builtins run here; anything
-# else gets the subshell.
+# oneoff_simple CMD: true when CMD is one simple command that can run in this
+# shell without a subshell: plain words and whole single-quoted ones (only
+# letters, digits, space and / . _ - : @ % + , =), whose first word is no
+# assignment, builtin that could change or end this shell, or function of it.
+# Its program is then this shell's child (vfork), its builtins run here.
 oneoff_simple() {
     case $1 in
     '' | *[!A-Za-z0-9\ /._:@%+,=\'-]*) return 1 ;;
@@ -579,9 +586,8 @@ oneoff_simple() {
     esac
 }
 
-# oneoff_under PATH: sets oneoff_d to PATH made absolute from app_dir (or,
-# before app_dir is entered, from here), so that neither CDPATH nor an env
-# file that changes directory can move it.
+# oneoff_under PATH: oneoff_d is PATH made absolute from app_dir (before it is
+# entered: from here): neither CDPATH nor an env file's cd can move it.
 oneoff_under() {
     case $1 in
     /*) oneoff_d=$1 ;;
@@ -677,8 +683,7 @@ oneoff_u0=$oneoff_u
 if [ -n "$oneoff_lock" ] && [ -z "$oneoff_locked" ]; then
     oneoff_fail "the lock of task '$oneoff_lock' is held; the task did not start"
 fi
-# an older run waiting for this lock stops waiting: this run is no longer
-# one that may yield
+# an older run waiting for this lock stops: this run may no longer yield
 [ -z "$oneoff_lock" ] ||
     printf '%s (running)\n' "$oneoff_lock_holder" >"$oneoff_lock_file"
 
@@ -715,8 +720,8 @@ if [ -n "$oneoff_pty" ]; then
     trap : INT QUIT TERM TSTP
 else
     # The watchdog, its signals ignored before it exists (no window), its
-    # stdin the channel's, fd 9 closed so that it never holds the lock.
-    # (a container's engine reads the channel too, on fd 4)
+    # stdin the channel's, fd 9 closed: it never holds the lock. (A
+    # container's engine reads the channel too, on fd 4.)
     [ -z "${oneoff_runtime-}" ] || exec 4<&0
     exec 3<&0 </dev/null
     trap '' HUP INT QUIT TERM USR1 USR2 ALRM PIPE
@@ -756,9 +761,8 @@ if [ -n "$oneoff_stopped" ]; then
 elif [ -n "${oneoff_runtime-}" ]; then
     oneoff_rt_run "$@"
 else
-    # (where this shell is the login shell itself, named sh, a command
-    # that says $0, ${0...} or ${#0} gets /bin/sh -c too: its $0 is
-    # "oneoff")
+    # (where this shell is the login shell itself, named sh, a command that
+    # says $0, ${0...} or ${#0} gets /bin/sh -c too: its $0 is "oneoff")
     # shellcheck disable=SC2016 # the command's text, not its value
     case $0:$oneoff_cmd in
     *'$$'* | *'${$}'* | *PPID* | sh:*'$0'* | sh:*'${0'* | sh:*'${#0'*)

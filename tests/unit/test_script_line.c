@@ -138,8 +138,8 @@ static void test_threads(void **state)
 }
 
 /* The functions of each part of host_script.sh, and what is always sent */
-static const char *const always[] = {"oneoff_report_task", "oneoff_history_end",
-                                     NULL};
+static const char *const always[] = {"oneoff_history_end", NULL};
+static const char *const task_fns[] = {"oneoff_report_task", NULL};
 static const char *const lock_fns[] = {"oneoff_id_key", "oneoff_lock_take",
                                        "oneoff_report_lock", NULL};
 static const char *const held_fns[] = {"oneoff_report_held", NULL};
@@ -191,6 +191,7 @@ static void test_parts(void **state)
         script = script_compose(&s);
         assert_null(strstr(script, "#@"));
         expect_fns(script, always, true);
+        expect_fns(script, task_fns, true); /* fill(): a task's file */
         expect_fns(script, lock_fns, cases[i].lock_p);
         expect_fns(script, held_fns, cases[i].held_p);
         expect_fns(script, hist_fns, cases[i].hist_p);
@@ -198,6 +199,20 @@ static void test_parts(void **state)
         free(script);
         same_line(&s, i % 2 ? "root" : NULL, NULL);
     }
+    /* an ad-hoc command has no task file to report: no task part */
+    s.mode = SCRIPT_RUN;
+    s.lock = s.once_sha256 = NULL;
+    s.check_locks = s.input = false;
+    s.task_file = NULL;
+    {
+        char *script = script_compose(&s);
+
+        assert_null(strstr(script, "#@"));
+        expect_fns(script, always, true);
+        expect_fns(script, task_fns, false);
+        free(script);
+    }
+    same_line(&s, NULL, NULL);
     strlist_clear(&files);
     kvlist_clear(&env);
 }
