@@ -178,11 +178,11 @@ static void test_parts(void **state)
     struct strlist files = {0};
     struct kvlist env = {0};
     struct script_spec s;
+    char *script;
 
     (void)state;
     fill(&s, &files, &env);
     for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-        char *script;
         s.mode = cases[i].mode;
         s.lock = cases[i].lock;
         s.once_sha256 = cases[i].once;
@@ -204,14 +204,11 @@ static void test_parts(void **state)
     s.lock = s.once_sha256 = NULL;
     s.check_locks = s.input = false;
     s.task_file = NULL;
-    {
-        char *script = script_compose(&s);
-
-        assert_null(strstr(script, "#@"));
-        expect_fns(script, always, true);
-        expect_fns(script, task_fns, false);
-        free(script);
-    }
+    script = script_compose(&s);
+    assert_null(strstr(script, "#@"));
+    expect_fns(script, always, true);
+    expect_fns(script, task_fns, false);
+    free(script);
     same_line(&s, NULL, NULL);
     strlist_clear(&files);
     kvlist_clear(&env);
