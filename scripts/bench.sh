@@ -12,6 +12,13 @@
 #                           of oneoff's lines is checked: whole, in order, from the right host
 #   1000 hosts              oneoff exec -- true on 200 addresses listed five times, default
 #                           settings (no baseline: the figure is oneoff's peak RSS)
+#   one at a time           40 one-host runs in a row of oneoff exec -- true, ssh HOST true and
+#                           the locked task: each session alone on the machine, where the
+#                           cases above load both cores (no target: it tells the design's
+#                           cost apart from what a saturated machine adds)
+# and, after each baseline, the floor: the same ssh sessions starting only what oneoff's
+# design starts on every host (the login shell execs /bin/sh, which forks once; with a lock,
+# one flock more), the least a session of oneoff's can cost its host.
 # The baseline is `xargs -P 64 ssh` with ControlMaster off and KexAlgorithms
 # curve25519-sha256 (the key exchange libssh uses); oneoff runs with its defaults
 # (--parallel 64). Every run must succeed on every host, or the bench stops.
@@ -41,7 +48,7 @@
 # Environment: ONEOFF (default build/oneoff), REPS (default 3), BENCH_QUICK=1 (a fast check:
 # 20 hosts for true and the locked task, 5 for seq, 100 entries for the "1000 hosts" case,
 # REPS default 1; the targets are printed all the same), BENCH_CASES (the cases to run, of
-# "true lock seq big", default all: a target whose case did not run is printed as "inf"),
+# "true lock one seq big", default all: a target whose case did not run is printed as "inf"),
 # BENCH_STRICT=1 (exit 1 when a target is not met), CC (for the reaper, default cc).
 #
 # Uses only the repository, the system's ssh/sshd, GNU time, procps and a C compiler; talks
@@ -55,9 +62,9 @@ case $ONEOFF in /*) ;; *) ONEOFF=$PWD/$ONEOFF ;; esac
 TIME=/usr/bin/time
 PAR=64
 if [ "${BENCH_QUICK:-}" = 1 ]; then
-    REPS=${REPS:-1} N_TRUE=20 N_SEQ=5 N_ADDR=20
+    REPS=${REPS:-1} N_TRUE=20 N_SEQ=5 N_ADDR=20 N_ONE=5
 else
-    REPS=${REPS:-3} N_TRUE=100 N_SEQ=20 N_ADDR=200
+    REPS=${REPS:-3} N_TRUE=100 N_SEQ=20 N_ADDR=200 N_ONE=40
 fi
 N_BIG=$((N_ADDR * 5))
 SEQ_N=200000
@@ -211,6 +218,12 @@ OOPT=(-C "$APP" --known-hosts "$FLEET/known_hosts")
 SSH=(xargs -P "$PAR" -I{} ssh -F "$SSHCFG" -o ControlMaster=no {})
 for n in "$N_TRUE" "$N_SEQ"; do seq 1 "$n" | sed 's/^/h/' >"$FLEET/hostlist.$n"; done
 ssh_argv() { SSH_ARGV=(xargs -a "$FLEET/hostlist.$1" "${SSH[@]:1}"); }
+# The floor: the same ssh sessions, whose command only starts what every session of oneoff's
+# starts on a host and does nothing else: the login shell execs /bin/sh, which forks once (the
+# watchdog's fork); with a lock also one flock. No session running oneoff's design can cost its
+# host less, so floor / ssh is the least its server ratio can be on this machine.
+FLOOR_TRUE='exec /bin/sh -c ": & wait"'
+FLOOR_LOCK='exec /bin/sh -c "flock -n 9 9>>/dev/null; : & wait"'
 
 check_oneoff() { # check_oneoff N LABEL: every host ok
     grep -qx "$1 ok, 0 failed, 0 unreachable" "$FLEET/o.out" || {
@@ -269,6 +282,9 @@ run_true() {
     measure "$FLEET/s.out" "${SSH_ARGV[@]}" true
     check_ssh "true"
     collect true ssh
+    measure "$FLEET/s.out" "${SSH_ARGV[@]}" "$FLOOR_TRUE"
+    check_ssh "true floor"
+    collect true floor
 }
 run_lock() {
     measure "$FLEET/o.out" "${OO[@]}" run bench-lock "${OOPT[@]}" -s "n$N_TRUE"
@@ -278,6 +294,9 @@ run_lock() {
     measure "$FLEET/s.out" "${SSH_ARGV[@]}" true
     check_ssh "locked task baseline"
     collect lock ssh
+    measure "$FLEET/s.out" "${SSH_ARGV[@]}" "$FLOOR_LOCK"
+    check_ssh "locked task floor"
+    collect lock floor
 }
 run_seq() {
     measure "$FLEET/o.out" "${OO[@]}" exec "${OOPT[@]}" -s "n$N_SEQ" -- seq 1 "$SEQ_N"
@@ -290,6 +309,33 @@ run_seq() {
     check_seq_ssh "$N_SEQ"
     collect seq ssh
 }
+# one at a time: N_ONE sessions in a row, each alone on the machine (one.sh MODE: a loop of
+# one-host runs over h1..hN_ONE, stopping at the first failure)
+write_one() {
+    {
+        echo '#!/usr/bin/env bash'
+        echo "for ((i = 1; i <= $N_ONE; i++)); do"
+        echo '    case $1 in'
+        echo "    oneoff) $(printf '%q ' "${OO[@]}" exec "${OOPT[@]}" -s "n$N_TRUE") -l \"h\$i-1\" -- true ;;"
+        echo "    lock) $(printf '%q ' "${OO[@]}" run bench-lock "${OOPT[@]}" -s "n$N_TRUE") -l \"h\$i-1\" ;;"
+        echo "    ssh) $(printf '%q ' "${SSH[@]:4:5}") \"h\$i\" true ;;"
+        echo '    esac </dev/null >/dev/null || exit 1'
+        echo 'done'
+    } >"$FLEET/one.sh"
+}
+run_one() {
+    local side
+    [ -e "$FLEET/one.sh" ] || write_one
+    for side in oneoff ssh lock; do
+        measure "$FLEET/o.out" bash "$FLEET/one.sh" "$side"
+        [ "$M_RC" = 0 ] || die "one at a time: $side failed on a host (exit $M_RC)"
+        case $side in
+        lock) collect onelock oneoff ;;
+        ssh) collect one ssh && collect onelock ssh ;;
+        *) collect one oneoff ;;
+        esac
+    done
+}
 run_big() {
     measure "$FLEET/o.out" "${OO[@]}" exec "${OOPT[@]}" -s big -- true
     check_oneoff "$N_BIG" "$N_BIG hosts"
@@ -300,12 +346,12 @@ echo "bench: $("$ONEOFF" --version 2>/dev/null | head -n 1 || echo "oneoff ?") (
 echo "bench: $FLEET_N loopback sshd hosts, $(nproc) CPU(s), medians of $REPS run(s)${BENCH_QUICK:+ (BENCH_QUICK)}"
 # other work on the machine skews every figure (wall times most): say how busy it was
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-CASES=${BENCH_CASES:-true lock seq big}
+CASES=${BENCH_CASES:-true lock one seq big}
 for ((rep = 1; rep <= REPS; rep++)); do
     for c in $CASES; do
         case $c in
-        true | lock | seq | big) "run_$c" ;;
-        *) die "BENCH_CASES: no case '$c' (true, lock, seq, big)" ;;
+        true | lock | one | seq | big) "run_$c" ;;
+        *) die "BENCH_CASES: no case '$c' (true, lock, one, seq, big)" ;;
         esac
     done
     echo "bench: run $rep of $REPS done" >&2
@@ -314,18 +360,20 @@ done
 # ---------------------------------------------------------------------------------------------
 # the table
 
-declare -A NH=([true]=$N_TRUE [lock]=$N_TRUE [seq]=$N_SEQ [big]=$N_BIG)
+declare -A NH=([true]=$N_TRUE [lock]=$N_TRUE [one]=$N_ONE [onelock]=$N_ONE [seq]=$N_SEQ [big]=$N_BIG)
 declare -A LABEL=(
     [true]="true, $N_TRUE hosts"
     [lock]="locked task, $N_TRUE hosts"
     [seq]="seq 1 $SEQ_N, $N_SEQ hosts"
+    [one]="true, 1 host x $N_ONE"
+    [onelock]="locked task, 1 host x $N_ONE"
     [big]="true, $N_BIG hosts"
 )
 declare -A M
 echo
 printf '%-26s %-7s %8s %12s %12s %9s   %s\n' case side "wall s" "cpu ms/host" "srv ms/host" "rss MB" "orphans/survivors"
-for c in true lock seq big; do
-    for side in oneoff ssh; do
+for c in true lock one onelock seq big; do
+    for side in oneoff ssh floor; do
         [ -n "${R[$c.$side.wall]:-}" ] || continue
         M[$c.$side.wall]=$(med "$c.$side.wall")
         M[$c.$side.cpu]=$(awk -v v="$(med "$c.$side.cpu")" -v n="${NH[$c]}" 'BEGIN { printf "%.3f", v * 1000 / n }')
@@ -342,7 +390,8 @@ for f in "$FLEET"/orphans.*.*; do
 done
 echo "(ssh: xargs -P $PAR ssh, ControlMaster=no, KexAlgorithms=curve25519-sha256; the locked task's"
 echo " baseline is ssh HOST true; rss: the largest single process; cpu: client user+sys;"
-echo " srv: the fleet's sshd listeners and everything they reaped, plus orphans)"
+echo " srv: the fleet's sshd listeners and everything they reaped, plus orphans;"
+echo " floor: ssh HOST '$FLOOR_TRUE', for the locked task '$FLOOR_LOCK')"
 
 # ---------------------------------------------------------------------------------------------
 # the targets
@@ -374,6 +423,11 @@ target "seq, $N_SEQ hosts: wall" "$(ratio seq.oneoff.wall seq.ssh.wall)" "<=" 0.
 target "true, $N_BIG hosts: peak RSS" "${M[big.oneoff.rss]:-inf}" "<" 50 MB
 echo "other ratios: locked task wall $(ratio lock.oneoff.wall lock.ssh.wall)x, client CPU/host $(ratio lock.oneoff.cpu lock.ssh.cpu)x;" \
     "seq client CPU/host $(ratio seq.oneoff.cpu seq.ssh.cpu)x, server CPU/host $(ratio seq.oneoff.srv seq.ssh.srv)x"
+echo "the floor (what oneoff's design starts on a host, nothing else) / ssh, server CPU/host:" \
+    "true $(ratio true.floor.srv true.ssh.srv)x, locked task $(ratio lock.floor.srv lock.ssh.srv)x;" \
+    "oneoff / the floor: $(ratio true.oneoff.srv true.floor.srv)x, $(ratio lock.oneoff.srv lock.floor.srv)x"
+echo "one session at a time (the machine otherwise idle), oneoff / ssh, server CPU/host:" \
+    "true $(ratio one.oneoff.srv one.ssh.srv)x, locked task $(ratio onelock.oneoff.srv onelock.ssh.srv)x"
 if [ "$NOT_MET" -gt 0 ]; then
     echo "bench: $NOT_MET target(s) NOT MET"
     if [ "${BENCH_STRICT:-}" = 1 ]; then exit 1; fi
